@@ -1,0 +1,180 @@
+"""The agencies around young people, as Mesa agents acting on the arrays.
+
+Each agency's ``step`` is one vectorised operation on the people arrays (or
+a small loop over this week's few cases). The model calls them in a fixed
+order (see ``YouthJusticeModel.step``), never shuffled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim import justice
+from sim.calendar import WEEKS_PER_YEAR
+from sim.params import Params, param
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+
+class SchoolsParams(Params):
+    """Exclusion and absence dynamics."""
+
+    permanent_exclusion_rate: float = param(
+        0.002,
+        unit="per pupil per year",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="DfE Permanent and fixed-period exclusions 2017/18: 0.20% of secondary pupils",
+    )
+    exclusion_risk_tilt: float = param(
+        1.0,
+        unit="log rate per unit risk",
+        basis="assumed",
+        ge=0,
+        doc="exclusions concentrate on pupils with adversity and offending",
+    )
+    absence_persistence: float = param(
+        0.6,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="persistently absent pupils still so the next school year",
+    )
+
+
+class SocialCareParams(Params):
+    """Children's social care: entry into care."""
+
+    care_entry_rate: float = param(
+        0.002,
+        unit="per child per year",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="adolescent entry into care (DfE CLA 2018: ~32,000 starts a year, a third aged 10-15)",
+    )
+    care_entry_domestic_abuse_ratio: float = param(
+        4.0,
+        unit="rate ratio",
+        basis="assumed",
+        ge=1,
+        doc="domestic abuse is the second most common reason for entering care",
+    )
+
+
+class Agency(mesa.Agent):
+    """An agency acting on the arrays of the model that owns it."""
+
+    model: YouthJusticeModel
+
+    def __init__(self, model: YouthJusticeModel) -> None:
+        super().__init__(model)
+
+
+class Police(Agency):
+    """Detection of this week's offences, then arrests and the police decision."""
+
+    def step(self) -> None:
+        m, week = self.model, self.model.week
+        m.week_counts["detected"] += int(justice.detect(m, m.new_offences, week).size)
+        justice.arrest(m, week)
+
+
+class YouthCourt(Agency):
+    """Sentences charged cases and puts every due disposal into effect."""
+
+    def step(self) -> None:
+        justice.apply_disposals(self.model, self.model.week)
+
+
+class YouthOffendingService(Agency):
+    """Supervises children on orders and licence; its capacity shapes its effect."""
+
+    def capacity(self) -> float:
+        p = self.model.params.yos
+        return p.case_managers * p.cases_per_manager
+
+    def supervised(self) -> np.ndarray:
+        """Live-window mask of children under YOS supervision (community or custody)."""
+        ppl, week = self.model.people, self.model.week
+        return ppl.yos_until[ppl.live] > week
+
+    def before_offending(self) -> None:
+        """Supervision lowers the hazard, less so when overloaded or poorly assessed."""
+        m, p = self.model, self.model.params.yos
+        sup = self.supervised()
+        m.yos_caseload = int(sup.sum())
+        load = m.yos_caseload / max(self.capacity(), 1e-9)
+        self.effectiveness = p.assessment_quality * min(1.0, 1.0 / max(load, 1e-9))
+        live = m.people.live
+        m.hazard_multiplier[live][sup] *= np.exp(-p.supervision_effect * self.effectiveness)
+
+    def step(self) -> None:
+        """Releases from custody this week (licence supervision was set at sentence)."""
+        justice.release(self.model, self.model.week)
+
+
+class Schools(Agency):
+    """Exclusions during term; absence renews each school year."""
+
+    def step(self) -> None:
+        m = self.model
+        if not m.calendar.term:
+            return
+        p, ppl, live = m.params.schools, m.people, m.people.live
+        pupil = ppl.at_school(m.week) & ~ppl.excluded[live]
+        risk = (
+            0.5 * ppl.persistent_absence[live]
+            + 0.5 * ppl.looked_after[live]
+            + 0.5 * (ppl.n_offences[live] > 0)
+            + 0.3 * ppl.propensity[live]
+        )
+        # 39 term weeks a year; risk tilt normalised to keep the sourced mean rate.
+        rate = p.permanent_exclusion_rate / 39 * np.exp(p.exclusion_risk_tilt * risk)
+        rate /= max(np.mean(np.exp(p.exclusion_risk_tilt * risk)), 1e-9)
+        u = m.streams["schools"].random(live.stop - live.start)
+        out = np.flatnonzero(pupil & (u < rate)) + live.start
+        ppl.excluded[out] = True
+        ppl.school[out] = ppl.pru_id
+        m.week_counts["exclusions"] += int(out.size)
+
+    def new_school_year(self) -> None:
+        """Persistent absence is re-assessed each September, tilted by adversity."""
+        m, p, ppl, live = (
+            self.model,
+            self.model.params.schools,
+            self.model.people,
+            self.model.people.live,
+        )
+        target = m.params.population.persistent_absence_share
+        n = live.stop - live.start
+        u = m.streams["schools"].random(n)
+        was = ppl.persistent_absence[live]
+        stay = was & (u < p.absence_persistence)
+        # New cases to keep the sourced share, drawn towards those at risk.
+        need = max(0.0, target - stay.mean())
+        risk = np.exp(0.5 * ppl.propensity[live] + 0.5 * ppl.low_income[live])
+        onset_p = np.clip(need * n * risk / max(risk[~stay].sum(), 1e-9), 0, 1)
+        onset = ~stay & (m.streams["schools"].random(n) < onset_p)
+        ppl.persistent_absence[live] = stay | onset
+
+
+class SocialCare(Agency):
+    """Children's social care: children entering care."""
+
+    def step(self) -> None:
+        m = self.model
+        p, ppl, live = m.params.social_care, m.people, m.people.live
+        age = ppl.age(m.week)
+        ratio = np.where(ppl.domestic_abuse[live], p.care_entry_domestic_abuse_ratio, 1.0)
+        rate = p.care_entry_rate / WEEKS_PER_YEAR * ratio * (age < 18)
+        u = m.streams["social_care"].random(live.stop - live.start)
+        new = np.flatnonzero(~ppl.looked_after[live] & (u < rate)) + live.start
+        ppl.looked_after[new] = True
+        m.week_counts["care_entries"] += int(new.size)

@@ -1,0 +1,478 @@
+"""Offending: the weekly hazard, offence types, co-offending, young victims.
+
+    h_i = base x age_curve(age, sex) x season
+              x exp(b.x_i + g.peer_i + d.gang_i + l.label_i + history_i + propensity_i)
+              x programme multipliers
+
+Ethnic group is not an argument of anything here. Desistance is not a
+separate rule: it follows from the falling side of the age curve and from
+the fading of the recent-offending term with time since the last offence.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import field_validator
+
+from sim.events import OFFENCE_TYPES
+from sim.params import MPS_2009, Gravity, NonNegative, Params, Probability, param
+from sim.population import AGE_OF_RESPONSIBILITY
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+PETROSINO = (
+    "Petrosino, Turpin-Petrosino & Guckenburg (2010) Campbell review of juvenile system "
+    "processing: formal processing raises later delinquency"
+)
+
+
+class BehaviourParams(Params):
+    """The offending hazard and what follows an offence."""
+
+    base_weekly_rate: float = param(
+        0.0003,
+        unit="offences per week",
+        basis="calibrated",
+        gt=0,
+        le=1,
+        doc="hazard of a reference boy at the peak age with no risk factors",
+    )
+    peak_age_male: float = param(
+        16.5,
+        unit="years",
+        basis="sourced",
+        ge=10,
+        le=21,
+        source="Youth Endowment Fund summary: peak age of known offending 15-18 "
+        "(1995: 18 for males; violence peaks ~15 in the Peterborough study)",
+    )
+    peak_age_female: float = param(
+        15.0,
+        unit="years",
+        basis="assumed",
+        ge=10,
+        le=21,
+        doc="girls' offending peaks earlier (criminological consensus)",
+    )
+    rise_width: float = param(
+        2.2,
+        unit="years",
+        basis="assumed",
+        gt=0,
+        doc="spread of the age-crime curve below the peak",
+    )
+    fall_width: float = param(
+        3.5,
+        unit="years",
+        basis="assumed",
+        gt=0,
+        doc="spread above the peak (desistance is slower than onset)",
+    )
+    female_rate_ratio: float = param(
+        0.3,
+        unit="ratio",
+        basis="sourced",
+        gt=0,
+        le=2,
+        source="Youth Justice Statistics 2018/19: girls 15% of children cautioned or "
+        "sentenced (true offending less skewed: assumed 0.3)",
+    )
+    summer_factor: float = param(
+        1.10,
+        unit="multiplier",
+        basis="assumed",
+        gt=0,
+        doc="seasonal swing in recorded youth crime (summer high)",
+    )
+    winter_factor: float = param(
+        0.95,
+        unit="multiplier",
+        basis="assumed",
+        gt=0,
+        doc="dark evenings keep fewer young people out",
+    )
+    coef_deprivation: float = param(
+        0.2,
+        unit="log hazard per SD",
+        basis="sourced",
+        source=MPS_2009,
+        doc="most deprived areas most affected by crime (section C.1)",
+    )
+    coef_low_income: float = param(
+        0.3,
+        unit="log hazard",
+        basis="assumed",
+        doc="family low income beyond the ward's deprivation",
+    )
+    coef_looked_after: float = param(
+        0.7,
+        unit="log hazard",
+        basis="sourced",
+        source=MPS_2009,
+        doc="looked-after children most likely to become victims and perpetrators (para 14)",
+    )
+    coef_domestic_abuse: float = param(
+        0.4,
+        unit="log hazard",
+        basis="sourced",
+        source="croydon-scrutiny-police-multiagency-minutes.txt (Serious Violence Duty links "
+        "youth violence and domestic abuse)",
+    )
+    coef_persistent_absence: float = param(
+        0.5,
+        unit="log hazard",
+        basis="sourced",
+        source=MPS_2009,
+        doc="truancy as a factor in later offending (para 4)",
+    )
+    coef_excluded: float = param(
+        0.8,
+        unit="log hazard",
+        basis="assumed",
+        doc="permanent exclusion (pupil referral unit); excluded pupils are heavily over-"
+        "represented among young offenders (Timpson review 2019)",
+    )
+    coef_substance_use: float = param(
+        0.6,
+        unit="log hazard",
+        basis="sourced",
+        source=MPS_2009,
+        doc="significant link between youth offending and drugs and alcohol (para 32)",
+    )
+    coef_victim: float = param(
+        0.6,
+        unit="log hazard",
+        basis="sourced",
+        source=MPS_2009,
+        doc="being a victim, especially of violence, is often a precursor to offending (para 29)",
+    )
+    victim_memory_weeks: float = param(
+        52,
+        unit="weeks",
+        basis="assumed",
+        gt=0,
+        doc="how long victimisation keeps raising risk (e-folding time)",
+    )
+    coef_peer: float = param(
+        1.5,
+        unit="log hazard per unit share",
+        basis="calibrated",
+        ge=0,
+        le=10,
+        doc="peer contagion: weighted share of neighbours offending recently (MPS para 10, 31)",
+    )
+    peer_window_weeks: int = param(
+        12,
+        unit="weeks",
+        basis="assumed",
+        ge=1,
+        le=104,
+        doc="a neighbour counts as offending recently for this long",
+    )
+    coef_gang: float = param(
+        0.8,
+        unit="log hazard",
+        basis="calibrated",
+        ge=0,
+        le=5,
+        doc="gang membership (Croydon 2019 inspection: gangs and serious youth violence)",
+    )
+    coef_label: float = param(
+        0.15,
+        unit="log hazard",
+        basis="calibrated",
+        ge=-1,
+        le=2,
+        source=PETROSINO,
+        doc="labelling: effect of a formal record on later offending; may be zero",
+    )
+    coef_prior: float = param(
+        0.5,
+        unit="log hazard per log(1+offences)",
+        basis="calibrated",
+        ge=0,
+        le=3,
+        doc="persistence: past offending predicts future offending",
+    )
+    coef_recent: float = param(
+        1.5,
+        unit="log hazard",
+        basis="calibrated",
+        ge=0,
+        le=5,
+        doc="state dependence right after an offence, fading with time (desistance)",
+    )
+    recent_memory_weeks: float = param(
+        26,
+        unit="weeks",
+        basis="assumed",
+        gt=0,
+        doc="e-folding time of the recent-offending term (drives desistance)",
+    )
+    coef_post_release: float = param(
+        0.5,
+        unit="log hazard",
+        basis="assumed",
+        ge=0,
+        le=5,
+        doc="raised risk just after release from custody, fading over 6 months",
+    )
+    release_memory_weeks: float = param(
+        26,
+        unit="weeks",
+        basis="assumed",
+        gt=0,
+        doc="e-folding time of the post-release risk",
+    )
+    offence_mix: tuple[Probability, Probability, Probability, Probability, Probability] = param(
+        (0.46, 0.12, 0.28, 0.07, 0.07),
+        unit="shares of minor, drugs, violence, robbery, weapon",
+        basis="assumed",
+        doc="true offence mix (proven mix in Youth Justice Statistics: violence ~30%, "
+        "drugs ~12%, robbery ~7%)",
+    )
+    gang_mix_factor: tuple[NonNegative, NonNegative, NonNegative, NonNegative, NonNegative] = param(
+        (0.6, 2.0, 1.0, 2.5, 2.5),
+        unit="multiplier per type",
+        basis="assumed",
+        doc="gang members' offences lean to drugs, robbery and weapons",
+    )
+    gravity: tuple[Gravity, Gravity, Gravity, Gravity, Gravity] = param(
+        (2, 3, 3, 5, 5),
+        unit="YJB gravity score 1-8",
+        basis="assumed",
+        doc="typical score per type, after the YJB/ACPO gravity factor matrix",
+    )
+    co_offending_share: float = param(
+        0.40,
+        unit="share of offences",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="EVIDENCE.md: about 40% of juvenile offenders commit most offences with others "
+        "(Philadelphia); 56% of 10-17 offenders co-offend (Victoria 2016)",
+    )
+    co_offender_inactive_acceptance: float = param(
+        0.3,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="chance a chosen friend who has not offended recently joins in",
+    )
+    young_victim_share: float = param(
+        0.5,
+        unit="share of violence and robbery",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="offences against the person whose victim is another young person in the model",
+    )
+
+    @field_validator("offence_mix")
+    @classmethod
+    def _mix_sums_to_one(cls, mix: tuple[float, ...]) -> tuple[float, ...]:
+        if abs(sum(mix) - 1) > 1e-6:
+            raise ValueError(f"shares must sum to 1 (they sum to {sum(mix):.3f})")
+        return mix
+
+
+def age_curve(age: np.ndarray, male: np.ndarray, p: BehaviourParams) -> np.ndarray:
+    """Relative hazard by age and sex: rises to a peak, then falls more slowly."""
+    peak = np.where(male, p.peak_age_male, p.peak_age_female)
+    width = np.where(age < peak, p.rise_width, p.fall_width)
+    scale = np.where(male, 1.0, p.female_rate_ratio) * (age >= AGE_OF_RESPONSIBILITY)
+    return scale * np.exp(-0.5 * ((age - peak) / width) ** 2)
+
+
+def _decay(now: int, since: np.ndarray, memory: float) -> np.ndarray:
+    """exp(-(now - since)/memory), 0 where ``since`` is NaN (never)."""
+    return np.nan_to_num(np.exp(-(now - since) / memory), nan=0.0)
+
+
+def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
+    """Weekly log hazard of every live person (before programme multipliers)."""
+    p, ppl, live = model.params.behaviour, model.people, model.people.live
+    age = ppl.age(week)
+    male = ppl.sex[live] == 1
+    w = model.calendar
+    season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
+    with np.errstate(divide="ignore"):  # under-10s have zero hazard: log 0 = -inf
+        lh = np.log(p.base_weekly_rate * season * age_curve(age, male, p))
+    lh += p.coef_deprivation * ppl.deprivation[live]
+    lh += p.coef_low_income * ppl.low_income[live]
+    lh += p.coef_looked_after * ppl.looked_after[live]
+    lh += p.coef_domestic_abuse * ppl.domestic_abuse[live] * model.da_risk_weight[live]
+    lh += p.coef_persistent_absence * ppl.persistent_absence[live]
+    lh += p.coef_excluded * ppl.excluded[live]
+    lh += p.coef_substance_use * ppl.substance_use[live]
+    lh += p.coef_victim * _decay(week, ppl.victim_week[live], p.victim_memory_weeks)
+    lh += p.coef_peer * peer[live]
+    lh += p.coef_gang * (ppl.gang[live] >= 0)
+    lh += p.coef_label * (ppl.n_formal[live] > 0)
+    lh += p.coef_prior * np.log1p(ppl.n_offences[live])
+    lh += p.coef_recent * _decay(week, ppl.last_offence_week[live], p.recent_memory_weeks)
+    lh += p.coef_post_release * _decay(week, ppl.released_week[live], p.release_memory_weeks)
+    lh += ppl.propensity[live]
+    return lh
+
+
+def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
+    """Who offends this week; records offences, co-offences and victims. Returns offence ids."""
+    p, ppl, live = model.params.behaviour, model.people, model.people.live
+    n_live = live.stop - live.start
+    rng = model.streams["behaviour"]
+    # Fixed draws per live person every week, whatever happens, so policies
+    # that change one person's hazard do not shift anyone else's draws.
+    u_offend = rng.random(n_live)
+    u_type = rng.random(n_live)
+
+    recent = ppl.last_offence_week >= week - p.peer_window_weeks
+    at_liberty = ~(ppl.custody_release_week > week)
+    active = (recent & at_liberty).astype(np.float64)
+    peer = model.network.peer_exposure(active, model.calendar.term)
+    model.last_peer_exposure = peer
+
+    lh = log_hazard(model, week, peer)
+    hazard = np.exp(lh) * model.hazard_multiplier[live]
+    prob = -np.expm1(-hazard)
+    prob[~at_liberty[live]] = 0.0
+    offenders = np.flatnonzero(u_offend < prob) + live.start
+    if offenders.size == 0:
+        return np.empty(0, dtype=np.int64)
+
+    gang = ppl.gang[offenders] >= 0
+    mix = np.asarray(p.offence_mix)
+    gang_mix = mix * np.asarray(p.gang_mix_factor)
+    cum = np.cumsum(mix / mix.sum())
+    cum_gang = np.cumsum(gang_mix / gang_mix.sum())
+    u = u_type[offenders - live.start]
+    otype = np.where(
+        gang, np.searchsorted(cum_gang, u, side="right"), np.searchsorted(cum, u, side="right")
+    ).clip(0, len(OFFENCE_TYPES) - 1)
+
+    # Co-offending: a share of offences pulls in a friend, sibling or fellow
+    # gang member, readily if they have offended recently.
+    rng_co = model.streams["co_offending"]
+    co = rng_co.random(offenders.size) < p.co_offending_share
+    partner = model.network.random_partner(offenders[co], rng_co)
+    ok = (partner >= 0) & (partner != offenders[co])
+    ok &= at_liberty[np.maximum(partner, 0)]
+    accept = np.where(recent[np.maximum(partner, 0)], 1.0, p.co_offender_inactive_acceptance)
+    ok &= rng_co.random(partner.size) < accept
+    leaders = offenders[co][ok]
+    partners = partner[ok]
+    first_group = model.next_co_group
+    model.next_co_group += leaders.size
+    groups = first_group + np.arange(leaders.size)
+    co_group = np.full(offenders.size, -1, dtype=np.int64)
+    co_pos = np.flatnonzero(co)[ok]
+    co_group[co_pos] = groups
+
+    persons = np.concatenate([offenders, partners])
+    types = np.concatenate([otype, otype[co_pos]])
+    co_groups = np.concatenate([co_group, groups])
+    gravity = np.asarray(p.gravity, dtype=np.int8)[types]
+    ids = model.events.offences.append(
+        person=persons,
+        week=np.full(persons.size, week),
+        type=types,
+        gravity=gravity,
+        co_group=co_groups,
+        detected=np.zeros(persons.size, dtype=bool),
+        case=np.full(persons.size, -1),
+        proven_week=np.full(persons.size, np.nan),
+        disposal=np.full(persons.size, -1),
+    )
+    np.add.at(ppl.n_offences, persons, 1)
+    ppl.last_offence_week[persons] = week
+
+    # Young victims of violence and robbery: a peer from school or the
+    # neighbourhood, whose own risk then rises (MPS response para 29).
+    rng_v = model.streams["victims"]
+    against_person = np.isin(types, (2, 3))
+    has_victim = against_person & (rng_v.random(persons.size) < p.young_victim_share)
+    victims = model.network.random_acquaintance(persons[has_victim], rng_v)
+    got = victims >= 0
+    if got.any():
+        v = victims[got]
+        ppl.victim_week[v] = week
+        model.events.victimisations.append(
+            person=v, week=np.full(v.size, week), offence=ids[has_victim][got]
+        )
+    return ids
+
+
+class GangParams(Params):
+    """Joining and leaving gangs."""
+
+    exit_rate: float = param(
+        0.2,
+        unit="per member per year",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="members leaving a gang each year without intervention",
+    )
+    recruitment_peer_weight: float = param(
+        2.0,
+        unit="log odds per gang tie",
+        basis="assumed",
+        ge=0,
+        doc="recruitment runs through friends, siblings and neighbours already in a gang",
+    )
+
+
+def gang_exits(model: YouthJusticeModel, week: int) -> None:
+    """Members drift out of gangs (weekly); interventions may add exits of their own."""
+    ppl, live = model.people, model.people.live
+    p = model.params.gangs
+    u = model.streams["gangs"].random(live.stop - live.start)
+    members = ppl.gang[live] >= 0
+    leave = np.flatnonzero(members & (u < p.exit_rate / 52)) + live.start
+    ppl.gang[leave] = -1
+
+
+def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
+    """Each September gangs recruit back to the borough's share, through their ties.
+
+    Recruits are drawn with weights from offending propensity, age and sex
+    (older boys), and ties to members; a recruit joins the gang of a tied
+    member, or the gang of their ward if they have none.
+    """
+    ppl, live = model.people, model.people.live
+    target = round(model.params.population.gang_share * (live.stop - live.start))
+    members = ppl.gang[live] >= 0
+    need = target - int(members.sum())
+    if need <= 0:
+        return
+    ids = np.arange(live.start, live.stop)
+    age = ppl.age(week)
+    member_vec = np.zeros(ppl.capacity)
+    member_vec[ids[members]] = 1.0
+    ties = model.network.close_ties @ member_vec + model.network.acquaintances @ member_vec
+    score = (
+        ppl.propensity[live]
+        + 1.0 * ppl.sex[live]
+        + 0.6 * ppl.excluded[live]
+        + 0.4 * ppl.deprivation[live]
+        - 0.5 * ((age - 17) / 2.5) ** 2
+        + model.params.gangs.recruitment_peer_weight * np.minimum(ties[live], 3)
+    )
+    score = np.where(members | ppl.in_custody(week), -np.inf, score)
+    rng = model.streams["gangs"]
+    # Weighted sampling without replacement (Efraimidis-Spirakis keys, in logs).
+    keys = np.log(rng.exponential(size=score.size)) - score
+    recruits = ids[np.argsort(keys, kind="stable")[:need]]
+    gang_of_tie = model.network.random_gang_tie(recruits, rng)
+    ward_gang = ppl.ward[recruits] % model.params.population.gangs
+    ppl.gang[recruits] = np.where(gang_of_tie >= 0, gang_of_tie, ward_gang)
+
+
+def initial_gangs(model: YouthJusticeModel) -> None:
+    """Gang membership at the start: gangs are territorial, one or more wards each."""
+    model.people.gang[model.people.live] = -1
+    gang_recruitment(model, model.week)

@@ -1,0 +1,180 @@
+"""The ``yjsim`` command line: run, validate, list scenarios, print the parameter register.
+
+Bad input never produces a traceback: one line on stderr names the file and
+the key and says what is expected, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from sim.scenario import SCENARIO_DIR, ScenarioError, load_scenario, with_overrides
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="yjsim: an agent-based simulation of youth offending and the policies against it.",
+    pretty_exceptions_enable=False,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"yjsim: error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _load(path: Path, **run):
+    try:
+        scenario = load_scenario(path)
+        return with_overrides(scenario, **run) if run else scenario
+    except ScenarioError as e:
+        _fail(str(e))
+    except ValidationError as e:  # a --years or --seed out of range
+        err = e.errors()[0]
+        _fail(f"{path}: run.{err['loc'][0]}: {err['msg'].lower()}, got {err['input']!r}")
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+SUMMARY_LINES = (
+    ("population_10_17", "children aged 10-17"),
+    ("true_offences_per_year", "true offences a year (the model knows them)"),
+    ("proven_offences_per_year", "proven offences a year (caution or conviction)"),
+    ("arrests_per_year", "arrests a year"),
+    ("diversions_per_year", "diversions a year"),
+    ("children_cautioned_or_sentenced_per_year", "children cautioned or sentenced a year"),
+    ("first_time_entrants_per_year", "first-time entrants a year"),
+    ("first_time_entrants_per_100k", "first-time entrants per 100,000 aged 10-17"),
+    ("proven_reoffending_rate", "proven reoffending rate (MoJ measure)"),
+    ("reoffences_per_reoffender", "reoffences per reoffender"),
+    ("yos_caseload_mean", "YOS caseload (mean)"),
+    ("custody_population_mean", "children in custody (mean)"),
+)
+
+
+def print_summary(summary: dict) -> None:
+    """A readable table of the headline figures."""
+    typer.echo(
+        f"\n{summary['scenario']}  seed {summary['seed']}, {summary['years']} measured years "
+        f"after {summary['burn_in_years']} years' burn-in (annual means)\n"
+    )
+    width = max(len(label) for _, label in SUMMARY_LINES)
+    for key, label in SUMMARY_LINES:
+        value = summary.get(key)
+        if key == "proven_reoffending_rate" and value is not None:
+            text = f"{100 * value:.1f}%"
+        else:
+            text = _fmt(value)
+        typer.echo(f"  {label:<{width}}  {text:>12}")
+    bands = summary.get("reoffending_rate_by_previous_offences", {})
+    typer.echo(
+        "  reoffending by previous offences  "
+        + "  ".join(f"{k}: {'n/a' if v is None else f'{100 * v:.0f}%'}" for k, v in bands.items())
+    )
+    typer.echo("")
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
+    years: Annotated[int | None, typer.Option(help="measured years (after burn-in)")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="folder for summary.json, timeseries.parquet")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run a scenario, print its summary, and write the outputs to --out."""
+    sc = _load(scenario, years=years, seed=seed)
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out {out}: exists and is not a folder")
+    from sim.model import YouthJusticeModel
+    from sim.summary import summarise, timeseries, write_outputs
+
+    start = time.perf_counter()
+    model = YouthJusticeModel(scenario=sc)
+    model.run(progress=progress and sys.stderr.isatty())
+    summary = summarise(model)
+    print_summary(summary)
+    if out is not None:
+        write_outputs(out, summary, timeseries(model))
+        typer.echo(f"wrote {out / 'summary.json'} and {out / 'timeseries.parquet'}")
+    typer.echo(f"({time.perf_counter() - start:.1f} s)", err=True)
+
+
+@app.command()
+def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
+    """Check a scenario file without running it."""
+    sc = _load(scenario)
+    on = ", ".join(sorted(sc.interventions)) or "none"
+    typer.echo(f"{scenario}: ok ({sc.name}; interventions: {on})")
+
+
+@app.command("list")
+def list_scenarios(
+    folder: Annotated[Path, typer.Argument(help="folder of scenarios")] = SCENARIO_DIR,
+) -> None:
+    """The scenarios in a folder, with a one-line description each."""
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        _fail(f"{folder}: no scenario files (*.toml)")
+    width = max(len(f.name) for f in files)
+    for f in files:
+        try:
+            desc = load_scenario(f).description
+        except ScenarioError as e:
+            desc = f"(invalid: {e.message})"
+        typer.echo(f"  {f.name:<{width}}  {desc}")
+
+
+@app.command()
+def params(
+    scenario: Annotated[Path | None, typer.Argument(help="scenario TOML file")] = None,
+    basis: Annotated[
+        str | None, typer.Option(help="only rows with this basis: calibrated, sourced, assumed")
+    ] = None,
+) -> None:
+    """The parameter register: name, value, unit, basis and source of every parameter."""
+    from sim.scenario import Scenario
+
+    sc = _load(scenario) if scenario is not None else Scenario(name="defaults")
+    if basis not in (None, "calibrated", "sourced", "assumed"):
+        _fail(f"--basis: expected calibrated, sourced or assumed, got {basis!r}")
+    rows = [r for r in sc.register() if basis is None or r.basis == basis]
+    counts = {
+        b: sum(r.basis == b for r in sc.register()) for b in ("calibrated", "sourced", "assumed")
+    }
+    typer.echo(
+        f"# parameter register: {sc.name} ({len(rows)} rows; "
+        + ", ".join(f"{n} {b}" for b, n in counts.items())
+        + ")"
+    )
+    typer.echo("name\tvalue\tunit\tbasis\tsource / note")
+    for r in rows:
+        note = r.source if r.source else "assumption"
+        if r.doc:
+            note = f"{note}: {r.doc}" if r.source else f"assumption: {r.doc}"
+        typer.echo(f"{r.name}\t{r.value}\t{r.unit}\t{r.basis}\t{note}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Pluggable policy interventions, one module each in this package.
+
+An intervention is a subclass of :class:`Intervention` with a ``name`` (its
+table in a scenario file: ``[interventions.NAME]``), a pydantic ``Params``
+model and its own random stream (registered in ``sim/rng.py``). The model
+calls its hooks in a fixed order each week:
+
+1. ``before_offending(week)``: change hazards (``model.hazard_multiplier``),
+   detection (``model.detection_multiplier``) or risk factors;
+2. ``divert(persons, gravity, undecided, week)``: at the police decision,
+   claim cases for diversion (returns a boolean mask over ``persons``);
+3. ``end_of_week(week)``: caseloads, reach and costs.
+
+Modules in this package register themselves by subclassing; adding or
+removing one touches no other module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from sim.params import Params
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+
+class InterventionParams(Params):
+    """Every intervention can be switched on or off in a scenario."""
+
+    enabled: bool = Field(True, description="switch the intervention on")
+
+
+class Intervention:
+    """Base class: hooks that do nothing, and the outputs every intervention reports."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[InterventionParams]] = InterventionParams
+    registry: ClassVar[dict[str, type[Intervention]]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            Intervention.registry[cls.name] = cls
+
+    def __init__(self, model: YouthJusticeModel, params: InterventionParams) -> None:
+        self.model = model
+        self.params = params
+        self.rng = model.streams[self.name]
+        self.reached = np.zeros(model.people.capacity, dtype=bool)  # ever touched
+        self.cost_gbp = 0.0  # accumulated over the measured years
+        self.caseload = 0  # people currently worked with
+
+    # -- hooks (override what the mechanism needs) --------------------------
+    def before_offending(self, week: int) -> None:
+        """Change hazards, detection or risk factors for this week."""
+
+    def divert(
+        self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
+    ) -> np.ndarray | None:
+        """Claim arrested cases for diversion; None claims none."""
+        return None
+
+    def end_of_week(self, week: int) -> None:
+        """Update caseload and costs."""
+
+    # -- outputs ---------------------------------------------------------------
+    def outputs(self, measured_years: float) -> dict[str, float]:
+        """Reach (people ever touched), current caseload and cost per measured year."""
+        years = max(measured_years, 1e-9)
+        return {
+            "reach": int(self.reached.sum()),
+            "caseload": int(self.caseload),
+            "cost_per_year_gbp": float(self.cost_gbp / years),
+        }
+
+
+class Interventions:
+    """The scenario's active interventions, called in a fixed order."""
+
+    def __init__(self, model: YouthJusticeModel, configured: dict[str, InterventionParams]):
+        load_all()
+        self.items: list[Intervention] = [
+            Intervention.registry[name](model, params)
+            for name, params in sorted(configured.items())
+            if params.enabled
+        ]
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def before_offending(self, week: int) -> None:
+        for item in self.items:
+            item.before_offending(week)
+
+    def divert(
+        self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
+    ) -> np.ndarray:
+        """Union of the cases claimed by any intervention (earlier ones first)."""
+        claimed = np.zeros(persons.size, dtype=bool)
+        for item in self.items:
+            mask = item.divert(persons, gravity, undecided & ~claimed, week)
+            if mask is not None:
+                claimed |= mask & undecided
+        return claimed
+
+    def end_of_week(self, week: int) -> None:
+        for item in self.items:
+            item.end_of_week(week)
+
+
+def load_all() -> dict[str, type[Intervention]]:
+    """Import every module in this package so each registers its intervention."""
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+    return Intervention.registry

@@ -1,0 +1,416 @@
+"""Official youth justice measures computed from a run's recorded events.
+
+These mirror the published statistics (Ministry of Justice proven reoffending, Youth Justice
+Board first-time entrants, disproportionality relative rate indices) so model output can be
+set beside the real series. They run once at the end of a run, so they favour clarity and
+vectorised pandas over speed; nothing here loops over people.
+
+Time is in integer days throughout. Inputs are the event tables described in each function:
+
+- ``people``: person, sex, ethnic_group, birth_day
+- ``offences``: person, day, type, gravity, detected, proven_day (NaN if never proven), disposal
+- ``disposals``: person, day, kind, adult
+- ``releases``: person, day
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
+
+# Disposals that count as "cautioned or sentenced": they make a first-time entrant and are the
+# only outcomes that make an offence "proven". nfa, triage and community_resolution are informal.
+FORMAL_KINDS: tuple[str, ...] = (
+    "youth_caution",
+    "youth_conditional_caution",
+    "referral_order",
+    "youth_rehabilitation_order",
+    "custody",
+)
+
+# Disposals that start a reoffending follow-up: cautions and non-custodial convictions. A
+# custodial sentence is not one; the release from custody is (the person can only reoffend
+# in the community once out).
+INDEX_DISPOSAL_KINDS: tuple[str, ...] = (
+    "youth_caution",
+    "youth_conditional_caution",
+    "referral_order",
+    "youth_rehabilitation_order",
+)
+
+# Index kinds as reported in the cohort, least to most serious; "custody" means a release.
+# When a person has two index events on the same first day, the most serious one is kept.
+INDEX_KINDS: tuple[str, ...] = (*INDEX_DISPOSAL_KINDS, "custody")
+
+# MoJ measure: reoffences committed within 12 months of the index event...
+FOLLOW_UP_DAYS: int = 365
+# ...and proven by a caution or conviction within a further 6 months.
+WAITING_DAYS: int = 183
+
+# MoJ bands for the number of previous proven offences, in order.
+PREVIOUS_OFFENCE_BANDS: tuple[str, ...] = ("0", "1-2", "3-6", "7-10", "11+")
+
+# Single years of age reported by offending_rate_by_age (the model follows people to 21).
+OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
+
+# Age of criminal majority: the youth measures only count events before this birthday.
+ADULT_AGE: int = 18
+
+DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
+
+# Columns of ReoffendingResult.by() may group on.
+BY_COLUMNS: tuple[str, ...] = ("previous_band", "index_kind", "age_at_index", "sex", "ethnic_group")
+
+_COHORT_COLUMNS: tuple[str, ...] = (
+    "person",
+    "index_day",
+    "index_kind",
+    "previous_offences",
+    "previous_band",
+    "age_at_index",
+    "sex",
+    "ethnic_group",
+    "reoffences",
+    "reoffended",
+)
+
+# RRI stages, in the order a child moves through the system.
+RRI_STAGES: tuple[str, ...] = ("arrest", "formal_disposal", "custody")
+
+
+def age_in_years(day: np.ndarray | pd.Series, birth_day: np.ndarray | pd.Series) -> np.ndarray:
+    """Whole years of age on ``day``, so every measure ages people the same way."""
+    diff = np.asarray(day, dtype=float) - np.asarray(birth_day, dtype=float)
+    return np.floor(diff / DAYS_PER_YEAR).astype(np.int64)
+
+
+def previous_offence_band(counts: np.ndarray | pd.Series) -> np.ndarray:
+    """Map previous-offence counts to PREVIOUS_OFFENCE_BANDS, as the MoJ tables group them."""
+    n = np.asarray(counts, dtype=np.int64)
+    conditions = [n <= 0, n <= 2, n <= 6, n <= 10]
+    return np.select(
+        conditions, list(PREVIOUS_OFFENCE_BANDS[:4]), default=PREVIOUS_OFFENCE_BANDS[4]
+    )
+
+
+def per_100k(count: float, population: float) -> float:
+    """Rate per 100,000 population, the unit of published YJ rates; NaN without population."""
+    return _rate(count, population) * 100_000.0
+
+
+def _in_window(day: pd.Series, start_day: float, end_day: float) -> pd.Series:
+    """Half-open window [start_day, end_day), so consecutive periods never double count."""
+    return (day >= start_day) & (day < end_day)
+
+
+def _formal_proven(offences: pd.DataFrame) -> pd.Series:
+    """Offences proven by a caution or conviction (informal outcomes do not prove offences)."""
+    return offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)
+
+
+def _youth_formal(disposals: pd.DataFrame) -> pd.DataFrame:
+    """Formal disposals given while the person was a child: the youth justice caseload."""
+    mask = disposals["kind"].isin(FORMAL_KINDS) & ~disposals["adult"].astype(bool)
+    return disposals.loc[mask]
+
+
+@dataclass(frozen=True)
+class ReoffendingResult:
+    """Cohort of a proven reoffending measure, with the published headline figures."""
+
+    cohort: pd.DataFrame
+
+    @property
+    def cohort_size(self) -> int:
+        """Number of people with an index event in the period."""
+        return len(self.cohort)
+
+    @property
+    def reoffenders(self) -> int:
+        """Cohort members with at least one proven reoffence."""
+        return int(self.cohort["reoffended"].sum())
+
+    @property
+    def rate(self) -> float:
+        """Binary reoffending rate: share of the cohort who reoffended (NaN if empty)."""
+        if self.cohort_size == 0:
+            return float("nan")
+        return float(self.cohort["reoffended"].mean())
+
+    @property
+    def frequency(self) -> float:
+        """Average reoffences per reoffender (NaN if nobody reoffended)."""
+        if self.reoffenders == 0:
+            return float("nan")
+        return float(self.cohort["reoffences"].sum()) / self.reoffenders
+
+    def by(self, column: str) -> dict[str, float]:
+        """Reoffending rate per group of ``column``, keyed by str, as the breakdown tables are.
+
+        previous_band and index_kind always list every category (NaN where empty) so runs can
+        be stacked; other columns list only the groups present in the cohort.
+        """
+        if column not in BY_COLUMNS:
+            raise ValueError(f"cannot group reoffending by {column!r}; choose from {BY_COLUMNS}")
+        rates = self.cohort.groupby(self.cohort[column].astype(str))["reoffended"].mean()
+        out = {str(k): float(v) for k, v in rates.items()}
+        fixed = {"previous_band": PREVIOUS_OFFENCE_BANDS, "index_kind": INDEX_KINDS}.get(column)
+        if fixed is not None:
+            return {k: out.get(k, float("nan")) for k in fixed}
+        return dict(sorted(out.items(), key=lambda kv: _sort_key(kv[0])))
+
+
+def _sort_key(key: str) -> tuple[int, float | str]:
+    """Sort numeric keys (ages) numerically and the rest alphabetically."""
+    try:
+        return (0, float(key))
+    except ValueError:
+        return (1, key)
+
+
+def _index_events(
+    people: pd.DataFrame,
+    disposals: pd.DataFrame,
+    releases: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    youth_only: bool,
+) -> pd.DataFrame:
+    """Each person's first index event in the window: person, index_day, index_kind."""
+    disp = disposals.loc[
+        disposals["kind"].isin(INDEX_DISPOSAL_KINDS)
+        & _in_window(disposals["day"], start_day, end_day)
+    ]
+    if youth_only:
+        disp = disp.loc[~disp["adult"].astype(bool)]
+    rel = releases.loc[_in_window(releases["day"], start_day, end_day), ["person", "day"]]
+    if youth_only and len(rel):
+        birth = rel["person"].map(people.set_index("person")["birth_day"])
+        if birth.isna().any():
+            raise ValueError("releases refer to people missing from the people table")
+        rel = rel.loc[age_in_years(rel["day"], birth) < ADULT_AGE]
+    events = pd.concat(
+        [
+            pd.DataFrame({"person": disp["person"], "day": disp["day"], "kind": disp["kind"]}),
+            pd.DataFrame({"person": rel["person"], "day": rel["day"], "kind": "custody"}),
+        ],
+        ignore_index=True,
+    )
+    events["rank"] = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)})
+    events = events.sort_values(
+        ["person", "day", "rank"], ascending=[True, True, False], kind="mergesort"
+    ).drop_duplicates("person", keep="first")
+    return pd.DataFrame(
+        {
+            "person": events["person"].to_numpy(dtype=np.int64),
+            "index_day": events["day"].to_numpy(dtype=np.int64),
+            "index_kind": events["kind"].to_numpy(dtype=object),
+        }
+    )
+
+
+def proven_reoffending(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    disposals: pd.DataFrame,
+    releases: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    youth_only: bool = True,
+) -> ReoffendingResult:
+    """Ministry of Justice proven reoffending for index events in [start_day, end_day).
+
+    Cohort: people with a caution, non-custodial conviction or custody release in the window;
+    the first such event is the index. A reoffence is an offence committed in the
+    FOLLOW_UP_DAYS after the index (index day excluded, last day included) and proven by a
+    caution or conviction within a further WAITING_DAYS. ``youth_only`` keeps index events
+    that happened before the 18th birthday, which is how the youth measure is published.
+    """
+    index = _index_events(people, disposals, releases, start_day, end_day, youth_only)
+
+    proven = offences.loc[_formal_proven(offences), ["person", "day", "proven_day"]]
+    linked = proven.merge(index[["person", "index_day"]], on="person", how="inner")
+    previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby("person").size()
+    follow_end = linked["index_day"] + FOLLOW_UP_DAYS
+    is_reoffence = (
+        (linked["day"] > linked["index_day"])
+        & (linked["day"] <= follow_end)
+        & (linked["proven_day"] <= follow_end + WAITING_DAYS)
+    )
+    reoffences = linked.loc[is_reoffence].groupby("person").size()
+
+    attrs = people.set_index("person")[["sex", "ethnic_group", "birth_day"]]
+    missing = ~index["person"].isin(attrs.index)
+    if missing.any():
+        raise ValueError(
+            f"cohort members missing from people table: {index.loc[missing, 'person'].tolist()}"
+        )
+    member = attrs.loc[index["person"]]
+
+    prev_counts = index["person"].map(previous).fillna(0).to_numpy(dtype=np.int64)
+    re_counts = index["person"].map(reoffences).fillna(0).to_numpy(dtype=np.int64)
+    cohort = pd.DataFrame(
+        {
+            "person": index["person"].to_numpy(dtype=np.int64),
+            "index_day": index["index_day"].to_numpy(dtype=np.int64),
+            "index_kind": index["index_kind"].to_numpy(dtype=object),
+            "previous_offences": prev_counts,
+            "previous_band": previous_offence_band(prev_counts).astype(object),
+            "age_at_index": age_in_years(index["index_day"], member["birth_day"]),
+            "sex": member["sex"].to_numpy(dtype=object),
+            "ethnic_group": member["ethnic_group"].to_numpy(dtype=object),
+            "reoffences": re_counts,
+            "reoffended": re_counts > 0,
+        },
+        columns=list(_COHORT_COLUMNS),
+    )
+    return ReoffendingResult(cohort=cohort.reset_index(drop=True))
+
+
+def first_time_entrants(
+    people: pd.DataFrame, disposals: pd.DataFrame, start_day: int, end_day: int
+) -> int:
+    """Children whose first-ever formal youth disposal falls in [start_day, end_day).
+
+    This is the YJB first-time entrant count: a first caution or sentence as a child.
+    Informal outcomes (nfa, triage, community resolution) never make an entrant, and anyone
+    already cautioned or sentenced before the window is not a first-time entrant in it.
+    ``people`` is accepted for a uniform signature; entrants need not appear in it.
+    """
+    del people
+    formal = _youth_formal(disposals)
+    first_day = formal.groupby("person")["day"].min()
+    return int(_in_window(first_day, start_day, end_day).sum())
+
+
+def children_cautioned_or_sentenced(disposals: pd.DataFrame, start_day: int, end_day: int) -> int:
+    """Distinct children given a formal disposal in [start_day, end_day) (the YJ caseload)."""
+    formal = _youth_formal(disposals)
+    return int(formal.loc[_in_window(formal["day"], start_day, end_day), "person"].nunique())
+
+
+def offending_rate_by_age(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    person_days_by_age: Mapping[int, float] | pd.Series,
+) -> dict[str, float]:
+    """Annual offending prevalence by age: offenders per person-year at risk, ages 10..20.
+
+    Counts distinct people committing at least one true offence (detected or not) in
+    [start_day, end_day) at each single year of age at the offence, divided by the caller's
+    exposure for that age. Despite its name, ``person_days_by_age`` holds person-YEARS at
+    risk (age -> years), so a one-year window gives the share of that age who offended.
+    Ages with no exposure give NaN.
+    """
+    exposure = {int(k): float(v) for k, v in dict(person_days_by_age).items()}
+    window = offences.loc[_in_window(offences["day"], start_day, end_day), ["person", "day"]]
+    birth = window["person"].map(people.set_index("person")["birth_day"])
+    if birth.isna().any():
+        raise ValueError("offences refer to people missing from the people table")
+    ages = pd.DataFrame({"person": window["person"], "age": age_in_years(window["day"], birth)})
+    offenders = ages.drop_duplicates().groupby("age").size()
+    out: dict[str, float] = {}
+    for age in OFFENDING_AGES:
+        years = exposure.get(age, 0.0)
+        out[str(age)] = float(offenders.get(age, 0)) / years if years > 0 else float("nan")
+    return out
+
+
+def _rate(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when the denominator is zero or missing."""
+    if denominator is None or not denominator > 0:
+        return float("nan")
+    return float(numerator) / float(denominator)
+
+
+def relative_rate_index(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    disposals: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    population_by_group: Mapping[str, float],
+    reference: str = "White",
+    youth_only: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Relative rate index per ethnic group at each stage, as in disproportionality tools.
+
+    Stage rates, each over distinct people of the group with events in [start_day, end_day):
+
+    - arrest: people with a detected offence (by day committed) per head of population;
+    - formal_disposal: people with a formal youth disposal per arrested person;
+    - custody: people sentenced to custody per person with a formal disposal.
+
+    RRI = group rate / reference-group rate, NaN where either is undefined or the reference
+    rate is zero. With ``youth_only`` (default) arrests count only offences committed before
+    the 18th birthday and custody only youth sentences, so every stage is about children.
+    Returns stage -> group -> RRI for every group in population_by_group or people.
+    """
+    group_of = people.set_index("person")["ethnic_group"]
+    birth = people.set_index("person")["birth_day"]
+
+    arrests = offences.loc[
+        offences["detected"].astype(bool) & _in_window(offences["day"], start_day, end_day),
+        ["person", "day"],
+    ]
+    if youth_only:
+        age = (arrests["day"] - arrests["person"].map(birth)) / DAYS_PER_YEAR
+        arrests = arrests.loc[np.floor(age) < ADULT_AGE]
+    window_disp = disposals.loc[_in_window(disposals["day"], start_day, end_day)]
+    formal = _youth_formal(window_disp)
+    custody = window_disp.loc[window_disp["kind"] == "custody"]
+    if youth_only:
+        custody = custody.loc[~custody["adult"].astype(bool)]
+
+    def people_per_group(events: pd.DataFrame) -> pd.Series:
+        persons = pd.Series(events["person"].unique())
+        return persons.map(group_of).value_counts()
+
+    counts = {
+        "arrest": people_per_group(arrests),
+        "formal_disposal": people_per_group(formal),
+        "custody": people_per_group(custody),
+    }
+    groups = sorted(
+        set(population_by_group) | set(people["ethnic_group"].dropna().astype(str)) | {reference}
+    )
+
+    def stage_rates(stage: str) -> dict[str, float]:
+        num = counts[stage]
+        rates = {}
+        for g in groups:
+            if stage == "arrest":
+                denom = float(population_by_group.get(g, float("nan")))
+            elif stage == "formal_disposal":
+                denom = float(counts["arrest"].get(g, 0))
+            else:
+                denom = float(counts["formal_disposal"].get(g, 0))
+            rates[g] = _rate(num.get(g, 0), denom)
+        return rates
+
+    out: dict[str, dict[str, float]] = {}
+    for stage in RRI_STAGES:
+        rates = stage_rates(stage)
+        ref = rates[reference]
+        out[stage] = {g: _rate(r, ref) for g, r in rates.items()}
+    return out
+
+
+def true_and_proven_offences(
+    offences: pd.DataFrame, start_day: int, end_day: int
+) -> dict[str, int]:
+    """Offences committed in [start_day, end_day): all ("true") and those later proven.
+
+    "proven" counts offences committed in the window that were disposed of by a caution or
+    conviction at any time, so the gap between the two is the model's dark figure plus
+    attrition.
+    """
+    window = offences.loc[_in_window(offences["day"], start_day, end_day)]
+    return {"true": len(window), "proven": int(_formal_proven(window).sum())}

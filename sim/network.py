@@ -1,0 +1,401 @@
+"""The multilayer social network: networkx generators, stored as scipy.sparse CSR.
+
+Layers: school (same school and year group), neighbourhood (same ward),
+friendship (homophily by age, school and ward), siblings, gang. Edges are
+kept as id pairs per layer; when a cohort enters each September only its own
+edges are generated and the CSR matrices are rebuilt once. In the weekly step
+peer exposure is one sparse mat-vec with a row-normalised, layer-weighted
+matrix (one for term time, one for holidays), plus a small one for gangs.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.params import MPS_2009, Params, param
+from sim.population import People
+
+LAYERS = ("school", "neighbourhood", "friendship", "siblings", "gang")
+
+
+class NetworkParams(Params):
+    """How many ties of each kind, and how much each layer weighs in peer influence."""
+
+    school_degree: int = param(
+        6,
+        unit="classmates",
+        basis="assumed",
+        ge=0,
+        le=50,
+        doc="ties within a school year group (Watts-Strogatz ring degree)",
+    )
+    school_rewire: float = param(
+        0.2,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="share of classmate ties rewired across the year group (small world)",
+    )
+    neighbourhood_degree: float = param(
+        3.0,
+        unit="ties",
+        basis="assumed",
+        ge=0,
+        le=50,
+        doc="mean ties to other young people in the same ward, any age",
+    )
+    friendship_degree: float = param(
+        4.0,
+        unit="friends",
+        basis="assumed",
+        ge=0,
+        le=50,
+        doc="mean friends; about 70% same school and year, the rest same ward up to 3 years older",
+    )
+    friends_same_school_share: float = param(
+        0.7,
+        unit="share",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="friends from the same school and year; the rest from the ward (homophily)",
+    )
+    gang_tie_probability: float = param(
+        0.5,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="chance two members of the same gang are tied (dense within a gang)",
+    )
+    weight_school: float = param(
+        0.5,
+        unit="weight",
+        basis="assumed",
+        ge=0,
+        doc="weight of classmates in peer exposure (term time only)",
+    )
+    weight_neighbourhood: float = param(
+        0.5,
+        unit="weight",
+        basis="assumed",
+        ge=0,
+        source=MPS_2009,
+        doc="loose neighbourhood associations with criminal role models (para 31)",
+    )
+    weight_friendship: float = param(
+        1.0,
+        unit="weight",
+        basis="assumed",
+        ge=0,
+        doc="friends are the reference layer (weight 1)",
+    )
+    weight_siblings: float = param(
+        0.5,
+        unit="weight",
+        basis="assumed",
+        ge=0,
+        doc="older siblings as role models (MPS response para 31)",
+    )
+    weight_gang: float = param(
+        1.0,
+        unit="weight",
+        basis="assumed",
+        ge=0,
+        doc="fellow gang members, on top of the gang effect itself",
+    )
+    holiday_neighbourhood_factor: float = param(
+        1.5,
+        unit="multiplier",
+        basis="assumed",
+        ge=0,
+        doc="neighbourhood ties matter more out of term (DESIGN.md: holidays, summer evenings)",
+    )
+
+
+def _seed(rng: np.random.Generator) -> int:
+    """A seed for a networkx generator, drawn from the model's network stream."""
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _edges(graph: nx.Graph, ids: np.ndarray) -> np.ndarray:
+    """Edges of a generated graph on local labels 0..k-1, mapped to person ids."""
+    if graph.number_of_edges() == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    e = np.asarray(graph.edges(), dtype=np.int64)
+    return ids[e]
+
+
+def _groups(keys: np.ndarray, ids: np.ndarray) -> list[np.ndarray]:
+    """Split ``ids`` into groups with equal ``keys`` (order-stable)."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
+    return np.split(ids[order], cuts)
+
+
+def _random_ties(a: np.ndarray, b: np.ndarray, mean_degree: float, rng) -> np.ndarray:
+    """Poisson(mean_degree) ties from each of ``a`` to uniformly chosen members of ``b``.
+
+    The bipartite G(n, m, p) model with p = mean_degree / |b|, drawn directly
+    in numpy: networkx's generator builds every node of ``b`` as a Python
+    object, which at borough scale costs more than the rest of a year.
+    """
+    if a.size == 0 or b.size == 0 or mean_degree <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    k = rng.poisson(mean_degree, a.size)
+    src = np.repeat(a, k)
+    dst = b[rng.integers(0, b.size, src.size)]
+    return np.column_stack([src, dst])
+
+
+class Network:
+    """Edge lists per layer and the weighted CSR matrices used in the step."""
+
+    def __init__(self, params: NetworkParams, people: People) -> None:
+        self.params = params
+        self.people = people
+        self.edges: dict[str, np.ndarray] = {
+            layer: np.empty((0, 2), dtype=np.int64) for layer in LAYERS
+        }
+        self.co_offending: list[np.ndarray] = []  # emerges from recorded co-offences
+        self.term_matrix: sp.csr_matrix | None = None
+        self.holiday_matrix: sp.csr_matrix | None = None
+        self.gang_members = np.empty(0, dtype=np.int64)
+        self.gang_matrix: sp.csr_matrix | None = None
+
+    # -- building ---------------------------------------------------------
+    def add_people(self, rows: slice, week: int, rng: np.random.Generator) -> None:
+        """Generate the ties of newly entered people (one cohort, or everyone at the start)."""
+        p, ppl = self.params, self.people
+        new = np.arange(rows.start, rows.stop)
+        year_group = np.floor((week - ppl.birth_week[new]) / WEEKS_PER_YEAR).astype(np.int64)
+        # School: a small world within each school and year group.
+        school_key = ppl.school[new].astype(np.int64) * 100 + year_group
+        school_edges = []
+        for group in _groups(school_key, new):
+            k = min(p.school_degree, group.size - 1)
+            k -= k % 2
+            if group.size < 3 or k < 2:
+                continue
+            g = nx.watts_strogatz_graph(group.size, k, p.school_rewire, seed=_seed(rng))
+            school_edges.append(_edges(g, group))
+        # Friendship: most with schoolmates of the same year (homophily by
+        # school and age), the rest with young people of the same ward up to
+        # three years older (criminal role models, MPS response para 31).
+        friend_edges = []
+        same = p.friendship_degree * p.friends_same_school_share
+        for group in _groups(school_key, new):
+            if group.size < 2:
+                continue
+            g = nx.fast_gnp_random_graph(
+                group.size, min(1.0, same / (group.size - 1)), seed=_seed(rng)
+            )
+            friend_edges.append(_edges(g, group))
+        older_all = np.arange(ppl.lo, rows.start)
+        age_now = (week - ppl.birth_week[older_all]) / WEEKS_PER_YEAR
+        cross = p.friendship_degree * (1 - p.friends_same_school_share)
+        # Neighbourhood: ties to young people of any age in the same ward.
+        nb_edges = []
+        for ward_group in _groups(ppl.ward[new].astype(np.int64), new):
+            ward = ppl.ward[ward_group[0]]
+            residents = older_all[ppl.ward[older_all] == ward]
+            g = nx.fast_gnp_random_graph(
+                ward_group.size,
+                min(1.0, p.neighbourhood_degree / 2 / max(ward_group.size - 1, 1)),
+                seed=_seed(rng),
+            )
+            nb_edges.append(_edges(g, ward_group))
+            nb_edges.append(_random_ties(ward_group, residents, p.neighbourhood_degree / 2, rng))
+            if residents.size:
+                ages = age_now[ppl.ward[older_all] == ward]
+                new_age = (week - ppl.birth_week[ward_group[0]]) / WEEKS_PER_YEAR
+                elder = residents[(ages > new_age) & (ages < new_age + 3)]
+                friend_edges.append(_random_ties(ward_group, elder, cross, rng))
+        self._append("school", school_edges)
+        self._append("friendship", friend_edges)
+        self._append("neighbourhood", nb_edges)
+        self._rebuild_siblings()
+
+    def build_initial(self, week: int, rng: np.random.Generator) -> None:
+        """Ties for the initial population, one single-year cohort at a time (oldest first)."""
+        ppl = self.people
+        age = np.floor((week - ppl.birth_week[: ppl.n]) / WEEKS_PER_YEAR).astype(np.int64)
+        for a in np.unique(age)[::-1]:
+            idx = np.flatnonzero(age == a)
+            self.add_people(slice(int(idx[0]), int(idx[-1]) + 1), week, rng)
+
+    def _append(self, layer: str, parts: list[np.ndarray]) -> None:
+        if parts:
+            self.edges[layer] = np.concatenate([self.edges[layer], *parts])
+
+    def _rebuild_siblings(self) -> None:
+        """All pairs of people in the same family (families are small)."""
+        ppl = self.people
+        ids = np.arange(ppl.lo, ppl.n)
+        fam = ppl.family[ids]
+        order = np.argsort(fam, kind="stable")
+        ids, fam = ids[order], fam[order]
+        pairs = []
+        for lag in range(1, 8):  # families above 8 children aged 10-20 are negligible
+            same = fam[lag:] == fam[:-lag]
+            if not same.any():
+                break
+            pairs.append(np.column_stack([ids[:-lag][same], ids[lag:][same]]))
+        self.edges["siblings"] = (
+            np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+        )
+
+    def rebuild_gangs(self, rng: np.random.Generator) -> None:
+        """Dense random ties within each gang, over current members."""
+        ppl = self.people
+        live = np.arange(ppl.lo, ppl.n)
+        members = live[ppl.gang[live] >= 0]
+        parts = []
+        for group in _groups(ppl.gang[members].astype(np.int64), members):
+            if group.size >= 2:
+                g = nx.gnp_random_graph(
+                    group.size, self.params.gang_tie_probability, seed=_seed(rng)
+                )
+                parts.append(_edges(g, group))
+        self.edges["gang"] = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+        self.gang_members = members
+        local = np.full(ppl.capacity, -1, dtype=np.int64)
+        local[members] = np.arange(members.size)
+        e = local[self.edges["gang"]]
+        self.gang_matrix = _normalised(e, members.size)
+
+    def drop_aged_out(self) -> None:
+        """Forget ties of people who have left (rows below ``lo``) and school ties past Year 11."""
+        ppl = self.people
+        for layer, e in self.edges.items():
+            if e.size:
+                self.edges[layer] = e[(e[:, 0] >= ppl.lo) & (e[:, 1] >= ppl.lo)]
+
+    def rebuild_matrices(self, week: int) -> None:
+        """Weighted, row-normalised CSR matrices for term time and holidays."""
+        p, ppl = self.params, self.people
+        n = ppl.capacity
+        # School ties only bind pupils of compulsory school age (under 16 at the
+        # start of the academic year, DfE) who attend the same school.
+        age = (week - ppl.birth_week) / WEEKS_PER_YEAR
+        school_age = np.nan_to_num(age, nan=99) < 16
+        e = self.edges["school"]
+        school = e[school_age[e[:, 0]] & school_age[e[:, 1]]] if e.size else e
+        mats = {
+            "school": _normalised(school, n),
+            "neighbourhood": _normalised(self.edges["neighbourhood"], n),
+            "friendship": _normalised(self.edges["friendship"], n),
+            "siblings": _normalised(self.edges["siblings"], n),
+        }
+        common = p.weight_friendship * mats["friendship"] + p.weight_siblings * mats["siblings"]
+        self.term_matrix = (
+            common
+            + p.weight_school * mats["school"]
+            + p.weight_neighbourhood * mats["neighbourhood"]
+        ).tocsr()
+        self.holiday_matrix = (
+            common + p.weight_neighbourhood * p.holiday_neighbourhood_factor * mats["neighbourhood"]
+        ).tocsr()
+        # Unweighted adjacency for picking a co-offender (close ties) or a
+        # victim (acquaintances at school or in the neighbourhood).
+        self.close_ties = _adjacency(
+            np.concatenate([self.edges["friendship"], self.edges["siblings"], self.edges["gang"]]),
+            n,
+        )
+        self.acquaintances = _adjacency(np.concatenate([school, self.edges["neighbourhood"]]), n)
+
+    # -- the weekly step ----------------------------------------------------
+    def peer_exposure(self, active: np.ndarray, term: bool) -> np.ndarray:
+        """Weighted share of neighbours who offended recently (full-capacity vector).
+
+        ``active`` is a float vector over all rows (1 = offended recently and at liberty).
+        """
+        m = self.term_matrix if term else self.holiday_matrix
+        exposure = m @ active
+        if self.gang_members.size and self.gang_matrix is not None:
+            g = self.gang_members
+            still = (self.people.gang[g] >= 0).astype(float)
+            exposure[g] += (
+                self.params.weight_gang * still * (self.gang_matrix @ (active[g] * still))
+            )
+        return exposure
+
+    def random_partner(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One random friend, sibling or fellow gang member of each person (-1 if none)."""
+        return _random_neighbour(self.close_ties, people, rng)
+
+    def random_acquaintance(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One random schoolmate or neighbour of each person (-1 if none)."""
+        return _random_neighbour(self.acquaintances, people, rng)
+
+    def random_gang_tie(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The gang of a random close tie or acquaintance who is a member (-1 if none found)."""
+        gang = self.people.gang
+        a = _random_neighbour(self.close_ties, people, rng)
+        b = _random_neighbour(self.acquaintances, people, rng)
+        ga = np.where(a >= 0, gang[np.maximum(a, 0)], -1)
+        gb = np.where(b >= 0, gang[np.maximum(b, 0)], -1)
+        return np.where(ga >= 0, ga, gb)
+
+    # -- views --------------------------------------------------------------
+    def neighbours(self, person: int, layer: str) -> np.ndarray:
+        """Ids tied to ``person`` in ``layer`` (for agent views and the viz, not the step)."""
+        e = self.edges[layer]
+        if e.size == 0:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate([e[e[:, 0] == person, 1], e[e[:, 1] == person, 0]]))
+
+    def graph(self, ids: np.ndarray, layers: tuple[str, ...] = LAYERS) -> nx.Graph:
+        """A networkx graph of the given people and the ties among them (viz, export)."""
+        keep = np.zeros(self.people.capacity, dtype=bool)
+        keep[ids] = True
+        g = nx.Graph()
+        g.add_nodes_from(int(i) for i in ids)
+        for layer in layers:
+            e = self.edges[layer]
+            if e.size:
+                sel = e[keep[e[:, 0]] & keep[e[:, 1]]]
+                g.add_edges_from(((int(a), int(b), {"layer": layer}) for a, b in sel))
+        return g
+
+
+def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
+    """Symmetric adjacency with each row divided by its degree (so A @ x is a share)."""
+    if edges.size == 0:
+        return sp.csr_matrix((n, n))
+    a = _adjacency(edges, n)
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
+    return sp.diags(inv) @ a
+
+
+def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
+    """Symmetric 0/1 adjacency in CSR (row i's columns are i's neighbours)."""
+    if edges.size == 0:
+        return sp.csr_matrix((n, n))
+    rows = np.concatenate([edges[:, 0], edges[:, 1]])
+    cols = np.concatenate([edges[:, 1], edges[:, 0]])
+    a = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+    a.sum_duplicates()
+    a.data[:] = 1.0
+    return a
+
+
+def _random_neighbour(adj: sp.csr_matrix, people: np.ndarray, rng) -> np.ndarray:
+    """Vectorised uniform pick of one neighbour per person from a CSR row (-1 if isolated).
+
+    One uniform is drawn per person whatever their degree, so the stream stays aligned.
+    """
+    u = rng.random(people.size)
+    if people.size == 0:
+        return np.empty(0, dtype=np.int64)
+    start = adj.indptr[people]
+    deg = adj.indptr[people + 1] - start
+    pick = start + np.minimum((u * deg).astype(np.int64), np.maximum(deg - 1, 0))
+    out = np.where(deg > 0, adj.indices[np.minimum(pick, max(adj.indices.size - 1, 0))], -1)
+    return out.astype(np.int64)

@@ -1,0 +1,411 @@
+"""The young people of a borough: a struct of numpy arrays, one row per person.
+
+A person's id is their row and never moves (Starsim's rule). Rows are in
+birth order, the initial population first and each September's cohort of
+10-year-olds after it, so the people aged out at 21 are always a prefix: the
+live population is the window ``[lo, n)`` and nothing is ever compacted.
+Event times are float arrays where NaN means "never".
+
+Ethnic group is drawn and kept for measuring disproportionality only; no
+hazard, detection or pathway rule reads it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.params import CROYDON_2019, Params, param
+
+ETHNIC_GROUPS = ("White", "Black", "Asian", "Mixed", "Other")
+SEXES = ("F", "M")
+AGE_OF_RESPONSIBILITY = 10.0  # England and Wales
+# Each September the year group in which children turn 10 enters (aged 9-10
+# then), so the number aged 10-17 stays level through the year.
+ENTRY_AGE = 9.0
+EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts (DESIGN.md)
+
+
+class PopulationParams(Params):
+    """Who lives in the borough: sizes and shares of each risk factor."""
+
+    population_10_17: int = param(
+        39_334,
+        unit="people",
+        basis="sourced",
+        source=CROYDON_2019,
+        ge=100,
+        doc="children aged 10-17 in the borough (Croydon: largest in London)",
+    )
+    minority_ethnic_share: float = param(
+        0.54,
+        unit="share",
+        basis="sourced",
+        source=CROYDON_2019,
+        ge=0,
+        le=1,
+        doc="share of children from minority ethnic groups",
+    )
+    black_share_of_minority: float = param(
+        0.43,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="ONS Census 2011, Croydon (Black 20% of residents of 46% minority ethnic)",
+    )
+    asian_share_of_minority: float = param(
+        0.34,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="ONS Census 2011, Croydon (Asian 16% of residents)",
+    )
+    mixed_share_of_minority: float = param(
+        0.16,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="ONS Census 2011, Croydon (Mixed 7% of residents)",
+    )
+    low_income_share: float = param(
+        0.20,
+        unit="share",
+        basis="sourced",
+        source=CROYDON_2019,
+        ge=0,
+        le=1,
+        doc="children from low-income families ('approximately a fifth')",
+    )
+    wards: int = param(
+        28,
+        unit="wards",
+        basis="sourced",
+        ge=1,
+        le=200,
+        source="LGBCE electoral review of Croydon (2018): 28 wards",
+    )
+    deprivation_sd: float = param(
+        1.0,
+        unit="SD of ward score",
+        basis="assumed",
+        ge=0,
+        doc="spread of ward deprivation (standardised index)",
+    )
+    secondary_schools: int = param(
+        24,
+        unit="schools",
+        basis="assumed",
+        ge=1,
+        le=500,
+        doc="state secondary schools; a pupil referral unit is added",
+    )
+    own_ward_school_share: float = param(
+        0.6,
+        unit="share",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="pupils attending the school nearest home; the rest travel",
+    )
+    looked_after_share: float = param(
+        0.009,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="DfE Children looked after in England 2018 (64 per 10,000 under 18)",
+    )
+    domestic_abuse_share: float = param(
+        0.12,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="Radford et al. (2011) NSPCC: about 1 in 8 children exposed to domestic abuse",
+    )
+    persistent_absence_share: float = param(
+        0.139,
+        unit="share of pupils",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="DfE Pupil absence 2017/18: 13.9% of secondary pupils persistently absent",
+    )
+    excluded_share: float = param(
+        0.005,
+        unit="share of pupils",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="pupils in the pupil referral unit at the start",
+    )
+    substance_use_share: float = param(
+        0.10,
+        unit="share",
+        basis="sourced",
+        ge=0,
+        le=1,
+        source="NHS Digital Smoking, Drinking and Drug Use 2018: 17% of 15-year-olds used drugs "
+        "in the last year (lower at younger ages)",
+    )
+    victim_share: float = param(
+        0.08,
+        unit="share",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="children victimised in the last year at the start",
+    )
+    gang_share: float = param(
+        0.006,
+        unit="share",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="gang members among 10-20s (MOPAC 2018 Gangs Matrix review: ~3,800 listed "
+        "London-wide, three quarters under 25)",
+    )
+    gangs: int = param(
+        8,
+        unit="gangs",
+        basis="assumed",
+        ge=1,
+        le=200,
+        doc="territorial gangs in the borough, each with home wards",
+    )
+    children_per_family: float = param(
+        1.6,
+        unit="children aged 10-20",
+        basis="assumed",
+        ge=1,
+        doc="mean siblings aged 10-20 per family, for the sibling layer",
+    )
+    propensity_sd: float = param(
+        1.3,
+        unit="SD of log hazard",
+        basis="calibrated",
+        ge=0,
+        le=3,
+        doc="unobserved individual heterogeneity in offending propensity",
+    )
+
+    @property
+    def cohort_size(self) -> int:
+        """Children per single year of age (a stable population is assumed)."""
+        return round(self.population_10_17 / 8)
+
+
+def _logit_intercept(score: np.ndarray, share: float) -> float:
+    """Intercept a such that mean(sigmoid(a + score)) == share (bisection)."""
+    if share <= 0:
+        return -np.inf
+    if share >= 1:
+        return np.inf
+    lo, hi = -30.0, 30.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if np.mean(1 / (1 + np.exp(-(mid + score)))) < share:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _bernoulli(rng: np.random.Generator, score: np.ndarray, share: float) -> np.ndarray:
+    """Draw a risk factor with the given population share, tilted by ``score``."""
+    a = _logit_intercept(score, share)
+    return rng.random(score.size) < 1 / (1 + np.exp(-(a + score)))
+
+
+class People:
+    """Struct of arrays for everyone who will ever live in the run (pre-allocated)."""
+
+    # (name, dtype, fill) of every per-person array; views and tests read this list.
+    FIELDS: tuple[tuple[str, str, float], ...] = (
+        ("birth_week", "f8", np.nan),
+        ("sex", "i1", 0),  # 0 female, 1 male
+        ("ethnic", "i1", 0),  # index into ETHNIC_GROUPS, never used as a cause
+        ("ward", "i2", 0),
+        ("deprivation", "f4", 0.0),
+        ("low_income", "?", False),
+        ("family", "i4", -1),
+        ("school", "i2", -1),  # -1 none; ``pru_id`` is the pupil referral unit
+        ("propensity", "f8", 0.0),  # log-scale individual heterogeneity
+        ("looked_after", "?", False),
+        ("domestic_abuse", "?", False),
+        ("persistent_absence", "?", False),
+        ("excluded", "?", False),
+        ("substance_use", "?", False),
+        ("gang", "i2", -1),
+        ("victim_week", "f8", np.nan),
+        ("last_offence_week", "f8", np.nan),
+        ("n_offences", "i4", 0),  # true offences committed
+        ("n_proven", "i4", 0),  # offences proven by caution or conviction
+        ("n_formal", "i4", 0),  # formal disposals (cautions and sentences)
+        ("n_convictions", "i4", 0),
+        ("n_community_resolutions", "i4", 0),
+        ("n_arrests", "i4", 0),
+        ("first_formal_week", "f8", np.nan),
+        ("custody_release_week", "f8", np.nan),  # in custody while > now
+        ("released_week", "f8", np.nan),
+        ("yos_until", "f8", np.nan),  # under YOS supervision while > now
+        ("diverted_week", "f8", np.nan),
+        ("arrest_week", "f8", np.nan),
+    )
+
+    def __init__(self, capacity: int, n_schools: int) -> None:
+        self.capacity = capacity
+        self.n = 0  # rows entered so far
+        self.lo = 0  # rows below lo have aged out
+        self.pru_id = n_schools  # school id of the pupil referral unit
+        for name, dtype, fill in self.FIELDS:
+            setattr(self, name, np.full(capacity, fill, dtype=dtype))
+
+    @property
+    def live(self) -> slice:
+        """The window of people currently in the model (aged 10 to 20)."""
+        return slice(self.lo, self.n)
+
+    def age(self, week: int) -> np.ndarray:
+        """Ages in years of the live window at ``week``."""
+        return (week - self.birth_week[self.live]) / WEEKS_PER_YEAR
+
+    def at_school(self, week: int) -> np.ndarray:
+        """Live-window mask of pupils attending school: compulsory school age (under 16),
+        on a school's roll (the pupil referral unit included) and not in custody."""
+        live = self.live
+        return (self.age(week) < 16) & (self.school[live] >= 0) & ~self.in_custody(week)
+
+    def in_custody(self, week: int) -> np.ndarray:
+        """Live-window mask of people in custody at ``week``."""
+        return self.custody_release_week[self.live] > week
+
+
+def _new_people(
+    people: People,
+    rows: slice,
+    birth_week: np.ndarray,
+    p: PopulationParams,
+    ward_deprivation: np.ndarray,
+    ward_school: np.ndarray,
+    rng: np.random.Generator,
+    week: int,
+) -> None:
+    """Fill ``rows`` with synthetic people born at ``birth_week`` (vectorised)."""
+    n = rows.stop - rows.start
+    people.birth_week[rows] = birth_week
+    people.sex[rows] = rng.random(n) < 0.512  # ONS: 51.2% of 10-17s are boys
+    minority = rng.random(n) < p.minority_ethnic_share
+    shares = np.array(
+        [p.black_share_of_minority, p.asian_share_of_minority, p.mixed_share_of_minority]
+    )
+    other = max(0.0, 1.0 - shares.sum())
+    probs = np.append(shares, other) / (shares.sum() + other)
+    group = 1 + rng.choice(4, size=n, p=probs)
+    people.ethnic[rows] = np.where(minority, group, 0)
+
+    ward = rng.integers(0, ward_deprivation.size, n)
+    people.ward[rows] = ward
+    dep = ward_deprivation[ward]
+    people.deprivation[rows] = dep
+    low_income = _bernoulli(rng, 0.8 * dep, p.low_income_share)
+    people.low_income[rows] = low_income
+    # Adversity: a family-level latent factor that makes risks co-occur
+    # (deprivation and low income shift it; correlations are an assumption).
+    adversity = 0.5 * dep + 0.8 * low_income + rng.normal(0, 1, n)
+    people.domestic_abuse[rows] = _bernoulli(rng, 0.8 * adversity, p.domestic_abuse_share)
+    people.looked_after[rows] = _bernoulli(
+        rng, 1.0 * adversity + 1.0 * people.domestic_abuse[rows], p.looked_after_share
+    )
+    people.persistent_absence[rows] = _bernoulli(rng, 0.7 * adversity, p.persistent_absence_share)
+    people.substance_use[rows] = _bernoulli(rng, 0.5 * adversity, p.substance_use_share)
+    people.victim_week[rows] = np.where(
+        rng.random(n) < p.victim_share, week - rng.integers(0, WEEKS_PER_YEAR, n), np.nan
+    )
+    people.propensity[rows] = rng.normal(0.0, p.propensity_sd, n) + 0.3 * adversity
+    # Schools: the nearest school to home, or another one.
+    near = ward_school[ward]
+    far = rng.integers(0, ward_school.max() + 1, n)
+    people.school[rows] = np.where(rng.random(n) < p.own_ward_school_share, near, far)
+    excluded = _bernoulli(rng, 0.8 * adversity, p.excluded_share)
+    people.excluded[rows] = excluded
+    people.school[rows] = np.where(excluded, people.pru_id, people.school[rows])
+
+
+def build_population(
+    p: PopulationParams, capacity_years: int, rng: np.random.Generator
+) -> tuple[People, np.ndarray, np.ndarray]:
+    """The initial population (ages 10 to 20) with room for later cohorts.
+
+    Returns the people, each ward's deprivation score and each ward's nearest school.
+    """
+    cohort = p.cohort_size
+    n0 = cohort * int(EXIT_AGE - ENTRY_AGE)  # 12 single-year cohorts, aged 9 to 20
+    people = People(n0 + cohort * (capacity_years + 1), p.secondary_schools)
+    ward_deprivation = rng.normal(0.0, p.deprivation_sd, p.wards)
+    ward_school = np.arange(p.wards) % p.secondary_schools
+    rng.shuffle(ward_school)
+    # Ages uniform in [9, 21): birth weeks sorted so the oldest are first.
+    ages = np.sort(rng.uniform(ENTRY_AGE, EXIT_AGE, n0))[::-1]
+    birth_week = -ages * WEEKS_PER_YEAR
+    _new_people(people, slice(0, n0), birth_week, p, ward_deprivation, ward_school, rng, 0)
+    people.n = n0
+    _assign_families(people, slice(0, n0), p, rng)
+    return people, ward_deprivation, ward_school
+
+
+def add_cohort(
+    people: People,
+    p: PopulationParams,
+    ward_deprivation: np.ndarray,
+    ward_school: np.ndarray,
+    rng: np.random.Generator,
+    week: int,
+) -> slice:
+    """Append September's cohort (the year group turning 10 this school year), in birth order."""
+    cohort = p.cohort_size
+    start = people.n
+    rows = slice(start, start + cohort)
+    if rows.stop > people.capacity:
+        raise RuntimeError("population capacity exceeded; pass more capacity_years")
+    ages = np.sort(rng.uniform(ENTRY_AGE, ENTRY_AGE + 1, cohort))[::-1]
+    _new_people(
+        people, rows, week - ages * WEEKS_PER_YEAR, p, ward_deprivation, ward_school, rng, week
+    )
+    people.n = rows.stop
+    _assign_families(people, rows, p, rng)
+    return rows
+
+
+def _assign_families(people: People, rows: slice, p: PopulationParams, rng: np.random.Generator):
+    """Give each new person a family: an older sibling's family in their ward, or a new one.
+
+    In the initial population, people of a ward are grouped into families of
+    geometric size (mean ``children_per_family``); a September entrant joins
+    the family of a random older child in their ward with the same chance.
+    """
+    n = rows.stop - rows.start
+    start_family = int(people.family[: rows.start].max(initial=-1)) + 1
+    ward = people.ward[rows]
+    p_sibling = 1.0 - 1.0 / p.children_per_family
+    join = rng.random(n) < p_sibling
+    if rows.start == people.lo:  # initial population: group within wards
+        order = np.argsort(ward, kind="stable")
+        boundaries = np.r_[True, ward[order][1:] != ward[order][:-1]]
+        fam_sorted = np.cumsum(~join[order] | boundaries) - 1
+        fam = np.empty(n, dtype=np.int32)
+        fam[order] = fam_sorted + start_family
+        people.family[rows] = fam
+        return
+    older = np.arange(people.lo, rows.start)
+    older = older[np.argsort(people.ward[older], kind="stable")]
+    counts = np.bincount(people.ward[older], minlength=ward.max() + 1)
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    has_older = counts[ward] > 0
+    pick = first[ward] + (rng.random(n) * np.maximum(counts[ward], 1)).astype(np.int64)
+    sibling_family = people.family[older[np.minimum(pick, older.size - 1)]]
+    fam = start_family + np.arange(n, dtype=np.int32)
+    people.family[rows] = np.where(join & has_older, sibling_family, fam)

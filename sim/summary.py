@@ -1,0 +1,163 @@
+"""From a finished run to its outputs: the summary (annual means) and the weekly series.
+
+All figures are annual means over the measured years (after burn-in); the
+reoffending cohorts are those indexed in the measured years, followed up in
+the extra 79 weeks the model runs after them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
+from sim.model import YouthJusticeModel
+from sim.population import ETHNIC_GROUPS, SEXES
+
+OUTPUT_SCHEMA_VERSION = 1
+
+
+def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
+    """Everyone who was ever in the run: id, sex, ethnic group, birth day."""
+    ppl = model.people
+    n = ppl.n
+    return pd.DataFrame(
+        {
+            "person": np.arange(n),
+            "sex": np.array(SEXES, dtype=object)[ppl.sex[:n]],
+            "ethnic_group": np.array(ETHNIC_GROUPS, dtype=object)[ppl.ethnic[:n]],
+            "birth_day": np.floor(ppl.birth_week[:n] * DAYS_PER_WEEK).astype(np.int64),
+        }
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN becomes null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def summarise(model: YouthJusticeModel) -> dict[str, Any]:
+    """The run's summary: the keys documented in the README, annual means."""
+    years = model.measured_weeks / WEEKS_PER_YEAR
+    start = model.burn_in_weeks * DAYS_PER_WEEK
+    end = (model.burn_in_weeks + model.measured_weeks) * DAYS_PER_WEEK
+    people = people_frame(model)
+    offences = model.events.offences_frame()
+    disposals = model.events.disposals_frame()
+    releases = model.events.releases_frame()
+
+    reoff = metrics.proven_reoffending(people, offences, disposals, releases, start, end)
+    year_starts = [start + k * WEEKS_PER_YEAR * DAYS_PER_WEEK for k in range(int(years))]
+    year_len = WEEKS_PER_YEAR * DAYS_PER_WEEK
+    cautioned = [
+        metrics.children_cautioned_or_sentenced(disposals, s, s + year_len) for s in year_starts
+    ]
+    fte = [metrics.first_time_entrants(people, disposals, s, s + year_len) for s in year_starts]
+    population = model.person_weeks_10_17 / max(model.measured_weeks, 1)
+    counts = metrics.true_and_proven_offences(offences, start, end)
+    person_years_by_age = {
+        a: model.person_weeks_by_age[a] / WEEKS_PER_YEAR
+        for a in range(10, model.person_weeks_by_age.size)
+    }
+    by_age = {}
+    for s in year_starts:
+        for k, v in metrics.offending_rate_by_age(
+            people,
+            offences,
+            s,
+            s + year_len,
+            {a: py / years for a, py in person_years_by_age.items()},
+        ).items():
+            by_age.setdefault(k, []).append(v)
+    population_by_group = {
+        g: model.person_weeks_by_group[i] / max(model.measured_weeks, 1)
+        for i, g in enumerate(ETHNIC_GROUPS)
+    }
+    rri = metrics.relative_rate_index(people, offences, disposals, start, end, population_by_group)
+    t = model.totals
+    summary = {
+        "schema_version": OUTPUT_SCHEMA_VERSION,
+        "scenario": model.params.name,
+        "seed": model.seed,
+        "years": int(years),
+        "burn_in_years": model.params.run.burn_in_years,
+        "population_10_17": population,
+        "children_cautioned_or_sentenced_per_year": float(np.mean(cautioned)),
+        "first_time_entrants_per_year": float(np.mean(fte)),
+        "first_time_entrants_per_100k": metrics.per_100k(float(np.mean(fte)), population),
+        "proven_reoffending_rate": reoff.rate,
+        "reoffences_per_reoffender": reoff.frequency,
+        "reoffending_cohort_per_year": reoff.cohort_size / years,
+        "reoffending_rate_by_previous_offences": reoff.by("previous_band"),
+        "reoffending_rate_by_index_disposal": reoff.by("index_kind"),
+        "reoffending_rate_by_age": reoff.by("age_at_index"),
+        "reoffending_rate_by_sex": reoff.by("sex"),
+        "reoffending_rate_by_ethnic_group": reoff.by("ethnic_group"),
+        "reoffending_cohort_by_previous_offences": {
+            k: int(v) for k, v in reoff.cohort["previous_band"].value_counts().items()
+        },
+        "yos_caseload_mean": t["yos_caseload_weeks"] / max(model.measured_weeks, 1),
+        "custody_population_mean": t["custody_weeks"] / max(model.measured_weeks, 1),
+        "true_offences_per_year": counts["true"] / years,
+        "proven_offences_per_year": counts["proven"] / years,
+        "detected_offences_per_year": t["detected"] / years,
+        "arrests_per_year": t["arrests"] / years,
+        "diversions_per_year": t["diverted"] / years,
+        "custody_sentences_per_year": t["custody_starts"] / years,
+        "offending_rate_by_age": {k: float(np.nanmean(v)) for k, v in by_age.items()},
+        "relative_rate_index": rri,
+        "intervention_reach": {i.name: i.outputs(years)["reach"] for i in model.interventions},
+    }
+    return _clean(summary)
+
+
+def timeseries(model: YouthJusticeModel) -> pd.DataFrame:
+    """The weekly series the DataCollector recorded, one row per week."""
+    df = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    df.insert(1, "year", df["week"] // WEEKS_PER_YEAR)
+    df.insert(
+        2,
+        "measured",
+        (df["week"] >= model.burn_in_weeks)
+        & (df["week"] < model.burn_in_weeks + model.measured_weeks),
+    )
+    return df
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write to a temporary file in the same folder, then rename: whole or absent."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(out: Path, summary: dict[str, Any], series: pd.DataFrame) -> None:
+    """``summary.json`` and ``timeseries.parquet`` in ``out``, each written atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+
+    def _json(tmp: str) -> None:
+        Path(tmp).write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+
+    _atomic_write(out / "summary.json", _json)
+    _atomic_write(out / "timeseries.parquet", lambda tmp: series.to_parquet(tmp, index=False))

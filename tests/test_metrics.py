@@ -1,0 +1,526 @@
+"""Edge cases of the official measures, pinned on tiny hand-built event histories."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.metrics import (
+    FORMAL_KINDS,
+    INDEX_DISPOSAL_KINDS,
+    INDEX_KINDS,
+    PREVIOUS_OFFENCE_BANDS,
+    children_cautioned_or_sentenced,
+    first_time_entrants,
+    offending_rate_by_age,
+    per_100k,
+    previous_offence_band,
+    proven_reoffending,
+    relative_rate_index,
+    true_and_proven_offences,
+)
+
+# Born so that people are 14 at day 0 and turn 18 around day 1461 (4 * 365.25).
+BIRTH_14 = -14 * 365.25
+ALL_KINDS = (*FORMAL_KINDS, "nfa", "triage", "community_resolution")
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def people_df(*rows: tuple) -> pd.DataFrame:
+    """rows: (person, birth_day[, sex[, ethnic_group]])."""
+    full = [
+        (r[0], r[2] if len(r) > 2 else "M", r[3] if len(r) > 3 else "White", r[1]) for r in rows
+    ]
+    df = pd.DataFrame(full, columns=["person", "sex", "ethnic_group", "birth_day"])
+    df["birth_day"] = np.floor(df["birth_day"]).astype(np.int64)
+    return df
+
+
+def offences_df(*rows: tuple) -> pd.DataFrame:
+    """rows: (person, day, proven_day or None, disposal[, detected])."""
+    records = []
+    for r in rows:
+        person, day, proven, disposal = r[:4]
+        detected = r[4] if len(r) > 4 else proven is not None
+        records.append(
+            {
+                "person": person,
+                "day": day,
+                "type": "theft",
+                "gravity": 3,
+                "detected": detected,
+                "proven_day": np.nan if proven is None else float(proven),
+                "disposal": disposal,
+            }
+        )
+    cols = ["person", "day", "type", "gravity", "detected", "proven_day", "disposal"]
+    df = pd.DataFrame(records, columns=cols)
+    return df.astype({"person": "int64", "day": "int64", "detected": bool, "proven_day": float})
+
+
+def disposals_df(*rows: tuple) -> pd.DataFrame:
+    """rows: (person, day, kind[, adult])."""
+    full = [(r[0], r[1], r[2], r[3] if len(r) > 3 else False) for r in rows]
+    df = pd.DataFrame(full, columns=["person", "day", "kind", "adult"])
+    return df.astype({"person": "int64", "day": "int64", "adult": bool})
+
+
+def releases_df(*rows: tuple) -> pd.DataFrame:
+    """rows: (person, day)."""
+    return pd.DataFrame(list(rows), columns=["person", "day"]).astype("int64")
+
+
+def cohort_row(result, person: int) -> pd.Series:
+    rows = result.cohort.loc[result.cohort["person"] == person]
+    assert len(rows) == 1, f"person {person} should be in the cohort once"
+    return rows.iloc[0]
+
+
+def run(people, offences, disposals, releases=None, start=0, end=365, **kw):
+    releases = releases_df() if releases is None else releases
+    return proven_reoffending(people, offences, disposals, releases, start, end, **kw)
+
+
+# --- follow-up and waiting periods ----------------------------------------------------------
+
+
+def test_offence_on_last_follow_up_day_counts_and_day_after_does_not():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14))
+    disposals = disposals_df((1, 100, "youth_caution"), (2, 100, "youth_caution"))
+    offences = offences_df(
+        (1, 465, 500, "referral_order"),  # index + 365: counts
+        (2, 466, 500, "referral_order"),  # index + 366: too late
+    )
+    result = run(people, offences, disposals)
+    assert cohort_row(result, 1)["reoffences"] == 1
+    assert bool(cohort_row(result, 1)["reoffended"])
+    assert cohort_row(result, 2)["reoffences"] == 0
+    assert not bool(cohort_row(result, 2)["reoffended"])
+    assert result.rate == 0.5
+
+
+def test_reoffence_must_be_proven_within_waiting_period():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14), (3, BIRTH_14))
+    disposals = disposals_df(
+        (1, 100, "referral_order"), (2, 100, "referral_order"), (3, 100, "referral_order")
+    )
+    offences = offences_df(
+        (1, 200, 648, "youth_caution"),  # proven on index + 365 + 183: counts
+        (2, 200, 649, "youth_caution"),  # one day later: does not
+        (3, 200, None, "", True),  # detected but never proven
+    )
+    result = run(people, offences, disposals)
+    assert cohort_row(result, 1)["reoffences"] == 1
+    assert cohort_row(result, 2)["reoffences"] == 0
+    assert cohort_row(result, 3)["reoffences"] == 0
+
+
+def test_offence_on_index_day_is_not_a_reoffence_nor_previous():
+    people = people_df((1, BIRTH_14))
+    disposals = disposals_df((1, 100, "youth_conditional_caution"))
+    offences = offences_df(
+        (1, 100, 130, "referral_order"),  # committed on the index day
+        (1, 50, 100, "youth_conditional_caution"),  # the index offence, proven on index day
+    )
+    row = cohort_row(run(people, offences, disposals), 1)
+    assert row["reoffences"] == 0
+    assert row["previous_offences"] == 0
+    assert row["previous_band"] == "0"
+
+
+# --- index events ---------------------------------------------------------------------------
+
+
+def test_custody_release_is_the_index_not_the_sentence():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14))
+    disposals = disposals_df((1, 100, "custody"), (2, 100, "custody"))
+    releases = releases_df((1, 200), (2, 400))  # person 2 released after the window
+    offences = offences_df(
+        (1, 150, 190, "custody"),  # committed in custody before release: not a reoffence
+        (1, 300, 320, "youth_rehabilitation_order"),
+    )
+    result = run(people, offences, disposals, releases, start=0, end=365)
+    row = cohort_row(result, 1)
+    assert row["index_day"] == 200
+    assert row["index_kind"] == "custody"
+    assert row["reoffences"] == 1
+    assert row["previous_offences"] == 1  # the offence proven at day 190
+    assert 2 not in set(result.cohort["person"])
+    assert result.cohort_size == 1
+
+
+def test_index_is_first_event_in_window_not_before_it():
+    people = people_df((1, BIRTH_14))
+    disposals = disposals_df(
+        (1, -50, "youth_caution"),  # before the window
+        (1, 30, "referral_order"),
+        (1, 60, "youth_rehabilitation_order"),
+    )
+    offences = offences_df(
+        (1, -60, -50, "youth_caution"),
+        (1, 10, 30, "referral_order"),  # the index offence
+        (1, 40, 60, "youth_rehabilitation_order"),  # committed after index: a reoffence
+    )
+    row = cohort_row(run(people, offences, disposals), 1)
+    assert row["index_day"] == 30
+    assert row["index_kind"] == "referral_order"
+    assert row["previous_offences"] == 1
+    assert row["previous_band"] == "1-2"
+    assert row["reoffences"] == 1
+
+
+def test_same_day_index_events_keep_the_most_serious():
+    people = people_df((1, BIRTH_14))
+    disposals = disposals_df((1, 30, "youth_caution"), (1, 30, "youth_rehabilitation_order"))
+    row = cohort_row(run(people, offences_df(), disposals), 1)
+    assert row["index_kind"] == "youth_rehabilitation_order"
+
+
+def test_index_window_is_half_open():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14))
+    disposals = disposals_df((1, 0, "youth_caution"), (2, 365, "youth_caution"))
+    result = run(people, offences_df(), disposals, start=0, end=365)
+    assert list(result.cohort["person"]) == [1]
+
+
+def test_informal_outcomes_are_neither_index_events_nor_reoffences():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14))
+    disposals = disposals_df(
+        (1, 10, "triage"),
+        (1, 20, "community_resolution"),
+        (1, 30, "nfa"),
+        (2, 10, "youth_caution"),
+    )
+    offences = offences_df(
+        (2, 50, 60, "community_resolution"),
+        (2, 70, 80, "triage"),
+        (2, 90, 100, "nfa"),
+        (2, 5, 8, "community_resolution"),  # informal before index: not a previous offence
+    )
+    result = run(people, offences, disposals)
+    assert list(result.cohort["person"]) == [2]
+    row = cohort_row(result, 2)
+    assert row["reoffences"] == 0
+    assert row["previous_offences"] == 0
+
+
+# --- previous offences ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "band"),
+    [(0, "0"), (1, "1-2"), (2, "1-2"), (3, "3-6"), (6, "3-6"), (7, "7-10"), (10, "7-10"),
+     (11, "11+"), (40, "11+")],
+)  # fmt: skip
+def test_previous_offences_strictly_before_index_and_banded(n, band):
+    people = people_df((1, BIRTH_14))
+    index_day = 300
+    disposals = disposals_df((1, index_day, "referral_order"))
+    before = [(1, 10 + i, 20 + i, "youth_caution") for i in range(n)]
+    not_before = [
+        (1, 250, index_day, "referral_order"),  # proven on the index day
+        (1, 260, index_day + 5, "referral_order"),  # committed before, proven after
+    ]
+    offences = offences_df(*before, *not_before)
+    row = cohort_row(run(people, offences, disposals), 1)
+    assert row["previous_offences"] == n
+    assert row["previous_band"] == band
+    assert row["reoffences"] == 0  # committed before the index
+    assert previous_offence_band(np.array([n]))[0] == band
+
+
+# --- youth only -----------------------------------------------------------------------------
+
+
+def test_youth_only_excludes_index_at_18_or_over():
+    birth = -18 * 365.25 + 50  # turns 18 on about day 50
+    people = people_df((1, birth), (2, birth))
+    disposals = disposals_df(
+        (1, 100, "youth_rehabilitation_order", True),  # adult disposal at 18
+        (2, 10, "custody", False),
+    )
+    releases = releases_df((2, 100))  # released at 18
+    youth = run(people, offences_df(), disposals, releases)
+    assert youth.cohort_size == 0
+    everyone = run(people, offences_df(), disposals, releases, youth_only=False)
+    assert set(everyone.cohort["person"]) == {1, 2}
+    assert set(everyone.cohort["age_at_index"]) == {18}
+
+
+def test_youth_only_keeps_release_before_18th_birthday():
+    birth = -18 * 365.25 + 150  # turns 18 on about day 150
+    people = people_df((1, birth))
+    releases = releases_df((1, 100))
+    result = run(people, offences_df(), disposals_df((1, 10, "custody")), releases)
+    assert cohort_row(result, 1)["age_at_index"] == 17
+
+
+# --- headline figures and breakdowns --------------------------------------------------------
+
+
+def test_rate_and_frequency():
+    people = people_df((1, BIRTH_14, "M"), (2, BIRTH_14, "F"), (3, BIRTH_14, "F"))
+    disposals = disposals_df(
+        (1, 10, "youth_caution"), (2, 10, "referral_order"), (3, 10, "referral_order")
+    )
+    offences = offences_df(
+        (1, 20, 30, "youth_caution"),
+        (1, 40, 50, "referral_order"),
+        (1, 60, 70, "custody"),
+        (2, 20, 30, "referral_order"),
+    )
+    result = run(people, offences, disposals)
+    assert result.cohort_size == 3
+    assert result.reoffenders == 2
+    assert result.rate == pytest.approx(2 / 3)
+    assert result.frequency == pytest.approx(4 / 2)
+    assert result.by("sex") == {"F": 0.5, "M": 1.0}
+    by_kind = result.by("index_kind")
+    assert list(by_kind) == list(INDEX_KINDS)
+    assert by_kind["youth_caution"] == 1.0
+    assert by_kind["referral_order"] == 0.5
+    assert math.isnan(by_kind["custody"])
+    assert result.by("age_at_index") == {"14": pytest.approx(2 / 3)}
+    assert result.cohort["reoffended"].dtype == bool
+
+
+def test_empty_cohort_gives_nan():
+    result = run(people_df((1, BIRTH_14)), offences_df(), disposals_df())
+    assert result.cohort_size == 0
+    assert math.isnan(result.rate)
+    assert math.isnan(result.frequency)
+    bands = result.by("previous_band")
+    assert list(bands) == list(PREVIOUS_OFFENCE_BANDS)
+    assert all(math.isnan(v) for v in bands.values())
+    assert list(result.cohort.columns)[:3] == ["person", "index_day", "index_kind"]
+
+
+def test_frequency_nan_without_reoffenders_and_bad_by_column():
+    people = people_df((1, BIRTH_14))
+    result = run(people, offences_df(), disposals_df((1, 10, "youth_caution")))
+    assert result.rate == 0.0
+    assert math.isnan(result.frequency)
+    with pytest.raises(ValueError, match="cannot group"):
+        result.by("gravity")
+
+
+# --- first-time entrants and caseload -------------------------------------------------------
+
+
+def test_first_time_entrants():
+    people = people_df(*[(p, BIRTH_14) for p in range(1, 6)])
+    disposals = disposals_df(
+        (1, -10, "youth_caution"),  # first formal before the window
+        (1, 50, "referral_order"),
+        (2, 10, "triage"),  # triage does not make an entrant...
+        (2, 100, "youth_caution"),  # ...this does
+        (3, 20, "triage"),
+        (3, 30, "community_resolution"),
+        (3, 40, "nfa"),
+        (4, 60, "custody", True),  # adult: not a youth entrant
+        (5, 364, "youth_conditional_caution"),
+    )
+    assert first_time_entrants(people, disposals, 0, 365) == 2
+    assert first_time_entrants(people, disposals, 0, 100) == 0
+    assert first_time_entrants(people, disposals, -20, 0) == 1
+
+
+def test_children_cautioned_or_sentenced_counts_distinct_children():
+    disposals = disposals_df(
+        (1, 10, "youth_caution"),
+        (1, 200, "referral_order"),
+        (2, 20, "triage"),
+        (3, 30, "custody", True),
+        (4, 400, "youth_caution"),
+    )
+    assert children_cautioned_or_sentenced(disposals, 0, 365) == 1
+    assert children_cautioned_or_sentenced(disposals, 0, 401) == 2
+
+
+# --- relative rate index --------------------------------------------------------------------
+
+
+def test_relative_rate_index_two_groups():
+    # White: population 100, 10 arrested, 5 formal, 1 custody.
+    # Black: population 50, 10 arrested, 8 formal, 4 custody.
+    white, black = range(1, 11), range(11, 21)
+    people = people_df(
+        *[(p, BIRTH_14, "M", "White") for p in white],
+        *[(p, BIRTH_14, "M", "Black") for p in black],
+        (99, -25 * 365, "M", "Black"),  # adult: offences not counted as child arrests
+        (98, BIRTH_14, "M", "Asian"),  # no arrests
+    )
+    offences = offences_df(
+        *[(p, 10, None, "", True) for p in [*white, *black]],
+        *[(p, 20, None, "", True) for p in black],  # second arrest: still one person
+        (1, 400, None, "", True),  # outside the window
+        (98, 15, None, "", False),  # undetected: not an arrest
+        (99, 15, None, "", True),
+    )
+    disposals = disposals_df(
+        *[(p, 30, "youth_caution") for p in list(white)[:5]],
+        *[(p, 30, "referral_order") for p in list(black)[:8]],
+        (1, 60, "custody"),
+        *[(p, 60, "custody") for p in list(black)[:4]],
+        (6, 30, "triage"),  # informal: not a formal disposal
+        (99, 30, "custody", True),
+    )
+    population = {"White": 100, "Black": 50, "Asian": 40}
+    rri = relative_rate_index(people, offences, disposals, 0, 365, population)
+    assert set(rri) == {"arrest", "formal_disposal", "custody"}
+    assert rri["arrest"]["White"] == 1.0
+    assert rri["arrest"]["Black"] == pytest.approx((10 / 50) / (10 / 100))  # 2.0
+    assert rri["arrest"]["Asian"] == 0.0
+    assert rri["formal_disposal"]["White"] == 1.0
+    assert rri["formal_disposal"]["Black"] == pytest.approx((8 / 10) / (5 / 10))  # 1.6
+    assert math.isnan(rri["formal_disposal"]["Asian"])
+    assert rri["custody"]["Black"] == pytest.approx((4 / 8) / (1 / 5))  # 2.5
+    assert math.isnan(rri["custody"]["Asian"])
+
+    black_ref = relative_rate_index(
+        people, offences, disposals, 0, 365, population, reference="Black"
+    )
+    assert black_ref["arrest"]["White"] == pytest.approx(0.5)
+    assert black_ref["arrest"]["Black"] == 1.0
+
+
+def test_relative_rate_index_nan_when_reference_undefined():
+    people = people_df((1, BIRTH_14, "M", "Black"))
+    offences = offences_df((1, 10, None, "", True))
+    rri = relative_rate_index(people, offences, disposals_df(), 0, 365, {"Black": 10, "White": 10})
+    # The reference group's arrest rate is zero, so no group has a defined arrest RRI.
+    assert math.isnan(rri["arrest"]["White"])
+    assert math.isnan(rri["arrest"]["Black"])
+    assert math.isnan(rri["formal_disposal"]["Black"])
+
+
+# --- other measures -------------------------------------------------------------------------
+
+
+def test_offending_rate_by_age_counts_distinct_offenders():
+    people = people_df((1, -15 * 365.25), (2, -15 * 365.25), (3, -16 * 365.25 + 100))
+    offences = offences_df(
+        (1, 10, None, "", False),
+        (1, 20, None, "", False),  # same offender twice: counted once
+        (2, 30, 40, "youth_caution"),
+        (3, 50, None, "", True),  # aged 15 at the offence
+        (3, 150, None, "", True),  # aged 16
+        (2, 500, None, "", False),  # outside the window
+    )
+    rates = offending_rate_by_age(people, offences, 0, 365, {15: 6.0, 16: 4.0, 17: 0.0})
+    assert list(rates) == [str(a) for a in range(10, 21)]
+    assert rates["15"] == pytest.approx(3 / 6)
+    assert rates["16"] == pytest.approx(1 / 4)
+    assert math.isnan(rates["17"])  # no exposure
+    assert math.isnan(rates["12"])  # not given
+    series = pd.Series({15: 6.0, 16: 4.0})
+    assert offending_rate_by_age(people, offences, 0, 365, series)["15"] == pytest.approx(0.5)
+
+
+def test_true_and_proven_offences():
+    offences = offences_df(
+        (1, 10, 20, "youth_caution"),
+        (1, 30, None, "", False),
+        (2, 40, 50, "triage"),  # disposed of informally: not proven
+        (2, 300, 900, "custody"),  # proven after the window still counts
+        (3, 365, 370, "referral_order"),  # committed outside the window
+    )
+    assert true_and_proven_offences(offences, 0, 365) == {"true": 4, "proven": 2}
+
+
+def test_per_100k():
+    assert per_100k(5, 20_000) == pytest.approx(25.0)
+    assert math.isnan(per_100k(5, 0))
+
+
+# --- property test against a loop-based reference -------------------------------------------
+
+
+def reference_reoffending(people, offences, disposals, releases, start, end, youth_only):
+    """Straightforward per-person re-statement of the MoJ rules, to check the vectorised one."""
+    birth = dict(zip(people["person"], people["birth_day"], strict=True))
+    rank = {k: i for i, k in enumerate(INDEX_KINDS)}
+    events = {}
+    for r in disposals.itertuples():
+        if r.kind in INDEX_DISPOSAL_KINDS and start <= r.day < end and not (youth_only and r.adult):
+            events.setdefault(r.person, []).append((r.day, -rank[r.kind]))
+    for r in releases.itertuples():
+        age = math.floor((r.day - birth[r.person]) / 365.25)
+        if start <= r.day < end and not (youth_only and age >= 18):
+            events.setdefault(r.person, []).append((r.day, -rank["custody"]))
+    out = {}
+    for person, evs in events.items():
+        index_day = min(evs)[0]
+        reoffences = previous = 0
+        for o in offences.itertuples():
+            if o.person != person or math.isnan(o.proven_day) or o.disposal not in FORMAL_KINDS:
+                continue
+            previous += o.proven_day < index_day
+            reoffences += index_day < o.day <= index_day + 365 and o.proven_day <= index_day + 548
+        out[person] = (index_day, previous, reoffences)
+    return out
+
+
+@st.composite
+def histories(draw):
+    n_people = draw(st.integers(1, 5))
+    persons = list(range(1, n_people + 1))
+    births = draw(st.lists(st.integers(-19 * 365, -10 * 365), min_size=n_people, max_size=n_people))
+    people = people_df(*[(p, b) for p, b in zip(persons, births, strict=True)])
+
+    person = st.sampled_from(persons)
+    day = st.integers(-400, 1200)
+    offence = st.tuples(
+        person, day, st.one_of(st.none(), st.integers(0, 800)), st.sampled_from(("", *ALL_KINDS))
+    )
+    rows = [
+        (p, d, None if lag is None else d + lag, kind if lag is not None else "", lag is not None)
+        for p, d, lag, kind in draw(st.lists(offence, max_size=25))
+    ]
+    offences = offences_df(*rows)
+    disposals = disposals_df(
+        *draw(
+            st.lists(st.tuples(person, day, st.sampled_from(ALL_KINDS), st.booleans()), max_size=15)
+        )
+    )
+    releases = releases_df(*draw(st.lists(st.tuples(person, day), max_size=5)))
+    start = draw(st.integers(-200, 700))
+    end = start + draw(st.integers(1, 700))
+    return people, offences, disposals, releases, start, end
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories(), youth_only=st.booleans())
+def test_property_reoffending_invariants(history, youth_only):
+    people, offences, disposals, releases, start, end = history
+    result = proven_reoffending(people, offences, disposals, releases, start, end, youth_only)
+    cohort = result.cohort
+
+    assert cohort["person"].is_unique
+    assert result.reoffenders <= result.cohort_size
+    if result.cohort_size:
+        assert 0.0 <= result.rate <= 1.0
+    else:
+        assert math.isnan(result.rate)
+    if result.reoffenders:
+        assert result.frequency >= 1.0
+    assert (cohort["reoffended"] == (cohort["reoffences"] > 0)).all()
+    assert cohort["index_day"].between(start, end - 1).all()
+    assert set(cohort["index_kind"]) <= set(INDEX_KINDS)
+
+    # Every reoffence counted is an offence proven by a formal disposal after the index.
+    proven = offences.loc[offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)]
+    for row in cohort.itertuples():
+        after = proven.loc[(proven["person"] == row.person) & (proven["day"] > row.index_day)]
+        assert row.reoffences <= len(after)
+
+    expected = reference_reoffending(people, offences, disposals, releases, start, end, youth_only)
+    got = {r.person: (r.index_day, r.previous_offences, r.reoffences) for r in cohort.itertuples()}
+    assert got == expected

@@ -1,0 +1,134 @@
+"""Scenario loading, the malformed-file corpus, and the CLI's answers to bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+HERE = Path(__file__).resolve().parent
+BAD = sorted((HERE / "bad_scenarios").glob("*.toml"))
+SCENARIOS = sorted((HERE.parent / "scenarios").glob("*.toml"))
+
+
+def _expectation(path: Path) -> tuple[str, str]:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} lacks its '# expect:' line"
+    key, _, text = first[len("# expect: ") :].partition(": ")
+    return key, text.strip()
+
+
+def test_corpus_is_not_empty():
+    assert len(BAD) >= 12
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_malformed_scenario_is_rejected_naming_file_and_key(path: Path):
+    key, text = _expectation(path)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert path.name in message
+    if key:
+        assert f": {key}: " in message, message
+    assert text in message, message
+
+
+@pytest.mark.parametrize("path", BAD[:6], ids=[p.stem for p in BAD[:6]])
+def test_cli_exits_2_with_one_line_and_writes_nothing(path: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("yjsim: error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_rejects_out_of_range_override(tmp_path: Path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(SCENARIOS[0]),
+            "--years",
+            "0",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "run.years" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_shipped_scenario_validates(path: Path):
+    sc = load_scenario(path)
+    assert sc.name and sc.description
+
+
+def test_extends_merges_tables_key_by_key(tmp_path: Path):
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\ndescription = "b"\n[population]\nwards = 5\nlow_income_share = 0.3\n'
+    )
+    (tmp_path / "child.toml").write_text(
+        'name = "child"\ndescription = "c"\nextends = "base.toml"\n[population]\nwards = 7\n'
+    )
+    sc = load_scenario(tmp_path / "child.toml")
+    assert sc.population.wards == 7
+    assert sc.population.low_income_share == 0.3
+
+
+def test_register_lists_every_parameter_with_a_basis_and_sourced_ones_with_a_source():
+    rows = Scenario(name="x").register()
+    assert len(rows) > 50
+    assert {r.basis for r in rows} <= {"calibrated", "sourced", "assumed"}
+    for r in rows:
+        assert r.unit, r.name
+        if r.basis == "sourced":
+            assert r.source, r.name
+        if r.basis == "assumed":
+            assert r.source or r.doc, f"{r.name}: an assumption should say what it assumes"
+
+
+def test_seed_files_cited_in_the_register_exist():
+    shared = HERE.parent.parent / "shared" / "seeds"
+    if not shared.is_dir():
+        pytest.fail(f"../shared/seeds not found beside the repo at {shared}")
+    cited = {
+        word.strip("(),;:'")
+        for r in Scenario(name="x").register()
+        for word in r.source.split()
+        if word.strip("(),;:'").endswith(".txt")
+    }
+    assert cited, "no seed file is cited"
+    for name in cited:
+        assert (shared / name).is_file(), name
+
+
+def test_params_command_prints_the_register():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "params", str(SCENARIOS[0])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0
+    assert "population.population_10_17\t39334\tpeople\tsourced" in proc.stdout
+    assert "croydon-yos-inspection-2019-news.txt" in proc.stdout
