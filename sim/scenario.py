@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.agencies import SchoolsParams, SocialCareParams
 from sim.behaviour import BehaviourParams, GangParams
+from sim.costs import CostParams
 from sim.interventions import Intervention, InterventionParams, load_all
 from sim.justice import JusticeParams, YOSParams
 from sim.network import NetworkParams
@@ -66,6 +67,7 @@ class Scenario(BaseModel):
     yos: YOSParams = Field(default_factory=YOSParams)
     schools: SchoolsParams = Field(default_factory=SchoolsParams)
     social_care: SocialCareParams = Field(default_factory=SocialCareParams)
+    costs: CostParams = Field(default_factory=CostParams)
     interventions: dict[str, InterventionParams] = Field(default_factory=dict)
 
     @field_validator("interventions", mode="before")
@@ -97,6 +99,7 @@ class Scenario(BaseModel):
             "yos",
             "schools",
             "social_care",
+            "costs",
         ):
             rows.extend(register_rows(section, getattr(self, section)))
         for name, block in sorted(self.interventions.items()):

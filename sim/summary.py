@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
+from sim.costs import pathway_costs
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
@@ -122,9 +123,23 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "custody_sentences_per_year": t["custody_starts"] / years,
         "offending_rate_by_age": {k: float(np.nanmean(v)) for k, v in by_age.items()},
         "relative_rate_index": rri,
+        "cost_per_year_gbp": cost_per_year(model),
         "intervention_reach": {i.name: i.outputs(years)["reach"] for i in model.interventions},
+        "intervention_caseload": {
+            i.name: i.outputs(years)["caseload"] for i in model.interventions
+        },
     }
     return _clean(summary)
+
+
+def cost_per_year(model: YouthJusticeModel) -> dict[str, float]:
+    """GBP per measured year: pathway items, each intervention, and the total."""
+    years = model.measured_weeks / WEEKS_PER_YEAR
+    items = pathway_costs(model)
+    for item in model.interventions:
+        items[item.name] = item.outputs(years)["cost_per_year_gbp"]
+    items["total"] = float(sum(items.values()))
+    return items
 
 
 def timeseries(model: YouthJusticeModel) -> pd.DataFrame:

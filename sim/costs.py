@@ -1,0 +1,90 @@
+"""Unit costs of the justice pathway, for ``cost_per_year_gbp`` in the summary.
+
+Interventions report their own costs (each module declares its unit costs);
+this module prices what the pathway itself uses, from the run's totals.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.events import COURT, KIND
+from sim.params import Params, param
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+COMMISSIONER_2019 = (
+    "Children's Commissioner (2019): secure children's home ~GBP 210k, secure training "
+    "centre GBP 160k, young offender institution GBP 76k a place a year"
+)
+
+
+class CostParams(Params):
+    """Unit costs (GBP, prices of the source year)."""
+
+    custody_place_per_year: float = param(
+        100_000,
+        unit="GBP per place-year",
+        basis="sourced",
+        ge=0,
+        source=COMMISSIONER_2019,
+        doc="blend weighted towards YOIs, where most children in custody are held",
+    )
+    yos_supervision_per_year: float = param(
+        8_000,
+        unit="GBP per case-year",
+        basis="assumed",
+        ge=0,
+        doc="a YOS budget of a few GBP million over a few hundred cases a year",
+    )
+    court_case: float = param(
+        1_500,
+        unit="GBP per case",
+        basis="assumed",
+        ge=0,
+        doc="youth court hearing(s), prosecution and defence",
+    )
+    arrest: float = param(
+        500,
+        unit="GBP per arrest",
+        basis="assumed",
+        ge=0,
+        doc="police time for an arrest, interview and file",
+    )
+    out_of_court_disposal: float = param(
+        300,
+        unit="GBP per disposal",
+        basis="assumed",
+        ge=0,
+        doc="community resolution, youth caution or conditional caution (admin, YOS check)",
+    )
+
+
+def pathway_costs(model: YouthJusticeModel) -> dict[str, float]:
+    """GBP per measured year for each pathway item."""
+    c = model.params.costs
+    years = model.measured_weeks / WEEKS_PER_YEAR
+    t = model.totals
+    d = model.events.disposals
+    start, end = model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+    in_window = (d["week"] >= start) & (d["week"] < end)
+    kind = d["kind"][in_window]
+    court = np.isin(kind, [KIND[k] for k in COURT]).sum()
+    ooc = np.isin(
+        kind,
+        [KIND[k] for k in ("community_resolution", "youth_caution", "youth_conditional_caution")],
+    ).sum()
+    return {
+        "custody": c.custody_place_per_year * t["custody_weeks"] / WEEKS_PER_YEAR / years,
+        "yos_supervision": c.yos_supervision_per_year
+        * t["yos_caseload_weeks"]
+        / WEEKS_PER_YEAR
+        / years,
+        "court": c.court_case * court / years,
+        "police_arrests": c.arrest * t["arrests"] / years,
+        "out_of_court_disposals": c.out_of_court_disposal * ooc / years,
+    }
