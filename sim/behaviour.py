@@ -337,6 +337,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     model.last_peer_exposure = peer
 
     lh = log_hazard(model, week, peer)
+    model.last_log_hazard = lh
     hazard = np.exp(lh) * model.hazard_multiplier[live]
     prob = -np.expm1(-hazard)
     prob[~at_liberty[live]] = 0.0
@@ -397,6 +398,8 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     has_victim = against_person & (rng_v.random(persons.size) < p.young_victim_share)
     victims = model.network.random_acquaintance(persons[has_victim], rng_v)
     got = victims >= 0
+    if got.any():
+        got[got] = ~model.interventions.protect_victims(victims[got], week)
     if got.any():
         v = victims[got]
         ppl.victim_week[v] = week

@@ -234,7 +234,8 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
     salt = otype.astype(np.int64) + 8 * (off["co_group"][offence_ids] >= 0)
     u = streams.uniform("detection", week, person, salt)
     prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
-    prob = np.clip(prob * model.detection_multiplier[person], 0.0, 0.95)
+    prob = prob * model.detection_multiplier[person]
+    prob = np.clip(model.interventions.adjust_detection(offence_ids, prob, week), 0.0, 0.95)
     detected = u < prob
     # Co-offenders of a detected offence are often identified too.
     groups = off["co_group"][offence_ids]

@@ -91,6 +91,7 @@ class YouthJusticeModel(mesa.Model):
         self.detection_multiplier = np.ones(cap)
         self.da_risk_weight = np.ones(cap)  # share of domestic-abuse risk still acting
         self.last_peer_exposure = np.zeros(cap)
+        self.last_log_hazard = np.zeros(0)  # live window, set each week by behaviour.offend
         self.events = EventLog()
         self.pending_arrests = Table({"offence": "i8", "week": "i4"}, capacity=256)
         self.cases = Table(

@@ -5,11 +5,20 @@ table in a scenario file: ``[interventions.NAME]``), a pydantic ``Params``
 model and its own random stream (registered in ``sim/rng.py``). The model
 calls its hooks in a fixed order each week:
 
-1. ``before_offending(week)``: change hazards (``model.hazard_multiplier``),
-   detection (``model.detection_multiplier``) or risk factors;
-2. ``divert(persons, gravity, undecided, week)``: at the police decision,
+1. ``before_offending(week)``: change hazards (``model.hazard_multiplier``,
+   reset to 1 each week), detection of a person (``model.detection_multiplier``,
+   likewise), domestic-abuse risk (``model.da_risk_weight``) or risk factors;
+2. ``protect_victims(victims, week)``: while offending is drawn, prevent
+   some victimisations (returns a mask over ``victims`` of those prevented);
+3. ``adjust_detection(offence_ids, prob, week)``: after offending, change the
+   detection probability of this week's offences (by place, time, type);
+4. ``divert(persons, gravity, undecided, week)``: at the police decision,
    claim cases for diversion (returns a boolean mask over ``persons``);
-3. ``end_of_week(week)``: caseloads, reach and costs.
+5. ``end_of_week(week)``: caseloads, reach and costs (count costs only while
+   ``model.measuring``, so ``cost_per_year_gbp`` is per measured year).
+
+Risk for targeting: ``model.last_log_hazard`` holds last week's log hazard of
+the live window (``model.people.live``).
 
 Modules in this package register themselves by subclassing; adding or
 removing one touches no other module.
@@ -61,6 +70,14 @@ class Intervention:
     def before_offending(self, week: int) -> None:
         """Change hazards, detection or risk factors for this week."""
 
+    def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
+        """Mask of this week's would-be young victims whose victimisation is prevented."""
+        return None
+
+    def adjust_detection(self, offence_ids: np.ndarray, prob: np.ndarray, week: int) -> np.ndarray:
+        """Detection probabilities of this week's offences, after this intervention."""
+        return prob
+
     def divert(
         self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
     ) -> np.ndarray | None:
@@ -98,6 +115,21 @@ class Interventions:
     def before_offending(self, week: int) -> None:
         for item in self.items:
             item.before_offending(week)
+
+    def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray:
+        """Victimisations prevented by any intervention."""
+        prevented = np.zeros(victims.size, dtype=bool)
+        for item in self.items:
+            mask = item.protect_victims(victims, week)
+            if mask is not None:
+                prevented |= mask
+        return prevented
+
+    def adjust_detection(self, offence_ids: np.ndarray, prob: np.ndarray, week: int) -> np.ndarray:
+        """Detection probabilities after every intervention, in order."""
+        for item in self.items:
+            prob = item.adjust_detection(offence_ids, prob, week)
+        return prob
 
     def divert(
         self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
