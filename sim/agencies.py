@@ -128,21 +128,40 @@ class Schools(Agency):
         if not m.calendar.term:
             return
         p, ppl, live = m.params.schools, m.people, m.people.live
-        pupil = ppl.at_school(m.week) & ~ppl.excluded[live]
-        risk = (
-            0.5 * ppl.persistent_absence[live]
-            + 0.5 * ppl.looked_after[live]
-            + 0.5 * (ppl.n_offences[live] > 0)
-            + 0.3 * ppl.propensity[live]
-        )
-        # 39 term weeks a year; risk tilt normalised to keep the sourced mean rate.
-        rate = p.permanent_exclusion_rate / 39 * np.exp(p.exclusion_risk_tilt * risk)
-        rate /= max(np.mean(np.exp(p.exclusion_risk_tilt * risk)), 1e-9)
-        u = m.streams["schools"].random(live.stop - live.start)
-        out = np.flatnonzero(pupil & (u < rate)) + live.start
+        n = live.stop - live.start
+        u = m.streams["schools"].random(n)
+        # Thinning: the exclusion rate is tiny, so only pupils whose draw is
+        # below the largest possible rate need their own rate worked out.
+        base = p.permanent_exclusion_rate / 39  # 39 term weeks a year
+        cap = base * self._max_relative_rate
+        cand = np.flatnonzero(u < cap)
+        idx = cand + live.start
+        pupil = ppl.at_school(m.week)[cand] & ~ppl.excluded[idx]
+        rate = base * np.exp(p.exclusion_risk_tilt * self._risk(idx)) / self._mean_weight
+        out = idx[pupil & (u[cand] < rate)]
         ppl.excluded[out] = True
         ppl.school[out] = ppl.pru_id
         m.week_counts["exclusions"] += int(out.size)
+
+    def _risk(self, idx: np.ndarray) -> np.ndarray:
+        """Exclusion risk score: absence, care, offending, propensity."""
+        ppl = self.model.people
+        return (
+            0.5 * ppl.persistent_absence[idx]
+            + 0.5 * ppl.looked_after[idx]
+            + 0.5 * (ppl.n_offences[idx] > 0)
+            + 0.3 * ppl.propensity[idx]
+        )
+
+    def set_rate_scale(self) -> None:
+        """Each school year: the normaliser that keeps the sourced mean rate, and its cap."""
+        p, ppl, live = self.model.params.schools, self.model.people, self.model.people.live
+        idx = np.arange(live.start, live.stop)
+        weight = np.exp(p.exclusion_risk_tilt * self._risk(idx))
+        self._mean_weight = max(float(weight.mean()), 1e-12)
+        # Largest weight this year can reach (flags at most 1.5 above today's).
+        top = float(np.exp(p.exclusion_risk_tilt * (1.5 + 0.3 * ppl.propensity[idx].max())))
+        self._max_relative_rate = top / self._mean_weight
 
     def new_school_year(self) -> None:
         """Persistent absence is re-assessed each September, tilted by adversity."""
@@ -163,6 +182,7 @@ class Schools(Agency):
         onset_p = np.clip(need * n * risk / max(risk[~stay].sum(), 1e-9), 0, 1)
         onset = ~stay & (m.streams["schools"].random(n) < onset_p)
         ppl.persistent_absence[live] = stay | onset
+        self.set_rate_scale()
 
 
 class SocialCare(Agency):
@@ -171,10 +191,12 @@ class SocialCare(Agency):
     def step(self) -> None:
         m = self.model
         p, ppl, live = m.params.social_care, m.people, m.people.live
-        age = ppl.age(m.week)
-        ratio = np.where(ppl.domestic_abuse[live], p.care_entry_domestic_abuse_ratio, 1.0)
-        rate = p.care_entry_rate / WEEKS_PER_YEAR * ratio * (age < 18)
         u = m.streams["social_care"].random(live.stop - live.start)
-        new = np.flatnonzero(~ppl.looked_after[live] & (u < rate)) + live.start
+        base = p.care_entry_rate / WEEKS_PER_YEAR
+        cand = np.flatnonzero(u < base * p.care_entry_domestic_abuse_ratio)  # thinning
+        idx = cand + live.start
+        ratio = np.where(ppl.domestic_abuse[idx], p.care_entry_domestic_abuse_ratio, 1.0)
+        under_18 = ppl.age(m.week)[cand] < 18
+        new = idx[~ppl.looked_after[idx] & under_18 & (u[cand] < base * ratio)]
         ppl.looked_after[new] = True
         m.week_counts["care_entries"] += int(new.size)

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import field_validator
 
+from sim.calendar import WEEKS_PER_YEAR
 from sim.events import OFFENCE_TYPES
 from sim.params import MPS_2009, Gravity, NonNegative, Params, Probability, param
-from sim.population import AGE_OF_RESPONSIBILITY
+from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -288,35 +289,62 @@ def age_curve(age: np.ndarray, male: np.ndarray, p: BehaviourParams) -> np.ndarr
     return scale * np.exp(-0.5 * ((age - peak) / width) ** 2)
 
 
-def _decay(now: int, since: np.ndarray, memory: float) -> np.ndarray:
-    """exp(-(now - since)/memory), 0 where ``since`` is NaN (never)."""
-    return np.nan_to_num(np.exp(-(now - since) / memory), nan=0.0)
+def log_age_table(p: BehaviourParams) -> np.ndarray:
+    """log(base rate x age curve) by sex (rows 0 F, 1 M) and whole weeks of age.
+
+    The hazard is constant within a week of age, so the step looks it up
+    instead of evaluating the curve for everyone every week.
+    """
+    weeks = np.arange(int(EXIT_AGE * WEEKS_PER_YEAR) + 2)
+    age = weeks / WEEKS_PER_YEAR
+    with np.errstate(divide="ignore"):  # under-10s have zero hazard: log 0 = -inf
+        return np.log(
+            p.base_weekly_rate
+            * np.vstack([age_curve(age, np.zeros_like(age, bool), p), age_curve(age, True, p)])
+        )
+
+
+def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
+    """The part of the log hazard fixed at entry: area, family income, propensity."""
+    p, ppl = model.params.behaviour, model.people
+    model.static_log_risk[rows] = (
+        p.coef_deprivation * ppl.deprivation[rows]
+        + p.coef_low_income * ppl.low_income[rows]
+        + ppl.propensity[rows]
+    )
+
+
+# Memory terms are dropped after this many e-folding times (exp(-10) < 5e-5).
+_MEMORY_CUTOFF = 10.0
+
+
+def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
+    """lh += coef * exp(-(now - since)/memory), only where ``since`` is recent (NaN = never)."""
+    idx = np.flatnonzero(since >= now - _MEMORY_CUTOFF * memory)
+    if idx.size:
+        lh[idx] += coef * np.exp((since[idx] - now) / memory)
 
 
 def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
     """Weekly log hazard of every live person (before programme multipliers)."""
     p, ppl, live = model.params.behaviour, model.people, model.people.live
-    age = ppl.age(week)
-    male = ppl.sex[live] == 1
     w = model.calendar
     season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
-    with np.errstate(divide="ignore"):  # under-10s have zero hazard: log 0 = -inf
-        lh = np.log(p.base_weekly_rate * season * age_curve(age, male, p))
-    lh += p.coef_deprivation * ppl.deprivation[live]
-    lh += p.coef_low_income * ppl.low_income[live]
+    age_weeks = (week - ppl.birth_week[live]).astype(np.int64)
+    lh = model.log_age_table[ppl.sex[live], age_weeks] + np.log(season)
+    lh += model.static_log_risk[live]
     lh += p.coef_looked_after * ppl.looked_after[live]
     lh += p.coef_domestic_abuse * ppl.domestic_abuse[live] * model.da_risk_weight[live]
     lh += p.coef_persistent_absence * ppl.persistent_absence[live]
     lh += p.coef_excluded * ppl.excluded[live]
     lh += p.coef_substance_use * ppl.substance_use[live]
-    lh += p.coef_victim * _decay(week, ppl.victim_week[live], p.victim_memory_weeks)
     lh += p.coef_peer * peer[live]
     lh += p.coef_gang * (ppl.gang[live] >= 0)
     lh += p.coef_label * (ppl.n_formal[live] > 0)
     lh += p.coef_prior * np.log1p(ppl.n_offences[live])
-    lh += p.coef_recent * _decay(week, ppl.last_offence_week[live], p.recent_memory_weeks)
-    lh += p.coef_post_release * _decay(week, ppl.released_week[live], p.release_memory_weeks)
-    lh += ppl.propensity[live]
+    _add_decay(lh, week, ppl.victim_week[live], p.coef_victim, p.victim_memory_weeks)
+    _add_decay(lh, week, ppl.last_offence_week[live], p.coef_recent, p.recent_memory_weeks)
+    _add_decay(lh, week, ppl.released_week[live], p.coef_post_release, p.release_memory_weeks)
     return lh
 
 
@@ -328,11 +356,10 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # Fixed draws per live person every week, whatever happens, so policies
     # that change one person's hazard do not shift anyone else's draws.
     u_offend = rng.random(n_live)
-    u_type = rng.random(n_live)
 
-    recent = ppl.last_offence_week >= week - p.peer_window_weeks
+    recent = ppl.last_offence_week >= week - p.peer_window_weeks  # NaN (never) is False
     at_liberty = ~(ppl.custody_release_week > week)
-    active = (recent & at_liberty).astype(np.float64)
+    active = np.flatnonzero(recent[live] & at_liberty[live]) + live.start
     peer = model.network.peer_exposure(active, model.calendar.term)
     model.last_peer_exposure = peer
 
@@ -350,7 +377,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     gang_mix = mix * np.asarray(p.gang_mix_factor)
     cum = np.cumsum(mix / mix.sum())
     cum_gang = np.cumsum(gang_mix / gang_mix.sum())
-    u = u_type[offenders - live.start]
+    u = model.streams.uniform("behaviour", week, offenders)
     otype = np.where(
         gang, np.searchsorted(cum_gang, u, side="right"), np.searchsorted(cum, u, side="right")
     ).clip(0, len(OFFENCE_TYPES) - 1)
@@ -433,10 +460,9 @@ def gang_exits(model: YouthJusticeModel, week: int) -> None:
     """Members drift out of gangs (weekly); interventions may add exits of their own."""
     ppl, live = model.people, model.people.live
     p = model.params.gangs
-    u = model.streams["gangs"].random(live.stop - live.start)
-    members = ppl.gang[live] >= 0
-    leave = np.flatnonzero(members & (u < p.exit_rate / 52)) + live.start
-    ppl.gang[leave] = -1
+    members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
+    u = model.streams.uniform("gangs", week, members)
+    ppl.gang[members[u < p.exit_rate / WEEKS_PER_YEAR]] = -1
 
 
 def gang_recruitment(model: YouthJusticeModel, week: int) -> None:

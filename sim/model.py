@@ -87,6 +87,9 @@ class YouthJusticeModel(mesa.Model):
         self.network.rebuild_matrices(0)
 
         cap = self.people.capacity
+        self.log_age_table = behaviour.log_age_table(scenario.behaviour)
+        self.static_log_risk = np.zeros(cap)
+        behaviour.static_log_risk(self, slice(0, self.people.n))
         self.hazard_multiplier = np.ones(cap)
         self.detection_multiplier = np.ones(cap)
         self.da_risk_weight = np.ones(cap)  # share of domestic-abuse risk still acting
@@ -119,6 +122,7 @@ class YouthJusticeModel(mesa.Model):
 
         # Agencies, stepped in this order every week (never shuffled).
         self.schools = Schools(self)
+        self.schools.set_rate_scale()
         self.social_care = SocialCare(self)
         self.yos = YouthOffendingService(self)
         self.police = Police(self)
@@ -190,6 +194,7 @@ class YouthJusticeModel(mesa.Model):
             self.streams["entry"],
             self.week,
         )
+        behaviour.static_log_risk(self, rows)
         self.schools.new_school_year()
         # Recruitment reads last year's ties (the entrants, aged 9, have none yet).
         behaviour.gang_recruitment(self, self.week)

@@ -4,8 +4,10 @@ Layers: school (same school and year group), neighbourhood (same ward),
 friendship (homophily by age, school and ward), siblings, gang. Edges are
 kept as id pairs per layer; when a cohort enters each September only its own
 edges are generated and the CSR matrices are rebuilt once. In the weekly step
-peer exposure is one sparse mat-vec with a row-normalised, layer-weighted
-matrix (one for term time, one for holidays), plus a small one for gangs.
+peer exposure is the sparse mat-vec W @ a, W row-normalised per layer and
+layer-weighted (school ties in term only, neighbourhood ties weighted up in
+the holidays), a the indicator of offending recently; W is stored transposed
+so that only the rows of the few people offending recently are read.
 """
 
 from __future__ import annotations
@@ -163,8 +165,9 @@ class Network:
             layer: np.empty((0, 2), dtype=np.int64) for layer in LAYERS
         }
         self.co_offending: list[np.ndarray] = []  # emerges from recorded co-offences
-        self.term_matrix: sp.csr_matrix | None = None
-        self.holiday_matrix: sp.csr_matrix | None = None
+        self.school_influence: sp.csr_matrix | None = None
+        self.neighbourhood_influence: sp.csr_matrix | None = None
+        self.close_influence: sp.csr_matrix | None = None
         self.gang_members = np.empty(0, dtype=np.int64)
         self.gang_matrix: sp.csr_matrix | None = None
 
@@ -277,7 +280,12 @@ class Network:
                 self.edges[layer] = e[(e[:, 0] >= ppl.lo) & (e[:, 1] >= ppl.lo)]
 
     def rebuild_matrices(self, week: int) -> None:
-        """Weighted, row-normalised CSR matrices for term time and holidays."""
+        """Peer-influence matrices by layer group, and tie lists for picking.
+
+        The influence matrices are stored transposed (row j lists everyone
+        tied to j, with the weight j's offending adds to their exposure), so
+        the step gathers only the rows of the few people offending recently.
+        """
         p, ppl = self.params, self.people
         n = ppl.capacity
         # School ties only bind pupils of compulsory school age (under 16 at the
@@ -286,43 +294,39 @@ class Network:
         school_age = np.nan_to_num(age, nan=99) < 16
         e = self.edges["school"]
         school = e[school_age[e[:, 0]] & school_age[e[:, 1]]] if e.size else e
-        mats = {
-            "school": _normalised(school, n),
-            "neighbourhood": _normalised(self.edges["neighbourhood"], n),
-            "friendship": _normalised(self.edges["friendship"], n),
-            "siblings": _normalised(self.edges["siblings"], n),
-        }
-        common = p.weight_friendship * mats["friendship"] + p.weight_siblings * mats["siblings"]
-        self.term_matrix = (
-            common
-            + p.weight_school * mats["school"]
-            + p.weight_neighbourhood * mats["neighbourhood"]
-        ).tocsr()
-        self.holiday_matrix = (
-            common + p.weight_neighbourhood * p.holiday_neighbourhood_factor * mats["neighbourhood"]
-        ).tocsr()
+        nb, fr, sib = self.edges["neighbourhood"], self.edges["friendship"], self.edges["siblings"]
+        # One matrix per group of layers whose weight changes together: school
+        # (term only), neighbourhood (more in holidays), close ties (fixed).
+        self.school_influence = _influence_transposed([(school, p.weight_school)], n)
+        self.neighbourhood_influence = _influence_transposed([(nb, p.weight_neighbourhood)], n)
+        self.close_influence = _influence_transposed(
+            [(fr, p.weight_friendship), (sib, p.weight_siblings)], n
+        )
         # Unweighted adjacency for picking a co-offender (close ties) or a
         # victim (acquaintances at school or in the neighbourhood).
-        self.close_ties = _adjacency(
-            np.concatenate([self.edges["friendship"], self.edges["siblings"], self.edges["gang"]]),
-            n,
-        )
-        self.acquaintances = _adjacency(np.concatenate([school, self.edges["neighbourhood"]]), n)
+        self.close_ties = _adjacency(np.concatenate([fr, sib, self.edges["gang"]]), n)
+        self.acquaintances = _adjacency(np.concatenate([school, nb]), n)
 
     # -- the weekly step ----------------------------------------------------
     def peer_exposure(self, active: np.ndarray, term: bool) -> np.ndarray:
         """Weighted share of neighbours who offended recently (full-capacity vector).
 
-        ``active`` is a float vector over all rows (1 = offended recently and at liberty).
+        ``active`` holds the ids of people who offended recently and are at
+        liberty. Equal to ``W @ indicator(active)`` for the row-normalised,
+        layer-weighted matrix W, computed from the active rows of W's transpose.
         """
-        m = self.term_matrix if term else self.holiday_matrix
-        exposure = m @ active
+        n = self.people.capacity
+        exposure = _gather_rows(self.close_influence, active, n)
+        factor = 1.0 if term else self.params.holiday_neighbourhood_factor
+        exposure += factor * _gather_rows(self.neighbourhood_influence, active, n)
+        if term:
+            exposure += _gather_rows(self.school_influence, active, n)
         if self.gang_members.size and self.gang_matrix is not None:
             g = self.gang_members
             still = (self.people.gang[g] >= 0).astype(float)
-            exposure[g] += (
-                self.params.weight_gang * still * (self.gang_matrix @ (active[g] * still))
-            )
+            on = np.zeros(n)
+            on[active] = 1.0
+            exposure[g] += self.params.weight_gang * still * (self.gang_matrix @ (on[g] * still))
         return exposure
 
     def random_partner(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -372,6 +376,42 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     deg = np.asarray(a.sum(axis=1)).ravel()
     inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
     return sp.diags(inv) @ a
+
+
+def _influence_transposed(layers: list[tuple[np.ndarray, float]], n: int) -> sp.csr_matrix:
+    """Transpose of sum_l w_l D_l^-1 A_l in CSR: entry (j, i) = w_l / deg_l(i) per tie.
+
+    A tie drawn twice counts twice (in the degree too), so each layer still
+    contributes a share between 0 and its weight.
+    """
+    rows, cols, data = [], [], []
+    for edges, weight in layers:
+        if edges.size == 0 or weight == 0:
+            continue
+        src = np.concatenate([edges[:, 0], edges[:, 1]])
+        dst = np.concatenate([edges[:, 1], edges[:, 0]])
+        deg = np.bincount(dst, minlength=n)
+        rows.append(src)
+        cols.append(dst)
+        data.append(weight / deg[dst])
+    if not rows:
+        return sp.csr_matrix((n, n))
+    return sp.csr_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+
+
+def _gather_rows(m: sp.csr_matrix, rows: np.ndarray, n: int) -> np.ndarray:
+    """Column sums of the given rows of a CSR matrix (= m[rows].sum(0)), vectorised."""
+    if rows.size == 0:
+        return np.zeros(n)
+    starts = m.indptr[rows]
+    lengths = m.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(n)
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    return np.bincount(m.indices[offsets], weights=m.data[offsets], minlength=n)
 
 
 def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:

@@ -261,6 +261,8 @@ class People:
         self.n = 0  # rows entered so far
         self.lo = 0  # rows below lo have aged out
         self.pru_id = n_schools  # school id of the pupil referral unit
+        self._age_key: tuple[int, int, int] | None = None
+        self._age = np.empty(0)
         for name, dtype, fill in self.FIELDS:
             setattr(self, name, np.full(capacity, fill, dtype=dtype))
 
@@ -270,8 +272,13 @@ class People:
         return slice(self.lo, self.n)
 
     def age(self, week: int) -> np.ndarray:
-        """Ages in years of the live window at ``week``."""
-        return (week - self.birth_week[self.live]) / WEEKS_PER_YEAR
+        """Ages in years of the live window at ``week`` (read-only; cached for the week)."""
+        key = (week, self.lo, self.n)
+        if self._age_key != key:
+            self._age = (week - self.birth_week[self.live]) / WEEKS_PER_YEAR
+            self._age.flags.writeable = False
+            self._age_key = key
+        return self._age
 
     def at_school(self, week: int) -> np.ndarray:
         """Live-window mask of pupils attending school: compulsory school age (under 16),
