@@ -140,7 +140,7 @@ class Schools(Agency):
         rate = base * np.exp(p.exclusion_risk_tilt * self._risk(idx)) / self._mean_weight
         out = idx[pupil & (u[cand] < rate)]
         ppl.excluded[out] = True
-        ppl.school[out] = ppl.pru_id
+        ppl.school[out] = ppl.pru_of(out)
         m.week_counts["exclusions"] += int(out.size)
 
     def _risk(self, idx: np.ndarray) -> np.ndarray:

@@ -76,9 +76,12 @@ class YouthJusticeModel(mesa.Model):
         self.calendar = calendar.week(0)
 
         capacity_years = self.total_weeks // WEEKS_PER_YEAR + 1
-        self.people, self.ward_deprivation, self.ward_school = build_population(
+        self.people = build_population(
             scenario.population, capacity_years, self.streams["population"]
         )
+        self.geography = self.people.geography
+        self.ward_deprivation = self.geography.ward_deprivation
+        self.ward_school = self.geography.ward_school
         self.network = Network(scenario.network, self.people)
         self.network.build_initial(0, self.streams["network"])
         self.network.rebuild_matrices(0)
@@ -186,14 +189,7 @@ class YouthJusticeModel(mesa.Model):
 
     def _new_school_year(self) -> None:
         ppl = self.people
-        rows = add_cohort(
-            ppl,
-            self.params.population,
-            self.ward_deprivation,
-            self.ward_school,
-            self.streams["entry"],
-            self.week,
-        )
+        rows = add_cohort(ppl, self.params.population, self.streams["entry"], self.week)
         behaviour.static_log_risk(self, rows)
         self.schools.new_school_year()
         # Recruitment reads last year's ties (the entrants, aged 9, have none yet).

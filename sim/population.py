@@ -12,7 +12,10 @@ hazard, detection or pathway rule reads it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from pydantic import Field
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.params import CROYDON_2019, Params, param
@@ -26,8 +29,34 @@ ENTRY_AGE = 9.0
 EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts (DESIGN.md)
 
 
+class BoroughSpec(Params):
+    """One borough of a multi-borough area (e.g. London): what differs between boroughs."""
+
+    name: str
+    population_10_17: int = param(
+        20_000, unit="people", basis="assumed", ge=100, doc="children aged 10-17"
+    )
+    deprivation: float = param(
+        0.0,
+        unit="SD of ward score",
+        basis="assumed",
+        ge=-5,
+        le=5,
+        doc="borough mean of the standardised ward deprivation score",
+    )
+    wards: int = param(20, unit="wards", basis="assumed", ge=1, le=200)
+    secondary_schools: int = param(15, unit="schools", basis="assumed", ge=1, le=500)
+    minority_ethnic_share: float = param(0.4, unit="share", basis="assumed", ge=0, le=1)
+    low_income_share: float = param(0.2, unit="share", basis="assumed", ge=0, le=1)
+
+
 class PopulationParams(Params):
-    """Who lives in the borough: sizes and shares of each risk factor."""
+    """Who lives in the borough: sizes and shares of each risk factor.
+
+    With ``boroughs`` set, the area is several boroughs, each with its own
+    size, deprivation, wards, schools and shares (the top-level size and share
+    fields are then not used); otherwise it is one borough.
+    """
 
     population_10_17: int = param(
         39_334,
@@ -192,10 +221,80 @@ class PopulationParams(Params):
         doc="unobserved individual heterogeneity in offending propensity",
     )
 
+    boroughs: list[BoroughSpec] = Field(
+        default_factory=list, description="several boroughs (e.g. London); empty = one borough"
+    )
+
+    def borough_specs(self) -> list[BoroughSpec]:
+        """The boroughs, or the single borough the top-level fields describe."""
+        if self.boroughs:
+            return list(self.boroughs)
+        return [
+            BoroughSpec(
+                name="borough",
+                population_10_17=self.population_10_17,
+                deprivation=0.0,
+                wards=self.wards,
+                secondary_schools=self.secondary_schools,
+                minority_ethnic_share=self.minority_ethnic_share,
+                low_income_share=self.low_income_share,
+            )
+        ]
+
+    @property
+    def cohort_sizes(self) -> np.ndarray:
+        """Children per single year of age in each borough (a stable population)."""
+        return np.array([round(b.population_10_17 / 8) for b in self.borough_specs()])
+
     @property
     def cohort_size(self) -> int:
-        """Children per single year of age (a stable population is assumed)."""
-        return round(self.population_10_17 / 8)
+        """Children per single year of age in the whole area."""
+        return int(self.cohort_sizes.sum())
+
+
+@dataclass
+class Geography:
+    """Boroughs, wards and schools: fixed for a run."""
+
+    borough_names: list[str]
+    ward_borough: np.ndarray  # borough of each ward
+    ward_deprivation: np.ndarray  # standardised deprivation of each ward
+    ward_school: np.ndarray  # nearest mainstream school of each ward
+    school_borough: np.ndarray  # borough of each mainstream school
+    n_mainstream: int  # school ids below this are mainstream; n_mainstream + b is b's PRU
+
+    @property
+    def n_boroughs(self) -> int:
+        return len(self.borough_names)
+
+    def pru(self, borough: np.ndarray) -> np.ndarray:
+        """School id of each borough's pupil referral unit."""
+        return self.n_mainstream + np.asarray(borough)
+
+
+def build_geography(p: PopulationParams, rng: np.random.Generator) -> Geography:
+    """Wards with deprivation and a nearest school, borough by borough."""
+    specs = p.borough_specs()
+    ward_borough = np.repeat(np.arange(len(specs)), [b.wards for b in specs])
+    borough_dep = np.array([b.deprivation for b in specs])
+    ward_deprivation = borough_dep[ward_borough] + rng.normal(
+        0.0, p.deprivation_sd, ward_borough.size
+    )
+    school_counts = np.array([b.secondary_schools for b in specs])
+    first_school = np.r_[0, np.cumsum(school_counts)[:-1]]
+    ward_school = np.empty(ward_borough.size, dtype=np.int64)
+    for b, spec in enumerate(specs):
+        local = np.arange(spec.wards) % spec.secondary_schools
+        rng.shuffle(local)
+        ward_school[ward_borough == b] = first_school[b] + local
+    return Geography(
+        borough_names=[b.name for b in specs],
+        ward_borough=ward_borough,
+        ward_deprivation=ward_deprivation,
+        ward_school=ward_school,
+        school_borough=np.repeat(np.arange(len(specs)), school_counts),
+        n_mainstream=int(school_counts.sum()),
+    )
 
 
 def _logit_intercept(score: np.ndarray, share: float) -> float:
@@ -214,9 +313,23 @@ def _logit_intercept(score: np.ndarray, share: float) -> float:
     return (lo + hi) / 2
 
 
-def _bernoulli(rng: np.random.Generator, score: np.ndarray, share: float) -> np.ndarray:
-    """Draw a risk factor with the given population share, tilted by ``score``."""
-    a = _logit_intercept(score, share)
+def _bernoulli(
+    rng: np.random.Generator,
+    score: np.ndarray,
+    share: float | np.ndarray,
+    group: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draw a risk factor with the given share, tilted by ``score``.
+
+    With ``group`` (e.g. borough) and one share per group, each group's share is matched.
+    """
+    if group is None:
+        a = _logit_intercept(score, float(share))
+    else:
+        a = np.zeros(score.size)
+        for g in np.unique(group):  # a loop over boroughs, at set-up only
+            mine = group == g
+            a[mine] = _logit_intercept(score[mine], float(share[g]))
     return rng.random(score.size) < 1 / (1 + np.exp(-(a + score)))
 
 
@@ -228,11 +341,12 @@ class People:
         ("birth_week", "f8", np.nan),
         ("sex", "i1", 0),  # 0 female, 1 male
         ("ethnic", "i1", 0),  # index into ETHNIC_GROUPS, never used as a cause
+        ("borough", "i2", 0),
         ("ward", "i2", 0),
         ("deprivation", "f4", 0.0),
         ("low_income", "?", False),
         ("family", "i4", -1),
-        ("school", "i2", -1),  # -1 none; ``pru_id`` is the pupil referral unit
+        ("school", "i2", -1),  # -1 none; ids from ``n_mainstream`` up are pupil referral units
         ("propensity", "f8", 0.0),  # log-scale individual heterogeneity
         ("looked_after", "?", False),
         ("domestic_abuse", "?", False),
@@ -256,11 +370,12 @@ class People:
         ("arrest_week", "f8", np.nan),
     )
 
-    def __init__(self, capacity: int, n_schools: int) -> None:
+    def __init__(self, capacity: int, geography: Geography) -> None:
         self.capacity = capacity
         self.n = 0  # rows entered so far
         self.lo = 0  # rows below lo have aged out
-        self.pru_id = n_schools  # school id of the pupil referral unit
+        self.geography = geography
+        self.n_mainstream = geography.n_mainstream  # school ids from here are PRUs
         self._age_key: tuple[int, int, int] | None = None
         self._age = np.empty(0)
         for name, dtype, fill in self.FIELDS:
@@ -286,6 +401,10 @@ class People:
         live = self.live
         return (self.age(week) < 16) & (self.school[live] >= 0) & ~self.in_custody(week)
 
+    def pru_of(self, idx: np.ndarray) -> np.ndarray:
+        """The pupil referral unit of each person's borough."""
+        return self.geography.pru(self.borough[idx])
+
     def in_custody(self, week: int) -> np.ndarray:
         """Live-window mask of people in custody at ``week``."""
         return self.custody_release_week[self.live] > week
@@ -296,16 +415,24 @@ def _new_people(
     rows: slice,
     birth_week: np.ndarray,
     p: PopulationParams,
-    ward_deprivation: np.ndarray,
-    ward_school: np.ndarray,
     rng: np.random.Generator,
     week: int,
 ) -> None:
-    """Fill ``rows`` with synthetic people born at ``birth_week`` (vectorised)."""
+    """Fill ``rows`` with synthetic people born at ``birth_week`` (vectorised).
+
+    Boroughs get their exact share of each cohort; wards are uniform within a borough.
+    """
+    geo = people.geography
+    specs = p.borough_specs()
     n = rows.stop - rows.start
     people.birth_week[rows] = birth_week
+    counts = np.floor(p.cohort_sizes / p.cohort_sizes.sum() * n).astype(np.int64)
+    counts[np.argsort(-p.cohort_sizes)[: n - counts.sum()]] += 1  # largest remainders
+    borough = rng.permutation(np.repeat(np.arange(len(specs)), counts))
+    people.borough[rows] = borough
     people.sex[rows] = rng.random(n) < 0.512  # ONS: 51.2% of 10-17s are boys
-    minority = rng.random(n) < p.minority_ethnic_share
+    minority_share = np.array([b.minority_ethnic_share for b in specs])
+    minority = rng.random(n) < minority_share[borough]
     shares = np.array(
         [p.black_share_of_minority, p.asian_share_of_minority, p.mixed_share_of_minority]
     )
@@ -314,11 +441,15 @@ def _new_people(
     group = 1 + rng.choice(4, size=n, p=probs)
     people.ethnic[rows] = np.where(minority, group, 0)
 
-    ward = rng.integers(0, ward_deprivation.size, n)
+    wards_of = [np.flatnonzero(geo.ward_borough == b) for b in range(len(specs))]
+    n_wards = np.array([w.size for w in wards_of])
+    first_ward = np.array([w[0] for w in wards_of])
+    ward = first_ward[borough] + (rng.random(n) * n_wards[borough]).astype(np.int64)
     people.ward[rows] = ward
-    dep = ward_deprivation[ward]
+    dep = geo.ward_deprivation[ward]
     people.deprivation[rows] = dep
-    low_income = _bernoulli(rng, 0.8 * dep, p.low_income_share)
+    low_share = np.array([b.low_income_share for b in specs])
+    low_income = _bernoulli(rng, 0.8 * dep, low_share, borough)
     people.low_income[rows] = low_income
     # Adversity: a family-level latent factor that makes risks co-occur
     # (deprivation and low income shift it; correlations are an assumption).
@@ -333,45 +464,32 @@ def _new_people(
         rng.random(n) < p.victim_share, week - rng.integers(0, WEEKS_PER_YEAR, n), np.nan
     )
     people.propensity[rows] = rng.normal(0.0, p.propensity_sd, n) + 0.3 * adversity
-    # Schools: the nearest school to home, or another one.
-    near = ward_school[ward]
-    far = rng.integers(0, ward_school.max() + 1, n)
-    people.school[rows] = np.where(rng.random(n) < p.own_ward_school_share, near, far)
+    # Schools: the nearest school to home, or another school of the borough.
+    near = geo.ward_school[ward]
+    school_counts = np.bincount(geo.school_borough, minlength=len(specs))
+    first_school = np.r_[0, np.cumsum(school_counts)[:-1]]
+    far = first_school[borough] + (rng.random(n) * school_counts[borough]).astype(np.int64)
+    school = np.where(rng.random(n) < p.own_ward_school_share, near, far)
     excluded = _bernoulli(rng, 0.8 * adversity, p.excluded_share)
     people.excluded[rows] = excluded
-    people.school[rows] = np.where(excluded, people.pru_id, people.school[rows])
+    people.school[rows] = np.where(excluded, geo.pru(borough), school)
 
 
-def build_population(
-    p: PopulationParams, capacity_years: int, rng: np.random.Generator
-) -> tuple[People, np.ndarray, np.ndarray]:
-    """The initial population (ages 10 to 20) with room for later cohorts.
-
-    Returns the people, each ward's deprivation score and each ward's nearest school.
-    """
+def build_population(p: PopulationParams, capacity_years: int, rng: np.random.Generator) -> People:
+    """The initial population (ages 9 to 20) with room for later cohorts."""
+    geo = build_geography(p, rng)
     cohort = p.cohort_size
     n0 = cohort * int(EXIT_AGE - ENTRY_AGE)  # 12 single-year cohorts, aged 9 to 20
-    people = People(n0 + cohort * (capacity_years + 1), p.secondary_schools)
-    ward_deprivation = rng.normal(0.0, p.deprivation_sd, p.wards)
-    ward_school = np.arange(p.wards) % p.secondary_schools
-    rng.shuffle(ward_school)
+    people = People(n0 + cohort * (capacity_years + 1), geo)
     # Ages uniform in [9, 21): birth weeks sorted so the oldest are first.
     ages = np.sort(rng.uniform(ENTRY_AGE, EXIT_AGE, n0))[::-1]
-    birth_week = -ages * WEEKS_PER_YEAR
-    _new_people(people, slice(0, n0), birth_week, p, ward_deprivation, ward_school, rng, 0)
+    _new_people(people, slice(0, n0), -ages * WEEKS_PER_YEAR, p, rng, 0)
     people.n = n0
     _assign_families(people, slice(0, n0), p, rng)
-    return people, ward_deprivation, ward_school
+    return people
 
 
-def add_cohort(
-    people: People,
-    p: PopulationParams,
-    ward_deprivation: np.ndarray,
-    ward_school: np.ndarray,
-    rng: np.random.Generator,
-    week: int,
-) -> slice:
+def add_cohort(people: People, p: PopulationParams, rng: np.random.Generator, week: int) -> slice:
     """Append September's cohort (the year group turning 10 this school year), in birth order."""
     cohort = p.cohort_size
     start = people.n
@@ -379,9 +497,7 @@ def add_cohort(
     if rows.stop > people.capacity:
         raise RuntimeError("population capacity exceeded; pass more capacity_years")
     ages = np.sort(rng.uniform(ENTRY_AGE, ENTRY_AGE + 1, cohort))[::-1]
-    _new_people(
-        people, rows, week - ages * WEEKS_PER_YEAR, p, ward_deprivation, ward_school, rng, week
-    )
+    _new_people(people, rows, week - ages * WEEKS_PER_YEAR, p, rng, week)
     people.n = rows.stop
     _assign_families(people, rows, p, rng)
     return rows
