@@ -1,0 +1,359 @@
+"""Gangs team: police and council working with gang members and those close to them.
+
+Islington's inspection found police and council working apart: "miscommunication",
+"confusion of efforts", "duplication of some work"; the council's answer was an
+extra GBP 500k of targeted support and a new integrated gangs team, police
+co-located with the youth offending service, to "target those most at risk ... as
+well as helping other family members and friends to stay away from gangs"
+(islington-yos-inspection-news.txt). Croydon's 2019 inspection praised its
+police/YOS gangs partnership and its "timely sharing of information"
+(croydon-yos-inspection-2019-news.txt).
+
+Mechanism, each week:
+
+1. the team knows whom it can see: gang members and their close ties
+   (family: the siblings layer; friends: the friendship layer) are each visible
+   with a probability equal to the information-sharing quality, except what
+   the police hold themselves (arrested members on a gang-matrix-style list,
+   recorded co-offences);
+2. it ranks them by its targeting rule ("risk": last week's risk score;
+   "matrix": listed members first, then their family and friends, by proven
+   offences; "network": position in the recorded co-offending network:
+   degree and co-offending ties to listed members), seen through noise that
+   shrinks as information sharing improves (identification accuracy);
+3. free places are filled from the top. Places are the budget over the cost of
+   a place (capped by capacity), less the share lost to duplicated work, which
+   also shrinks as information sharing improves;
+4. people on the caseload get support (lower risk, a higher chance of leaving
+   their gang) and enforcement (a higher chance that their offences are
+   detected). Enforcement alone changes who is caught, not what is done: more
+   proven offences, not more true ones (net-widening).
+
+Ethnic group is not read anywhere here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+from scipy.special import ndtri
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.interventions import Intervention, InterventionParams
+from sim.params import CROYDON_2019, ISLINGTON, param
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+# Salts of this stream's counter-based draws (one per decision, never reused).
+_SALT_VISIBLE = 1  # drawn with week 0: whether the team can see a person is fixed
+_SALT_NOISE = 2
+_SALT_EXIT = 3
+
+# Matrix-style listing puts listed members ahead of their family and friends
+# whatever their records: a priority rule, not a parameter.
+_LISTED_FIRST = 10.0
+
+BRAGA_2018 = (
+    "Braga, Weisburd & Turchan (2018) focused deterrence: moderate crime reductions; "
+    "Glasgow CIRV offending -52% vs -29% (preliminary) (EVIDENCE.md)"
+)
+
+
+class GangsTeam(Intervention):
+    """A police and council gangs team: support and enforcement for those it identifies."""
+
+    name = "gangs_team"
+    description = (
+        "police/council gangs team: support and enforcement for gang members, family and "
+        "friends; accuracy and duplication depend on information sharing"
+    )
+
+    class Params(InterventionParams):
+        """How the team is organised and funded, whom it targets, what it does."""
+
+        mode: Literal["none", "separate", "integrated"] = Field(
+            "separate",
+            description="none: no team; separate: police gangs unit and council youth "
+            "services working apart; integrated: co-located police and council team",
+        )
+        targeting: Literal["risk", "matrix", "network"] = Field(
+            "matrix",
+            description="risk: last week's risk score; matrix: arrested gang members "
+            "listed (gang-matrix style), then their family and friends; network: "
+            "recorded co-offending ties and centrality",
+        )
+        sharing_separate: float = param(
+            0.4,
+            unit="0-1",
+            basis="assumed",
+            ge=0,
+            le=1,
+            source=ISLINGTON,
+            doc="information-sharing quality when police and council work apart "
+            "(Islington: 'miscommunication', 'confusion of efforts')",
+        )
+        sharing_integrated: float = param(
+            0.8,
+            unit="0-1",
+            basis="assumed",
+            ge=0,
+            le=1,
+            source=ISLINGTON,
+            doc="information-sharing quality of a co-located team (Islington's answer to "
+            "its inspection); below 1: some intelligence is never shared",
+        )
+        identification_noise: float = param(
+            1.5,
+            unit="SD of the ranking score",
+            basis="assumed",
+            ge=0,
+            le=10,
+            doc="error in the team's view of who matters most, with no information "
+            "sharing; scaled by (1 - sharing quality)",
+        )
+        duplication_no_sharing: float = param(
+            0.5,
+            unit="share of places",
+            basis="assumed",
+            ge=0,
+            le=1,
+            source=ISLINGTON,
+            doc="places lost to agencies duplicating each other's work with no information "
+            "sharing ('duplication of some work'); scaled by (1 - sharing quality)",
+        )
+        annual_budget_gbp: float = param(
+            500_000,
+            unit="GBP a year",
+            basis="sourced",
+            ge=0,
+            source=ISLINGTON,
+            doc="Islington's extra GBP 500k for targeted support to those most at risk of "
+            "gang crime; 0 funds no places",
+        )
+        cost_per_place_year: float = param(
+            6_000,
+            unit="GBP per place-year",
+            basis="assumed",
+            gt=0,
+            doc="a key worker (about GBP 45k with on-costs) holding 7-8 intensive cases",
+        )
+        capacity: int = param(
+            80,
+            unit="places",
+            basis="assumed",
+            ge=0,
+            doc="most young people the team can hold at once, whatever the budget",
+        )
+        max_age: float = param(
+            21.0,
+            unit="years",
+            basis="assumed",
+            gt=10,
+            le=21,
+            doc="gangs work runs past 18 (Croydon's Youth IOM: 18-25); the model follows "
+            "people to 21",
+        )
+        support_weeks: int = param(
+            26,
+            unit="weeks",
+            basis="assumed",
+            ge=1,
+            le=156,
+            doc="length of intensive support",
+        )
+        rereferral_weeks: int = param(
+            52,
+            unit="weeks",
+            basis="assumed",
+            ge=0,
+            doc="time after support ends before the same person can be taken on again",
+        )
+        support_effect: float = param(
+            0.3,
+            unit="log hazard reduction",
+            basis="assumed",
+            ge=0,
+            le=3,
+            source=BRAGA_2018,
+            doc="risk while supported (hazard x0.74)",
+        )
+        support_exit_rate: float = param(
+            0.5,
+            unit="per member per year",
+            basis="assumed",
+            ge=0,
+            le=52,
+            source=CROYDON_2019,
+            doc="extra rate of leaving the gang while supported ('helping to divert those at "
+            "risk of gang involvement'), on top of gangs.exit_rate",
+        )
+        enforcement_detection: float = param(
+            1.5,
+            unit="detection multiplier",
+            basis="assumed",
+            ge=1,
+            le=10,
+            doc="police attention raises the chance a targeted person's offences are "
+            "detected (intelligence-led stop, search and arrest)",
+        )
+
+    def __init__(self, model: YouthJusticeModel, params: GangsTeam.Params) -> None:
+        super().__init__(model, params)
+        self.params: GangsTeam.Params = params
+        cap = model.people.capacity
+        p = params
+        self.sharing = {"none": 0.0, "separate": p.sharing_separate}.get(
+            p.mode, p.sharing_integrated
+        )
+        funded = int(p.annual_budget_gbp // p.cost_per_place_year)
+        self.places = 0 if p.mode == "none" else min(p.capacity, funded)
+        wasted = p.duplication_no_sharing * (1.0 - self.sharing)
+        # Places left once duplicated work is taken out (whole places).
+        self.effective_places = int(np.floor(self.places * (1.0 - wasted) + 1e-9))
+        self.until = np.full(cap, np.nan)  # support runs while week < until
+        self.active = np.empty(0, dtype=np.int64)
+        self.listed = np.zeros(cap, dtype=bool)  # matrix-style list: arrested members
+        self.co_degree = np.zeros(cap, dtype=np.int32)  # recorded co-offending ties
+        self.co_edges = np.empty((0, 2), dtype=np.int64)
+        self._seen_offences = 0
+        self.intakes = 0
+        self.intakes_on_target = 0  # gang members or close ties of members at intake
+        self.exits = 0
+
+    # -- effects -------------------------------------------------------------
+    def before_offending(self, week: int) -> None:
+        """Support lowers risk; enforcement raises detection, for those on the caseload."""
+        if self.active.size == 0:
+            return
+        m, p = self.model, self.params
+        if p.support_effect > 0:
+            m.hazard_multiplier[self.active] *= np.exp(-p.support_effect)
+        if p.enforcement_detection != 1.0:
+            m.detection_multiplier[self.active] *= p.enforcement_detection
+
+    def end_of_week(self, week: int) -> None:
+        """Supported members leave gangs; cases end; free places are filled; costs."""
+        if self.places <= 0:
+            return
+        m, p, ppl = self.model, self.params, self.model.people
+        self._update_intelligence()
+        keep = (self.until[self.active] > week) & (self.active >= ppl.lo)
+        self.active = self.active[keep]
+        members = self.active[ppl.gang[self.active] >= 0]
+        if members.size and p.support_exit_rate > 0:
+            u = m.streams.uniform(self.name, week, members, _SALT_EXIT)
+            leave = members[u < -np.expm1(-p.support_exit_rate / WEEKS_PER_YEAR)]
+            ppl.gang[leave] = -1
+            self.exits += int(leave.size)
+        free = self.effective_places - self.active.size
+        if free > 0:
+            self._take_on(week, free)
+        self.caseload = int(self.active.size)
+        if m.measuring:
+            self.cost_gbp += self.places * p.cost_per_place_year / WEEKS_PER_YEAR
+
+    # -- identification --------------------------------------------------------
+    def _update_intelligence(self) -> None:
+        """Police intelligence: the list of arrested members and recorded co-offences."""
+        m, ppl, live = self.model, self.model.people, self.model.people.live
+        if self.params.targeting == "matrix":
+            self.listed[live] |= (ppl.gang[live] >= 0) & (ppl.n_arrests[live] > 0)
+        if self.params.targeting != "network":
+            return
+        off = m.events.offences
+        new = np.arange(self._seen_offences, off.n)
+        self._seen_offences = off.n
+        group = off["co_group"][new]
+        rec = new[(group >= 0) & off["detected"][new]]
+        if rec.size < 2:
+            return
+        # A tie is recorded when both co-offenders of a group are identified.
+        order = np.argsort(off["co_group"][rec], kind="stable")
+        rec = rec[order]
+        g = off["co_group"][rec]
+        pair = np.flatnonzero(g[1:] == g[:-1])
+        if pair.size == 0:
+            return
+        a, b = off["person"][rec[pair]], off["person"][rec[pair + 1]]
+        np.add.at(self.co_degree, a, 1)
+        np.add.at(self.co_degree, b, 1)
+        self.co_edges = np.concatenate([self.co_edges, np.column_stack([a, b])])
+
+    def _scores(self, ids: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate mask and priority score over the live window, by the targeting rule."""
+        m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
+        member = ppl.gang[live] >= 0
+        if p.targeting == "risk":
+            vec = np.zeros(ppl.capacity)
+            vec[ids[member]] = 1.0
+            close = (m.network.close_ties @ vec)[live] > 0
+            lh = m.last_log_hazard
+            score = lh if lh.size == ids.size else np.zeros(ids.size)
+            return (member | close) & visible, score
+        if p.targeting == "matrix":
+            listed = self.listed[live]
+            vec = np.zeros(ppl.capacity)
+            vec[ids[listed]] = 1.0
+            close = ((m.network.close_ties @ vec)[live] > 0) & ~listed
+            harm = np.log1p(ppl.n_proven[live])
+            return listed | (close & visible), harm + _LISTED_FIRST * listed
+        # network: degree in the recorded co-offending network, and ties there to
+        # known members (a listed member, or a member the partnership can see).
+        known = member & (visible | (ppl.n_arrests[live] > 0))
+        deg = self.co_degree[live]
+        known_vec = np.zeros(ppl.capacity, dtype=np.int64)
+        known_vec[ids[known]] = 1
+        e = self.co_edges
+        gang_ties = np.zeros(ppl.capacity)
+        if e.size:
+            np.add.at(gang_ties, e[:, 0], known_vec[e[:, 1]])
+            np.add.at(gang_ties, e[:, 1], known_vec[e[:, 0]])
+        ties = gang_ties[live]
+        cand = (deg > 0) & (known | (ties > 0))
+        return cand, np.log1p(deg) + np.log1p(ties) + 1.0 * known
+
+    def _take_on(self, week: int, free: int) -> None:
+        """Fill free places with the candidates the team ranks highest."""
+        m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
+        ids = np.arange(live.start, live.stop)
+        visible = m.streams.uniform(self.name, 0, ids, _SALT_VISIBLE) < self.sharing
+        cand, score = self._scores(ids, visible)
+        age = ppl.age(week)
+        last = self.until[live]
+        cand &= (age >= 10) & (age < p.max_age) & ~ppl.in_custody(week)
+        cand &= np.isnan(last) | (week >= last + p.rereferral_weeks)
+        idx = np.flatnonzero(cand)
+        if idx.size == 0:
+            return
+        s = score[idx]
+        sd = s.std()
+        s = (s - s.mean()) / (sd if sd > 0 else 1.0)
+        noise_sd = p.identification_noise * (1.0 - self.sharing)
+        if noise_sd > 0:
+            u = m.streams.uniform(self.name, week, ids[idx], _SALT_NOISE)
+            s = s + noise_sd * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+        take = ids[idx[np.argsort(-s, kind="stable")[:free]]]
+        self.until[take] = week + p.support_weeks
+        self.active = np.union1d(self.active, take)
+        self.reached[take] = True
+        # Accuracy: share of intakes who are gang members or close to one.
+        vec = np.zeros(ppl.capacity)
+        vec[ids[ppl.gang[live] >= 0]] = 1.0
+        near = (m.network.close_ties @ vec)[take] > 0
+        self.intakes += int(take.size)
+        self.intakes_on_target += int(((ppl.gang[take] >= 0) | near).sum())
+
+    def outputs(self, measured_years: float) -> dict[str, float]:
+        """The common outputs plus places, identification accuracy and gang exits."""
+        out = super().outputs(measured_years)
+        out["places_funded"] = int(self.places)
+        out["places_after_duplication"] = int(self.effective_places)
+        out["sharing_quality"] = float(self.sharing)
+        out["identification_accuracy"] = (
+            float(self.intakes_on_target / self.intakes) if self.intakes else float("nan")
+        )
+        out["supported_gang_exits"] = int(self.exits)
+        return out

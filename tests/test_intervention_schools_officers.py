@@ -1,0 +1,101 @@
+"""Safer Schools officers: safer pupils, and more of their minor offences detected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import small
+
+from sim.calendar import SEPTEMBER_WEEK, TERM, WEEKS_PER_YEAR
+from sim.interventions.schools_officers import MINOR, SchoolsOfficers
+from sim.model import YouthJusticeModel
+from sim.summary import summarise, timeseries
+
+NAME = "schools_officers"
+POPULATION, YEARS, SEED = 3000, 2, 3
+
+
+def _run(on: SchoolsOfficers.Params | None, *, keep_others: bool = False) -> YouthJusticeModel:
+    """A small borough with officers as given (None: without them); others kept if asked."""
+    sc = small(population=POPULATION, years=YEARS, seed=SEED)
+    others = {k: v for k, v in sc.interventions.items() if k != NAME} if keep_others else {}
+    chosen = {**others, NAME: on} if on is not None else others
+    model = YouthJusticeModel(scenario=sc.model_copy(update={"interventions": chosen}))
+    model.run()
+    return model
+
+
+def _pupil_in_term(model: YouthJusticeModel, persons: np.ndarray, weeks: np.ndarray):
+    """Measured term weeks, and the person of school age on a school's roll then."""
+    ppl = model.people
+    start, end = model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+    term = TERM[(SEPTEMBER_WEEK + weeks) % WEEKS_PER_YEAR]
+    age = (weeks - ppl.birth_week[persons]) / WEEKS_PER_YEAR
+    return (weeks >= start) & (weeks < end) & term & (age < 16) & (ppl.school[persons] >= 0)
+
+
+def _detected_minor_by_pupils(model: YouthJusticeModel) -> int:
+    off = model.events.offences
+    mask = _pupil_in_term(model, off["person"], off["week"]) & (off["type"] == MINOR)
+    return int((mask & off["detected"]).sum())
+
+
+def _victimised_pupils(model: YouthJusticeModel) -> int:
+    v = model.events.victimisations
+    return int(_pupil_in_term(model, v["person"], v["week"]).sum())
+
+
+@pytest.fixture(scope="module")
+def paired() -> tuple[YouthJusticeModel, YouthJusticeModel]:
+    """The same borough and seed without and with 16 officers (common random numbers).
+
+    The detection multiplier is set high so that the few minor offences a small
+    borough's pupils have detected in two years show the direction clearly.
+    """
+    return _run(None), _run(SchoolsOfficers.Params(officers=16, minor_detection_multiplier=4))
+
+
+def test_officers_detect_more_minor_offences_of_pupils_and_prevent_victimisation(paired):
+    off, on = paired
+    assert _detected_minor_by_pupils(on) > _detected_minor_by_pupils(off)
+    assert _victimised_pupils(on) < _victimised_pupils(off)
+    out = on.interventions.items[0].outputs(YEARS)
+    assert out["victimisations_prevented"] > 0
+    assert out["truancy_resolved"] > 0 and out["referrals"] > 0
+    assert out["cost_per_year_gbp"] == pytest.approx(16 * 60_000)
+
+
+def test_officers_go_to_the_highest_priority_schools_first():
+    sc = small(population=POPULATION, years=1, burn_in=0, seed=SEED)
+    params = SchoolsOfficers.Params(officers=2)
+    m = YouthJusticeModel(scenario=sc.model_copy(update={"interventions": {NAME: params}}))
+    m.step()
+    item = m.interventions.items[0]
+    covered = item.officers_at > 0
+    assert item.officers_at.sum() == 2 and covered.sum() == 2
+    assert item.priority[covered].min() >= item.priority[~covered].max()
+    # More officers than schools: every school gets one before any gets two.
+    many = SchoolsOfficers.Params(officers=int(item.officers_at.size) + 1)
+    m = YouthJusticeModel(scenario=sc.model_copy(update={"interventions": {NAME: many}}))
+    m.step()
+    counts = m.interventions.items[0].officers_at
+    assert counts.min() >= 1 and counts.sum() == many.officers
+
+
+def _without(summary: dict, name: str) -> dict:
+    """The summary less the intervention's own entries (its reach, caseload and cost line)."""
+    out = dict(summary)
+    for key in ("cost_per_year_gbp", "intervention_reach", "intervention_caseload"):
+        out[key] = {k: v for k, v in out[key].items() if k != name}
+    return out
+
+
+def test_no_officers_changes_nothing():
+    base = _run(None, keep_others=True)
+    idle = _run(SchoolsOfficers.Params(officers=0), keep_others=True)
+    item = next(i for i in idle.interventions if i.name == NAME)
+    assert item.outputs(YEARS)["reach"] == 0
+    s_base, s_idle = summarise(base), summarise(idle)
+    assert s_idle["cost_per_year_gbp"][NAME] == 0.0
+    assert _without(s_idle, NAME) == _without(s_base, NAME)
+    assert timeseries(idle).equals(timeseries(base))
