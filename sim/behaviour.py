@@ -497,7 +497,10 @@ def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
     keys = np.log(rng.exponential(size=score.size)) - score
     recruits = ids[np.argsort(keys, kind="stable")[:need]]
     gang_of_tie = model.network.random_gang_tie(recruits, rng)
-    ward_gang = ppl.ward[recruits] % model.params.population.gangs
+    # Gang territories are runs of neighbouring wards (wards are numbered borough by
+    # borough, so a territory can straddle a borough boundary).
+    n_wards = model.geography.ward_borough.size
+    ward_gang = ppl.ward[recruits].astype(np.int64) * model.params.population.gangs // n_wards
     ppl.gang[recruits] = np.where(gang_of_tie >= 0, gang_of_tie, ward_gang)
 
 

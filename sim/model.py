@@ -122,6 +122,7 @@ class YouthJusticeModel(mesa.Model):
         self.person_weeks_by_age = np.zeros(int(EXIT_AGE) + 1)
         self.person_weeks_by_group = np.zeros(5)
         self.person_weeks_10_17 = 0
+        self.person_weeks_by_borough = np.zeros(self.geography.n_boroughs)
 
         # Agencies, stepped in this order every week (never shuffled).
         self.schools = Schools(self)
@@ -221,6 +222,10 @@ class YouthJusticeModel(mesa.Model):
         youth = (age >= AGE_OF_RESPONSIBILITY) & (age < 18)
         self.person_weeks_by_group += np.bincount(ppl.ethnic[live][youth], minlength=5)
         self.person_weeks_10_17 += int(youth.sum())
+        if self.geography.n_boroughs > 1:
+            self.person_weeks_by_borough += np.bincount(
+                ppl.borough[live][youth], minlength=self.geography.n_boroughs
+            )
         self.totals.update(self.week_counts)
         self.totals["yos_caseload_weeks"] += self.yos_caseload
         self.totals["custody_weeks"] += int(ppl.in_custody(self.week)[youth].sum())

@@ -1,7 +1,13 @@
-"""The multilayer social network: networkx generators, stored as scipy.sparse CSR.
+"""The multilayer social network: random graph models per group, stored as scipy.sparse CSR.
 
 Layers: school (same school and year group), neighbourhood (same ward),
-friendship (homophily by age, school and ward), siblings, gang. Edges are
+friendship (homophily by age, school and ward), siblings, gang. School ties
+are Watts-Strogatz small worlds and friendship and neighbourhood ties are
+G(n, p) graphs within groups, generated for all groups at once in numpy (the
+same models as networkx's generators, which tests/test_network.py checks
+them against; calling networkx per group costs ~2 ms a group and Python
+objects per tie, too slow for London's ~12,000 school-year groups); gangs use
+networkx's G(n, p) directly. Edges are
 kept as id pairs per layer; when a cohort enters each September only its own
 edges are generated and the CSR matrices are rebuilt once. In the weekly step
 peer exposure is the sparse mat-vec W @ a, W row-normalised per layer and
@@ -57,6 +63,14 @@ class NetworkParams(Params):
         ge=0,
         le=50,
         doc="mean friends; about 70% same school and year, the rest same ward up to 3 years older",
+    )
+    cross_borough_friends: float = param(
+        0.3,
+        unit="friends",
+        basis="assumed",
+        ge=0,
+        le=10,
+        doc="mean friends of the same age in another borough (areas of several boroughs only)",
     )
     friends_same_school_share: float = param(
         0.7,
@@ -140,6 +154,126 @@ def _groups(keys: np.ndarray, ids: np.ndarray) -> list[np.ndarray]:
     return np.split(ids[order], cuts)
 
 
+def _group_layout(keys: np.ndarray, ids: np.ndarray):
+    """Members sorted by group, each member's group index, group sizes and starts."""
+    order = np.argsort(keys, kind="stable")
+    members = ids[order]
+    k = keys[order]
+    first = np.r_[True, k[1:] != k[:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.r_[starts, k.size])
+    return members, group, sizes, starts
+
+
+def watts_strogatz_groups(
+    keys: np.ndarray, ids: np.ndarray, degree: int, rewire: float, rng: np.random.Generator
+) -> np.ndarray:
+    """A Watts-Strogatz small world within each group of equal ``keys``, all groups at once.
+
+    As ``networkx.watts_strogatz_graph(n, k, p)``: a ring where each member is
+    tied to its k/2 nearest on each side (k capped at the group size less
+    one, made even), then each tie's far end is rewired with probability p to
+    a random other member of the group. Rewiring may, rarely, repeat a tie;
+    a repeated tie counts as a stronger one.
+    """
+    if ids.size == 0 or degree < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    members, group, sizes, starts = _group_layout(keys, ids)
+    local = np.arange(members.size) - starts[group]
+    size = sizes[group]
+    half = np.minimum(degree, size - 1) // 2  # per member, from its group's size
+    parts = []
+    for d in range(1, degree // 2 + 1):  # a loop over ring distances, not people
+        ok = (half >= d) & (size >= 3)
+        src = np.flatnonzero(ok)
+        tgt_local = (local[src] + d) % size[src]
+        rewired = rng.random(src.size) < rewire
+        r = (rng.random(src.size) * (size[src] - 1)).astype(np.int64)
+        r += r >= local[src]  # any member but oneself
+        tgt_local = np.where(rewired, r, tgt_local)
+        parts.append(np.column_stack([members[src], members[starts[group[src]] + tgt_local]]))
+    return np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+
+
+def gnp_groups(
+    keys: np.ndarray, ids: np.ndarray, mean_degree: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Erdos-Renyi G(n, p) within each group of equal ``keys``, p = mean_degree / (n - 1).
+
+    The number of ties in a group is Binomial(n(n-1)/2, p), as in
+    ``networkx.fast_gnp_random_graph``; the pairs are then drawn uniformly
+    (a pair drawn twice, rare at these densities, counts as a stronger tie).
+    """
+    if ids.size == 0 or mean_degree <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    members, _, sizes, starts = _group_layout(keys, ids)
+    pairs = sizes * (sizes - 1) // 2
+    prob = np.minimum(1.0, mean_degree / np.maximum(sizes - 1, 1))
+    m = rng.binomial(pairs, prob)
+    g = np.repeat(np.arange(sizes.size), m)
+    size = sizes[g]
+    u = (rng.random(g.size) * size).astype(np.int64)
+    v = (rng.random(g.size) * (size - 1)).astype(np.int64)
+    v += v >= u
+    return np.column_stack([members[starts[g] + u], members[starts[g] + v]])
+
+
+def ties_within(
+    keys_new: np.ndarray,
+    new: np.ndarray,
+    keys_pool: np.ndarray,
+    pool: np.ndarray,
+    mean_degree: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Poisson(mean_degree) ties from each new person to uniform pool members with their key.
+
+    The bipartite G(n, m, p) model with p = mean_degree / (pool members with the key).
+    """
+    if new.size == 0 or pool.size == 0 or mean_degree <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    order = np.argsort(keys_pool, kind="stable")
+    sorted_keys = keys_pool[order]
+    lo = np.searchsorted(sorted_keys, keys_new, side="left")
+    count = np.searchsorted(sorted_keys, keys_new, side="right") - lo
+    k = rng.poisson(mean_degree, new.size) * (count > 0)
+    src = np.repeat(new, k)
+    pick = np.repeat(lo, k) + (rng.random(src.size) * np.repeat(count, k)).astype(np.int64)
+    return np.column_stack([src, pool[order][pick]])
+
+
+def ties_to_elders(
+    keys_new: np.ndarray,
+    birth_new: np.ndarray,
+    new: np.ndarray,
+    keys_pool: np.ndarray,
+    birth_pool: np.ndarray,
+    pool: np.ndarray,
+    span_weeks: float,
+    mean_degree: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Poisson(mean_degree) ties to pool members with the same key born up to ``span_weeks``
+    earlier (older friends in the same ward)."""
+    if new.size == 0 or pool.size == 0 or mean_degree <= 0:
+        return np.empty((0, 2), dtype=np.int64)
+    # Search on one composite value per person: key first, then birth week
+    # (birth weeks span far less than the spacing between keys).
+    spacing = 4 * (np.abs(birth_pool).max() + np.abs(birth_new).max() + span_weeks + 1)
+    pool_value = keys_pool * spacing + birth_pool
+    order = np.argsort(pool_value, kind="stable")
+    sorted_value = pool_value[order]
+    new_value = keys_new * spacing + birth_new
+    lo = np.searchsorted(sorted_value, new_value - span_weeks, side="left")
+    hi = np.searchsorted(sorted_value, new_value, side="left")
+    count = hi - lo
+    k = rng.poisson(mean_degree, new.size) * (count > 0)
+    src = np.repeat(new, k)
+    pick = np.repeat(lo, k) + (rng.random(src.size) * np.repeat(count, k)).astype(np.int64)
+    return np.column_stack([src, pool[order][pick]])
+
+
 def _random_ties(a: np.ndarray, b: np.ndarray, mean_degree: float, rng) -> np.ndarray:
     """Poisson(mean_degree) ties from each of ``a`` to uniformly chosen members of ``b``.
 
@@ -173,56 +307,54 @@ class Network:
 
     # -- building ---------------------------------------------------------
     def add_people(self, rows: slice, week: int, rng: np.random.Generator) -> None:
-        """Generate the ties of newly entered people (one cohort, or everyone at the start)."""
+        """Generate the ties of newly entered people (one cohort, or a cohort at the start).
+
+        All groups (school-year groups, wards) are generated at once, vectorised.
+        """
         p, ppl = self.params, self.people
         new = np.arange(rows.start, rows.stop)
         year_group = np.floor((week - ppl.birth_week[new]) / WEEKS_PER_YEAR).astype(np.int64)
-        # School: a small world within each school and year group.
         school_key = ppl.school[new].astype(np.int64) * 100 + year_group
-        school_edges = []
-        for group in _groups(school_key, new):
-            k = min(p.school_degree, group.size - 1)
-            k -= k % 2
-            if group.size < 3 or k < 2:
-                continue
-            g = nx.watts_strogatz_graph(group.size, k, p.school_rewire, seed=_seed(rng))
-            school_edges.append(_edges(g, group))
+        # School: a small world within each school and year group.
+        school = watts_strogatz_groups(school_key, new, p.school_degree, p.school_rewire, rng)
         # Friendship: most with schoolmates of the same year (homophily by
         # school and age), the rest with young people of the same ward up to
         # three years older (criminal role models, MPS response para 31).
-        friend_edges = []
         same = p.friendship_degree * p.friends_same_school_share
-        for group in _groups(school_key, new):
-            if group.size < 2:
-                continue
-            g = nx.fast_gnp_random_graph(
-                group.size, min(1.0, same / (group.size - 1)), seed=_seed(rng)
-            )
-            friend_edges.append(_edges(g, group))
-        older_all = np.arange(ppl.lo, rows.start)
-        age_now = (week - ppl.birth_week[older_all]) / WEEKS_PER_YEAR
+        friends = [gnp_groups(school_key, new, same, rng)]
+        older = np.arange(ppl.lo, rows.start)
+        ward_new = ppl.ward[new].astype(np.int64)
+        ward_old = ppl.ward[older].astype(np.int64)
         cross = p.friendship_degree * (1 - p.friends_same_school_share)
-        # Neighbourhood: ties to young people of any age in the same ward.
-        nb_edges = []
-        for ward_group in _groups(ppl.ward[new].astype(np.int64), new):
-            ward = ppl.ward[ward_group[0]]
-            residents = older_all[ppl.ward[older_all] == ward]
-            g = nx.fast_gnp_random_graph(
-                ward_group.size,
-                min(1.0, p.neighbourhood_degree / 2 / max(ward_group.size - 1, 1)),
-                seed=_seed(rng),
+        friends.append(
+            ties_to_elders(
+                ward_new, ppl.birth_week[new], new,
+                ward_old, ppl.birth_week[older], older,
+                3 * WEEKS_PER_YEAR, cross, rng,
             )
-            nb_edges.append(_edges(g, ward_group))
-            nb_edges.append(_random_ties(ward_group, residents, p.neighbourhood_degree / 2, rng))
-            if residents.size:
-                ages = age_now[ppl.ward[older_all] == ward]
-                new_age = (week - ppl.birth_week[ward_group[0]]) / WEEKS_PER_YEAR
-                elder = residents[(ages > new_age) & (ages < new_age + 3)]
-                friend_edges.append(_random_ties(ward_group, elder, cross, rng))
-        self._append("school", school_edges)
-        self._append("friendship", friend_edges)
-        self._append("neighbourhood", nb_edges)
+        )  # fmt: skip
+        # Neighbourhood: ties to young people of any age in the same ward.
+        half = p.neighbourhood_degree / 2
+        neighbours = [
+            gnp_groups(ward_new, new, half, rng),
+            ties_within(ward_new, new, ward_old, older, half, rng),
+        ]
+        if ppl.geography.n_boroughs > 1 and p.cross_borough_friends > 0:
+            friends.append(self._cross_borough(new, week, rng))
+        self._append("school", [school])
+        self._append("friendship", friends)
+        self._append("neighbourhood", neighbours)
         self._rebuild_siblings()
+
+    def _cross_borough(self, new: np.ndarray, week: int, rng: np.random.Generator) -> np.ndarray:
+        """Friendships with people of about the same age in other boroughs."""
+        ppl = self.people
+        pool = np.arange(ppl.lo, ppl.n)
+        age = (week - ppl.birth_week[pool]) / WEEKS_PER_YEAR
+        new_age = (week - ppl.birth_week[new]) / WEEKS_PER_YEAR
+        pool = pool[(age >= new_age.min() - 1) & (age <= new_age.max() + 1)]
+        ties = _random_ties(new, pool, self.params.cross_borough_friends, rng)
+        return ties[ppl.borough[ties[:, 0]] != ppl.borough[ties[:, 1]]]
 
     def build_initial(self, week: int, rng: np.random.Generator) -> None:
         """Ties for the initial population, one single-year cohort at a time (oldest first)."""

@@ -202,7 +202,7 @@ class PopulationParams(Params):
         unit="gangs",
         basis="assumed",
         ge=1,
-        le=200,
+        le=2000,
         doc="territorial gangs in the borough, each with home wards",
     )
     children_per_family: float = param(

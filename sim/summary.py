@@ -36,6 +36,7 @@ def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
             "sex": np.array(SEXES, dtype=object)[ppl.sex[:n]],
             "ethnic_group": np.array(ETHNIC_GROUPS, dtype=object)[ppl.ethnic[:n]],
             "birth_day": np.floor(ppl.birth_week[:n] * DAYS_PER_WEEK).astype(np.int64),
+            "borough": ppl.borough[:n].astype(np.int64),
         }
     )
 
@@ -129,7 +130,52 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
             i.name: i.outputs(years)["caseload"] for i in model.interventions
         },
     }
+    if model.geography.n_boroughs > 1:
+        summary["by_borough"] = by_borough(model, people, offences, disposals, releases)
     return _clean(summary)
+
+
+def by_borough(
+    model: YouthJusticeModel,
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    disposals: pd.DataFrame,
+    releases: pd.DataFrame,
+) -> dict[str, dict[str, float]]:
+    """Headline figures for each borough of a multi-borough area (by home borough)."""
+    years = model.measured_weeks / WEEKS_PER_YEAR
+    start = model.burn_in_weeks * DAYS_PER_WEEK
+    end = (model.burn_in_weeks + model.measured_weeks) * DAYS_PER_WEEK
+    year_len = WEEKS_PER_YEAR * DAYS_PER_WEEK
+    year_starts = [start + k * year_len for k in range(int(years))]
+    home = people["borough"].to_numpy()
+    out = {}
+    for b, name in enumerate(model.geography.borough_names):  # a loop over boroughs
+        mine = people[home == b]
+        ids = mine["person"].to_numpy()
+        o = offences[np.isin(offences["person"].to_numpy(), ids)]
+        d = disposals[np.isin(disposals["person"].to_numpy(), ids)]
+        r = releases[np.isin(releases["person"].to_numpy(), ids)]
+        population = model.person_weeks_by_borough[b] / max(model.measured_weeks, 1)
+        fte = np.mean([metrics.first_time_entrants(mine, d, s, s + year_len) for s in year_starts])
+        counts = metrics.true_and_proven_offences(o, start, end)
+        out[name] = {
+            "population_10_17": population,
+            "children_cautioned_or_sentenced_per_year": float(
+                np.mean(
+                    [
+                        metrics.children_cautioned_or_sentenced(d, s, s + year_len)
+                        for s in year_starts
+                    ]
+                )
+            ),
+            "first_time_entrants_per_year": float(fte),
+            "first_time_entrants_per_100k": metrics.per_100k(float(fte), population),
+            "proven_reoffending_rate": metrics.proven_reoffending(mine, o, d, r, start, end).rate,
+            "true_offences_per_year": counts["true"] / years,
+            "proven_offences_per_year": counts["proven"] / years,
+        }
+    return out
 
 
 def cost_per_year(model: YouthJusticeModel) -> dict[str, float]:

@@ -1,0 +1,117 @@
+"""The network: vectorised generators against networkx's, and peer exposure against W @ a."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from conftest import small
+
+from sim.model import YouthJusticeModel
+from sim.network import _gather_rows, gnp_groups, ties_to_elders, watts_strogatz_groups
+
+
+def _graph(edges: np.ndarray, n: int) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(map(tuple, edges))
+    return g
+
+
+def test_watts_strogatz_groups_match_networkx():
+    rng = np.random.default_rng(1)
+    n, k, p = 200, 6, 0.2
+    ours_c, theirs_c, ours_e = [], [], []
+    for seed in range(20):
+        e = watts_strogatz_groups(np.zeros(n, dtype=int), np.arange(n), k, p, rng)
+        g = _graph(e, n)
+        ours_c.append(nx.average_clustering(g))
+        ours_e.append(g.number_of_edges())
+        theirs_c.append(nx.average_clustering(nx.watts_strogatz_graph(n, k, p, seed=seed)))
+    assert abs(np.mean(ours_c) - np.mean(theirs_c)) < 0.03
+    assert np.mean(ours_e) > 0.98 * n * k / 2  # rewiring rarely repeats a tie
+    # Groups never mix: ties stay within their group.
+    keys = np.repeat([0, 1, 2], 50)
+    e = watts_strogatz_groups(keys, np.arange(150), k, p, rng)
+    assert np.all(keys[e[:, 0]] == keys[e[:, 1]])
+    assert np.all(e[:, 0] != e[:, 1])
+
+
+def test_gnp_groups_match_networkx_edge_counts():
+    rng = np.random.default_rng(2)
+    n, mean_degree = 120, 4.0
+    ours = [
+        gnp_groups(np.zeros(n, int), np.arange(n), mean_degree, rng).shape[0] for _ in range(200)
+    ]
+    p = mean_degree / (n - 1)
+    theirs = [nx.fast_gnp_random_graph(n, p, seed=s).number_of_edges() for s in range(200)]
+    expected = n * (n - 1) / 2 * p
+    assert abs(np.mean(ours) - expected) < 0.03 * expected
+    assert abs(np.std(ours) - np.std(theirs)) < 0.25 * np.std(theirs)
+
+
+def test_ties_to_elders_only_reach_older_people_of_the_same_key():
+    rng = np.random.default_rng(3)
+    pool = np.arange(1000)
+    keys_pool = rng.integers(0, 5, 1000)
+    birth_pool = rng.uniform(-500, 0, 1000)
+    new = np.arange(1000, 1100)
+    keys_new = rng.integers(0, 5, 100)
+    birth_new = rng.uniform(-200, 0, 100)
+    e = ties_to_elders(keys_new, birth_new, new, keys_pool, birth_pool, pool, 156, 3.0, rng)
+    assert e.shape[0] > 100
+    i = e[:, 0] - 1000
+    assert np.all(keys_pool[e[:, 1]] == keys_new[i])
+    age_gap = birth_new[i] - birth_pool[e[:, 1]]
+    assert np.all((age_gap > 0) & (age_gap <= 156))
+
+
+def test_gather_rows_equals_row_sums():
+    rng = np.random.default_rng(4)
+    m = sp.random(300, 300, density=0.05, format="csr", random_state=5)
+    rows = rng.choice(300, 40, replace=False)
+    expected = np.asarray(m[rows].sum(axis=0)).ravel()
+    assert np.allclose(_gather_rows(m, rows, 300), expected)
+
+
+def _share(net, layer: str, a: np.ndarray) -> np.ndarray:
+    """Dense reference: share of a person's ties in ``layer`` who are active."""
+    e = net.edges[layer]
+    src = np.r_[e[:, 0], e[:, 1]]
+    dst = np.r_[e[:, 1], e[:, 0]]
+    deg = np.bincount(src, minlength=a.size)
+    hits = np.bincount(src, weights=a[dst], minlength=a.size)
+    return np.divide(hits, deg, out=np.zeros(a.size), where=deg > 0)
+
+
+def test_peer_exposure_is_the_weighted_share_of_active_ties():
+    m = YouthJusticeModel(scenario=small(population=1500))
+    net, ppl, p = m.network, m.people, m.network.params
+    rng = np.random.default_rng(6)
+    active = np.sort(rng.choice(np.arange(ppl.lo, ppl.n), 120, replace=False))
+    a = np.zeros(ppl.capacity)
+    a[active] = 1.0
+    gang = np.zeros(ppl.capacity)
+    g = net.gang_members
+    gang[g] = p.weight_gang * (net.gang_matrix @ a[g])
+    holiday = (
+        p.weight_friendship * _share(net, "friendship", a)
+        + p.weight_siblings * _share(net, "siblings", a)
+        + p.weight_neighbourhood * p.holiday_neighbourhood_factor * _share(net, "neighbourhood", a)
+        + gang
+    )
+    assert np.allclose(net.peer_exposure(active, term=False), holiday)
+    # In term, school ties between pupils under 16 count too, neighbourhood ties at weight 1.
+    age = (0 - ppl.birth_week) / 52
+    e = net.edges["school"]
+    pupils = np.nan_to_num(age, nan=99) < 16
+    net.edges["school"] = e[pupils[e[:, 0]] & pupils[e[:, 1]]]
+    term = (
+        holiday
+        + p.weight_neighbourhood
+        * (1 - p.holiday_neighbourhood_factor)
+        * _share(net, "neighbourhood", a)
+        + p.weight_school * _share(net, "school", a)
+    )
+    net.edges["school"] = e
+    assert np.allclose(net.peer_exposure(active, term=True), term)
