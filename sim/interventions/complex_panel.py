@@ -1,0 +1,277 @@
+"""Complex adolescents panel: a weekly partnership panel that puts the highest-risk
+children on a joint safety plan.
+
+From the Croydon scrutiny minutes: the Complex Adolescents Panel is a
+partnership group meeting weekly, co-chaired by the police, that considers
+exploitation in individual children's cases and drives child safety plans.
+
+Each week each borough's panel ranks its children (10-17, at liberty, not on a plan and not
+on one recently) by last week's offending log hazard plus flags for
+exploitation risk (looked after, victimised in the last year, in or tied to
+a gang), and takes the top ones onto a plan while it has capacity and time.
+A plan lasts ``plan_weeks``; while it runs the child's offending hazard is
+lower, some of their victimisations are prevented (safety planning against
+exploitation), and gang members among them leave gangs faster (disrupted
+exploitation). Each plan costs the partners' time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import model_validator
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.events import Table
+from sim.interventions import Intervention, InterventionParams
+from sim.params import CROYDON_SCRUTINY, MPS_2009, param
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+
+class ComplexPanelParams(InterventionParams):
+    """Who the panel takes, how many, for how long, what a plan does and costs."""
+
+    capacity: int = param(
+        30,
+        unit="children on a plan at once, per borough",
+        basis="assumed",
+        ge=0,
+        le=10_000,
+        doc="plans the partners can drive at once (a lead professional each)",
+    )
+    new_cases_per_week: int = param(
+        3,
+        unit="children per weekly meeting, per borough",
+        basis="assumed",
+        source=CROYDON_SCRUTINY,
+        ge=0,
+        le=1_000,
+        doc="the panel meets weekly; a meeting can take on a few new cases",
+    )
+    plan_weeks: int = param(
+        26,
+        unit="weeks",
+        basis="assumed",
+        ge=1,
+        le=260,
+        doc="how long a joint safety plan runs before review and closure",
+    )
+    readmission_gap_weeks: int = param(
+        26,
+        unit="weeks",
+        basis="assumed",
+        ge=0,
+        le=520,
+        doc="a child whose plan closed is not taken again for this long",
+    )
+    min_age: float = param(
+        10,
+        unit="years",
+        basis="assumed",
+        ge=10,
+        le=21,
+        doc="children from the age of criminal responsibility",
+    )
+    max_age: float = param(
+        18,
+        unit="years",
+        basis="assumed",
+        ge=10,
+        le=21,
+        doc="a children's social care panel: under 18",
+    )
+    weight_looked_after: float = param(
+        1.0,
+        unit="log-hazard points",
+        basis="assumed",
+        source=MPS_2009,
+        ge=0,
+        doc="priority for looked-after children, the most likely to become victims and "
+        "perpetrators (para 14)",
+    )
+    weight_victim: float = param(
+        0.5,
+        unit="log-hazard points",
+        basis="assumed",
+        ge=0,
+        doc="priority for children victimised in the last year (exploitation often shows "
+        "as victimisation)",
+    )
+    weight_gang: float = param(
+        1.0,
+        unit="log-hazard points",
+        basis="assumed",
+        ge=0,
+        doc="priority for gang members and children with a friend, sibling or fellow "
+        "member in a gang (criminal exploitation runs through these ties)",
+    )
+    victim_window_weeks: int = param(
+        52,
+        unit="weeks",
+        basis="assumed",
+        ge=0,
+        le=520,
+        doc="victimisation this recent counts as a flag",
+    )
+    plan_effect: float = param(
+        0.3,
+        unit="log hazard reduction",
+        basis="assumed",
+        ge=0,
+        le=3,
+        doc="effect of a multi-agency plan on offending while it runs (Lipsey 2009: "
+        "effective programmes cut reoffending 10-20%+; hazard x0.74)",
+    )
+    victim_protection: float = param(
+        0.3,
+        unit="share of victimisations prevented",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="safety plans against exploitation: fewer victimisations while on the plan",
+    )
+    gang_exit_per_year: float = param(
+        0.5,
+        unit="per gang member on a plan per year",
+        basis="assumed",
+        ge=0,
+        le=52,
+        doc="extra gang exits of members on a plan (exploitation disrupted)",
+    )
+    cost_per_plan: float = param(
+        5_000,
+        unit="GBP per plan",
+        basis="assumed",
+        ge=0,
+        doc="panel preparation and six months of a lead professional's and partners' time",
+    )
+
+    @model_validator(mode="after")
+    def _ages_in_order(self) -> ComplexPanelParams:
+        if self.max_age <= self.min_age:
+            raise ValueError("max_age must be above min_age")
+        return self
+
+
+class ComplexPanel(Intervention):
+    """Weekly panel: the highest-risk children onto joint plans, up to capacity."""
+
+    name = "complex_panel"
+    description = "weekly complex adolescents panel: joint safety plans for the highest-risk"
+    Params = ComplexPanelParams
+
+    def __init__(self, model: YouthJusticeModel, params: ComplexPanelParams) -> None:
+        super().__init__(model, params)
+        self.params: ComplexPanelParams = params
+        cap = model.people.capacity
+        self.plan_until = np.full(cap, -(10**9), dtype=np.int64)  # on a plan while > week
+        self.on_plan = np.empty(0, dtype=np.int64)  # ids of children on a plan
+        self.plans = Table({"person": "i8", "start": "i4", "end": "i4", "score": "f8"})
+        self.plans_started = 0  # measured years
+        self.gang_exits = 0  # measured years
+        self.victimisations_prevented = 0  # measured years
+        self._lh_lo = 0
+
+    def _last_log_hazard(self, ids: np.ndarray) -> np.ndarray:
+        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
+        lh = self.model.last_log_hazard
+        pos = ids - self._lh_lo
+        ok = (pos >= 0) & (pos < lh.size)
+        out = np.full(ids.size, -np.inf)
+        out[ok] = lh[pos[ok]]
+        return out
+
+    def scores(self, week: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, score) of the children the panel could take this week."""
+        m, p, ppl = self.model, self.params, self.model.people
+        live = ppl.live
+        age = ppl.age(week)
+        ok = (age >= p.min_age) & (age < p.max_age) & ~ppl.in_custody(week)
+        ok &= self.plan_until[live] <= week - p.readmission_gap_weeks
+        ids = np.flatnonzero(ok) + live.start
+        score = self._last_log_hazard(ids)
+        keep = np.isfinite(score)
+        ids, score = ids[keep], score[keep]
+        member = np.zeros(ppl.capacity)
+        member[live][ppl.gang[live] >= 0] = 1.0
+        tied = (m.network.close_ties @ member)[ids] > 0
+        victim = ppl.victim_week[ids] > week - p.victim_window_weeks  # NaN (never) is False
+        score = score + p.weight_looked_after * ppl.looked_after[ids]
+        score = score + p.weight_victim * victim
+        score = score + p.weight_gang * ((member[ids] > 0) | tied)
+        return ids, score
+
+    # -- hooks ----------------------------------------------------------------------
+    def before_offending(self, week: int) -> None:
+        m, p, ppl = self.model, self.params, self.model.people
+        # Plans end on time, or when the child leaves (aged out, turned 18, custody).
+        if self.on_plan.size:
+            ids = self.on_plan
+            stay = (self.plan_until[ids] > week) & (ids >= ppl.lo)
+            stay &= ~(ppl.custody_release_week[ids] > week)
+            stay &= (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < p.max_age
+            gone = ids[~stay]
+            self.plan_until[gone] = np.minimum(self.plan_until[gone], week)
+            self.on_plan = ids[stay]
+        # One panel per borough, each with its own capacity and weekly intake.
+        on = np.bincount(ppl.borough[self.on_plan], minlength=m.geography.n_boroughs)
+        take = np.clip(np.minimum(p.capacity - on, p.new_cases_per_week), 0, None)
+        if take.any():
+            ids, score = self.scores(week)
+            if ids.size:
+                # By borough, highest score first; ties go to the lower id (the older child).
+                borough = ppl.borough[ids]
+                order = np.lexsort((ids, -score, borough))
+                b = borough[order]
+                rank = np.arange(ids.size) - np.searchsorted(b, b, side="left")
+                top = order[rank < take[b]]
+                new, new_score = ids[top], score[top]
+                self.plan_until[new] = week + p.plan_weeks
+                self.on_plan = np.concatenate([self.on_plan, new])
+                self.reached[new] = True
+                self.plans.append(
+                    person=new,
+                    start=np.full(new.size, week),
+                    end=np.full(new.size, week + p.plan_weeks),
+                    score=new_score,
+                )
+                if m.measuring:
+                    self.plans_started += int(new.size)
+                    self.cost_gbp += new.size * p.cost_per_plan
+        if self.on_plan.size:
+            m.hazard_multiplier[self.on_plan] *= np.exp(-p.plan_effect)
+
+    def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
+        p = self.params
+        if self.on_plan.size == 0 or p.victim_protection == 0:
+            return None
+        on = self.plan_until[victims] > week
+        u = self.model.streams.uniform(self.name, week, victims, 1)
+        prevented = on & (u < p.victim_protection)
+        if self.model.measuring:
+            self.victimisations_prevented += int(prevented.sum())
+        return prevented
+
+    def end_of_week(self, week: int) -> None:
+        m, p, ppl = self.model, self.params, self.model.people
+        self._lh_lo = ppl.lo
+        ids = self.on_plan
+        if ids.size and p.gang_exit_per_year > 0:
+            members = ids[ppl.gang[ids] >= 0]
+            u = m.streams.uniform(self.name, week, members, 2)
+            leave = members[u < -np.expm1(-p.gang_exit_per_year / WEEKS_PER_YEAR)]
+            ppl.gang[leave] = -1
+            if m.measuring:
+                self.gang_exits += int(leave.size)
+        self.caseload = int(ids.size)
+
+    def outputs(self, measured_years: float) -> dict[str, float]:
+        out = super().outputs(measured_years)
+        years = max(measured_years, 1e-9)
+        out["plans_per_year"] = self.plans_started / years
+        out["gang_exits_per_year"] = self.gang_exits / years
+        out["victimisations_prevented_per_year"] = self.victimisations_prevented / years
+        return out

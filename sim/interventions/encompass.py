@@ -1,0 +1,245 @@
+"""Operation Encompass and MARAC: schools told of domestic abuse at home; repeats escalate.
+
+From the Croydon scrutiny minutes: police attending a low-risk domestic
+incident write a report; through the MASH, Operation Encompass passes it to
+the designated safeguarding lead at the school of each child in the
+household, who can then hold discreet conversations; four low-risk calls in
+12 months escalate the case to the Multi-Agency Risk Assessment Conference
+(MARAC) for follow-up by the partners.
+
+Here a household (``people.family``) with a child exposed to domestic abuse
+(``people.domestic_abuse``) has police-attended incidents at its own rate
+(heavy-tailed across households: repeat calls concentrate on a few). Each
+incident notifies the school of every exposed pupil in the household; the
+fourth incident within the window escalates the household to MARAC. Support
+lowers the share of the domestic-abuse risk that still acts
+(``model.da_risk_weight``): notification some, MARAC more, for a while after.
+The incidents themselves are not caused or prevented by the scheme, and
+change nothing unless notified.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.special import ndtri
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.events import Table
+from sim.interventions import Intervention, InterventionParams
+from sim.params import CROYDON_SCRUTINY, param
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+_NEVER = -(10**9)  # "no incident yet" in the per-household history
+
+
+class EncompassParams(InterventionParams):
+    """Incidents, notification, escalation to MARAC, and what support does."""
+
+    incident_rate_per_year: float = param(
+        0.6,
+        unit="police-attended incidents per household per year",
+        basis="assumed",
+        ge=0,
+        le=52,
+        doc="mean over households with a child exposed to domestic abuse (most exposure is "
+        "never reported; police are called to a minority of households in a year)",
+    )
+    incident_rate_sd: float = param(
+        1.0,
+        unit="SD of log rate across households",
+        basis="assumed",
+        ge=0,
+        le=3,
+        doc="repeat calls concentrate on few households (repeat victimisation)",
+    )
+    notification_share: float = param(
+        0.9,
+        unit="share of incidents",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="incidents whose report reaches the pupil's designated safeguarding lead "
+        "through the MASH (missing school details, delays)",
+    )
+    notification_support_weeks: int = param(
+        26,
+        unit="weeks",
+        basis="assumed",
+        ge=0,
+        le=520,
+        doc="how long the safeguarding lead's discreet support lasts after a notification",
+    )
+    notification_effect: float = param(
+        0.3,
+        unit="share of domestic-abuse risk removed",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="a known adult at school who knows: some of the harm is buffered",
+    )
+    marac_incidents: int = param(
+        4,
+        unit="incidents",
+        basis="sourced",
+        source=CROYDON_SCRUTINY,
+        ge=1,
+        le=52,
+        doc="four low-risk calls in 12 months escalate a case to MARAC",
+    )
+    marac_window_weeks: int = param(
+        52,
+        unit="weeks",
+        basis="sourced",
+        source=CROYDON_SCRUTINY,
+        ge=1,
+        le=520,
+        doc="the 12-month period of the escalation rule",
+    )
+    marac_support_weeks: int = param(
+        52,
+        unit="weeks",
+        basis="assumed",
+        ge=0,
+        le=520,
+        doc="how long the MARAC partners' safety plan and follow-up last",
+    )
+    marac_effect: float = param(
+        0.5,
+        unit="share of domestic-abuse risk removed",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="a multi-agency safety plan (IDVA, social care, police) on top of any "
+        "notification; MARACs are reported to cut repeat abuse substantially",
+    )
+    cost_per_notification: float = param(
+        40,
+        unit="GBP per child notified",
+        basis="assumed",
+        ge=0,
+        doc="MASH processing and an hour of a safeguarding lead's time",
+    )
+    cost_per_marac_case: float = param(
+        500,
+        unit="GBP per household case",
+        basis="assumed",
+        ge=0,
+        doc="agency time to prepare, discuss and follow up a case at the conference",
+    )
+
+
+class Encompass(Intervention):
+    """Domestic-abuse notifications to schools, and MARAC for repeat households."""
+
+    name = "encompass"
+    description = "Operation Encompass school notifications and MARAC escalation"
+    Params = EncompassParams
+
+    def __init__(self, model: YouthJusticeModel, params: EncompassParams) -> None:
+        super().__init__(model, params)
+        self.params: EncompassParams = params
+        cap = model.people.capacity  # family ids are below the number of people
+        # The weeks of each household's last ``marac_incidents`` incidents, oldest first.
+        self.history = np.full((cap, params.marac_incidents), _NEVER, dtype=np.int64)
+        self.last_marac = np.full(cap, _NEVER, dtype=np.int64)
+        self.notified_until = np.full(cap, -1, dtype=np.int64)  # support while > week
+        self.marac_until = np.full(cap, -1, dtype=np.int64)
+        self.incidents = Table({"family": "i8", "week": "i4", "children": "i4", "notified": "i4"})
+        self.marac_cases = Table({"family": "i8", "week": "i4", "children": "i4"})
+        self.counts = {"incidents": 0, "notifications": 0, "marac_cases": 0}  # measured
+
+    # -- the escalation rule -------------------------------------------------------
+    def record_incidents(self, families: np.ndarray, week: int) -> np.ndarray:
+        """Add one incident this week for each of ``families`` (distinct); return those
+        escalating to MARAC: ``marac_incidents`` incidents within ``marac_window_weeks``
+        weeks (this one included), all since the household's last MARAC referral."""
+        p = self.params
+        h = self.history[families]
+        h[:, :-1] = h[:, 1:]
+        h[:, -1] = week
+        self.history[families] = h
+        oldest = h[:, 0]
+        escalate = (oldest > week - p.marac_window_weeks) & (oldest > self.last_marac[families])
+        out = families[escalate]
+        self.last_marac[out] = week
+        return out
+
+    # -- hooks ------------------------------------------------------------------------
+    def before_offending(self, week: int) -> None:
+        m, p, ppl = self.model, self.params, self.model.people
+        live = ppl.live
+        if p.incident_rate_per_year > 0:
+            self._incidents(week)
+        w = m.da_risk_weight[live]
+        w *= np.where(self.notified_until[live] > week, 1.0 - p.notification_effect, 1.0)
+        w *= np.where(self.marac_until[live] > week, 1.0 - p.marac_effect, 1.0)
+        m.da_risk_weight[live] = w
+
+    def _incidents(self, week: int) -> None:
+        """This week's police-attended incidents, notifications and escalations."""
+        m, p, ppl = self.model, self.params, self.model.people
+        live = ppl.live
+        exposed = ppl.domestic_abuse[live] & (ppl.age(week) < 18)
+        ids = np.flatnonzero(exposed) + live.start
+        if ids.size == 0:
+            return
+        fam = ppl.family[ids].astype(np.int64)
+        households = np.unique(fam)
+        # A household's rate is fixed for the run (keyed by household, not by week).
+        z = ndtri(np.clip(m.streams.uniform(self.name, 0, households, 11), 1e-12, 1 - 1e-12))
+        sd = p.incident_rate_sd
+        rate = p.incident_rate_per_year * np.exp(sd * z - sd * sd / 2)  # mean-preserving
+        hit = m.streams.uniform(self.name, week, households, 12) < -np.expm1(-rate / WEEKS_PER_YEAR)
+        households = households[hit]
+        if households.size == 0:
+            return
+        in_incident = np.isin(fam, households)
+        children, fam = ids[in_incident], fam[in_incident]
+        pupil = ppl.at_school(week)[children - live.start]
+        told = pupil & (m.streams.uniform(self.name, week, children, 13) < p.notification_share)
+        notified = children[told]
+        self.notified_until[notified] = week + p.notification_support_weeks
+        escalated = self.record_incidents(households, week)
+        marac_children = children[np.isin(fam, escalated)]
+        self.marac_until[marac_children] = week + p.marac_support_weeks
+        self.reached[notified] = True
+        self.reached[marac_children] = True
+
+        per_household = np.searchsorted(households, fam)
+        self.incidents.append(
+            family=households,
+            week=np.full(households.size, week),
+            children=np.bincount(per_household, minlength=households.size),
+            notified=np.bincount(per_household[told], minlength=households.size),
+        )
+        if escalated.size:
+            self.marac_cases.append(
+                family=escalated,
+                week=np.full(escalated.size, week),
+                children=np.bincount(
+                    np.searchsorted(escalated, fam[np.isin(fam, escalated)]),
+                    minlength=escalated.size,
+                ),
+            )
+        if m.measuring:
+            self.counts["incidents"] += int(households.size)
+            self.counts["notifications"] += int(notified.size)
+            self.counts["marac_cases"] += int(escalated.size)
+            self.cost_gbp += notified.size * p.cost_per_notification
+            self.cost_gbp += escalated.size * p.cost_per_marac_case
+
+    def end_of_week(self, week: int) -> None:
+        live = self.model.people.live
+        supported = (self.notified_until[live] > week) | (self.marac_until[live] > week)
+        self.caseload = int(supported.sum())
+
+    def outputs(self, measured_years: float) -> dict[str, float]:
+        out = super().outputs(measured_years)
+        years = max(measured_years, 1e-9)
+        for key, value in self.counts.items():
+            out[f"{key}_per_year"] = value / years
+        return out

@@ -1,0 +1,158 @@
+"""Hotspot operations: where they go, detection during them, deterrence and displacement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from conftest import small
+
+from sim.interventions.hotspots import HotspotParams, Hotspots
+from sim.model import YouthJusticeModel
+from sim.population import BoroughSpec
+from sim.summary import summarise, timeseries
+
+NAME = "hotspots"
+
+
+def _scenario(params: HotspotParams | None, seed: int = 7, keep_others: bool = False):
+    base = small(seed=seed)
+    # Others in the baseline are dropped unless asked for, so the test sees this one alone.
+    others = {k: v for k, v in base.interventions.items() if k != NAME and keep_others}
+    if params is not None:
+        others[NAME] = params
+    return base.model_copy(update={"interventions": others})
+
+
+def _run(params: HotspotParams | None, seed: int = 7, keep_others: bool = False):
+    m = YouthJusticeModel(scenario=_scenario(params, seed, keep_others))
+    m.run()
+    return m
+
+
+def _two_boroughs(params):
+    """A small area of two boroughs, the second more deprived."""
+    sc = _scenario(params)
+    boroughs = [
+        BoroughSpec(name="A", population_10_17=1500, wards=4, secondary_schools=2),
+        BoroughSpec(name="B", population_10_17=1500, wards=4, secondary_schools=2, deprivation=1),
+    ]
+    return sc.model_copy(
+        update={"population": sc.population.model_copy(update={"boroughs": boroughs})}
+    )
+
+
+def _hotspots(m: YouthJusticeModel) -> Hotspots:
+    return next(i for i in m.interventions if i.name == NAME)
+
+
+def _in_operations(m: YouthJusticeModel, ops) -> np.ndarray:
+    """Mask of offences by residents of an operation ward while it ran."""
+    off = m.events.offences
+    ward = m.people.ward[off["person"]]
+    sel = np.zeros(off.n, dtype=bool)
+    for w, start, end in zip(ops["ward"], ops["start"], ops["end"], strict=True):
+        sel |= (ward == w) & (off["week"] >= start) & (off["week"] < end)
+    return sel
+
+
+def test_detection_rises_in_operation_wards_during_operations():
+    on, off = _run(HotspotParams()), _run(None)
+    ops = _hotspots(on).operations
+    assert ops.n >= 10, "the test needs operations to mean anything"
+    rates = []
+    for m in (on, off):
+        sel = _in_operations(m, ops)
+        assert sel.sum() > 200
+        rates.append(m.events.offences["detected"][sel].mean())
+    assert rates[0] > 1.2 * rates[1], rates
+
+
+def test_operations_go_where_recent_offending_concentrates():
+    p = HotspotParams(rest_weeks=0)
+    m = YouthJusticeModel(scenario=_scenario(p))
+    h = _hotspots(m)
+    weights = np.asarray(p.offence_weights)
+    for _ in range(3 * p.interval_weeks + 1):
+        m.step()
+    ops = h.operations
+    assert ops.n == 3
+    off = m.events.offences
+    for ward, start in zip(ops["ward"], ops["start"], strict=True):
+        assert start % p.interval_weeks == 0
+        recent = (off["week"] >= start - p.lookback_weeks) & (off["week"] < start)
+        year_ago = (off["week"] >= start - 52) & (off["week"] < start - 52 + p.operation_weeks)
+        w = weights[off["type"]] * (recent + p.seasonal_weight * year_ago)
+        score = np.bincount(m.people.ward[off["person"]], weights=w, minlength=6)
+        assert ward == int(np.argmax(score))
+
+
+def test_a_ward_rests_between_operations():
+    p = HotspotParams(rest_weeks=20, interval_weeks=4)
+    m = _run(p)
+    ops = _hotspots(m).operations
+    for w in np.unique(ops["ward"]):
+        starts = np.sort(ops["start"][ops["ward"] == w])
+        assert (np.diff(starts) >= p.rest_weeks).all()
+
+
+def test_deterrence_and_displacement_multipliers():
+    p = HotspotParams(deterrence=0.2, displacement=0.5)
+    m = YouthJusticeModel(scenario=_scenario(p))
+    h = _hotspots(m)
+    lh_before = None
+    lo_before = 0
+    while not h.active.any():
+        lh_before, lo_before = m.last_log_hazard.copy(), m.people.lo
+        m.step()
+    live = m.people.live
+    ward = m.people.ward[live]
+    mult = h.multiplier[ward]
+    # The model's multiplier is this one, except where the YOS supervises.
+    free = ~m.yos.supervised()
+    assert np.allclose(m.hazard_multiplier[live][free], mult[free])
+    assert np.allclose(mult[h.active[ward]], 1 - p.deterrence)
+    assert h.displace_to.sum() == p.neighbour_wards
+    assert not (h.displace_to & h.active).any()
+    assert (mult[h.displace_to[ward]] > 1).all()
+    assert np.allclose(mult[~h.active[ward] & ~h.displace_to[ward]], 1.0)
+    # In expectation, displacement x the deterred hazard moves to the neighbours.
+    hazard = np.zeros(live.stop - live.start)
+    pos = np.arange(live.start, live.stop) - lo_before
+    ok = (pos >= 0) & (pos < lh_before.size)
+    hazard[ok] = np.exp(lh_before[pos[ok]])
+    deterred = p.deterrence * hazard[h.active[ward]].sum()
+    moved = ((mult - 1) * hazard)[h.displace_to[ward]].sum()
+    assert np.isclose(moved, p.displacement * deterred)
+
+
+def test_no_operations_leaves_results_bit_identical():
+    on = _run(HotspotParams(wards_per_operation=0), keep_others=True)
+    off = _run(None, keep_others=True)
+    s_on, s_off = summarise(on), summarise(off)
+    assert s_on["intervention_reach"].pop(NAME) == 0
+    assert s_on["intervention_caseload"].pop(NAME) == 0
+    assert s_on["cost_per_year_gbp"].pop(NAME) == 0
+    assert s_on == s_off
+    pd.testing.assert_frame_equal(timeseries(on), timeseries(off))
+
+
+def test_cost_is_per_ward_week_of_operation_in_measured_years():
+    p = HotspotParams()
+    m = _run(p)
+    h = _hotspots(m)
+    years = m.measured_weeks / 52
+    out = h.outputs(years)
+    assert out["operation_ward_weeks_per_year"] > 0
+    expected = out["operation_ward_weeks_per_year"] * p.cost_per_ward_week
+    assert abs(out["cost_per_year_gbp"] - expected) < 1e-6 * expected
+
+
+def test_each_borough_runs_its_own_operations():
+    p = HotspotParams()
+    m = YouthJusticeModel(scenario=_two_boroughs(p))
+    for _ in range(4 * p.interval_weeks + 1):
+        m.step()
+    ops = _hotspots(m).operations
+    borough = m.geography.ward_borough[ops["ward"]]
+    for start in np.unique(ops["start"]):
+        assert sorted(borough[ops["start"] == start]) == [0, 1]
