@@ -21,9 +21,9 @@ Mechanism, each week:
    offences; "network": position in the recorded co-offending network:
    degree and co-offending ties to listed members), seen through noise that
    shrinks as information sharing improves (identification accuracy);
-3. free places are filled from the top. Places are the budget over the cost of
-   a place (capped by capacity), less the share lost to duplicated work, which
-   also shrinks as information sharing improves;
+3. free places are filled from the top at a monthly referral meeting. Places
+   are the budget over the cost of a place (capped by capacity), less the share
+   lost to duplicated work, which also shrinks as information sharing improves;
 4. people on the caseload get support (lower risk, a higher chance of leaving
    their gang) and enforcement (a higher chance that their offences are
    detected). Enforcement alone changes who is caught, not what is done: more
@@ -37,6 +37,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import scipy.sparse as sp
 from pydantic import Field
 from scipy.special import ndtri
 
@@ -156,6 +157,14 @@ class GangsTeam(Intervention):
             doc="gangs work runs past 18 (Croydon's Youth IOM: 18-25); the model follows "
             "people to 21",
         )
+        review_weeks: int = param(
+            4,
+            unit="weeks",
+            basis="assumed",
+            ge=1,
+            le=13,
+            doc="the team takes on new cases at a referral meeting about once a month",
+        )
         support_weeks: int = param(
             26,
             unit="weeks",
@@ -219,6 +228,8 @@ class GangsTeam(Intervention):
         self.co_degree = np.zeros(cap, dtype=np.int32)  # recorded co-offending ties
         self.co_edges = np.empty((0, 2), dtype=np.int64)
         self._seen_offences = 0
+        self._seen = np.zeros(cap, dtype=bool)  # visible to the partnership
+        self._visible_n = 0  # rows whose visibility has been drawn
         self.intakes = 0
         self.intakes_on_target = 0  # gang members or close ties of members at intake
         self.exits = 0
@@ -239,7 +250,6 @@ class GangsTeam(Intervention):
         if self.places <= 0:
             return
         m, p, ppl = self.model, self.params, self.model.people
-        self._update_intelligence()
         keep = (self.until[self.active] > week) & (self.active >= ppl.lo)
         self.active = self.active[keep]
         members = self.active[ppl.gang[self.active] >= 0]
@@ -248,9 +258,11 @@ class GangsTeam(Intervention):
             leave = members[u < -np.expm1(-p.support_exit_rate / WEEKS_PER_YEAR)]
             ppl.gang[leave] = -1
             self.exits += int(leave.size)
-        free = self.effective_places - self.active.size
-        if free > 0:
-            self._take_on(week, free)
+        if week % p.review_weeks == 0:  # the referral meeting
+            self._update_intelligence()
+            free = self.effective_places - self.active.size
+            if free > 0:
+                self._take_on(week, free)
         self.caseload = int(self.active.size)
         if m.measuring:
             self.cost_gbp += self.places * p.cost_per_place_year / WEEKS_PER_YEAR
@@ -282,69 +294,76 @@ class GangsTeam(Intervention):
         np.add.at(self.co_degree, b, 1)
         self.co_edges = np.concatenate([self.co_edges, np.column_stack([a, b])])
 
-    def _scores(self, ids: np.ndarray, visible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate mask and priority score over the live window, by the targeting rule."""
+    def _visible(self) -> np.ndarray:
+        """Whether the partnership can see each person (fixed per person, drawn once)."""
+        ppl = self.model.people
+        if self._visible_n < ppl.n:
+            rows = np.arange(self._visible_n, ppl.n)
+            u = self.model.streams.uniform(self.name, 0, rows, _SALT_VISIBLE)
+            self._seen[rows] = u < self.sharing
+            self._visible_n = ppl.n
+        return self._seen
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ids and their priority score, by the targeting rule."""
         m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
-        member = ppl.gang[live] >= 0
+        visible = self._visible()
+        close_ties = m.network.close_ties
         if p.targeting == "risk":
-            vec = np.zeros(ppl.capacity)
-            vec[ids[member]] = 1.0
-            close = (m.network.close_ties @ vec)[live] > 0
+            members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
+            pool = np.union1d(members, _neighbours(close_ties, members))
+            pool = pool[visible[pool] & (pool >= live.start)]
             lh = m.last_log_hazard
-            score = lh if lh.size == ids.size else np.zeros(ids.size)
-            return (member | close) & visible, score
+            aligned = lh.size == live.stop - live.start  # set this week for this window
+            return pool, lh[pool - live.start] if aligned else np.zeros(pool.size)
         if p.targeting == "matrix":
-            listed = self.listed[live]
-            vec = np.zeros(ppl.capacity)
-            vec[ids[listed]] = 1.0
-            close = ((m.network.close_ties @ vec)[live] > 0) & ~listed
-            harm = np.log1p(ppl.n_proven[live])
-            return listed | (close & visible), harm + _LISTED_FIRST * listed
+            listed = np.flatnonzero(self.listed[live]) + live.start
+            close = _neighbours(close_ties, listed)
+            close = close[visible[close] & ~self.listed[close] & (close >= live.start)]
+            pool = np.concatenate([listed, np.unique(close)])
+            harm = np.log1p(ppl.n_proven[pool])
+            return pool, harm + _LISTED_FIRST * self.listed[pool]
         # network: degree in the recorded co-offending network, and ties there to
-        # known members (a listed member, or a member the partnership can see).
-        known = member & (visible | (ppl.n_arrests[live] > 0))
-        deg = self.co_degree[live]
-        known_vec = np.zeros(ppl.capacity, dtype=np.int64)
-        known_vec[ids[known]] = 1
+        # known members (an arrested member, or a member the partnership can see).
+        known = (ppl.gang >= 0) & (visible | (ppl.n_arrests > 0))
         e = self.co_edges
-        gang_ties = np.zeros(ppl.capacity)
-        if e.size:
-            np.add.at(gang_ties, e[:, 0], known_vec[e[:, 1]])
-            np.add.at(gang_ties, e[:, 1], known_vec[e[:, 0]])
-        ties = gang_ties[live]
-        cand = (deg > 0) & (known | (ties > 0))
-        return cand, np.log1p(deg) + np.log1p(ties) + 1.0 * known
+        ties = np.bincount(e[:, 0], known[e[:, 1]], ppl.capacity) + np.bincount(
+            e[:, 1], known[e[:, 0]], ppl.capacity
+        )
+        pool = np.flatnonzero(self.co_degree[live] > 0) + live.start
+        pool = pool[known[pool] | (ties[pool] > 0)]
+        score = np.log1p(self.co_degree[pool]) + np.log1p(ties[pool]) + 1.0 * known[pool]
+        return pool, score
 
     def _take_on(self, week: int, free: int) -> None:
         """Fill free places with the candidates the team ranks highest."""
-        m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
-        ids = np.arange(live.start, live.stop)
-        visible = m.streams.uniform(self.name, 0, ids, _SALT_VISIBLE) < self.sharing
-        cand, score = self._scores(ids, visible)
-        age = ppl.age(week)
-        last = self.until[live]
-        cand &= (age >= 10) & (age < p.max_age) & ~ppl.in_custody(week)
-        cand &= np.isnan(last) | (week >= last + p.rereferral_weeks)
-        idx = np.flatnonzero(cand)
-        if idx.size == 0:
+        m, p, ppl = self.model, self.params, self.model.people
+        pool, score = self._candidates()
+        age = (week - ppl.birth_week[pool]) / WEEKS_PER_YEAR
+        last = self.until[pool]
+        ok = (age >= 10) & (age < p.max_age) & ~(ppl.custody_release_week[pool] > week)
+        ok &= np.isnan(last) | (week >= last + p.rereferral_weeks)
+        pool, s = pool[ok], score[ok]
+        if pool.size == 0:
             return
-        s = score[idx]
         sd = s.std()
         s = (s - s.mean()) / (sd if sd > 0 else 1.0)
         noise_sd = p.identification_noise * (1.0 - self.sharing)
         if noise_sd > 0:
-            u = m.streams.uniform(self.name, week, ids[idx], _SALT_NOISE)
+            u = m.streams.uniform(self.name, week, pool, _SALT_NOISE)
             s = s + noise_sd * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-        take = ids[idx[np.argsort(-s, kind="stable")[:free]]]
+        take = pool[np.argsort(-s, kind="stable")[:free]]
         self.until[take] = week + p.support_weeks
         self.active = np.union1d(self.active, take)
         self.reached[take] = True
         # Accuracy: share of intakes who are gang members or close to one.
-        vec = np.zeros(ppl.capacity)
-        vec[ids[ppl.gang[live] >= 0]] = 1.0
-        near = (m.network.close_ties @ vec)[take] > 0
+        on_target = ppl.gang[take] >= 0
+        others = np.flatnonzero(~on_target)
+        nb, owner = _neighbours(m.network.close_ties, take[others], with_owner=True)
+        tied = np.bincount(owner[ppl.gang[nb] >= 0], minlength=others.size) > 0
+        on_target[others] = tied
         self.intakes += int(take.size)
-        self.intakes_on_target += int(((ppl.gang[take] >= 0) | near).sum())
+        self.intakes_on_target += int(on_target.sum())
 
     def outputs(self, measured_years: float) -> dict[str, float]:
         """The common outputs plus places, identification accuracy and gang exits."""
@@ -357,3 +376,18 @@ class GangsTeam(Intervention):
         )
         out["supported_gang_exits"] = int(self.exits)
         return out
+
+
+def _neighbours(adj: sp.csr_matrix, rows: np.ndarray, with_owner: bool = False):
+    """Everyone tied to any of ``rows`` in a symmetric CSR adjacency (with repeats).
+
+    With ``with_owner``, also the position in ``rows`` each neighbour was found from.
+    """
+    starts, ends = adj.indptr[rows], adj.indptr[rows + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    found = adj.indices[offsets].astype(np.int64)
+    if with_owner:
+        return found, np.repeat(np.arange(rows.size), lengths)
+    return found

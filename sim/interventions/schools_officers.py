@@ -169,6 +169,15 @@ class SchoolsOfficers(Intervention):
             source=OWENS_2017,
             doc="detection of those minor offences with an officer in the school",
         )
+        review_weeks: int = param(
+            4,
+            unit="weeks",
+            basis="assumed",
+            ge=1,
+            le=13,
+            doc="officers review attendance and pupils at risk with the school's safeguarding "
+            "lead about monthly (in term)",
+        )
         cost_per_officer_year: float = param(
             60_000,
             unit="GBP per officer-year",
@@ -242,6 +251,10 @@ class SchoolsOfficers(Intervention):
         pupil = (age < 16) & (school >= 0) & ~(ppl.custody_release_week[persons] > week)
         return np.where(pupil, self._dose_pad[school], 0.0)
 
+    def _review(self, week: int) -> bool:
+        """A review week: in term, every ``review_weeks`` weeks of the run."""
+        return self.model.calendar.term and week % self.params.review_weeks == 0
+
     # -- hooks ----------------------------------------------------------------
     def before_offending(self, week: int) -> None:
         """Allocation each school year; attendance improves in term; support lowers risk."""
@@ -250,14 +263,16 @@ class SchoolsOfficers(Intervention):
             return
         if m.calendar.year != self._allocated_year:
             self._allocate()
-        if m.calendar.term and p.truancy_reduction > 0:
+        if self._review(week) and p.truancy_reduction > 0:
             ppl, live = m.people, m.people.live
             absent = np.flatnonzero(ppl.persistent_absence[live]) + live.start
             dose = self._pupil_dose(absent, week)
             absent, dose = absent[dose > 0], dose[dose > 0]
             if absent.size:
-                # Weekly chance so that one officer clears the sourced share over a school year.
-                prob = -np.expm1(dose * np.log1p(-p.truancy_reduction) / TERM_WEEKS)
+                # Chance per review so that one officer clears the sourced share in a school
+                # year (TERM_WEEKS / review_weeks reviews a year).
+                per_review = p.review_weeks / TERM_WEEKS
+                prob = -np.expm1(dose * np.log1p(-p.truancy_reduction) * per_review)
                 u = m.streams.uniform(self.name, week, absent, _SALT_ATTEND)
                 back = absent[u < prob]
                 ppl.persistent_absence[back] = False
@@ -305,7 +320,7 @@ class SchoolsOfficers(Intervention):
         self.active = self.active[(self.support_until[self.active] > week)]
         self.active = self.active[self.active >= ppl.lo]
         lh = m.last_log_hazard
-        if m.calendar.term and p.referral_rate > 0 and p.at_risk_share > 0 and lh.size:
+        if self._review(week) and p.referral_rate > 0 and p.at_risk_share > 0 and lh.size:
             ids = np.arange(live.start, live.stop)
             pupil = ppl.at_school(week)
             if pupil.any() and lh.size == ids.size:
@@ -314,7 +329,7 @@ class SchoolsOfficers(Intervention):
                 dose = self._pupil_dose(risky, week)
                 risky, dose = risky[dose > 0], dose[dose > 0]
                 if risky.size:
-                    prob = -np.expm1(-p.referral_rate * dose / TERM_WEEKS)
+                    prob = -np.expm1(-p.referral_rate * dose * p.review_weeks / TERM_WEEKS)
                     u = m.streams.uniform(self.name, week, risky, _SALT_REFER)
                     new = risky[u < prob]
                     self.support_until[new] = week + p.referral_weeks
