@@ -84,10 +84,8 @@ class YouthJusticeModel(mesa.Model):
         self.ward_school = self.geography.ward_school
         self.network = Network(scenario.network, self.people)
         self.network.build_initial(0, self.streams["network"])
-        self.network.rebuild_matrices(0)
         behaviour.initial_gangs(self)
         self.network.rebuild_gangs(self.streams["network"])
-        self.network.rebuild_matrices(0)
 
         cap = self.people.capacity
         self.log_age_table = behaviour.log_age_table(scenario.behaviour)
@@ -198,7 +196,6 @@ class YouthJusticeModel(mesa.Model):
         self.network.drop_aged_out()
         self.network.add_people(rows, self.week, self.streams["network"])
         self.network.rebuild_gangs(self.streams["network"])
-        self.network.rebuild_matrices(self.week)
 
     def _age_out(self) -> None:
         """Advance the live window past everyone aged 21 (rows are in birth order)."""

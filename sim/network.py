@@ -290,24 +290,36 @@ def _random_ties(a: np.ndarray, b: np.ndarray, mean_degree: float, rng) -> np.nd
 
 
 class Network:
-    """Edge lists per layer and the weighted CSR matrices used in the step."""
+    """Edge lists per layer, and per-layer adjacency matrices kept up to date incrementally.
+
+    ``adjacency[layer]`` is a symmetric CSR matrix (a tie drawn twice counts
+    twice) over all rows ever entered. Each September only the new cohort's
+    ties are converted and added (a linear merge, no global re-sort); ties of
+    people who have left stay in the matrices but are never active, and
+    degrees count live ties only.
+    """
 
     def __init__(self, params: NetworkParams, people: People) -> None:
         self.params = params
         self.people = people
+        n = people.capacity
         self.edges: dict[str, np.ndarray] = {
             layer: np.empty((0, 2), dtype=np.int64) for layer in LAYERS
         }
-        self.co_offending: list[np.ndarray] = []  # emerges from recorded co-offences
-        self.school_influence: sp.csr_matrix | None = None
-        self.neighbourhood_influence: sp.csr_matrix | None = None
-        self.close_influence: sp.csr_matrix | None = None
+        self.adjacency: dict[str, sp.csr_matrix] = {
+            layer: sp.csr_matrix((n, n)) for layer in LAYERS if layer != "gang"
+        }
+        self.live_degree: dict[str, np.ndarray] = {}
+        self.pupil = np.zeros(n, dtype=bool)  # school ties bind pupils of school age
+        self.close_ties = sp.csr_matrix((n, n))  # friends, siblings, gang
+        self.acquaintances = sp.csr_matrix((n, n))  # schoolmates, neighbours
         self.gang_members = np.empty(0, dtype=np.int64)
         self.gang_matrix: sp.csr_matrix | None = None
+        self.gang_adjacency = sp.csr_matrix((n, n))
 
     # -- building ---------------------------------------------------------
-    def add_people(self, rows: slice, week: int, rng: np.random.Generator) -> None:
-        """Generate the ties of newly entered people (one cohort, or a cohort at the start).
+    def new_ties(self, rows: slice, week: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Generate the ties of newly entered people (one cohort), by layer.
 
         All groups (school-year groups, wards) are generated at once, vectorised.
         """
@@ -333,18 +345,20 @@ class Network:
                 3 * WEEKS_PER_YEAR, cross, rng,
             )
         )  # fmt: skip
+        if ppl.geography.n_boroughs > 1 and p.cross_borough_friends > 0:
+            friends.append(self._cross_borough(new, week, rng))
         # Neighbourhood: ties to young people of any age in the same ward.
         half = p.neighbourhood_degree / 2
         neighbours = [
             gnp_groups(ward_new, new, half, rng),
             ties_within(ward_new, new, ward_old, older, half, rng),
         ]
-        if ppl.geography.n_boroughs > 1 and p.cross_borough_friends > 0:
-            friends.append(self._cross_borough(new, week, rng))
-        self._append("school", [school])
-        self._append("friendship", friends)
-        self._append("neighbourhood", neighbours)
-        self._rebuild_siblings()
+        return {
+            "school": school,
+            "friendship": np.concatenate(friends),
+            "neighbourhood": np.concatenate(neighbours),
+            "siblings": self._sibling_ties(rows),
+        }
 
     def _cross_borough(self, new: np.ndarray, week: int, rng: np.random.Generator) -> np.ndarray:
         """Friendships with people of about the same age in other boroughs."""
@@ -356,42 +370,52 @@ class Network:
         ties = _random_ties(new, pool, self.params.cross_borough_friends, rng)
         return ties[ppl.borough[ties[:, 0]] != ppl.borough[ties[:, 1]]]
 
-    def build_initial(self, week: int, rng: np.random.Generator) -> None:
-        """Ties for the initial population, one single-year cohort at a time (oldest first)."""
+    def _sibling_ties(self, rows: slice) -> np.ndarray:
+        """Pairs of the new people ``rows`` with everyone live in their family (and each other)."""
         ppl = self.people
-        age = np.floor((week - ppl.birth_week[: ppl.n]) / WEEKS_PER_YEAR).astype(np.int64)
-        for a in np.unique(age)[::-1]:
-            idx = np.flatnonzero(age == a)
-            self.add_people(slice(int(idx[0]), int(idx[-1]) + 1), week, rng)
-
-    def _append(self, layer: str, parts: list[np.ndarray]) -> None:
-        if parts:
-            self.edges[layer] = np.concatenate([self.edges[layer], *parts])
-
-    def _rebuild_siblings(self) -> None:
-        """All pairs of people in the same family (families are small)."""
-        ppl = self.people
-        ids = np.arange(ppl.lo, ppl.n)
+        ids = np.arange(ppl.lo, rows.stop)
         fam = ppl.family[ids]
         order = np.argsort(fam, kind="stable")
         ids, fam = ids[order], fam[order]
         pairs = []
-        for lag in range(1, 8):  # families above 8 children aged 10-20 are negligible
+        for lag in range(1, 8):  # families above 8 children aged 9-20 are negligible
             same = fam[lag:] == fam[:-lag]
             if not same.any():
                 break
-            pairs.append(np.column_stack([ids[:-lag][same], ids[lag:][same]]))
-        self.edges["siblings"] = (
-            np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
-        )
+            a, b = ids[:-lag][same], ids[lag:][same]
+            new = (a >= rows.start) | (b >= rows.start)
+            pairs.append(np.column_stack([a[new], b[new]]))
+        return np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+
+    def build_initial(self, week: int, rng: np.random.Generator) -> None:
+        """Ties for the initial population, one single-year cohort at a time (oldest first)."""
+        ppl = self.people
+        age = np.floor((week - ppl.birth_week[: ppl.n]) / WEEKS_PER_YEAR).astype(np.int64)
+        parts: dict[str, list[np.ndarray]] = {layer: [] for layer in LAYERS if layer != "gang"}
+        for a in np.unique(age)[::-1]:
+            idx = np.flatnonzero(age == a)
+            for layer, e in self.new_ties(slice(int(idx[0]), int(idx[-1]) + 1), week, rng).items():
+                parts[layer].append(e)
+        self._add({layer: np.concatenate(p) for layer, p in parts.items()}, week)
+
+    def add_people(self, rows: slice, week: int, rng: np.random.Generator) -> None:
+        """A September cohort enters: generate its ties and add them to the matrices."""
+        self._add(self.new_ties(rows, week, rng), week)
+
+    def _add(self, ties: dict[str, np.ndarray], week: int) -> None:
+        n = self.people.capacity
+        for layer, e in ties.items():
+            self.edges[layer] = np.concatenate([self.edges[layer], e])
+            self.adjacency[layer] = self.adjacency[layer] + _adjacency(e, n)
+        self.refresh(week)
 
     def rebuild_gangs(self, rng: np.random.Generator) -> None:
-        """Dense random ties within each gang, over current members."""
+        """Dense random ties within each gang, over current members (networkx G(n, p))."""
         ppl = self.people
         live = np.arange(ppl.lo, ppl.n)
         members = live[ppl.gang[live] >= 0]
         parts = []
-        for group in _groups(ppl.gang[members].astype(np.int64), members):
+        for group in _groups(ppl.gang[members].astype(np.int64), members):  # loop over gangs
             if group.size >= 2:
                 g = nx.gnp_random_graph(
                     group.size, self.params.gang_tie_probability, seed=_seed(rng)
@@ -401,82 +425,94 @@ class Network:
         self.gang_members = members
         local = np.full(ppl.capacity, -1, dtype=np.int64)
         local[members] = np.arange(members.size)
-        e = local[self.edges["gang"]]
-        self.gang_matrix = _normalised(e, members.size)
+        self.gang_matrix = _normalised(local[self.edges["gang"]], members.size)
+        self.gang_adjacency = _adjacency(self.edges["gang"], ppl.capacity)
+        self.close_ties = (
+            self.adjacency["friendship"] + self.adjacency["siblings"] + self.gang_adjacency
+        ).tocsr()
 
     def drop_aged_out(self) -> None:
-        """Forget ties of people who have left (rows below ``lo``) and school ties past Year 11."""
+        """Forget the edge lists of people who have left (the matrices keep them, inactive)."""
         ppl = self.people
         for layer, e in self.edges.items():
             if e.size:
                 self.edges[layer] = e[(e[:, 0] >= ppl.lo) & (e[:, 1] >= ppl.lo)]
 
-    def rebuild_matrices(self, week: int) -> None:
-        """Peer-influence matrices by layer group, and tie lists for picking.
-
-        The influence matrices are stored transposed (row j lists everyone
-        tied to j, with the weight j's offending adds to their exposure), so
-        the step gathers only the rows of the few people offending recently.
-        """
-        p, ppl = self.params, self.people
+    def refresh(self, week: int) -> None:
+        """Live degrees per layer, who is a pupil, and the combined tie lists for picking."""
+        ppl = self.people
         n = ppl.capacity
+        live = np.zeros(n)
+        live[ppl.lo : ppl.n] = 1.0
         # School ties only bind pupils of compulsory school age (under 16 at the
-        # start of the academic year, DfE) who attend the same school.
+        # start of the academic year, DfE); classmates leave school together.
         age = (week - ppl.birth_week) / WEEKS_PER_YEAR
-        school_age = np.nan_to_num(age, nan=99) < 16
-        e = self.edges["school"]
-        school = e[school_age[e[:, 0]] & school_age[e[:, 1]]] if e.size else e
-        nb, fr, sib = self.edges["neighbourhood"], self.edges["friendship"], self.edges["siblings"]
-        # One matrix per group of layers whose weight changes together: school
-        # (term only), neighbourhood (more in holidays), close ties (fixed).
-        self.school_influence = _influence_transposed([(school, p.weight_school)], n)
-        self.neighbourhood_influence = _influence_transposed([(nb, p.weight_neighbourhood)], n)
-        self.close_influence = _influence_transposed(
-            [(fr, p.weight_friendship), (sib, p.weight_siblings)], n
-        )
-        # Unweighted adjacency for picking a co-offender (close ties) or a
-        # victim (acquaintances at school or in the neighbourhood).
-        self.close_ties = _adjacency(np.concatenate([fr, sib, self.edges["gang"]]), n)
-        self.acquaintances = _adjacency(np.concatenate([school, nb]), n)
+        self.pupil = (np.nan_to_num(age, nan=99) < 16) & (live > 0)
+        self.live_degree = {layer: self.adjacency[layer] @ live for layer in self.adjacency}
+        self.close_ties = (
+            self.adjacency["friendship"] + self.adjacency["siblings"] + self.gang_adjacency
+        ).tocsr()
+        self.acquaintances = (self.adjacency["school"] + self.adjacency["neighbourhood"]).tocsr()
 
     # -- the weekly step ----------------------------------------------------
     def peer_exposure(self, active: np.ndarray, term: bool) -> np.ndarray:
-        """Weighted share of neighbours who offended recently (full-capacity vector).
+        """Weighted share of live ties who offended recently (full-capacity vector).
 
         ``active`` holds the ids of people who offended recently and are at
-        liberty. Equal to ``W @ indicator(active)`` for the row-normalised,
-        layer-weighted matrix W, computed from the active rows of W's transpose.
+        liberty. For each layer, the share of a person's live ties who are
+        active, times the layer's weight (school ties in term time and
+        between pupils only; neighbourhood ties weighted up in the holidays),
+        summed; computed from the matrix rows of the active people only, so
+        it is the mat-vec W @ a without touching the rest of W.
         """
-        n = self.people.capacity
-        exposure = _gather_rows(self.close_influence, active, n)
-        factor = 1.0 if term else self.params.holiday_neighbourhood_factor
-        exposure += factor * _gather_rows(self.neighbourhood_influence, active, n)
+        p, n = self.params, self.people.capacity
+        weights = {
+            "friendship": p.weight_friendship,
+            "siblings": p.weight_siblings,
+            "neighbourhood": p.weight_neighbourhood
+            * (1.0 if term else p.holiday_neighbourhood_factor),
+        }
+        receivers, values = [], []
+        for layer, w in weights.items():
+            cols, counts = _row_entries(self.adjacency[layer], active)
+            receivers.append(cols)
+            values.append(w * counts / self.live_degree[layer][cols])
         if term:
-            exposure += _gather_rows(self.school_influence, active, n)
+            cols, counts = _row_entries(self.adjacency["school"], active[self.pupil[active]])
+            keep = self.pupil[cols]
+            receivers.append(cols[keep])
+            values.append(p.weight_school * counts[keep] / self.live_degree["school"][cols[keep]])
+        exposure = np.bincount(
+            np.concatenate(receivers), np.concatenate(values), minlength=n
+        ).astype(np.float64, copy=False)  # an empty input would give integers
         if self.gang_members.size and self.gang_matrix is not None:
             g = self.gang_members
             still = (self.people.gang[g] >= 0).astype(float)
             on = np.zeros(n)
             on[active] = 1.0
-            exposure[g] += self.params.weight_gang * still * (self.gang_matrix @ (on[g] * still))
+            exposure[g] += p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
         return exposure
 
     def random_partner(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random friend, sibling or fellow gang member of each person (-1 if none)."""
-        return _random_neighbour(self.close_ties, people, rng)
+        return self._live(_random_neighbour(self.close_ties, people, rng))
 
     def random_acquaintance(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random schoolmate or neighbour of each person (-1 if none)."""
-        return _random_neighbour(self.acquaintances, people, rng)
+        return self._live(_random_neighbour(self.acquaintances, people, rng))
 
     def random_gang_tie(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The gang of a random close tie or acquaintance who is a member (-1 if none found)."""
         gang = self.people.gang
-        a = _random_neighbour(self.close_ties, people, rng)
-        b = _random_neighbour(self.acquaintances, people, rng)
+        a = self.random_partner(people, rng)
+        b = self.random_acquaintance(people, rng)
         ga = np.where(a >= 0, gang[np.maximum(a, 0)], -1)
         gb = np.where(b >= 0, gang[np.maximum(b, 0)], -1)
         return np.where(ga >= 0, ga, gb)
+
+    def _live(self, ids: np.ndarray) -> np.ndarray:
+        """-1 for a tie to someone who has left (aged 21)."""
+        return np.where(ids >= self.people.lo, ids, -1)
 
     # -- views --------------------------------------------------------------
     def neighbours(self, person: int, layer: str) -> np.ndarray:
@@ -510,52 +546,30 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.diags(inv) @ a
 
 
-def _influence_transposed(layers: list[tuple[np.ndarray, float]], n: int) -> sp.csr_matrix:
-    """Transpose of sum_l w_l D_l^-1 A_l in CSR: entry (j, i) = w_l / deg_l(i) per tie.
-
-    A tie drawn twice counts twice (in the degree too), so each layer still
-    contributes a share between 0 and its weight.
-    """
-    rows, cols, data = [], [], []
-    for edges, weight in layers:
-        if edges.size == 0 or weight == 0:
-            continue
-        src = np.concatenate([edges[:, 0], edges[:, 1]])
-        dst = np.concatenate([edges[:, 1], edges[:, 0]])
-        deg = np.bincount(dst, minlength=n)
-        rows.append(src)
-        cols.append(dst)
-        data.append(weight / deg[dst])
-    if not rows:
-        return sp.csr_matrix((n, n))
-    return sp.csr_matrix(
-        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
-    )
-
-
-def _gather_rows(m: sp.csr_matrix, rows: np.ndarray, n: int) -> np.ndarray:
-    """Column sums of the given rows of a CSR matrix (= m[rows].sum(0)), vectorised."""
-    if rows.size == 0:
-        return np.zeros(n)
+def _row_entries(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of the given rows of a CSR matrix, concatenated (vectorised)."""
     starts = m.indptr[rows]
     lengths = m.indptr[rows + 1] - starts
     total = int(lengths.sum())
     if total == 0:
-        return np.zeros(n)
+        return np.empty(0, dtype=np.int64), np.empty(0)
     offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    return np.bincount(m.indices[offsets], weights=m.data[offsets], minlength=n)
+    return m.indices[offsets].astype(np.int64), m.data[offsets]
+
+
+def _gather_rows(m: sp.csr_matrix, rows: np.ndarray, n: int) -> np.ndarray:
+    """Column sums of the given rows of a CSR matrix (= m[rows].sum(0)), vectorised."""
+    cols, values = _row_entries(m, rows)
+    return np.bincount(cols, values, minlength=n)
 
 
 def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
-    """Symmetric 0/1 adjacency in CSR (row i's columns are i's neighbours)."""
+    """Symmetric adjacency in CSR (row i lists i's ties; a tie drawn twice counts 2)."""
     if edges.size == 0:
         return sp.csr_matrix((n, n))
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
-    a = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
-    a.sum_duplicates()
-    a.data[:] = 1.0
-    return a
+    return sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
 
 
 def _random_neighbour(adj: sp.csr_matrix, people: np.ndarray, rng) -> np.ndarray:

@@ -21,7 +21,10 @@ def _model(**justice_params) -> YouthJusticeModel:
         "court_lag_weeks": 0,
     }
     sc = sc.model_copy(
-        update={"justice": sc.justice.model_copy(update={**defaults, **justice_params})}
+        update={
+            "justice": sc.justice.model_copy(update={**defaults, **justice_params}),
+            "interventions": {},  # the pathway alone, without triage or other schemes
+        }
     )
     return YouthJusticeModel(scenario=sc)
 
