@@ -33,6 +33,7 @@ STREAMS: dict[str, int] = {
     "encompass": 105,
     "hotspots": 106,
     "complex_panel": 107,
+    "met_track": 108,
 }
 
 
