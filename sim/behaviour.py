@@ -480,9 +480,7 @@ def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
         return
     ids = np.arange(live.start, live.stop)
     age = ppl.age(week)
-    member_vec = np.zeros(ppl.capacity)
-    member_vec[ids[members]] = 1.0
-    ties = model.network.close_ties @ member_vec + model.network.acquaintances @ member_vec
+    ties = model.network.ties_to(ids[members])
     score = (
         ppl.propensity[live]
         + 1.0 * ppl.sex[live]
@@ -495,7 +493,9 @@ def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
     rng = model.streams["gangs"]
     # Weighted sampling without replacement (Efraimidis-Spirakis keys, in logs).
     keys = np.log(rng.exponential(size=score.size)) - score
-    recruits = ids[np.argsort(keys, kind="stable")[:need]]
+    need = min(need, keys.size)
+    first = np.argpartition(keys, need - 1)[:need] if need < keys.size else np.arange(keys.size)
+    recruits = ids[first[np.argsort(keys[first], kind="stable")]]
     gang_of_tie = model.network.random_gang_tie(recruits, rng)
     # Gang territories are runs of neighbouring wards (wards are numbered borough by
     # borough, so a territory can straddle a borough boundary).

@@ -193,7 +193,6 @@ class YouthJusticeModel(mesa.Model):
         self.schools.new_school_year()
         # Recruitment reads last year's ties (the entrants, aged 9, have none yet).
         behaviour.gang_recruitment(self, self.week)
-        self.network.drop_aged_out()
         self.network.add_people(rows, self.week, self.streams["network"])
         self.network.rebuild_gangs(self.streams["network"])
 

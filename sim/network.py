@@ -309,10 +309,12 @@ class Network:
         self.adjacency: dict[str, sp.csr_matrix] = {
             layer: sp.csr_matrix((n, n)) for layer in LAYERS if layer != "gang"
         }
-        self.live_degree: dict[str, np.ndarray] = {}
+        self.live_degree: dict[str, np.ndarray] = {
+            layer: np.zeros(n) for layer in LAYERS if layer != "gang"
+        }
+        self._counted_lo = 0  # leavers below this row are already out of live_degree
         self.pupil = np.zeros(n, dtype=bool)  # school ties bind pupils of school age
-        self.close_ties = sp.csr_matrix((n, n))  # friends, siblings, gang
-        self.acquaintances = sp.csr_matrix((n, n))  # schoolmates, neighbours
+        self._combined: dict[str, sp.csr_matrix] = {}  # close_ties, acquaintances (lazy)
         self.gang_members = np.empty(0, dtype=np.int64)
         self.gang_matrix: sp.csr_matrix | None = None
         self.gang_adjacency = sp.csr_matrix((n, n))
@@ -374,6 +376,7 @@ class Network:
         """Pairs of the new people ``rows`` with everyone live in their family (and each other)."""
         ppl = self.people
         ids = np.arange(ppl.lo, rows.stop)
+        ids = ids[np.isin(ppl.family[ids], ppl.family[rows])]  # the new people's families
         fam = ppl.family[ids]
         order = np.argsort(fam, kind="stable")
         ids, fam = ids[order], fam[order]
@@ -403,10 +406,13 @@ class Network:
         self._add(self.new_ties(rows, week, rng), week)
 
     def _add(self, ties: dict[str, np.ndarray], week: int) -> None:
+        """Add new ties to the edge lists, the matrices and the live degrees."""
         n = self.people.capacity
         for layer, e in ties.items():
             self.edges[layer] = np.concatenate([self.edges[layer], e])
             self.adjacency[layer] = self.adjacency[layer] + _adjacency(e, n)
+            ends = np.concatenate([e[:, 0], e[:, 1]])
+            self.live_degree[layer] += np.bincount(ends, minlength=n)
         self.refresh(week)
 
     def rebuild_gangs(self, rng: np.random.Generator) -> None:
@@ -427,32 +433,50 @@ class Network:
         local[members] = np.arange(members.size)
         self.gang_matrix = _normalised(local[self.edges["gang"]], members.size)
         self.gang_adjacency = _adjacency(self.edges["gang"], ppl.capacity)
-        self.close_ties = (
-            self.adjacency["friendship"] + self.adjacency["siblings"] + self.gang_adjacency
-        ).tocsr()
-
-    def drop_aged_out(self) -> None:
-        """Forget the edge lists of people who have left (the matrices keep them, inactive)."""
-        ppl = self.people
-        for layer, e in self.edges.items():
-            if e.size:
-                self.edges[layer] = e[(e[:, 0] >= ppl.lo) & (e[:, 1] >= ppl.lo)]
+        self._combined.pop("close", None)
 
     def refresh(self, week: int) -> None:
-        """Live degrees per layer, who is a pupil, and the combined tie lists for picking."""
+        """Take those who have left out of live degrees; who is a pupil; forget combined lists."""
         ppl = self.people
         n = ppl.capacity
-        live = np.zeros(n)
-        live[ppl.lo : ppl.n] = 1.0
+        leavers = np.arange(self._counted_lo, ppl.lo)
+        for layer, a in self.adjacency.items():
+            cols, counts = _row_entries(a, leavers)
+            self.live_degree[layer] -= np.bincount(cols, counts, minlength=n)
+        self._counted_lo = ppl.lo
         # School ties only bind pupils of compulsory school age (under 16 at the
         # start of the academic year, DfE); classmates leave school together.
         age = (week - ppl.birth_week) / WEEKS_PER_YEAR
-        self.pupil = (np.nan_to_num(age, nan=99) < 16) & (live > 0)
-        self.live_degree = {layer: self.adjacency[layer] @ live for layer in self.adjacency}
-        self.close_ties = (
-            self.adjacency["friendship"] + self.adjacency["siblings"] + self.gang_adjacency
-        ).tocsr()
-        self.acquaintances = (self.adjacency["school"] + self.adjacency["neighbourhood"]).tocsr()
+        self.pupil = np.nan_to_num(age, nan=99) < 16
+        self.pupil[: ppl.lo] = False
+        self._combined = {}
+
+    @property
+    def close_ties(self) -> sp.csr_matrix:
+        """Friends, siblings and fellow gang members in one symmetric CSR (built on demand)."""
+        if "close" not in self._combined:
+            a = self.adjacency
+            self._combined["close"] = (
+                a["friendship"] + a["siblings"] + self.gang_adjacency
+            ).tocsr()
+        return self._combined["close"]
+
+    @property
+    def acquaintances(self) -> sp.csr_matrix:
+        """Schoolmates and neighbours in one symmetric CSR (built on demand)."""
+        if "acquaintances" not in self._combined:
+            a = self.adjacency
+            self._combined["acquaintances"] = (a["school"] + a["neighbourhood"]).tocsr()
+        return self._combined["acquaintances"]
+
+    def ties_to(self, members: np.ndarray) -> np.ndarray:
+        """For everyone, the number of ties (any layer but gang) to ``members`` (a few people)."""
+        n = self.people.capacity
+        out = np.zeros(n)
+        for a in self.adjacency.values():
+            cols, counts = _row_entries(a, members)
+            out += np.bincount(cols, counts, minlength=n)
+        return out
 
     # -- the weekly step ----------------------------------------------------
     def peer_exposure(self, active: np.ndarray, term: bool) -> np.ndarray:
@@ -495,11 +519,16 @@ class Network:
 
     def random_partner(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random friend, sibling or fellow gang member of each person (-1 if none)."""
-        return self._live(_random_neighbour(self.close_ties, people, rng))
+        a = self.adjacency
+        layers = (a["friendship"], a["siblings"], self.gang_adjacency)
+        return self._live(_random_neighbour_of_layers(layers, people, rng))
 
     def random_acquaintance(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One random schoolmate or neighbour of each person (-1 if none)."""
-        return self._live(_random_neighbour(self.acquaintances, people, rng))
+        a = self.adjacency
+        return self._live(
+            _random_neighbour_of_layers((a["school"], a["neighbourhood"]), people, rng)
+        )
 
     def random_gang_tie(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The gang of a random close tie or acquaintance who is a member (-1 if none found)."""
@@ -516,11 +545,12 @@ class Network:
 
     # -- views --------------------------------------------------------------
     def neighbours(self, person: int, layer: str) -> np.ndarray:
-        """Ids tied to ``person`` in ``layer`` (for agent views and the viz, not the step)."""
+        """Ids of live people tied to ``person`` in ``layer`` (views and viz, not the step)."""
         e = self.edges[layer]
         if e.size == 0:
             return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate([e[e[:, 0] == person, 1], e[e[:, 1] == person, 0]]))
+        ids = np.unique(np.concatenate([e[e[:, 0] == person, 1], e[e[:, 1] == person, 0]]))
+        return ids[ids >= self.people.lo]
 
     def graph(self, ids: np.ndarray, layers: tuple[str, ...] = LAYERS) -> nx.Graph:
         """A networkx graph of the given people and the ties among them (viz, export)."""
@@ -570,6 +600,30 @@ def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
     rows = np.concatenate([edges[:, 0], edges[:, 1]])
     cols = np.concatenate([edges[:, 1], edges[:, 0]])
     return sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+
+
+def _random_neighbour_of_layers(
+    layers: tuple[sp.csr_matrix, ...], people: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One tie picked uniformly among all of a person's ties in several layers (-1 if none).
+
+    Same as picking from the layers' sum, without building it: a layer is chosen
+    in proportion to the person's ties in it, then a tie within it.
+    """
+    u = rng.random(people.size)
+    if people.size == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.stack([m.indptr[people] for m in layers])
+    degree = np.stack([m.indptr[people + 1] for m in layers]) - starts
+    total = degree.sum(axis=0)
+    pos = np.minimum((u * total).astype(np.int64), np.maximum(total - 1, 0))
+    out = np.full(people.size, -1, dtype=np.int64)
+    before = np.zeros(people.size, dtype=np.int64)
+    for k, m in enumerate(layers):  # a loop over layers
+        here = (pos >= before) & (pos < before + degree[k]) & (total > 0)
+        out[here] = m.indices[starts[k][here] + pos[here] - before[here]]
+        before += degree[k]
+    return out
 
 
 def _random_neighbour(adj: sp.csr_matrix, people: np.ndarray, rng) -> np.ndarray:

@@ -298,19 +298,24 @@ def build_geography(p: PopulationParams, rng: np.random.Generator) -> Geography:
 
 
 def _logit_intercept(score: np.ndarray, share: float) -> float:
-    """Intercept a such that mean(sigmoid(a + score)) == share (bisection)."""
+    """Intercept a such that mean(sigmoid(a + score)) == share (Newton's method).
+
+    The mean is increasing and smooth in a, so Newton from logit(share) converges
+    in a few steps; steps are capped so a poor start cannot overshoot.
+    """
     if share <= 0:
         return -np.inf
     if share >= 1:
         return np.inf
-    lo, hi = -30.0, 30.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if np.mean(1 / (1 + np.exp(-(mid + score)))) < share:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    a = np.log(share / (1 - share)) - float(np.mean(score))
+    for _ in range(50):
+        sig = 1 / (1 + np.exp(-(a + score)))
+        gap = sig.mean() - share
+        if abs(gap) < 1e-10:
+            break
+        slope = max(float(np.mean(sig * (1 - sig))), 1e-12)
+        a -= float(np.clip(gap / slope, -2.0, 2.0))
+    return a
 
 
 def _bernoulli(
