@@ -1,0 +1,331 @@
+"""The browser view without a browser: levers, the network sample, figures, the page.
+
+The page is rendered headless with ``solara.render`` inside an ``AppLayout`` (as the
+server does, so the sidebar with the controls exists), then stepped and reset by
+clicking its buttons.
+"""
+
+from __future__ import annotations
+
+import os
+import pkgutil
+from types import SimpleNamespace
+
+os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pytest
+import solara
+from conftest import SCENARIOS
+from mesa.visualization.utils import update_counter
+
+from sim.interventions import Intervention
+from sim.scenario import load_scenario
+from sim.viz import SCENARIO_ENV, figures, server_command
+from sim.viz import state as viz_state
+from sim.viz.app import RENDER_INTERVAL, Page
+from sim.viz.state import (
+    LEVERS,
+    STATES,
+    VizModel,
+    VizSettings,
+    apply_levers,
+    available_levers,
+    lever_values,
+    sample_around_gang,
+    scale_population,
+)
+
+CROYDON = SCENARIOS / "croydon-2018.toml"
+SMALL = 3000  # children aged 10-17: builds in a fraction of a second
+PLAY_TO = 30  # weeks: by then every series has something to show
+
+
+@pytest.fixture
+def small_settings() -> VizSettings:
+    return VizSettings.for_file(CROYDON, SMALL)
+
+
+# -- levers ----------------------------------------------------------------------------------
+def test_each_available_lever_switches_its_intervention_through_its_own_params():
+    sc = load_scenario(CROYDON)
+    levers = available_levers()
+    assert levers, "no intervention registered: the page would have no levers"
+    for lever in levers:
+        cls = Intervention.registry[lever.name]
+        off_value = {"switch": False, "count": 0, "mode": "none"}[lever.kind]
+        off = apply_levers(sc, {lever.name: off_value})
+        assert isinstance(off.interventions[lever.name], cls.Params)
+        assert off.interventions[lever.name].enabled is False
+        assert lever.value_in(off) == off_value
+        on_value = {"switch": True, "count": 3}.get(lever.kind) or lever.choices()[-1]
+        on = apply_levers(sc, {lever.name: on_value})
+        assert on.interventions[lever.name].enabled is True
+        assert lever.value_in(on) == on_value
+        if lever.param is not None:
+            assert getattr(on.interventions[lever.name], lever.param) == on_value
+        # The rest of the scenario is untouched.
+        assert on.population == sc.population
+        others = {k: v for k, v in on.interventions.items() if k != lever.name}
+        assert others == {k: v for k, v in sc.interventions.items() if k != lever.name}
+
+
+def test_levers_read_back_the_scenario_they_were_applied_to():
+    sc = load_scenario(CROYDON)
+    values = lever_values(sc)
+    assert apply_levers(sc, values).interventions.keys() >= sc.interventions.keys()
+    assert lever_values(apply_levers(sc, values)) == values
+
+
+def test_a_missing_intervention_hides_its_lever_and_is_ignored(monkeypatch):
+    sc = load_scenario(CROYDON)
+    name = available_levers()[0].name
+    monkeypatch.delitem(Intervention.registry, name)
+    # Importing the package again must not bring it back for this test: pretend the
+    # module is gone, and add one that cannot be imported at all (being written).
+    real = pkgutil.iter_modules
+
+    def modules(path):
+        kept = [m for m in real(path) if m.name != name]
+        return [*kept, pkgutil.ModuleInfo(None, "module_being_written", False)]
+
+    monkeypatch.setattr(viz_state, "pkgutil", SimpleNamespace(iter_modules=modules))
+    names = [lever.name for lever in available_levers()]
+    assert name not in names
+    assert names  # the others are still there
+    assert name not in lever_values(sc)
+    unchanged = apply_levers(sc, {name: True})
+    assert unchanged.interventions.get(name) == sc.interventions.get(name)
+
+
+def test_levers_cover_the_four_policy_levers_of_the_issue():
+    assert [lever.name for lever in LEVERS] == [
+        "triage",
+        "schools_officers",
+        "gangs_team",
+        "kickz",
+    ]
+
+
+def test_a_smaller_borough_keeps_ward_school_and_gang_sizes():
+    sc = load_scenario(CROYDON)
+    pop = sc.population
+    small = scale_population(sc, 10_000).population
+    share = 10_000 / pop.population_10_17
+    assert small.population_10_17 == 10_000
+    assert small.wards == max(4, round(pop.wards * share))
+    assert small.secondary_schools == max(2, round(pop.secondary_schools * share))
+    assert small.gangs == max(1, round(pop.gangs * share))
+    assert small.wards < pop.wards
+    assert scale_population(sc, pop.population_10_17).population == pop
+
+
+# -- the model and its network sample ---------------------------------------------------------
+def test_network_sample_surrounds_the_largest_gang_and_keeps_its_layout(small_settings):
+    model = VizModel(settings=small_settings)
+    ppl = model.people
+    live = np.arange(ppl.lo, ppl.n)
+    members = live[ppl.gang[live] >= 0]
+    biggest = np.bincount(ppl.gang[members]).argmax()
+    sample = model.sample
+    assert sample.ids.size == viz_state.SAMPLE_SIZE
+    assert np.isin(members[ppl.gang[members] == biggest], sample.ids).all()
+    assert np.array_equal(sample.ids, sample_around_gang(model))
+    assert sample.xy.shape == (sample.ids.size, 2)
+    assert np.isfinite(sample.xy).all()
+    assert sample.edges.size > 0 and sample.edge_is_gang.any()
+    xy = sample.xy.copy()
+    for _ in range(30):
+        model.step()
+    assert model.network_sample() is sample  # not laid out again while it is still there
+    assert np.array_equal(model.sample.xy, xy)
+    state, gang = sample.states(model)
+    assert state.shape == sample.ids.shape
+    assert set(np.unique(state)) <= set(range(len(STATES)))
+    assert gang.sum() > 0
+    # The state agrees with the agent views, person by person.
+    for k in range(0, sample.ids.size, 37):
+        yp = model.young_person(int(sample.ids[k]))
+        assert (STATES[state[k]] == "custody") == (yp.present and yp.in_custody)
+        assert gang[k] == (yp.present and yp.gang_member)
+
+
+def test_the_sample_is_drawn_again_once_half_of_it_has_left(small_settings):
+    model = VizModel(settings=small_settings)
+    first = model.sample
+    model.people.lo = int(np.percentile(first.ids, 70)) + 1  # as if the oldest had turned 21
+    assert first.left_share(model) > viz_state.RESAMPLE_LEFT_SHARE
+    second = model.network_sample()
+    assert second is not first
+    assert (second.ids >= model.people.lo).all()
+
+
+def test_viz_model_runs_the_settings_it_was_built_from(small_settings):
+    lever = available_levers()[0]
+    small_settings.levers[lever.name] = {"switch": False, "count": 0, "mode": "none"}[lever.kind]
+    small_settings.seed = 11
+    model = VizModel(settings=small_settings)
+    assert model.seed == 11
+    assert model.params.population.population_10_17 == SMALL
+    assert model.params.interventions[lever.name].enabled is False
+    assert model.settings == small_settings
+    assert model.settings is not small_settings  # a later change waits for the next Reset
+    small_settings.seed = 12
+    assert model.settings.seed == 11
+
+
+# -- figures ---------------------------------------------------------------------------------
+def test_frames_change_when_the_model_steps(small_settings):
+    model = VizModel(settings=small_settings)
+    before = figures.frame_images(model)
+    assert set(before) == set(figures.PANELS)
+    assert all(image.startswith(b"\xff\xd8") for image in before.values())  # JPEG
+    for _ in range(8):
+        model.step()
+    after = figures.frame_images(model)
+    changed = [name for name in before if before[name] != after[name]]
+    assert changed == list(figures.PANELS)
+    counts = figures.pathway_counts(model)
+    df = model.frame_series()
+    assert counts["detected offences"] == int(df["detected"].sum())
+    assert counts["court sentence"] >= counts["custody"]
+    assert counts["formal: caution or sentence"] >= counts["court sentence"]
+
+
+def test_running_reoffending_is_the_mojs_measure_on_the_latest_complete_cohort(small_settings):
+    from sim import metrics
+    from sim.summary import people_frame
+
+    small_settings.scenario_file = str(CROYDON)
+    model = VizModel(settings=small_settings)
+    for _ in range(140):
+        model.step()
+    r = figures.running_reoffending(model)
+    assert r.complete
+    assert (r.start_week, r.end_week) == (140 - 79 - 52, 140 - 79)
+    ev = model.events
+    full = metrics.proven_reoffending(
+        people_frame(model),
+        ev.offences_frame(),
+        ev.disposals_frame(),
+        ev.releases_frame(),
+        r.start_week * 7,
+        r.end_week * 7,
+    )
+    assert r.cohort == full.cohort_size > 0
+    assert r.rate == pytest.approx(full.rate)
+    assert figures.running_reoffending(model) is r  # cached for the week
+
+
+def test_nice_ceiling_reads_well():
+    assert [figures.nice_ceiling(x) for x in (0, 0.3, 1, 1.2, 2.2, 3, 7, 11)] == [
+        1,
+        0.5,
+        1,
+        2,
+        2.5,
+        5,
+        10,
+        20,
+    ]
+
+
+def test_server_command_binds_loopback_and_passes_the_scenario():
+    cmd, env = server_command(CROYDON, port=9999)
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--port") + 1] == "9999"
+    assert "sim.viz.app:Page" in cmd
+    assert env[SCENARIO_ENV] == str(CROYDON.resolve())
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
+
+
+# -- the page --------------------------------------------------------------------------------
+def _measures(rc) -> str:
+    found = [
+        w
+        for w in rc.find(solara.widgets.HTML).widgets
+        if w.attributes.get("class") == "yjsim-measures"
+    ]
+    assert len(found) == 1
+    return found[0].unsafe_innerHTML
+
+
+def _images(rc) -> dict[str, bytes]:
+    out = {}
+    for w in rc.find(ipywidgets.Image).widgets:
+        name = next(c for c in w._dom_classes if c.startswith("yjsim-"))
+        out[name.removeprefix("yjsim-")] = w.value
+    return out
+
+
+def _button(rc, label: str):
+    return rc.find(v.Btn, children=[label]).widget
+
+
+def test_page_renders_steps_and_resets_with_the_levers(monkeypatch, small_settings):
+    monkeypatch.setenv(SCENARIO_ENV, str(CROYDON))
+    monkeypatch.setattr(viz_state, "DEFAULT_POPULATION", SMALL)
+    monkeypatch.setattr(
+        viz_state.VizSettings,
+        "for_file",
+        classmethod(lambda cls, path=None, population=SMALL: small_settings.copy()),
+    )
+    update_counter.value = 0
+    _, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+
+    # The controls, the levers and every figure are there.
+    for label in ("Reset", "Step"):
+        assert _button(rc, label)
+    assert rc.find(v.Select, label="Scenario").widget.v_model == "croydon-2018.toml"
+    assert "croydon-2018.toml" in rc.find(v.Select, label="Scenario").widget.items
+    levers = available_levers()
+    switches = {w.label: w for w in rc.find(v.Switch).widgets}
+    for lever in levers:
+        if lever.kind == "switch":
+            assert switches[lever.label].v_model == small_settings.levers[lever.name]
+        elif lever.kind == "count":
+            assert rc.find(v.Slider, label=f"{lever.label}: {small_settings.levers[lever.name]}")
+        else:
+            assert rc.find(v.Select, label=lever.label).widget.items == lever.choices()
+    images = _images(rc)
+    assert set(images) == set(figures.PANELS)
+    assert "Week 0 of" in _measures(rc)
+    rc.find(v.Alert, children=["The model is running these settings."]).assert_single()
+
+    # Step: one week; the figures showing each week's data are redrawn at once, the
+    # others as soon as there is something to show (YOS supervision begins around week 20).
+    assert RENDER_INTERVAL == 1
+    _button(rc, "Step").click()
+    assert "Week 1 of" in _measures(rc)
+    rc.find(v.Html, children=["Step: 1"]).assert_single()
+    after = _images(rc)
+    weekly = ["network", "offences"]
+    assert [n for n in weekly if images[n] != after[n]] == weekly
+    for _ in range(PLAY_TO - 1):
+        _button(rc, "Step").click()
+    assert f"Week {PLAY_TO} of" in _measures(rc)
+    after = _images(rc)
+    assert [n for n in images if images[n] != after[n]] == list(images)
+
+    # A lever waits for Reset; Reset builds the model with it and starts again at week 0.
+    switch_levers = [lever for lever in levers if lever.kind == "switch"]
+    assert switch_levers, "no switch lever available"
+    lever = switch_levers[0]
+    was = small_settings.levers[lever.name]
+    switches = {w.label: w for w in rc.find(v.Switch).widgets}
+    switches[lever.label].v_model = not was
+    rc.find(v.Alert, children=["Press Reset to run with these settings."]).assert_single()
+    _button(rc, "Reset").click()
+    text = _measures(rc)
+    assert "Week 0 of" in text
+    word = "on" if not was else "off"
+    assert f"{lever.name.replace('_', ' ')}: {word}" in text
+    rc.find(v.Alert, children=["The model is running these settings."]).assert_single()
+
+    # The borough's size: the slider, then Reset.
+    slider = rc.find(v.Slider, label=f"Children aged 10-17: {SMALL:,}").widget
+    slider.v_model = 4000
+    _button(rc, "Reset").click()
+    assert "with 4,000 children aged 10-17" in _measures(rc)
