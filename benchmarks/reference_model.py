@@ -1,0 +1,679 @@
+"""The engine's weekly rules written again the idiomatic Mesa way: one agent per young person.
+
+Two uses (benchmarks/REFERENCE.md): a test oracle (tests/test_reference_oracle.py
+compares it with the vectorised engine over many seeds) and the speed anchor
+(benchmarks/reference_speed.py times both on the same scenario).
+
+The starting state is taken from a ``YouthJusticeModel`` at week 0: its synthetic
+people are copied into :class:`YoungPerson` agents and its ties into networkx
+graphs. From then on every rule is this module's own per-agent code with this
+model's own random numbers; nothing here calls the engine's step functions.
+
+Scope: the baseline (no interventions) for under a year from week 0. Week 52 is
+the next September (a new cohort, year groups, gang recruitment, absence renewal,
+the network rebuild): none of that is written here, and :meth:`ReferenceModel.step`
+refuses to run it. Everything else in ``YouthJusticeModel.step`` is: ageing out
+at 21, exclusions and entry into care, YOS supervision and caseload, offending
+(the hazard, offence types, co-offending, young victims), gang exits, detection,
+arrest, the police decision, the court, disposals, custody and release.
+
+Synchrony: the engine computes every hazard from the state at the start of the
+week. Here agents step one at a time in a random order, so what an agent's step
+does to other people (offences recorded, victims, gang exits) is held back and
+settled after everyone has stepped; an agent's own exclusion or entry into care
+acts on its own hazard that week, as in the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import networkx as nx
+import numpy as np
+
+from sim import calendar
+from sim.calendar import WEEKS_PER_YEAR
+from sim.events import KIND, OFFENCE_TYPES
+from sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+AGE_OF_RESPONSIBILITY = 10  # England and Wales: no offence can be recorded below it
+ADULT_AGE = 18  # from 18 people are dealt with as adults: not YOS cases, not youth figures
+EXIT_AGE = 21  # people leave the model at 21
+SCHOOL_LEAVING_AGE = 16  # compulsory school age ends
+TERM_WEEKS = 39  # English schools' term weeks a year (the exclusion rate is per year)
+AGAINST_THE_PERSON = (OFFENCE_TYPES.index("violence"), OFFENCE_TYPES.index("robbery"))
+CAUTION, REFERRAL = KIND["youth_caution"], KIND["referral_order"]
+MEMORY_CUTOFF = 10  # e-folding times after which a memory term is dropped (docs/ODD.md)
+
+# The state copied from the engine's people arrays, one attribute per array.
+COPIED = (
+    "birth_week",
+    "ward",
+    "school",
+    "deprivation",
+    "low_income",
+    "propensity",
+    "looked_after",
+    "domestic_abuse",
+    "persistent_absence",
+    "excluded",
+    "substance_use",
+    "gang",
+    "victim_week",
+    "last_offence_week",
+    "n_offences",
+    "n_proven",
+    "n_formal",
+    "n_convictions",
+    "n_community_resolutions",
+    "n_arrests",
+    "custody_release_week",
+    "released_week",
+    "yos_until",
+)
+
+
+def _fading(week: int, since: float | None, memory: float) -> float:
+    """exp(-(weeks since the event) / memory); 0 if it never happened or faded out.
+
+    Memory terms are dropped after ten e-folding times (docs/ODD.md 7.1; exp(-10) < 5e-5).
+    """
+    if since is None or week - since > MEMORY_CUTOFF * memory:
+        return 0.0
+    return math.exp(-(week - since) / memory)
+
+
+def _after(limit: float | None, week: int) -> bool:
+    """True if ``limit`` is set and later than ``week`` (custody, supervision)."""
+    return limit is not None and limit > week
+
+
+@dataclass(eq=False)
+class Offence:
+    """One person's part in an offence (co-offenders each have their own)."""
+
+    person: YoungPerson
+    week: int
+    type: int
+    gravity: int
+    group: int | None  # offences committed together share a group number
+    detected: bool = False
+    disposal: int | None = None
+    proven_week: int | None = None
+
+
+@dataclass(eq=False)
+class Case:
+    """A person's case from arrest to disposal; later arrests join it while it is open."""
+
+    person: YoungPerson
+    principal: Offence  # the most serious offence decides the disposal
+    offences: list[Offence]
+    adult: bool
+    kind: int | None  # a disposal in KIND; None while charged and awaiting sentence
+    due_week: int
+
+
+class YoungPerson(mesa.Agent):
+    """A young person aged 9 to 20: offends, is victimised, excluded, taken into care."""
+
+    model: ReferenceModel
+
+    def __init__(self, model: ReferenceModel, *, row: int, state: dict[str, Any]) -> None:
+        super().__init__(model)
+        self.row = row  # the person's id (their row in the engine it was copied from)
+        self.male = bool(state.pop("sex") == 1)
+        self.pupil_referral_unit = state.pop("pupil_referral_unit")  # school id if excluded
+        for name in COPIED:
+            setattr(self, name, state[name])
+        self.open_case: Case | None = None
+        self.present = True
+
+    # -- what others can see ------------------------------------------------
+    def age(self, week: int) -> float:
+        return (week - self.birth_week) / WEEKS_PER_YEAR
+
+    def in_custody(self, week: int) -> bool:
+        return _after(self.custody_release_week, week)
+
+    def supervised(self, week: int) -> bool:
+        """Under YOS supervision (an order, a conditional caution, custody or licence)."""
+        return _after(self.yos_until, week)
+
+    def offended_recently(self, week: int) -> bool:
+        last = self.last_offence_week
+        return last is not None and last >= week - self.model.peer_window_weeks
+
+    def active(self, week: int) -> bool:
+        """Counts as an offending peer: here, at liberty and offended recently."""
+        return self.present and self.offended_recently(week) and not self.in_custody(week)
+
+    # -- the week -------------------------------------------------------------
+    def step(self) -> None:
+        """School, care, then perhaps an offence (what it does to others is settled later)."""
+        week = self.model.week
+        self.maybe_excluded(week)
+        self.maybe_taken_into_care(week)
+        if self.in_custody(week) or self.age(week) < AGE_OF_RESPONSIBILITY:
+            return
+        if self.random.random() < self.offending_probability(week):
+            self.offend(week)
+
+    def exclusion_risk(self) -> float:
+        """Exclusions concentrate on pupils with adversity and offending."""
+        return (
+            0.5 * self.persistent_absence
+            + 0.5 * self.looked_after
+            + 0.5 * (self.n_offences > 0)
+            + 0.3 * self.propensity
+        )
+
+    def maybe_excluded(self, week: int) -> None:
+        """Permanent exclusion during term, to the pupil referral unit."""
+        m = self.model
+        if not m.calendar.term or self.excluded or self.school < 0 or self.in_custody(week):
+            return
+        if self.age(week) >= SCHOOL_LEAVING_AGE:
+            return
+        p = m.params.schools
+        tilt = math.exp(p.exclusion_risk_tilt * self.exclusion_risk()) / m.exclusion_norm
+        if self.random.random() < p.permanent_exclusion_rate / TERM_WEEKS * tilt:
+            self.excluded = True
+            self.school = self.pupil_referral_unit
+            m.counts["exclusions"] += 1
+
+    def maybe_taken_into_care(self, week: int) -> None:
+        """Children (under 18) enter care; domestic abuse raises the rate."""
+        m = self.model
+        if self.looked_after or self.age(week) >= ADULT_AGE:
+            return
+        p = m.params.social_care
+        ratio = p.care_entry_domestic_abuse_ratio if self.domestic_abuse else 1.0
+        if self.random.random() < p.care_entry_rate / WEEKS_PER_YEAR * ratio:
+            self.looked_after = True
+            m.counts["care_entries"] += 1
+
+    def offending_probability(self, week: int) -> float:
+        """P(offend this week) = 1 - exp(-hazard); YOS supervision lowers the hazard."""
+        hazard = math.exp(self.log_hazard(week))
+        if self.supervised(week):
+            hazard *= self.model.supervision_multiplier
+        return -math.expm1(-hazard)
+
+    def log_hazard(self, week: int) -> float:
+        """log(base x age curve x season) + risk factors + peers + history + propensity."""
+        b, m = self.model.params.behaviour, self.model
+        age = math.floor(week - self.birth_week) / WEEKS_PER_YEAR  # whole weeks (docs/ODD.md)
+        peak = b.peak_age_male if self.male else b.peak_age_female
+        width = b.rise_width if age < peak else b.fall_width
+        sex = 1.0 if self.male else b.female_rate_ratio
+        lh = math.log(b.base_weekly_rate * m.season_factor * sex)
+        lh -= 0.5 * ((age - peak) / width) ** 2
+        lh += b.coef_deprivation * self.deprivation
+        lh += b.coef_low_income * self.low_income
+        lh += b.coef_looked_after * self.looked_after
+        lh += b.coef_domestic_abuse * self.domestic_abuse
+        lh += b.coef_persistent_absence * self.persistent_absence
+        lh += b.coef_excluded * self.excluded
+        lh += b.coef_substance_use * self.substance_use
+        lh += b.coef_victim * _fading(week, self.victim_week, b.victim_memory_weeks)
+        lh += b.coef_peer * self.peer_exposure(week)
+        lh += b.coef_gang * (self.gang >= 0)
+        lh += b.coef_label * (self.n_formal > 0)
+        lh += b.coef_prior * math.log1p(self.n_offences)
+        lh += b.coef_recent * _fading(week, self.last_offence_week, b.recent_memory_weeks)
+        lh += b.coef_post_release * _fading(week, self.released_week, b.release_memory_weeks)
+        return lh + self.propensity
+
+    def peer_exposure(self, week: int) -> float:
+        """Weighted share, layer by layer, of ties who offended recently and are at liberty.
+
+        Ties to people who have left stay until September (the yearly rebuild):
+        they count in the share's denominator but are never active.
+        """
+        m = self.model
+        exposure = 0.0
+        for graph, weight in m.peer_layers:
+            ties = graph[self.row]
+            if ties:
+                active = sum(m.person[j].active(week) for j in ties)
+                exposure += weight * active / len(ties)
+        if self.gang >= 0:
+            ties = m.gang_ties[self.row]
+            if ties:
+                fellows = sum(m.person[j].gang >= 0 and m.person[j].active(week) for j in ties)
+                exposure += m.params.network.weight_gang * fellows / len(ties)
+        return exposure
+
+    def offend(self, week: int) -> None:
+        """An offence, perhaps with a co-offender who takes part in it too."""
+        m, b = self.model, self.model.params.behaviour
+        kind = self.random.choices(range(len(OFFENCE_TYPES)), weights=m.offence_mix(self))[0]
+        partner = None
+        if self.random.random() < b.co_offending_share:
+            partner = self.find_co_offender(week)
+        group = m.new_group() if partner is not None else None
+        self.commit(kind, group, week)
+        if partner is not None:
+            partner.commit(kind, group, week)
+
+    def find_co_offender(self, week: int) -> YoungPerson | None:
+        """A random friend, sibling or fellow gang member, readily if they offend already."""
+        m = self.model
+        ties = list(m.close_ties[self.row])
+        if not ties:
+            return None
+        other = m.person[self.random.choice(ties)]
+        if not other.present or other.in_custody(week):
+            return None
+        if other.age(week) < AGE_OF_RESPONSIBILITY:
+            return None
+        accept = (
+            1.0
+            if other.offended_recently(week)
+            else m.params.behaviour.co_offender_inactive_acceptance
+        )
+        return other if self.random.random() < accept else None
+
+    def commit(self, kind: int, group: int | None, week: int) -> None:
+        """Record this person's part in an offence, and its young victim if any."""
+        m = self.model
+        offence = Offence(self, week, kind, m.params.behaviour.gravity[kind], group)
+        m.offences_this_week.append(offence)
+        if (
+            kind in AGAINST_THE_PERSON
+            and self.random.random() < m.params.behaviour.young_victim_share
+        ):
+            ties = list(m.acquaintances[self.row])
+            if ties:
+                victim = m.person[self.random.choice(ties)]
+                if victim.present:
+                    m.victims_this_week.append(victim)
+
+    def maybe_leave_gang(self) -> None:
+        """Members drift out of gangs."""
+        if self.random.random() < self.model.params.gangs.exit_rate / WEEKS_PER_YEAR:
+            self.gang = -1
+
+    def leave(self) -> None:
+        """At 21: out of the model, and out of custody, supervision and gangs."""
+        self.present = False
+        self.custody_release_week = self.yos_until = None
+        self.gang = -1
+        self.remove()
+
+
+class Police(mesa.Agent):
+    """Detects this week's offences, then arrests and decides on each case due."""
+
+    model: ReferenceModel
+
+    def __init__(self, model: ReferenceModel) -> None:
+        super().__init__(model)
+        self.pending: list[tuple[int, Offence]] = []  # (arrest week, offence)
+
+    def step(self) -> None:
+        self.detect(self.model.offences_this_week, self.model.week)
+        self.arrest(self.model.week)
+
+    def detect(self, offences: list[Offence], week: int) -> None:
+        """Detection by type; co-offenders of a detected offence are often found too."""
+        j = self.model.params.justice
+        for o in offences:
+            p = min(j.detection_probability[o.type] * j.detection_scale, 0.95)
+            o.detected = self.random.random() < p
+        caught = {o.group for o in offences if o.detected and o.group is not None}
+        for o in offences:
+            if not o.detected and o.group in caught:
+                o.detected = self.random.random() < j.group_detection_probability
+        for o in offences:
+            if o.detected:
+                lag = self.model.geometric(j.arrest_lag_weeks)
+                self.pending.append((week + lag, o))
+                self.model.counts["detected"] += 1
+
+    def arrest(self, week: int) -> None:
+        """Everyone whose arrest is due: join an open case, or open one and decide it."""
+        due = [o for w, o in self.pending if w <= week]
+        self.pending = [(w, o) for w, o in self.pending if w > week]
+        new_cases: dict[YoungPerson, list[Offence]] = defaultdict(list)
+        for o in due:
+            if not o.person.present:
+                continue  # aged out before the arrest
+            if o.person.open_case is not None:
+                o.person.open_case.offences.append(o)
+            else:
+                new_cases[o.person].append(o)
+        for person, offences in new_cases.items():
+            self.decide(person, offences, week)
+
+    def decide(self, person: YoungPerson, offences: list[Offence], week: int) -> None:
+        """No further action, community resolution, (conditional) caution, or charge."""
+        m, j = self.model, self.model.params.justice
+        principal = max(offences, key=lambda o: o.gravity)
+        gravity = principal.gravity
+        first_time = person.n_formal == 0
+        person.n_arrests += 1
+        m.arrests.append((person.row, week))
+        m.counts["arrests"] += 1
+        draw = self.random.random
+        if draw() < j.no_further_action_probability:
+            kind = KIND["nfa"]
+        elif (
+            first_time
+            and gravity <= 2
+            and person.n_community_resolutions < j.max_community_resolutions
+            and draw() < j.community_resolution_probability
+        ):
+            kind = KIND["community_resolution"]
+        elif first_time and gravity <= 4:
+            conditional = gravity >= 3 and draw() < j.conditional_caution_probability
+            kind = KIND["youth_conditional_caution" if conditional else "youth_caution"]
+        elif person.n_formal == 1 and gravity <= 2 and draw() < j.second_out_of_court_probability:
+            kind = KIND["youth_conditional_caution"]
+        else:
+            kind = None  # charged: the court sentences later
+        if kind is None:
+            lag = j.court_lag_weeks
+        elif kind == KIND["nfa"]:
+            lag = 0
+        else:
+            lag = j.out_of_court_lag_weeks
+        adult = person.age(week) >= ADULT_AGE
+        case = Case(person, principal, list(offences), adult, kind, week + lag)
+        person.open_case = case
+        m.open_cases.append(case)
+
+
+class YouthCourt(mesa.Agent):
+    """Sentences charged cases and puts every disposal that is due into effect."""
+
+    model: ReferenceModel
+
+    def step(self) -> None:
+        m, week = self.model, self.model.week
+        due = [c for c in m.open_cases if c.due_week <= week]
+        m.open_cases = [c for c in m.open_cases if c.due_week > week]
+        for case in due:
+            if case.kind is None:
+                case.kind = self.sentence(case)
+            self.dispose(case, week)
+
+    def sentence(self, case: Case) -> int:
+        """Custody for serious or persistent offending; a referral order for a first plea."""
+        j = self.model.params.justice
+        convictions = case.person.n_convictions
+        logit = (
+            j.custody_intercept
+            + j.custody_per_gravity * case.principal.gravity
+            + j.custody_per_conviction * convictions
+        )
+        if self.random.random() < 1 / (1 + math.exp(-logit)):
+            return KIND["custody"]
+        if convictions == 0 and self.random.random() < j.guilty_plea_probability:
+            return KIND["referral_order"]
+        return KIND["youth_rehabilitation_order"]
+
+    def dispose(self, case: Case, week: int) -> None:
+        """The disposal takes effect: records, YOS supervision, custody."""
+        m, j, person, kind = self.model, self.model.params.justice, case.person, case.kind
+        person.open_case = None
+        if not person.present:
+            return
+        formal = kind >= CAUTION
+        for o in case.offences:
+            o.disposal = kind
+            if formal:
+                o.proven_week = week
+                person.n_proven += 1
+        m.disposals.append((person.row, week, kind, case.adult))
+        if formal:
+            if person.n_formal == 0 and not case.adult:
+                m.counts["first_time_entrants"] += 1
+            person.n_formal += 1
+        if kind >= REFERRAL:
+            person.n_convictions += 1
+        if kind == KIND["community_resolution"]:
+            person.n_community_resolutions += 1
+        supervision = {
+            KIND["youth_conditional_caution"]: j.conditional_caution_weeks,
+            KIND["referral_order"]: j.referral_order_weeks,
+            KIND["youth_rehabilitation_order"]: j.rehabilitation_order_weeks,
+        }.get(kind, 0)
+        if kind == KIND["custody"]:
+            weeks = max(1, m.geometric(j.custody_weeks))
+            person.custody_release_week = week + weeks
+            m.release_diary[week + weeks].append(person)
+            supervision = 2 * weeks  # a detention and training order: half inside, half licence
+        if supervision and not case.adult:  # adults are not YOS cases
+            until = week + supervision
+            person.yos_until = until if person.yos_until is None else max(person.yos_until, until)
+
+
+class YouthOffendingService(mesa.Agent):
+    """Supervision lowers the hazard, less so when overloaded; releases from custody."""
+
+    model: ReferenceModel
+
+    def before_offending(self) -> None:
+        m, p, week = self.model, self.model.params.yos, self.model.week
+        m.yos_caseload = sum(1 for a in m.young_people if a.supervised(week))
+        capacity = p.case_managers * p.cases_per_manager
+        share_well_served = 1.0 if m.yos_caseload <= capacity else capacity / m.yos_caseload
+        effectiveness = p.assessment_quality * share_well_served
+        m.supervision_multiplier = math.exp(-p.supervision_effect * effectiveness)
+
+    def step(self) -> None:
+        """Those whose custody ends this week are released."""
+        m, week = self.model, self.model.week
+        for person in m.release_diary.pop(week, []):
+            if person.present and person.custody_release_week == week:
+                person.released_week = week
+
+
+@dataclass
+class _Graphs:
+    """The ties copied from the engine, one networkx graph per layer."""
+
+    school: nx.Graph
+    neighbourhood: nx.Graph
+    friendship: nx.Graph
+    siblings: nx.Graph
+    gang: nx.Graph
+
+
+class ReferenceModel(mesa.Model):
+    """The borough's young people as one Mesa agent each, started from an engine at week 0.
+
+    Args (keyword-only):
+        engine: a ``YouthJusticeModel`` that has not stepped (its people and ties are copied).
+        rng: this model's seed (Mesa's ``rng=``): its draws are its own.
+        params: the rules' parameters (default: the engine's scenario); a test may pass
+            altered ones to check that the oracle notices.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: YouthJusticeModel,
+        rng: int | None = None,
+        params: Scenario | None = None,
+    ) -> None:
+        super().__init__(rng=rng)
+        if engine.week != 0:
+            raise ValueError("the reference starts from an engine at week 0")
+        self.params = params or engine.params
+        self.peer_window_weeks = self.params.behaviour.peer_window_weeks
+        if any(p.enabled for p in self.params.interventions.values()):
+            raise ValueError("the reference model has the baseline rules only (no interventions)")
+        self.week = 0
+        self.calendar = calendar.week(0)
+        ppl = engine.people
+        rows = range(ppl.lo, ppl.n)
+        self.person: dict[int, YoungPerson] = {}
+        for i in rows:
+            state = {name: _python(getattr(ppl, name)[i]) for name in (*COPIED, "sex")}
+            state["pupil_referral_unit"] = _pupil_referral_unit(ppl, i)
+            self.person[i] = YoungPerson(self, row=i, state=state)
+        self.young_people = self.agents_by_type[YoungPerson]
+        # The exclusion risk tilt is normalised once a school year (at week 0 here)
+        # so the mean rate stays the sourced one.
+        tilt = self.params.schools.exclusion_risk_tilt
+        weights = [math.exp(tilt * a.exclusion_risk()) for a in self.young_people]
+        self.exclusion_norm = max(sum(weights) / max(len(weights), 1), 1e-12)
+        self.graphs = self._copy_ties(engine, rows)
+        # Picking a co-offender reads close ties; a young victim, acquaintances.
+        self.close_ties = nx.compose_all(
+            [self.graphs.friendship, self.graphs.siblings, self.graphs.gang]
+        )
+        self.acquaintances = nx.compose(self.graphs.school, self.graphs.neighbourhood)
+        self.gang_ties = self.graphs.gang
+
+        self.police = Police(self)
+        self.court = YouthCourt(self)
+        self.yos = YouthOffendingService(self)
+        self.open_cases: list[Case] = []
+        self.release_diary: dict[int, list[YoungPerson]] = defaultdict(list)
+        self.offences: list[Offence] = []
+        self.offences_this_week: list[Offence] = []
+        self.victims_this_week: list[YoungPerson] = []
+        self.victimisations: list[tuple[int, int]] = []  # (person, week)
+        self.arrests: list[tuple[int, int]] = []  # (person, week)
+        self.disposals: list[tuple[int, int, int, bool]] = []  # (person, week, kind, adult)
+        self.counts: Counter[str] = Counter()
+        self.yos_caseload = 0
+        self.supervision_multiplier = 1.0
+        self.season_factor = 1.0
+        self.peer_layers: list[tuple[nx.Graph, float]] = []
+        self._groups = 0
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "week": "week",
+                "offences": lambda m: len(m.offences_this_week),
+                "detected": lambda m: m.counts["detected"],
+                "arrests": lambda m: m.counts["arrests"],
+                "exclusions": lambda m: m.counts["exclusions"],
+                "care_entries": lambda m: m.counts["care_entries"],
+                "yos_caseload": "yos_caseload",
+                "gang_members": lambda m: sum(a.gang >= 0 for a in m.young_people),
+            }
+        )
+
+    @staticmethod
+    def _copy_ties(engine: YouthJusticeModel, rows: range) -> _Graphs:
+        """One graph per layer over everyone; school ties only between pupils under 16."""
+        ppl, edges = engine.people, engine.network.edges
+        school_age = {i for i in rows if (0 - ppl.birth_week[i]) / WEEKS_PER_YEAR < 16}
+
+        def graph(pairs: np.ndarray) -> nx.Graph:
+            g = nx.Graph()
+            g.add_nodes_from(rows)
+            g.add_edges_from((int(a), int(b)) for a, b in pairs)
+            return g
+
+        school = [(a, b) for a, b in edges["school"] if a in school_age and b in school_age]
+        return _Graphs(
+            school=graph(np.asarray(school).reshape(-1, 2)),
+            neighbourhood=graph(edges["neighbourhood"]),
+            friendship=graph(edges["friendship"]),
+            siblings=graph(edges["siblings"]),
+            gang=graph(edges["gang"]),
+        )
+
+    # -- helpers the agents use ------------------------------------------------
+    def offence_mix(self, person: YoungPerson) -> list[float]:
+        """Shares of each offence type; gang members' lean to drugs, robbery and weapons."""
+        b = self.params.behaviour
+        if person.gang >= 0:
+            return [s * f for s, f in zip(b.offence_mix, b.gang_mix_factor, strict=True)]
+        return list(b.offence_mix)
+
+    def new_group(self) -> int:
+        self._groups += 1
+        return self._groups
+
+    def geometric(self, mean: float) -> int:
+        """Whole weeks of delay with the given mean (failures before a success)."""
+        if mean <= 0:
+            return 0
+        return int(self.rng.geometric(1 / (1 + mean))) - 1
+
+    # -- the week ----------------------------------------------------------------
+    def step(self) -> None:
+        """One week, in the engine's order (see ``YouthJusticeModel.step``)."""
+        week = self.week
+        if week >= WEEKS_PER_YEAR:
+            raise RuntimeError("September (week 52) is not written in the reference model")
+        self.calendar = calendar.week(week)
+        self.counts = Counter()
+        for person in self.young_people.select(lambda a: a.age(week) >= EXIT_AGE):
+            person.leave()
+        self._set_week_factors()
+        self.yos.before_offending()
+
+        self.offences_this_week, self.victims_this_week = [], []
+        self.young_people.shuffle_do("step")
+        self._settle_offences(week)
+        self.young_people.select(lambda a: a.gang >= 0).do("maybe_leave_gang")
+
+        self.police.step()
+        self.court.step()
+        self.yos.step()
+        self.datacollector.collect(self)
+        self.week += 1
+
+    def _set_week_factors(self) -> None:
+        """The season's factor, and what each peer layer weighs (term or holiday)."""
+        b, n, w = self.params.behaviour, self.params.network, self.calendar
+        self.season_factor = {0: b.winter_factor, 2: b.summer_factor}.get(w.season, 1.0)
+        g = self.graphs
+        if w.term:
+            layers = [
+                (g.school, n.weight_school),
+                (g.neighbourhood, n.weight_neighbourhood),
+                (g.friendship, n.weight_friendship),
+                (g.siblings, n.weight_siblings),
+            ]
+        else:
+            layers = [
+                (g.neighbourhood, n.weight_neighbourhood * n.holiday_neighbourhood_factor),
+                (g.friendship, n.weight_friendship),
+                (g.siblings, n.weight_siblings),
+            ]
+        self.peer_layers = [(graph, weight) for graph, weight in layers if weight > 0]
+
+    def _settle_offences(self, week: int) -> None:
+        """What this week's offences did to people, once everyone has stepped."""
+        for o in self.offences_this_week:
+            o.person.n_offences += 1
+            o.person.last_offence_week = week
+        for victim in self.victims_this_week:
+            victim.victim_week = week
+            self.victimisations.append((victim.row, week))
+        self.offences.extend(self.offences_this_week)
+
+    def run(self, weeks: int) -> None:
+        for _ in range(weeks):
+            self.step()
+
+
+def _pupil_referral_unit(people: Any, row: int) -> int:
+    """School id of the pupil referral unit that would take this person."""
+    if hasattr(people, "pru_of"):  # one unit per borough
+        return int(people.pru_of(np.array([row]))[0])
+    return int(people.pru_id)
+
+
+def _python(value: Any) -> Any:
+    """A numpy scalar as a plain Python value; NaN (never) as None."""
+    value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value

@@ -1,0 +1,369 @@
+"""Oracle: the vectorised engine against the per-agent Mesa reference (benchmarks/REFERENCE.md).
+
+``benchmarks/reference_model.py`` writes the engine's weekly rules again, one
+``mesa.Agent`` per young person. Both start from the same state (the engine's
+synthetic borough at week 0, copied into agents) and run the same number of
+weeks, each with its own random numbers. If the rules are the same, each output
+below has the same distribution in both.
+
+The statistics: for each seed s, both run from the borough that seed builds, so
+the runs are paired by their starting state; the test for each output is a
+paired t-test on the per-seed differences (reference - engine), whose mean is 0
+under "same rules" whatever the borough. Pairing removes the between-borough
+spread, so it is more sensitive than an unpaired (Welch) test on the same runs.
+Each output must give p > 0.001. With 13 outputs the chance that at least one
+falls below 0.001 when the rules are the same is at most 13 x 0.001 = 1.3%
+(Bonferroni), so a failure points at a real difference; the seeds are fixed,
+so a passing test passes every time. To show that the test can fail, the
+reference is run with one rule deliberately altered (the base offending rate
+doubled): the offences comparison must then give p < 0.001.
+
+The scenario (``oracle_scenario``) is a small borough with rates raised so
+that the rarer branches happen often in a year (custody, exclusions, entry
+into care, gang exits, an overloaded YOS): a test of rules, not of calibration.
+Runs last 50 weeks from week 0 (September), so no new cohort enters.
+
+The fast versions (a dozen seeds) run in the default suite; the 50-seed ones
+are marked slow. The last tests check engine bugs the comparison brought up.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pytest
+from conftest import small
+from scipy import stats
+
+from sim.calendar import WEEKS_PER_YEAR
+from sim.events import KIND
+from sim.model import YouthJusticeModel
+from sim.scenario import Scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from reference_model import ReferenceModel
+
+WEEKS = 50  # under a year from week 0: no September cohort in either implementation
+ALPHA = 0.001  # per output; 13 outputs -> family-wise false alarm <= 1.3%
+REARREST_COHORT_WEEKS = 25  # people first arrested in the first half, followed to the end
+FAST_SEEDS = range(1, 9)  # default suite: about 40 s on one core
+ALTERED_FAST_SEEDS = range(1, 7)
+SLOW_SEEDS = range(1, 51)
+ALTERED_SLOW_SEEDS = range(1, 21)  # a doubled base rate is obvious long before 50 seeds
+FAST_POPULATION = 1_000  # aged 10-17; about 1,500 people aged 9-20 in the model
+SLOW_POPULATION = 1_500
+
+OUTPUTS = (
+    "offences",
+    "co_offences",
+    "robbery_and_weapon_offences",
+    "detected",
+    "arrests",
+    "youth_formal_disposals",
+    "youth_custody_starts",
+    "yos_caseload_weeks",
+    "exclusions",
+    "care_entries",
+    "young_victims",
+    "gang_members_at_end",
+    "rearrest_share",
+)
+
+
+def oracle_scenario(population: int) -> Scenario:
+    """A small borough with the rarer branches made common (rates raised, see docstring)."""
+    sc = small(population=population, years=1, burn_in=0)
+    return sc.model_copy(
+        update={
+            "interventions": {},  # the baseline rules
+            "behaviour": sc.behaviour.model_copy(update={"base_weekly_rate": 0.002}),  # x6.7
+            # detection x2.5, and custody at sentence far likelier, so custody happens
+            "justice": sc.justice.model_copy(
+                update={"detection_scale": 2.5, "custody_intercept": -5.0}
+            ),
+            "yos": sc.yos.model_copy(update={"case_managers": 4}),  # capacity 40: overloaded
+            "schools": sc.schools.model_copy(update={"permanent_exclusion_rate": 0.02}),  # x10
+            "social_care": sc.social_care.model_copy(update={"care_entry_rate": 0.02}),  # x10
+            "gangs": sc.gangs.model_copy(update={"exit_rate": 1.0}),  # x5
+            "population": sc.population.model_copy(update={"gang_share": 0.03}),  # x5
+        }
+    )
+
+
+def _rearrest_share(arrests: list[tuple[int, int]]) -> float:
+    """Share of people first arrested in the first weeks who are arrested again later."""
+    first: dict[int, int] = {}
+    again: set[int] = set()
+    for person, week in sorted(arrests, key=lambda a: a[1]):
+        if person not in first:
+            first[person] = week
+        elif week > first[person]:
+            again.add(person)
+    cohort = [p for p, w in first.items() if w < REARREST_COHORT_WEEKS]
+    return sum(p in again for p in cohort) / max(len(cohort), 1)
+
+
+def run_engine(engine: YouthJusticeModel, weeks: int) -> dict[str, float]:
+    """Step the engine and read the outputs from its arrays and event log."""
+    ppl = engine.people
+    arrests: list[tuple[int, int]] = []
+    totals = {"exclusions": 0, "care_entries": 0, "yos_caseload_weeks": 0}
+    for _ in range(weeks):
+        week = engine.week
+        engine.step()
+        live = np.arange(ppl.lo, ppl.n)
+        arrests += [(int(p), week) for p in live[ppl.arrest_week[live] == week]]
+        totals["exclusions"] += engine.week_counts["exclusions"]
+        totals["care_entries"] += engine.week_counts["care_entries"]
+        totals["yos_caseload_weeks"] += engine.yos_caseload
+    off, disp = engine.events.offences, engine.events.disposals
+    youth = ~disp["adult"]
+    live = ppl.live
+    out = {
+        "offences": off.n,
+        "co_offences": int((off["co_group"] >= 0).sum()),
+        "robbery_and_weapon_offences": int(np.isin(off["type"], (3, 4)).sum()),
+        "detected": int(off["detected"].sum()),
+        "arrests": len(arrests),
+        "youth_formal_disposals": int(((disp["kind"] >= KIND["youth_caution"]) & youth).sum()),
+        "youth_custody_starts": int(((disp["kind"] == KIND["custody"]) & youth).sum()),
+        "young_victims": engine.events.victimisations.n,
+        "gang_members_at_end": int((ppl.gang[live] >= 0).sum()),
+        "rearrest_share": _rearrest_share(arrests),
+        **totals,
+    }
+    mesa.Agent._ids.pop(engine, None)  # Mesa keeps every model alive otherwise
+    return {k: float(v) for k, v in out.items()}
+
+
+def run_reference(ref: ReferenceModel, weeks: int) -> dict[str, float]:
+    """Step the reference and read the same outputs from its agents and logs."""
+    ref.run(weeks)
+    data = ref.datacollector.get_model_vars_dataframe()
+    youth = [d for d in ref.disposals if not d[3]]
+    out = {
+        "offences": len(ref.offences),
+        "co_offences": sum(o.group is not None for o in ref.offences),
+        "robbery_and_weapon_offences": sum(o.type in (3, 4) for o in ref.offences),
+        "detected": sum(o.detected for o in ref.offences),
+        "arrests": len(ref.arrests),
+        "youth_formal_disposals": sum(d[2] >= KIND["youth_caution"] for d in youth),
+        "youth_custody_starts": sum(d[2] == KIND["custody"] for d in youth),
+        "yos_caseload_weeks": int(data["yos_caseload"].sum()),
+        "exclusions": int(data["exclusions"].sum()),
+        "care_entries": int(data["care_entries"].sum()),
+        "young_victims": len(ref.victimisations),
+        "gang_members_at_end": sum(a.gang >= 0 for a in ref.young_people),
+        "rearrest_share": _rearrest_share(ref.arrests),
+    }
+    mesa.Agent._ids.pop(ref, None)
+    return {k: float(v) for k, v in out.items()}
+
+
+@dataclass
+class Runs:
+    """Per-seed outputs of one implementation, one row per seed."""
+
+    seeds: list[int]
+    rows: list[dict[str, float]]
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([r[name] for r in self.rows])
+
+
+def engine_runs(population: int, seeds: range) -> Runs:
+    sc = oracle_scenario(population)
+    return Runs(
+        list(seeds), [run_engine(YouthJusticeModel(scenario=sc, seed=s), WEEKS) for s in seeds]
+    )
+
+
+def reference_runs(
+    population: int, seeds: range, alter: Callable[[Scenario], Scenario] | None = None
+) -> Runs:
+    """The reference from each seed's engine at week 0, with its own RNG (seeded by the seed)."""
+    sc = oracle_scenario(population)
+    rows = []
+    for s in seeds:
+        engine = YouthJusticeModel(scenario=sc, seed=s)
+        ref = ReferenceModel(engine=engine, rng=s, params=alter(sc) if alter else None)
+        mesa.Agent._ids.pop(engine, None)
+        rows.append(run_reference(ref, WEEKS))
+    return Runs(list(seeds), rows)
+
+
+def paired_p(a: Runs, b: Runs, name: str) -> float:
+    """Two-sided paired t-test p-value on per-seed differences (1.0 if all differences are 0)."""
+    assert a.seeds == b.seeds
+    diff = a.column(name) - b.column(name)
+    if np.all(diff == diff[0]) and diff[0] == 0:
+        return 1.0
+    return float(stats.ttest_rel(a.column(name), b.column(name)).pvalue)
+
+
+def double_base_rate(sc: Scenario) -> Scenario:
+    """The deliberately wrong rule: twice the base offending rate."""
+    b = sc.behaviour.model_copy(update={"base_weekly_rate": 2 * sc.behaviour.base_weekly_rate})
+    return sc.model_copy(update={"behaviour": b})
+
+
+def welch_p(a: Runs, b: Runs, name: str) -> float:
+    """Unpaired Welch t-test p-value (reported beside the paired one, not asserted)."""
+    x, y = a.column(name), b.column(name)
+    if np.array_equal(x, y):
+        return 1.0
+    return float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+def report(ref: Runs, eng: Runs) -> str:
+    """Means per seed, the paired p-value (asserted) and Welch's (for comparison)."""
+    lines = [f"{'output':30s} {'reference':>10s} {'engine':>10s} {'p paired':>9s} {'p Welch':>8s}"]
+    for name in OUTPUTS:
+        lines.append(
+            f"{name:30s} {ref.column(name).mean():10.3f} {eng.column(name).mean():10.3f} "
+            f"{paired_p(ref, eng, name):9.4f} {welch_p(ref, eng, name):8.4f}"
+        )
+    return "\n".join(lines)
+
+
+def assert_same(ref: Runs, eng: Runs) -> None:
+    """Every output: p > ALPHA (the message lists means and p-values of all of them)."""
+    table = report(ref, eng)
+    failing = [n for n in OUTPUTS if paired_p(ref, eng, n) <= ALPHA]
+    assert not failing, f"engine and reference differ in {failing}\n{table}"
+
+
+# Runs are shared by the tests of one size (pytest-xdist may still split them).
+fast_engine = cache(lambda: engine_runs(FAST_POPULATION, FAST_SEEDS))
+slow_engine = cache(lambda: engine_runs(SLOW_POPULATION, SLOW_SEEDS))
+
+
+def test_oracle_engine_matches_reference() -> None:
+    """Fast: 8 paired seeds, every output indistinguishable at p > 0.001."""
+    assert_same(reference_runs(FAST_POPULATION, FAST_SEEDS), fast_engine())
+
+
+def test_oracle_detects_an_altered_rule() -> None:
+    """Fast: with the base rate doubled in the reference, offences differ at p < 0.001."""
+    eng = fast_engine()
+    n = len(ALTERED_FAST_SEEDS)
+    altered = reference_runs(FAST_POPULATION, ALTERED_FAST_SEEDS, alter=double_base_rate)
+    p = paired_p(altered, Runs(eng.seeds[:n], eng.rows[:n]), "offences")
+    assert p < ALPHA, f"a doubled base rate went unnoticed (p = {p:.4f})"
+
+
+@pytest.mark.slow
+def test_oracle_engine_matches_reference_50_seeds() -> None:
+    """Slow: 50 paired seeds of a 1,500-child borough, every output at p > 0.001."""
+    assert_same(reference_runs(SLOW_POPULATION, SLOW_SEEDS), slow_engine())
+
+
+@pytest.mark.slow
+def test_oracle_detects_an_altered_rule_50_seeds() -> None:
+    """Slow: the doubled base rate, on the first 20 of the slow seeds."""
+    eng = slow_engine()
+    n = len(ALTERED_SLOW_SEEDS)
+    altered = reference_runs(SLOW_POPULATION, ALTERED_SLOW_SEEDS, alter=double_base_rate)
+    p = paired_p(altered, Runs(eng.seeds[:n], eng.rows[:n]), "offences")
+    assert p < ALPHA, f"a doubled base rate went unnoticed (p = {p:.4f})"
+
+
+# -- engine bugs the comparison brought up (the reference follows the written rule) --------
+BUG_SEED = 1
+
+
+@cache
+def _engine_after_weeks(seed: int = BUG_SEED) -> YouthJusticeModel:
+    """The oracle scenario's engine after WEEKS weeks (its event log and arrays)."""
+    model = YouthJusticeModel(scenario=oracle_scenario(FAST_POPULATION), seed=seed)
+    for _ in range(WEEKS):
+        model.step()
+    return model
+
+
+def test_engine_adults_are_not_yos_cases() -> None:
+    """sim/justice.py: people aged 18+ "are not YOS cases". Only a youth disposal with
+    supervision (conditional caution, court order, custody) may put someone on the YOS
+    caseload, which sets how overloaded the YOS is for everyone else."""
+    m = _engine_after_weeks()
+    ppl, d = m.people, m.events.disposals
+    supervising = np.isin(
+        d["kind"],
+        [KIND[k] for k in ("youth_conditional_caution", "referral_order")]
+        + [KIND["youth_rehabilitation_order"], KIND["custody"]],
+    )
+    children = set(d["person"][supervising & ~d["adult"]].tolist())
+    live = np.arange(ppl.lo, ppl.n)
+    on_caseload = live[ppl.yos_until[live] > m.week - 1].tolist()
+    adults_only = sorted(set(on_caseload) - children)
+    assert not adults_only, (
+        f"{len(adults_only)} people on the YOS caseload with only adult disposals, e.g. "
+        f"{adults_only[:5]}"
+    )
+
+
+def test_engine_custody_starts_count_children_only() -> None:
+    """Youth figures leave out people dealt with as adults (sim/justice.py docstring), as
+    formal_disposals and first_time_entrants do; custody_starts should too."""
+    m = _engine_after_weeks()
+    d = m.events.disposals
+    children_jailed = int(((d["kind"] == KIND["custody"]) & ~d["adult"]).sum())
+    assert m.totals["custody_starts"] == children_jailed
+
+
+def test_engine_offenders_and_victims_are_in_the_model() -> None:
+    """Only people in the model (under 21) take part in offences, and only those aged 10+
+    (the age of criminal responsibility) commit them. A co-offender is drawn from friends,
+    siblings and gang ties, which include children of 9 (the cohort that turns 10 this
+    school year) and, until September, people who have left. Here offending peaks at 11
+    and every offence pulls in a partner, so such picks are common."""
+    sc = oracle_scenario(FAST_POPULATION)
+    young_offenders_with_partners = sc.behaviour.model_copy(
+        update={
+            "co_offending_share": 1.0,
+            "co_offender_inactive_acceptance": 1.0,
+            "peak_age_male": 11.0,
+            "peak_age_female": 11.0,
+        }
+    )
+    m = YouthJusticeModel(
+        scenario=sc.model_copy(update={"behaviour": young_offenders_with_partners}),
+        seed=BUG_SEED,
+    )
+    for _ in range(WEEKS):
+        m.step()
+    birth = m.people.birth_week
+    off, vic = m.events.offences, m.events.victimisations
+    age = (off["week"] - birth[off["person"]]) / WEEKS_PER_YEAR
+    outside = (age < 10) | (age >= 21)
+    assert not outside.any(), (
+        f"{outside.sum()} of {off.n} offences by people aged {np.round(age[outside], 2)}"
+    )
+    victim_age = (vic["week"] - birth[vic["person"]]) / WEEKS_PER_YEAR
+    assert (victim_age < 21).all(), f"{(victim_age >= 21).sum()} victims who had left"
+
+
+def test_engine_young_victims_are_schoolmates_or_neighbours() -> None:
+    """docs/ODD.md 7.1: a young victim is one of the offender's schoolmates or neighbours,
+    and school ties bind pupils of compulsory school age only (under 16 at the start of
+    the school year, sim/network.py), so nobody aged 16+ has schoolmates to pick from."""
+    m = _engine_after_weeks()
+    ppl, edges, cap = m.people, m.network.edges, m.people.capacity
+    pupil = np.nan_to_num(-ppl.birth_week / WEEKS_PER_YEAR, nan=99.0) < 16  # at week 0
+    school = edges["school"][pupil[edges["school"]].all(axis=1)]
+    ties = np.concatenate([school, edges["neighbourhood"]])
+    allowed = np.concatenate([ties[:, 0] * cap + ties[:, 1], ties[:, 1] * cap + ties[:, 0]])
+    vic = m.events.victimisations
+    offender = m.events.offences["person"][vic["offence"]]
+    pairs = offender.astype(np.int64) * cap + vic["person"]
+    stray = ~np.isin(pairs, allowed)
+    assert not stray.any(), (
+        f"{stray.sum()} of {vic.n} victims were not schoolmates (both under 16) or neighbours "
+        f"of the offender"
+    )
