@@ -41,6 +41,7 @@ import time
 import tomllib
 import traceback
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,6 +191,10 @@ class Experiment:
         for sc in self.scenarios:
             for row in sc.register():
                 values.setdefault(row.name, {})[sc.name] = row.value
+            # Intervention settings that are not parameters (on/off, mode, targeting rule).
+            for iname, block in sc.interventions.items():
+                for key, value in block.model_dump().items():
+                    values.setdefault(f"interventions.{iname}.{key}", {})[sc.name] = value
         names = self.scenario_names
         out = {"param.population.population_10_17": values["population.population_10_17"]}
         for name, by in values.items():
@@ -586,7 +591,7 @@ def run_one(
     An exception in the model is recorded in ``failures/`` and returned as
     ``ok: False``; only writing the parts may raise (then the chunk fails).
     """
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         sc = apply_overrides(sc, overrides or {})
         summary, series, timings = _simulate(sc, run.seed, "timeseries" in outputs)
@@ -618,6 +623,7 @@ def run_one(
         "error": "",
         **timings,
         "total_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,  # below total_s when the cores are shared
     }
 
 
@@ -887,9 +893,8 @@ def _start_cluster(
     workers: int | None, scheduler: str | None, memory_limit: str
 ) -> tuple[Any, Any, int]:
     """A dask Client on a new LocalCluster or on a running scheduler."""
-    import logging
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler is not None:
         if workers is not None:
@@ -913,7 +918,20 @@ def _start_cluster(
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n < 1:
         raise ExperimentError("--workers", "", f"expected at least 1 worker, got {n}")
-    cluster = LocalCluster(
+    with warnings.catch_warnings():
+        # The scheduler's health endpoint falls back to a free port when another cluster
+        # holds 8787; that is fine here (no dashboard is served), so say nothing.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = _local_cluster(n, memory_limit)
+    return Client(cluster), cluster, n
+
+
+def _local_cluster(n: int, memory_limit: str) -> Any:
+    import logging
+
+    from distributed import LocalCluster
+
+    return LocalCluster(
         n_workers=n,
         threads_per_worker=1,  # one run at a time per process: the step is single-threaded
         processes=True,
@@ -922,7 +940,6 @@ def _start_cluster(
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )
-    return Client(cluster), cluster, n
 
 
 def _chunks(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
@@ -1122,7 +1139,7 @@ def _run_batch(
     ]
     timings: dict[str, float] = {}
     for r in results.values():
-        for k in ("build_s", "simulate_s", "summarise_s", "write_s", "total_s"):
+        for k in ("build_s", "simulate_s", "summarise_s", "write_s", "total_s", "cpu_s"):
             if k in r:
                 timings[k] = timings.get(k, 0.0) + r[k]
     return BatchResult(

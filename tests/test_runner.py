@@ -329,15 +329,15 @@ def _kill_after(proc: subprocess.Popen, out: Path, parts: int, total: int) -> in
 
 
 def test_a_batch_killed_twice_resumes_to_the_uninterrupted_result(tmp_path: Path):
-    exp = _experiment(tmp_path, name="killme", replicates=7, chunk=2)
-    total = 14
+    exp = _experiment(tmp_path, name="killme", replicates=5, chunk=2)
+    total = 10
     clean = tmp_path / "clean"
     result = run_experiment(exp, clean, workers=1, progress=False)
     assert result.succeeded == total
 
     out = tmp_path / "killed"
     first = _kill_after(_start(exp, out), out, 2, total)
-    second = _kill_after(_start(exp, out), out, first + 3, total)
+    second = _kill_after(_start(exp, out), out, first + 2, total)
     assert second > first
     proc = _start(exp, out)
     stdout, stderr = proc.communicate(timeout=300)
@@ -407,9 +407,13 @@ def test_a_separately_started_scheduler_gives_the_same_results(smoke_results: Pa
     ]
     try:
         deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
+        address = ""
+        while not address and time.monotonic() < deadline:
             time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
+            try:  # the scheduler may still be writing its file
+                address = json.loads(sched_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                pass
         assert address.startswith("tcp://127.0.0.1:")
         procs.append(
             subprocess.Popen(
