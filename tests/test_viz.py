@@ -122,6 +122,19 @@ def test_a_smaller_borough_keeps_ward_school_and_gang_sizes():
     assert scale_population(sc, pop.population_10_17).population == pop
 
 
+def test_a_smaller_london_shrinks_borough_by_borough():
+    sc = load_scenario(SCENARIOS / "london.toml")
+    boroughs = sc.population.boroughs
+    assert len(boroughs) > 1
+    total = sum(b.population_10_17 for b in boroughs)
+    small = scale_population(sc, 20_000).population
+    assert len(small.boroughs) == len(boroughs)
+    assert sum(b.population_10_17 for b in small.boroughs) == pytest.approx(20_000, rel=0.05)
+    assert all(b.wards >= 1 and b.secondary_schools >= 1 for b in small.boroughs)
+    assert small.gangs == max(1, round(sc.population.gangs * 20_000 / total))
+    assert [b.name for b in small.boroughs] == [b.name for b in boroughs]
+
+
 # -- the model and its network sample ---------------------------------------------------------
 def test_network_sample_surrounds_the_largest_gang_and_keeps_its_layout(small_settings):
     model = VizModel(settings=small_settings)
@@ -220,16 +233,21 @@ def test_running_reoffending_is_the_mojs_measure_on_the_latest_complete_cohort(s
 
 
 def test_nice_ceiling_reads_well():
-    assert [figures.nice_ceiling(x) for x in (0, 0.3, 1, 1.2, 2.2, 3, 7, 11)] == [
-        1,
-        0.5,
-        1,
-        2,
-        2.5,
-        5,
-        10,
-        20,
-    ]
+    values = (0, 0.3, 1, 1.1, 1.3, 2.2, 3, 7, 11, 1008)
+    assert [figures.nice_ceiling(x) for x in values] == pytest.approx(
+        [
+            1,
+            0.3,
+            1,
+            1.2,
+            1.5,
+            2.5,
+            3,
+            8,
+            12,
+            1200,
+        ]
+    )
 
 
 def test_server_command_binds_loopback_and_passes_the_scenario():

@@ -107,12 +107,15 @@ class Panel:
         return buf.getvalue()
 
 
+NICE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+
+
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (axis tops that read well)."""
+    """The smallest of NICE_STEPS x 10^k at or above ``value`` (axis tops that read well)."""
     if value <= 0:
         return 1.0
     exp = 10 ** np.floor(np.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in NICE_STEPS:
         if m * exp >= value * (1 - 1e-12):
             return float(m * exp)
     return float(10 * exp)

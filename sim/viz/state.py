@@ -170,12 +170,33 @@ def apply_levers(scenario: Scenario, values: dict[str, Any]) -> Scenario:
 
 # -- the borough's size ----------------------------------------------------------------------
 def scale_population(scenario: Scenario, population_10_17: int) -> Scenario:
-    """The scenario with fewer (or more) children; wards, schools and gangs shrink with them.
+    """The scenario with fewer children; wards, schools and gangs shrink with them.
 
-    Shrinking keeps the size of a ward, a school year group and a gang as in the full borough,
-    so peer networks and gang clusters look the same, only fewer.
+    Shrinking keeps the size of a ward, a school year group and a gang as in the full area,
+    so peer networks and gang clusters look the same, only fewer. A multi-borough area
+    (London) shrinks borough by borough, so the total is about ``population_10_17``. Asking
+    for more children than the scenario has only enlarges a single borough.
     """
     pop = scenario.population
+    if pop.boroughs:
+        total = sum(b.population_10_17 for b in pop.boroughs)
+        share = population_10_17 / total
+        if share >= 1:
+            return scenario
+        boroughs = [
+            b.model_copy(
+                update={
+                    # A borough keeps at least 100 children (the schema's floor), a ward
+                    # and a school.
+                    "population_10_17": max(100, round(b.population_10_17 * share)),
+                    "wards": max(1, round(b.wards * share)),
+                    "secondary_schools": max(1, round(b.secondary_schools * share)),
+                }
+            )
+            for b in pop.boroughs
+        ]
+        update = {"boroughs": boroughs, "gangs": max(1, round(pop.gangs * share))}
+        return scenario.model_copy(update={"population": pop.model_copy(update=update)})
     share = min(1.0, population_10_17 / pop.population_10_17)
     update = {
         "population_10_17": int(population_10_17),
