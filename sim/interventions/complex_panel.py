@@ -185,24 +185,70 @@ class ComplexPanel(Intervention):
         return out
 
     def scores(self, week: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, score) of the children the panel could take this week."""
+        """Ids of the children of panel age (ascending) and the panel's score of each
+        (-inf: cannot be taken now: in custody, or on a plan recently)."""
         m, p, ppl = self.model, self.params, self.model.people
         live = ppl.live
-        age = ppl.age(week)
-        ok = (age >= p.min_age) & (age < p.max_age) & ~ppl.in_custody(week)
-        ok &= self.plan_until[live] <= week - p.readmission_gap_weeks
-        ids = np.flatnonzero(ok) + live.start
-        score = self._last_log_hazard(ids)
-        keep = np.isfinite(score)
-        ids, score = ids[keep], score[keep]
-        member = np.zeros(ppl.capacity)
-        member[live][ppl.gang[live] >= 0] = 1.0
-        tied = (m.network.close_ties @ member)[ids] > 0
-        victim = ppl.victim_week[ids] > week - p.victim_window_weeks  # NaN (never) is False
-        score = score + p.weight_looked_after * ppl.looked_after[ids]
-        score = score + p.weight_victim * victim
-        score = score + p.weight_gang * ((member[ids] > 0) | tied)
+        # Rows are in birth order, so the children of panel age are a contiguous run.
+        birth = ppl.birth_week[live]
+        a, b = np.searchsorted(
+            birth, [week - p.max_age * WEEKS_PER_YEAR, week - p.min_age * WEEKS_PER_YEAR], "right"
+        )
+        rows = slice(live.start + a, live.start + b)
+        ids = np.arange(rows.start, rows.stop)
+        lh = m.last_log_hazard
+        if self._lh_lo == live.start and lh.size == live.stop - live.start:  # same window
+            score = lh[a:b].copy()
+        else:
+            score = self._last_log_hazard(ids)
+        barred = ppl.custody_release_week[rows] > week
+        barred |= self.plan_until[rows] > week - p.readmission_gap_weeks
+        score[barred] = -np.inf
+        # In a gang, or a friend, sibling or fellow member of someone who is: the
+        # rows of the few members in the (symmetric) close-ties matrix.
+        members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
+        tied = np.concatenate([members, m.network.close_ties[members].indices])
+        tied = tied[(tied >= rows.start) & (tied < rows.stop)] - rows.start
+        near_gang = np.zeros(ids.size, dtype=bool)
+        near_gang[tied] = True
+        victim = ppl.victim_week[rows] > week - p.victim_window_weeks  # NaN (never): False
+        score += p.weight_looked_after * ppl.looked_after[rows]
+        score += p.weight_victim * victim
+        score += p.weight_gang * near_gang
         return ids, score
+
+    def select(self, ids: np.ndarray, score: np.ndarray, take: np.ndarray) -> np.ndarray:
+        """Positions in ``ids`` (ascending) of each borough's ``take[b]`` highest finite
+        scores, highest first (ties: the lower id, the older child)."""
+        n_boroughs = take.size
+        if n_boroughs == 1:
+            order = np.arange(ids.size)
+            bounds = np.array([0, ids.size])
+        else:
+            borough = self.model.people.borough[ids].astype(np.int64)
+            order = np.argsort(borough, kind="stable")  # radix sort of small integers
+            bounds = np.searchsorted(borough[order], np.arange(n_boroughs + 1))
+        chosen = []
+        for b in np.flatnonzero(take):  # a loop over boroughs
+            seg = order[bounds[b] : bounds[b + 1]]
+            k = min(int(take[b]), seg.size)
+            if 0 < k <= 8:  # a few a week: k passes of argmax (first maximum = lowest id)
+                s = score.copy() if n_boroughs == 1 else score[seg]
+                top = []
+                for _ in range(k):
+                    j = int(np.argmax(s))
+                    if not np.isfinite(s[j]):
+                        break
+                    top.append(j)
+                    s[j] = -np.inf
+                chosen.append(seg[np.asarray(top, dtype=np.int64)])
+                continue
+            seg = seg[np.isfinite(score[seg])]
+            k = min(k, seg.size)
+            if k < seg.size:  # the top k in linear time, then only they are sorted
+                seg = seg[np.argpartition(-score[seg], k - 1)[:k]]
+            chosen.append(seg[np.lexsort((ids[seg], -score[seg]))])
+        return np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
 
     # -- hooks ----------------------------------------------------------------------
     def before_offending(self, week: int) -> None:
@@ -222,12 +268,7 @@ class ComplexPanel(Intervention):
         if take.any():
             ids, score = self.scores(week)
             if ids.size:
-                # By borough, highest score first; ties go to the lower id (the older child).
-                borough = ppl.borough[ids]
-                order = np.lexsort((ids, -score, borough))
-                b = borough[order]
-                rank = np.arange(ids.size) - np.searchsorted(b, b, side="left")
-                top = order[rank < take[b]]
+                top = self.select(ids, score, take)
                 new, new_score = ids[top], score[top]
                 self.plan_until[new] = week + p.plan_weeks
                 self.on_plan = np.concatenate([self.on_plan, new])

@@ -148,9 +148,44 @@ class Encompass(Intervention):
         self.last_marac = np.full(cap, _NEVER, dtype=np.int64)
         self.notified_until = np.full(cap, -1, dtype=np.int64)  # support while > week
         self.marac_until = np.full(cap, -1, dtype=np.int64)
+        self.notified = np.empty(0, dtype=np.int64)  # ids under notification support
+        self.in_marac = np.empty(0, dtype=np.int64)  # ids under a MARAC plan
+        self._is_notified = np.zeros(cap, dtype=bool)  # the same two lists as masks
+        self._is_in_marac = np.zeros(cap, dtype=bool)
+        self._exposed = np.empty(0, dtype=np.int64)  # live ids exposed to domestic abuse
+        self._exposed_n = -1  # people.n when the list was made
+        # Each household's weekly incident probability, fixed for the run: a mean-
+        # preserving lognormal rate keyed by household (not by week), so repeat calls
+        # concentrate on the same households.
+        sd = params.incident_rate_sd
+        z = ndtri(
+            np.clip(model.streams.uniform(self.name, 0, np.arange(cap), 11), 1e-12, 1 - 1e-12)
+        )
+        rate = params.incident_rate_per_year * np.exp(sd * z - sd * sd / 2)
+        self.weekly_probability = -np.expm1(-rate / WEEKS_PER_YEAR)
+        # Each household's next incident week (-1: not drawn yet). Waiting times are
+        # geometric, the same law as a weekly draw, but only the few households due
+        # this week need a random number.
+        self.next_incident = np.full(cap, -1, dtype=np.int64)
         self.incidents = Table({"family": "i8", "week": "i4", "children": "i4", "notified": "i4"})
         self.marac_cases = Table({"family": "i8", "week": "i4", "children": "i4"})
         self.counts = {"incidents": 0, "notifications": 0, "marac_cases": 0}  # measured
+
+    @staticmethod
+    def _add(ids: np.ndarray, mask: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """``ids`` with those of ``new`` not yet in it (``mask`` marks membership)."""
+        new = np.unique(new[~mask[new]])
+        mask[new] = True
+        return np.concatenate([ids, new])
+
+    def _wait(self, households: np.ndarray, week: int, salt: int) -> np.ndarray:
+        """Whole weeks without an incident before the next one (geometric), drawn now."""
+        p = self.weekly_probability[households]
+        u = self.model.streams.uniform(self.name, week, households, salt)
+        with np.errstate(divide="ignore"):
+            weeks = np.floor(np.log1p(-u) / np.log1p(-np.minimum(p, 1 - 1e-12)))
+        weeks[~(weeks < 10**6)] = 10**6  # rate 0 (or NaN): never, within a run
+        return weeks.astype(np.int64)
 
     # -- the escalation rule -------------------------------------------------------
     def record_incidents(self, families: np.ndarray, week: int) -> np.ndarray:
@@ -170,42 +205,56 @@ class Encompass(Intervention):
 
     # -- hooks ------------------------------------------------------------------------
     def before_offending(self, week: int) -> None:
-        m, p, ppl = self.model, self.params, self.model.people
-        live = ppl.live
+        m, p, lo = self.model, self.params, self.model.people.lo
         if p.incident_rate_per_year > 0:
             self._incidents(week)
-        w = m.da_risk_weight[live]
-        w *= np.where(self.notified_until[live] > week, 1.0 - p.notification_effect, 1.0)
-        w *= np.where(self.marac_until[live] > week, 1.0 - p.marac_effect, 1.0)
-        m.da_risk_weight[live] = w
+        # Support runs out, or the child leaves the model.
+        ids = self.notified
+        on = (self.notified_until[ids] > week) & (ids >= lo)
+        self._is_notified[ids[~on]] = False
+        self.notified = ids[on]
+        ids = self.in_marac
+        on = (self.marac_until[ids] > week) & (ids >= lo)
+        self._is_in_marac[ids[~on]] = False
+        self.in_marac = ids[on]
+        m.da_risk_weight[self.notified] *= 1.0 - p.notification_effect
+        m.da_risk_weight[self.in_marac] *= 1.0 - p.marac_effect
 
     def _incidents(self, week: int) -> None:
         """This week's police-attended incidents, notifications and escalations."""
         m, p, ppl = self.model, self.params, self.model.people
         live = ppl.live
-        exposed = ppl.domestic_abuse[live] & (ppl.age(week) < 18)
-        ids = np.flatnonzero(exposed) + live.start
+        if self._exposed_n != ppl.n:  # exposure is drawn at entry: list it when a cohort enters
+            self._exposed = np.flatnonzero(ppl.domestic_abuse[live]) + live.start
+            self._exposed_n = ppl.n
+        ids = self._exposed[self._exposed >= ppl.lo]
+        self._exposed = ids
+        ids = ids[(week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < 18]
         if ids.size == 0:
             return
         fam = ppl.family[ids].astype(np.int64)
-        households = np.unique(fam)
-        # A household's rate is fixed for the run (keyed by household, not by week).
-        z = ndtri(np.clip(m.streams.uniform(self.name, 0, households, 11), 1e-12, 1 - 1e-12))
-        sd = p.incident_rate_sd
-        rate = p.incident_rate_per_year * np.exp(sd * z - sd * sd / 2)  # mean-preserving
-        hit = m.streams.uniform(self.name, week, households, 12) < -np.expm1(-rate / WEEKS_PER_YEAR)
-        households = households[hit]
-        if households.size == 0:
+        due = self.next_incident[fam]
+        stale = due < week  # not drawn yet, or fell due while no child could be told
+        if stale.any():
+            renew = np.unique(fam[stale])
+            self.next_incident[renew] = week + self._wait(renew, week, 12)
+            due = self.next_incident[fam]
+        hit = due == week  # siblings share their household's incident
+        if not hit.any():
             return
-        in_incident = np.isin(fam, households)
-        children, fam = ids[in_incident], fam[in_incident]
-        pupil = ppl.at_school(week)[children - live.start]
+        children, fam = ids[hit], fam[hit]
+        households = np.unique(fam)
+        self.next_incident[households] = week + 1 + self._wait(households, week, 14)
+        pupil = ppl.at_school(week)[children - live.start]  # notifications go to schools
         told = pupil & (m.streams.uniform(self.name, week, children, 13) < p.notification_share)
         notified = children[told]
         self.notified_until[notified] = week + p.notification_support_weeks
+        self.notified = self._add(self.notified, self._is_notified, notified)
         escalated = self.record_incidents(households, week)
-        marac_children = children[np.isin(fam, escalated)]
+        in_escalated = np.isin(fam, escalated) if escalated.size else np.zeros(fam.size, bool)
+        marac_children = children[in_escalated]
         self.marac_until[marac_children] = week + p.marac_support_weeks
+        self.in_marac = self._add(self.in_marac, self._is_in_marac, marac_children)
         self.reached[notified] = True
         self.reached[marac_children] = True
 
@@ -233,9 +282,8 @@ class Encompass(Intervention):
             self.cost_gbp += escalated.size * p.cost_per_marac_case
 
     def end_of_week(self, week: int) -> None:
-        live = self.model.people.live
-        supported = (self.notified_until[live] > week) | (self.marac_until[live] > week)
-        self.caseload = int(supported.sum())
+        only_marac = self.notified_until[self.in_marac] <= week  # not also notified
+        self.caseload = int(self.notified.size + only_marac.sum())
 
     def outputs(self, measured_years: float) -> dict[str, float]:
         out = super().outputs(measured_years)

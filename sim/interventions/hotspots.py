@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
@@ -175,6 +174,10 @@ class Hotspots(Intervention):
         self.groups: list[tuple[np.ndarray, np.ndarray]] = []  # (operation, neighbour) wards
         self.last_operation = np.full(n_wards, -(10**9))  # start week of each ward's last
         self.multiplier = np.ones(n_wards)  # this week's deterrence and displacement
+        self._affected = np.empty(0, dtype=np.int64)  # residents of those wards
+        self._affected_n = self._affected_week = -1  # people.n and operation end when listed
+        self._rolls = np.zeros((0, n_wards))  # pupils by school and home ward
+        self._rolls_n = -1  # people.n when counted
         self.ward_weeks = 0  # ward-weeks of operation (measured years)
         self._lh_lo = 0
 
@@ -206,20 +209,22 @@ class Hotspots(Intervention):
         seasonal = count(year_ago, year_ago + p.operation_weeks)
         return recent + p.seasonal_weight * seasonal
 
-    def neighbours(self) -> np.ndarray:
-        """Ward-by-ward pairs of young people on the roll of the same school: wards whose
-        children share schools are near each other (the model has no map)."""
+    def neighbours(self, wards: np.ndarray) -> np.ndarray:
+        """For each of ``wards``, the pairs of young people its children share a school roll
+        with, by ward: wards whose children share schools are near each other (the model
+        has no map). School rolls are counted once a year, when a cohort enters."""
         ppl = self.model.people
-        live = ppl.live
-        school = ppl.school[live].astype(np.int64)
-        ward = ppl.ward[live].astype(np.int64)
-        on_roll = school >= 0
-        n_wards = self.active.size
-        s = sp.csr_matrix(
-            (np.ones(int(on_roll.sum())), (school[on_roll], ward[on_roll])),
-            shape=(int(school.max(initial=0)) + 1, n_wards),
-        )
-        return (s.T @ s).toarray()
+        if self._rolls_n != ppl.n:
+            live = ppl.live
+            school = ppl.school[live].astype(np.int64)
+            on_roll = school >= 0
+            n_wards = self.active.size
+            n_schools = int(school.max(initial=0)) + 1
+            key = school[on_roll] * n_wards + ppl.ward[live][on_roll]
+            rolls = np.bincount(key, minlength=n_schools * n_wards)
+            self._rolls = rolls.reshape(n_schools, n_wards).astype(np.float64)
+            self._rolls_n = ppl.n
+        return self._rolls[:, wards].T @ self._rolls
 
     def _start_operations(self, week: int) -> None:
         """Each borough's police pick their top wards and run an operation there."""
@@ -246,10 +251,9 @@ class Hotspots(Intervention):
         self.groups = []
         self.displace_to[:] = False
         if p.neighbour_wards > 0 and p.displacement > 0:
-            ties = self.neighbours()
             for b in np.unique(borough[wards]):  # a loop over boroughs with an operation
                 mine = wards[borough[wards] == b]
-                t = ties[mine].sum(axis=0).astype(np.float64)
+                t = self.neighbours(mine).sum(axis=0)
                 t[self.active] = -1.0
                 near = np.lexsort((np.arange(n_wards), -t))[: p.neighbour_wards]
                 near = near[t[near] > 0]
@@ -267,20 +271,28 @@ class Hotspots(Intervention):
         if not self.active.any():
             return
         live = ppl.live
-        ward = ppl.ward[live]
+        if self._affected_n != ppl.n or self._affected_week != self.until:
+            # Residents of the operation and neighbouring wards (listed once per operation).
+            ward = ppl.ward[live]
+            hit = self.active[ward] | self.displace_to[ward]
+            self._affected = np.flatnonzero(hit) + live.start
+            self._affected_n, self._affected_week = ppl.n, self.until
+        ids = self._affected[self._affected >= ppl.lo]
+        self._affected = ids
+        ward = ppl.ward[ids]
         self.multiplier[:] = 1.0
         self.multiplier[self.active] = 1.0 - p.deterrence
         if p.deterrence > 0 and self.displace_to.any():
             # Expected offences deterred in each operation's wards, spread over its
             # neighbours' residents in proportion to their own hazard.
-            hazard = np.exp(self._last_log_hazard(np.arange(live.start, live.stop)))
+            hazard = np.exp(self._last_log_hazard(ids))
             h_ward = np.bincount(ward, weights=hazard, minlength=self.active.size)
             for mine, near in self.groups:  # one group per borough with an operation
                 receiving = h_ward[near].sum()
                 if receiving > 0:
                     deterred = p.deterrence * h_ward[mine].sum()
                     self.multiplier[near] += p.displacement * deterred / receiving
-        m.hazard_multiplier[live] *= self.multiplier[ward]
+        m.hazard_multiplier[ids] *= self.multiplier[ward]
         if m.measuring:
             self.ward_weeks += int(self.active.sum())
             self.cost_gbp += self.active.sum() * p.cost_per_ward_week

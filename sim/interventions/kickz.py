@@ -101,6 +101,15 @@ class KickzParams(InterventionParams):
         doc="chance a young person of a site's ward signs up in a week while there are "
         "places (outreach by the club, police and youth services): ~40% within a year",
     )
+    intake_interval_weeks: int = param(
+        4,
+        unit="weeks",
+        basis="assumed",
+        ge=1,
+        le=52,
+        doc="free places are filled every this many weeks, at the start of a block of "
+        "sessions (join_probability compounds over the block)",
+    )
     boys_join_ratio: float = param(
         3.0,
         unit="odds ratio",
@@ -214,6 +223,9 @@ class Kickz(Intervention):
         self.params: KickzParams = params
         self.site_wards = np.empty(0, dtype=np.int64)
         self.members = np.empty(0, dtype=np.int64)  # on a register (ids)
+        self.is_member = np.zeros(model.people.capacity, dtype=bool)  # the same, as a mask
+        self._residents = np.empty(0, dtype=np.int64)  # ids living in a site's ward
+        self._residents_n = -1  # people.n when the list was made
         self.member_regular = np.empty(0, dtype=bool)
         self.attended_last = np.empty(0, dtype=np.int64)  # attended this week
         self.attendance = Table({"person": "i8", "week": "i4"})  # every attended week
@@ -252,9 +264,11 @@ class Kickz(Intervention):
         new = np.sort(order[rank < p.sites]).astype(np.int64)
         if self.members.size and not np.array_equal(new, self.site_wards):
             keep = np.isin(m.people.ward[self.members], new)  # a closed site's register ends
+            self.is_member[self.members[~keep]] = False
             self.members, self.member_regular = self.members[keep], self.member_regular[keep]
         self.site_wards = new
         self._placed = True
+        self._residents_n = -1  # the list of site residents is rebuilt
 
     # -- hooks -----------------------------------------------------------------
     def before_offending(self, week: int) -> None:
@@ -271,10 +285,12 @@ class Kickz(Intervention):
             stay = (ids >= ppl.lo) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
             drop = np.where(self.member_regular, p.dropout_regular, p.dropout_casual)
             stay &= m.streams.uniform(self.name, week, ids, 1) >= drop
+            self.is_member[ids[~stay]] = False
             self.members, self.member_regular = ids[stay], self.member_regular[stay]
         if not self.session_week[m.calendar.week_of_year]:
             return
-        self._recruit(week)
+        if week % p.intake_interval_weeks == 0:
+            self._recruit(week)
         # Attendance this week, and the hazard multiplier for those who come.
         ids = self.members
         if ids.size == 0:
@@ -301,25 +317,31 @@ class Kickz(Intervention):
         free = p.site_capacity - on_register
         if not (free > 0).any():
             return
-        age = ppl.age(week)
-        site = site_of_ward[ppl.ward[live]]
-        ok = (site >= 0) & (age >= p.min_age) & (age < p.max_age) & ~ppl.in_custody(week)
-        ids = np.flatnonzero(ok) + live.start
-        ids = ids[~np.isin(ids, self.members)]
+        if self._residents_n != ppl.n:  # sites moved or a cohort entered: list residents
+            ward = ppl.ward[live]
+            self._residents = np.flatnonzero(site_of_ward[ward] >= 0) + live.start
+            self._residents_n = ppl.n
+        ids = self._residents[self._residents >= ppl.lo]
+        self._residents = ids
+        age = (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR
+        ok = (age >= p.min_age) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
+        ids = ids[ok & ~self.is_member[ids]]
         if ids.size == 0:
             return
+        site = site_of_ward[ppl.ward[ids]]
         lh = self._last_log_hazard(ids)
         finite = np.isfinite(lh)
         z = np.zeros(ids.size)
         if finite.sum() > 1:
             mu, sd = lh[finite].mean(), lh[finite].std()
             z[finite] = (lh[finite] - mu) / max(sd, 1e-9)
-        odds = p.join_probability / max(1.0 - p.join_probability, 1e-12)
+        block = 1.0 - (1.0 - p.join_probability) ** p.intake_interval_weeks
+        odds = block / max(1.0 - block, 1e-12)
         odds = odds * np.where(ppl.sex[ids] == 1, p.boys_join_ratio, 1.0) * np.exp(p.risk_tilt * z)
         prob = odds / (1.0 + odds)
         u = m.streams.uniform(self.name, week, ids, 2)
         want = u < prob
-        ids, u, prob, site = ids[want], u[want], prob[want], site[ids[want] - live.start]
+        ids, u, prob, site = ids[want], u[want], prob[want], site[want]
         # Where more want to join than there are places, the first to ask get them
         # (order u / prob: a random order in which keener people come earlier).
         order = np.lexsort((u / np.maximum(prob, 1e-12), site))
@@ -329,6 +351,7 @@ class Kickz(Intervention):
         new = ids[take]
         regular = m.streams.uniform(self.name, week, new, 3) < p.regular_share
         self.members = np.concatenate([self.members, new])
+        self.is_member[new] = True
         self.member_regular = np.concatenate([self.member_regular, regular])
         if m.measuring:
             self.joined += int(new.size)
