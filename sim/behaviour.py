@@ -389,6 +389,10 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     partner = model.network.random_partner(offenders[co], rng_co)
     ok = (partner >= 0) & (partner != offenders[co])
     ok &= at_liberty[np.maximum(partner, 0)]
+    # A partner under the age of criminal responsibility (the cohort turning 10) does not
+    # take part.
+    partner_age = (week - ppl.birth_week[np.maximum(partner, 0)]) / WEEKS_PER_YEAR
+    ok &= partner_age >= AGE_OF_RESPONSIBILITY
     accept = np.where(recent[np.maximum(partner, 0)], 1.0, p.co_offender_inactive_acceptance)
     ok &= rng_co.random(partner.size) < accept
     leaders = offenders[co][ok]

@@ -423,13 +423,17 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     supervised = (length > 0) & ~adult
     sp = persons[supervised]
     ppl.yos_until[sp] = np.fmax(ppl.yos_until[sp], week + length[supervised])
-    jailed = persons[kind == KIND["custody"]]
+    custody = kind == KIND["custody"]
+    jailed = persons[custody]
     if jailed.size:
         u = model.streams.uniform("pathway", week, jailed, 6)
         weeks = np.maximum(1, _geometric(u, p.custody_weeks))
         ppl.custody_release_week[jailed] = week + weeks
-        ppl.yos_until[jailed] = np.fmax(ppl.yos_until[jailed], week + 2 * weeks)
-    model.week_counts["custody_starts"] += int(jailed.size)
+        # Children are supervised by the YOS in custody and on licence; adults are not.
+        child = ~adult[custody]
+        young = jailed[child]
+        ppl.yos_until[young] = np.fmax(ppl.yos_until[young], week + 2 * weeks[child])
+    model.week_counts["custody_starts"] += int((custody & ~adult).sum())  # youth figure
 
 
 def release(model: YouthJusticeModel, week: int) -> None:

@@ -524,10 +524,11 @@ class Network:
         return self._live(_random_neighbour_of_layers(layers, people, rng))
 
     def random_acquaintance(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One random schoolmate or neighbour of each person (-1 if none)."""
+        """One random schoolmate (pupils only) or neighbour of each person (-1 if none)."""
         a = self.adjacency
+        use = (self.pupil[people], np.ones(people.size, dtype=bool))
         return self._live(
-            _random_neighbour_of_layers((a["school"], a["neighbourhood"]), people, rng)
+            _random_neighbour_of_layers((a["school"], a["neighbourhood"]), people, rng, use)
         )
 
     def random_gang_tie(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -603,18 +604,24 @@ def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
 
 
 def _random_neighbour_of_layers(
-    layers: tuple[sp.csr_matrix, ...], people: np.ndarray, rng: np.random.Generator
+    layers: tuple[sp.csr_matrix, ...],
+    people: np.ndarray,
+    rng: np.random.Generator,
+    use: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
     """One tie picked uniformly among all of a person's ties in several layers (-1 if none).
 
     Same as picking from the layers' sum, without building it: a layer is chosen
-    in proportion to the person's ties in it, then a tie within it.
+    in proportion to the person's ties in it, then a tie within it. ``use`` may
+    switch a layer off for some people (a mask per layer over ``people``).
     """
     u = rng.random(people.size)
     if people.size == 0:
         return np.empty(0, dtype=np.int64)
     starts = np.stack([m.indptr[people] for m in layers])
     degree = np.stack([m.indptr[people + 1] for m in layers]) - starts
+    if use is not None:
+        degree *= np.stack(use)
     total = degree.sum(axis=0)
     pos = np.minimum((u * total).astype(np.int64), np.maximum(total - 1, 0))
     out = np.full(people.size, -1, dtype=np.int64)
