@@ -333,6 +333,8 @@ class GangsTeam(Intervention):
         )
         pool = np.flatnonzero(self.co_degree[live] > 0) + live.start
         pool = pool[known[pool] | (ties[pool] > 0)]
+        # Degree centrality and ties to members, on log scales so that neither swamps the
+        # other; being a known member counts as much as e - 1 (about 2) such ties.
         score = np.log1p(self.co_degree[pool]) + np.log1p(ties[pool]) + 1.0 * known[pool]
         return pool, score
 
@@ -380,7 +382,9 @@ class GangsTeam(Intervention):
         return out
 
 
-def _neighbours(adj: sp.csr_matrix, rows: np.ndarray, with_owner: bool = False):
+def _neighbours(
+    adj: sp.csr_matrix, rows: np.ndarray, with_owner: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Everyone tied to any of ``rows`` in a symmetric CSR adjacency (with repeats).
 
     With ``with_owner``, also the position in ``rows`` each neighbour was found from.
