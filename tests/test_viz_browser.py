@@ -85,7 +85,7 @@ def test_served_page_steps_in_headless_chromium(tmp_path):
     scenario = SCENARIOS / "croydon-2018.toml"
     code = f"from sim.viz import serve; serve({str(scenario)!r}, port={port})"
     with log.open("w") as out:
-        # Its own session, so the server and the solara process it starts stop together.
+        # Its own session, so that anything left of it can be found and stopped.
         server = subprocess.Popen(
             [sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -131,11 +131,17 @@ def test_served_page_steps_in_headless_chromium(tmp_path):
         assert shot.stat().st_size > 50_000
         assert shot.read_bytes().startswith(b"\x89PNG")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        # SIGTERM to `serve` alone must stop the solara server it started; the group kill
+        # only cleans up if it did not.
+        server.terminate()
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            server.wait(timeout=30)
+        finally:
+            try:
+                os.killpg(server.pid, signal.SIGKILL)
+                leftover = True
+            except ProcessLookupError:
+                leftover = False
+    assert not leftover, "the solara server outlived `serve`"
     assert outside == [], f"the page asked for something off this machine: {outside}"
     assert "Could not load URL" not in log.read_text(), log.read_text()

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from sim.scenario import load_scenario
@@ -65,9 +67,27 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> N
     if missing:
         raise RuntimeError(f"the browser view needs {', '.join(missing)}: pip install -e '.[viz]'")
     cmd, env = server_command(scenario, host, port)
+    server = subprocess.Popen(cmd, env=env)
+    # A SIGTERM to this process stops the server too (by default it would be left running).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal) if in_main else None
     try:
-        rc = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        rc = 0
-    if rc not in (0, -2, 130):  # 0, or stopped by Ctrl-C
+        rc = server.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches the server too; let it finish
+        rc = server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    if rc not in (0, -signal.SIGINT, 128 + signal.SIGINT):  # stopped by Ctrl-C is fine
         raise RuntimeError(f"the solara server stopped with exit status {rc}")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
