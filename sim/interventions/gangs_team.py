@@ -309,7 +309,7 @@ class GangsTeam(Intervention):
         """Candidate ids and their priority score, by the targeting rule."""
         m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
         visible = self._visible()
-        close_ties = m.network.close_ties
+        close_ties = _close_layers(m)
         if p.targeting == "risk":
             members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
             pool = np.union1d(members, _neighbours(close_ties, members))
@@ -363,7 +363,7 @@ class GangsTeam(Intervention):
         # Accuracy: share of intakes who are gang members or close to one.
         on_target = ppl.gang[take] >= 0
         others = np.flatnonzero(~on_target)
-        nb, owner = _neighbours(m.network.close_ties, take[others], with_owner=True)
+        nb, owner = _neighbours(_close_layers(m), take[others], with_owner=True)
         tied = np.bincount(owner[ppl.gang[nb] >= 0], minlength=others.size) > 0
         on_target[others] = tied
         self.intakes += int(take.size)
@@ -382,18 +382,27 @@ class GangsTeam(Intervention):
         return out
 
 
+def _close_layers(model: YouthJusticeModel) -> tuple[sp.csr_matrix, ...]:
+    """Adjacency of the layers that make someone close: friends, family, fellow members."""
+    net = model.network
+    return (net.adjacency["friendship"], net.adjacency["siblings"], net.gang_adjacency)
+
+
 def _neighbours(
-    adj: sp.csr_matrix, rows: np.ndarray, with_owner: bool = False
+    layers: tuple[sp.csr_matrix, ...], rows: np.ndarray, with_owner: bool = False
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Everyone tied to any of ``rows`` in a symmetric CSR adjacency (with repeats).
+    """Everyone tied to any of ``rows`` in any of the symmetric CSR ``layers`` (with repeats).
 
     With ``with_owner``, also the position in ``rows`` each neighbour was found from.
     """
-    starts, ends = adj.indptr[rows], adj.indptr[rows + 1]
-    lengths = ends - starts
-    total = int(lengths.sum())
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    found = adj.indices[offsets].astype(np.int64)
+    found, owner = [], []
+    for adj in layers:  # three layers
+        starts = adj.indptr[rows]
+        lengths = adj.indptr[rows + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        found.append(adj.indices[offsets].astype(np.int64))
+        owner.append(np.repeat(np.arange(rows.size), lengths))
     if with_owner:
-        return found, np.repeat(np.arange(rows.size), lengths)
-    return found
+        return np.concatenate(found), np.concatenate(owner)
+    return np.concatenate(found)
