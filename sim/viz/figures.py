@@ -213,6 +213,7 @@ class SeriesPanel(Panel):
         columns: tuple[tuple[str, str, str], ...],  # (column, label, colour)
         smooth: bool = True,
         log: bool = False,
+        legend: str = "upper right",  # where the lines are not, for most of a run
     ) -> None:
         super().__init__()
         self.columns, self.smooth, self.log = columns, smooth, log
@@ -238,7 +239,7 @@ class SeriesPanel(Panel):
         ax.set_xlabel("year (grey: burn-in and follow-up, not measured)", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc=legend)
         ax.set_title(title + (f" ({SMOOTH_WEEKS}-week mean bold)" if smooth else ""), fontsize=9)
         self.fig.subplots_adjust(left=0.11, right=0.98, top=0.91, bottom=0.13)
 
@@ -277,6 +278,7 @@ def offences_panel(model: VizModel) -> SeriesPanel:
             ("proven_offences", "proven (caution or conviction)", "#b2182b"),
         ),
         log=True,
+        legend="lower right",
     )
 
 
