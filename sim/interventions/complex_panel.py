@@ -174,6 +174,8 @@ class ComplexPanel(Intervention):
         self.gang_exits = 0  # measured years
         self.victimisations_prevented = 0  # measured years
         self._lh_lo = 0
+        self._by_borough = np.empty(0, dtype=np.int64)  # rows sorted by borough
+        self._by_borough_n = -1  # people.n when sorted
 
     def _last_log_hazard(self, ids: np.ndarray) -> np.ndarray:
         """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
@@ -218,16 +220,23 @@ class ComplexPanel(Intervention):
         return ids, score
 
     def select(self, ids: np.ndarray, score: np.ndarray, take: np.ndarray) -> np.ndarray:
-        """Positions in ``ids`` (ascending) of each borough's ``take[b]`` highest finite
-        scores, highest first (ties: the lower id, the older child)."""
+        """Positions in ``ids`` (a contiguous run of rows, as :meth:`scores` gives) of each
+        borough's ``take[b]`` highest finite scores, highest first (ties: the lower id,
+        the older child)."""
+        ppl = self.model.people
         n_boroughs = take.size
-        if n_boroughs == 1:
+        if n_boroughs == 1 or ids.size == 0:
             order = np.arange(ids.size)
             bounds = np.array([0, ids.size])
         else:
-            borough = self.model.people.borough[ids].astype(np.int64)
-            order = np.argsort(borough, kind="stable")  # radix sort of small integers
-            bounds = np.searchsorted(borough[order], np.arange(n_boroughs + 1))
+            if self._by_borough_n != ppl.n:  # every row, by borough then id (once a year)
+                self._by_borough = np.argsort(ppl.borough[: ppl.n], kind="stable")
+                self._by_borough_n = ppl.n
+            first, last = int(ids[0]), int(ids[-1]) + 1
+            rows = self._by_borough
+            order = rows[(rows >= first) & (rows < last)] - first
+            counts = np.bincount(ppl.borough[first:last], minlength=n_boroughs)
+            bounds = np.r_[0, np.cumsum(counts)]
         chosen = []
         for b in np.flatnonzero(take):  # a loop over boroughs
             seg = order[bounds[b] : bounds[b + 1]]
