@@ -171,6 +171,69 @@ def params(
         typer.echo(f"{r.name}\t{r.value}\t{r.unit}\t{r.basis}\t{note}")
 
 
+@app.command()
+def experiment(
+    experiment_file: Annotated[Path, typer.Argument(help="experiment TOML file")],
+    out: Annotated[Path, typer.Option(help="results folder (rerun to resume)")],
+    workers: Annotated[
+        int | None, typer.Option(help="local worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run an experiment (scenarios x replicates) on dask; resumable Parquet results in --out."""
+    from sim.runner import run_experiment
+
+    if workers is not None and workers < 1:
+        _fail(f"--workers: expected a whole number >= 1, got {workers}")
+    try:
+        result = run_experiment(experiment_file, out, workers, scheduler, progress)
+    except ScenarioError as e:
+        _fail(str(e))
+    typer.echo(result.describe())
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(help="results folder of an experiment")],
+) -> None:
+    """Write RESULTS/report/index.html (and index.md) comparing each policy with the baseline."""
+    from sim.report import write_report
+
+    try:
+        path = write_report(results)
+    except ScenarioError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
+
+
+@app.command()
+def viz(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="scenario TOML file to start with")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to bind (127.0.0.1: this machine only)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8765,
+) -> None:
+    """Serve the browser view (Mesa SolaraViz) at http://HOST:PORT."""
+    from sim.viz import serve
+
+    if not 0 < port < 65536:
+        _fail(f"--port: expected 1-65535, got {port}")
+    try:
+        serve(scenario, host, port)
+    except ScenarioError as e:
+        _fail(str(e))
+    except RuntimeError as e:  # the viz extra is not installed
+        _fail(str(e))
+
+
 def main() -> None:
     """Console entry point."""
     app()
