@@ -36,14 +36,6 @@ PLAY_INTERVAL_MS = 50  # pause between frames while playing; drawing a frame tak
 # 1, 3, 5, ... to play faster (a frame costs about as much as a week's step at most).
 RENDER_INTERVAL = 1
 
-FIGURES = {
-    "network": "Network around a gang",
-    "offences": "Offending",
-    "entrants": "Entering the system",
-    "caseload": "Supervision and custody",
-    "funnel": "Pathway funnel",
-}
-
 
 def _figure_component(name: str):
     """A component showing one of the model's figures, redrawn when the model steps."""
@@ -51,9 +43,12 @@ def _figure_component(name: str):
     @solara.component
     def FigureView(model: VizModel):
         update_counter.get()  # Mesa bumps it after every step it wants drawn
-        image = solara.use_memo(
-            lambda: figures.panel(model, name).image(model), [model, model.steps]
-        )
+
+        def draw() -> bytes:
+            with model.lock:
+                return figures.panel(model, name).image(model)
+
+        image = solara.use_memo(draw, [model, model.steps])
         return solara.Image(
             image, width="100%", format=figures.IMAGE_FORMAT, classes=[f"yjsim-{name}"]
         )
@@ -66,6 +61,11 @@ def _figure_component(name: str):
 def Measures(model: VizModel):
     """Where the run is, what it runs, and the running proven reoffending rate."""
     update_counter.get()
+    with model.lock:
+        return _measures(model)
+
+
+def _measures(model: VizModel):
     week = model.week
     phase = "burn-in, not measured" if week < model.burn_in_weeks else "measured"
     if week >= model.burn_in_weeks + model.measured_weeks:
@@ -200,7 +200,7 @@ def _label(path: Path) -> str:
 
 
 # The grid, in reading order: two columns (Mesa's layout), the network and the measures first.
-COMPONENTS = [_figure_component(name) for name in FIGURES]
+COMPONENTS = [_figure_component(name) for name in figures.PANELS]
 COMPONENTS.insert(1, Measures)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import threading
 import typing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -271,6 +272,14 @@ class VizModel(YouthJusticeModel):
         self.reoffending_cache: dict[int, Any] = {}  # week -> the running reoffending rate
         self._series: tuple[int, pd.DataFrame] | None = None
         self._people: tuple[int, pd.DataFrame] | None = None
+        # Held by a step and by a frame's drawing: with Mesa's "Use Threads" box ticked
+        # the page draws in one thread while the model steps in another.
+        self.lock = threading.RLock()
+
+    def step(self) -> None:
+        """One week of the ordinary model, never while a frame is being drawn."""
+        with self.lock:
+            super().step()
 
     def network_sample(self) -> NetworkSample:
         """The sample to draw: drawn at reset, and again (with its layout) only when more
