@@ -210,6 +210,7 @@ def Page():
     settings = solara.use_memo(VizSettings.for_file, [])
     first = solara.use_memo(lambda: VizModel(settings=settings), [])
     model = solara.use_reactive(first)
+    solara.Title("yjsim viz")
     with solara.Sidebar():
         SettingsCard(settings, model)
     SolaraViz(
