@@ -167,7 +167,8 @@ def _describe(err: dict, root: type[BaseModel], data: dict) -> tuple[str, str]:
             f" (known: {', '.join(e.known)})" if e.known else ""
         )
     msg = err["msg"].replace("Value error, ", "")
-    return key, f"{msg[0].lower()}{msg[1:]}, got {got!r}" if got is not None else msg
+    msg = f"{msg[0].lower()}{msg[1:]}"
+    return key, f"{msg}, got {got!r}" if got is not None and not isinstance(got, dict) else msg
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -208,10 +209,31 @@ def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return _merge(base, data)
 
 
+def _check_interventions(path: Path, data: dict) -> None:
+    """Validate each intervention block with its own schema, so errors name the block."""
+    blocks = data.get("interventions")
+    if not isinstance(blocks, dict):
+        return
+    registry = load_all()
+    for name, block in blocks.items():
+        cls = registry.get(name)
+        if cls is None or not isinstance(block, dict):
+            continue  # unknown names and non-tables are reported by the full validation
+        try:
+            cls.Params.model_validate(block)
+        except ValidationError as e:
+            errors = e.errors()
+            key, message = _describe(errors[0], cls.Params, block)
+            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+            full = f"interventions.{name}.{key}" if key else f"interventions.{name}"
+            raise ScenarioError(path, full, message + more) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge and validate a scenario file; raises :class:`ScenarioError`."""
     path = Path(path)
     data = _read(path)
+    _check_interventions(path, data)
     try:
         return Scenario.model_validate(data)
     except ValidationError as e:

@@ -111,6 +111,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "reoffending_rate_by_age": reoff.by("age_at_index"),
         "reoffending_rate_by_sex": reoff.by("sex"),
         "reoffending_rate_by_ethnic_group": reoff.by("ethnic_group"),
+        "reoffending_cohort_true_offences_before_index": _entrenchment(reoff.cohort, offences),
         "reoffending_cohort_by_previous_offences": {
             k: int(v) for k, v in reoff.cohort["previous_band"].value_counts().items()
         },
@@ -129,10 +130,25 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "intervention_caseload": {
             i.name: i.outputs(years)["caseload"] for i in model.interventions
         },
+        "intervention_outputs": {i.name: i.outputs(years) for i in model.interventions},
     }
     if model.geography.n_boroughs > 1:
         summary["by_borough"] = by_borough(model, people, offences, disposals, releases)
     return _clean(summary)
+
+
+def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, float]:
+    """True offences each cohort member committed before their index event (model-only).
+
+    The MoJ bands count *proven* previous offences, so diversion, which leaves no
+    record, hides how entrenched the formal cohort is; the model knows the truth.
+    """
+    if cohort.empty:
+        return {"mean": float("nan"), "median": float("nan")}
+    o = offences[["person", "day"]].merge(cohort[["person", "index_day"]], on="person")
+    before = o[o["day"] < o["index_day"]].groupby("person").size()
+    counts = before.reindex(cohort["person"], fill_value=0).to_numpy()
+    return {"mean": float(counts.mean()), "median": float(np.median(counts))}
 
 
 def by_borough(
