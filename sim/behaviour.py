@@ -384,9 +384,12 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
 
     # Co-offending: a share of offences pulls in a friend, sibling or fellow
     # gang member, readily if they have offended recently.
-    rng_co = model.streams["co_offending"]
-    co = rng_co.random(offenders.size) < p.co_offending_share
-    partner = model.network.random_partner(offenders[co], rng_co)
+    # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
+    s = model.streams
+    co = s.uniform("co_offending", week, offenders, 1) < p.co_offending_share
+    partner = model.network.random_partner(
+        offenders[co], s.uniform("co_offending", week, offenders[co], 2)
+    )
     ok = (partner >= 0) & (partner != offenders[co])
     ok &= at_liberty[np.maximum(partner, 0)]
     # A partner under the age of criminal responsibility (the cohort turning 10) does not
@@ -394,7 +397,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     partner_age = (week - ppl.birth_week[np.maximum(partner, 0)]) / WEEKS_PER_YEAR
     ok &= partner_age >= AGE_OF_RESPONSIBILITY
     accept = np.where(recent[np.maximum(partner, 0)], 1.0, p.co_offender_inactive_acceptance)
-    ok &= rng_co.random(partner.size) < accept
+    ok &= s.uniform("co_offending", week, offenders[co], 3) < accept
     leaders = offenders[co][ok]
     partners = partner[ok]
     first_group = model.next_co_group
@@ -424,10 +427,14 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
 
     # Young victims of violence and robbery: a peer from school or the
     # neighbourhood, whose own risk then rises (MPS response para 29).
-    rng_v = model.streams["victims"]
     against_person = np.isin(types, (2, 3))
-    has_victim = against_person & (rng_v.random(persons.size) < p.young_victim_share)
-    victims = model.network.random_acquaintance(persons[has_victim], rng_v)
+    # Salt by offence type, so a leader and a partner of the same offence draw apart.
+    salt = 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
+    u_victim = s.uniform("victims", week, persons, salt)
+    has_victim = against_person & (u_victim < p.young_victim_share)
+    victims = model.network.random_acquaintance(
+        persons[has_victim], s.uniform("victims", week, persons[has_victim], salt[has_victim] + 50)
+    )
     got = victims >= 0
     if got.any():
         got[got] = ~model.interventions.protect_victims(victims[got], week)
@@ -500,7 +507,7 @@ def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
     need = min(need, keys.size)
     first = np.argpartition(keys, need - 1)[:need] if need < keys.size else np.arange(keys.size)
     recruits = ids[first[np.argsort(keys[first], kind="stable")]]
-    gang_of_tie = model.network.random_gang_tie(recruits, rng)
+    gang_of_tie = model.network.random_gang_tie(recruits, rng.random((2, recruits.size)))
     # Gang territories are runs of neighbouring wards (wards are numbered borough by
     # borough, so a territory can straddle a borough boundary).
     n_wards = model.geography.ward_borough.size

@@ -517,25 +517,31 @@ class Network:
             exposure[g] += p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
         return exposure
 
-    def random_partner(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One random friend, sibling or fellow gang member of each person (-1 if none)."""
+    def random_partner(self, people: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """One random friend, sibling or fellow gang member of each person (-1 if none).
+
+        ``u``: one uniform per person (the caller's stream decides which).
+        """
         a = self.adjacency
         layers = (a["friendship"], a["siblings"], self.gang_adjacency)
-        return self._live(_random_neighbour_of_layers(layers, people, rng))
+        return self._live(_random_neighbour_of_layers(layers, people, u))
 
-    def random_acquaintance(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def random_acquaintance(self, people: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One random schoolmate (pupils only) or neighbour of each person (-1 if none)."""
         a = self.adjacency
         use = (self.pupil[people], np.ones(people.size, dtype=bool))
         return self._live(
-            _random_neighbour_of_layers((a["school"], a["neighbourhood"]), people, rng, use)
+            _random_neighbour_of_layers((a["school"], a["neighbourhood"]), people, u, use)
         )
 
-    def random_gang_tie(self, people: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The gang of a random close tie or acquaintance who is a member (-1 if none found)."""
+    def random_gang_tie(self, people: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The gang of a random close tie or acquaintance who is a member (-1 if none found).
+
+        ``u``: two uniforms per person, shape (2, len(people)).
+        """
         gang = self.people.gang
-        a = self.random_partner(people, rng)
-        b = self.random_acquaintance(people, rng)
+        a = self.random_partner(people, u[0])
+        b = self.random_acquaintance(people, u[1])
         ga = np.where(a >= 0, gang[np.maximum(a, 0)], -1)
         gb = np.where(b >= 0, gang[np.maximum(b, 0)], -1)
         return np.where(ga >= 0, ga, gb)
@@ -606,16 +612,16 @@ def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
 def _random_neighbour_of_layers(
     layers: tuple[sp.csr_matrix, ...],
     people: np.ndarray,
-    rng: np.random.Generator,
+    u: np.ndarray,
     use: tuple[np.ndarray, ...] | None = None,
 ) -> np.ndarray:
     """One tie picked uniformly among all of a person's ties in several layers (-1 if none).
 
     Same as picking from the layers' sum, without building it: a layer is chosen
     in proportion to the person's ties in it, then a tie within it. ``use`` may
-    switch a layer off for some people (a mask per layer over ``people``).
+    switch a layer off for some people (a mask per layer over ``people``); ``u`` holds
+    one uniform per person.
     """
-    u = rng.random(people.size)
     if people.size == 0:
         return np.empty(0, dtype=np.int64)
     starts = np.stack([m.indptr[people] for m in layers])
@@ -631,18 +637,3 @@ def _random_neighbour_of_layers(
         out[here] = m.indices[starts[k][here] + pos[here] - before[here]]
         before += degree[k]
     return out
-
-
-def _random_neighbour(adj: sp.csr_matrix, people: np.ndarray, rng) -> np.ndarray:
-    """Vectorised uniform pick of one neighbour per person from a CSR row (-1 if isolated).
-
-    One uniform is drawn per person whatever their degree, so the stream stays aligned.
-    """
-    u = rng.random(people.size)
-    if people.size == 0:
-        return np.empty(0, dtype=np.int64)
-    start = adj.indptr[people]
-    deg = adj.indptr[people + 1] - start
-    pick = start + np.minimum((u * deg).astype(np.int64), np.maximum(deg - 1, 0))
-    out = np.where(deg > 0, adj.indices[np.minimum(pick, max(adj.indices.size - 1, 0))], -1)
-    return out.astype(np.int64)

@@ -43,7 +43,12 @@ class RunSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     years: int = Field(10, ge=1, le=100, description="measured years")
     burn_in_years: int = Field(
-        4, ge=0, le=50, description="years run first to build up records; not measured"
+        8,
+        ge=0,
+        le=50,
+        description="years run first to build up records; not measured. Eight years is "
+        "the time for the 10-17s to be entirely children who entered during the run, so "
+        "their records have reached their steady state",
     )
     seed: int = Field(1, ge=0, lt=2**63)
 
