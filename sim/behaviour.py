@@ -34,7 +34,7 @@ class BehaviourParams(Params):
     """The offending hazard and what follows an offence."""
 
     base_weekly_rate: float = param(
-        0.0003,
+        0.0005,
         unit="offences per week",
         basis="calibrated",
         gt=0,
@@ -191,7 +191,7 @@ class BehaviourParams(Params):
         doc="labelling: effect of a formal record on later offending; may be zero",
     )
     coef_prior: float = param(
-        0.5,
+        0.4,
         unit="log hazard per log(1+offences)",
         basis="calibrated",
         ge=0,
@@ -199,7 +199,7 @@ class BehaviourParams(Params):
         doc="persistence: past offending predicts future offending",
     )
     coef_recent: float = param(
-        1.5,
+        1.2,
         unit="log hazard",
         basis="calibrated",
         ge=0,

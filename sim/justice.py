@@ -44,7 +44,7 @@ class JusticeParams(Params):
         "to a suspect; drugs and weapons are found by police activity",
     )
     detection_scale: float = param(
-        1.0,
+        1.2,
         unit="multiplier",
         basis="calibrated",
         gt=0,
@@ -151,14 +151,18 @@ class JusticeParams(Params):
         doc="average time in custody of a detention and training order (~110 days)",
     )
     referral_order_weeks: int = param(
-        36, unit="weeks", basis="assumed", ge=1, doc="referral orders last 3-12 months"
-    )
-    rehabilitation_order_weeks: int = param(
-        52,
+        26,
         unit="weeks",
         basis="assumed",
         ge=1,
-        doc="youth rehabilitation orders run up to 3 years; a year is typical",
+        doc="referral orders last 3-12 months; about six months is typical",
+    )
+    rehabilitation_order_weeks: int = param(
+        40,
+        unit="weeks",
+        basis="assumed",
+        ge=1,
+        doc="youth rehabilitation orders run up to 3 years; most are under a year",
     )
     conditional_caution_weeks: int = param(
         12,
@@ -231,7 +235,13 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
         return offence_ids
     person = off["person"][offence_ids]
     otype = off["type"][offence_ids]
-    salt = otype.astype(np.int64) + 8 * (off["co_group"][offence_ids] >= 0)
+    # Each of a person's offences this week draws apart: key the draws by the
+    # offence's rank among that person's offences (in the order recorded).
+    order = np.argsort(person, kind="stable")
+    rank = np.empty(person.size, dtype=np.int64)
+    first = np.searchsorted(person[order], person[order], side="left")
+    rank[order] = np.arange(person.size) - first
+    salt = 1000 * rank + otype.astype(np.int64) + 8 * (off["co_group"][offence_ids] >= 0)
     u = streams.uniform("detection", week, person, salt)
     prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
     prob = prob * model.detection_multiplier[person]
@@ -245,9 +255,8 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
     detected |= in_caught & (u_group < p.group_detection_probability)
     ids = offence_ids[detected]
     off.set("detected", ids, True)
-    lag = _geometric(
-        streams.uniform("detection", week, off["person"][ids], 200), p.arrest_lag_weeks
-    )
+    u_lag = streams.uniform("detection", week, person[detected], salt[detected] + 200)
+    lag = _geometric(u_lag, p.arrest_lag_weeks)
     model.pending_arrests.append(offence=ids, week=week + lag)
     model.open_offences = np.concatenate([model.open_offences, ids])
     return ids

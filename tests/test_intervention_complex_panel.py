@@ -125,6 +125,7 @@ def test_no_capacity_leaves_results_bit_identical():
     assert s_on["intervention_reach"].pop(NAME) == 0
     assert s_on["intervention_caseload"].pop(NAME) == 0
     assert s_on["cost_per_year_gbp"].pop(NAME) == 0
+    assert s_on["intervention_outputs"].pop(NAME)["reach"] == 0
     assert s_on == s_off
     pd.testing.assert_frame_equal(timeseries(on), timeseries(off))
 

@@ -121,7 +121,12 @@ def test_every_targeting_rule_fills_places_with_people_close_to_gangs(targeting)
 def _without(summary: dict, name: str) -> dict:
     """The summary less the intervention's own entries (its reach, caseload and cost line)."""
     out = dict(summary)
-    for key in ("cost_per_year_gbp", "intervention_reach", "intervention_caseload"):
+    for key in (
+        "cost_per_year_gbp",
+        "intervention_reach",
+        "intervention_caseload",
+        "intervention_outputs",
+    ):
         out[key] = {k: v for k, v in out[key].items() if k != name}
     return out
 

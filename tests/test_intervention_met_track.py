@@ -74,5 +74,6 @@ def test_zero_reach_is_bit_identical_to_the_baseline():
     assert s_on["intervention_reach"].pop(NAME) == 0
     assert s_on["intervention_caseload"].pop(NAME) == 0
     assert s_on["cost_per_year_gbp"].pop(NAME) == 0
+    assert s_on["intervention_outputs"].pop(NAME)["reach"] == 0
     assert s_on == s_off
     pd.testing.assert_frame_equal(timeseries(on), timeseries(off))

@@ -95,7 +95,12 @@ def test_officers_go_to_the_highest_priority_schools_first():
 def _without(summary: dict, name: str) -> dict:
     """The summary less the intervention's own entries (its reach, caseload and cost line)."""
     out = dict(summary)
-    for key in ("cost_per_year_gbp", "intervention_reach", "intervention_caseload"):
+    for key in (
+        "cost_per_year_gbp",
+        "intervention_reach",
+        "intervention_caseload",
+        "intervention_outputs",
+    ):
         out[key] = {k: v for k, v in out[key].items() if k != name}
     return out
 
