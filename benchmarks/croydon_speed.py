@@ -1,6 +1,7 @@
 """Croydon for 10 years of weekly steps: seconds, and nanoseconds per agent-step.
 
-    python benchmarks/croydon_speed.py [--years 10] [--repeat 3]
+    python benchmarks/croydon_speed.py [--years 10] [--repeat 3] [--no-interventions]
+    python benchmarks/croydon_speed.py --scenario scenarios/combined-package.toml
 
 Set-up (population and network) is timed apart from the 520 weekly steps;
 an agent-step is one young person in the live window for one week. Run it
@@ -24,8 +25,13 @@ def main() -> None:
     ap.add_argument("--scenario", default=str(ROOT / "scenarios" / "croydon-2018.toml"))
     ap.add_argument("--years", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--no-interventions", action="store_true", help="the engine alone (switch every policy off)"
+    )
     args = ap.parse_args()
     sc = with_overrides(load_scenario(args.scenario), years=args.years, burn_in_years=0)
+    if args.no_interventions:
+        sc = sc.model_copy(update={"interventions": {}})
     weeks = args.years * 52
     best = None
     for r in range(args.repeat):
@@ -46,7 +52,8 @@ def main() -> None:
         best = run if best is None or run[1] < best[1] else best
     setup, steps, n = best
     print(
-        f"best: {sc.name}, {args.years} years: {steps:.2f} s stepping + {setup:.2f} s set-up = "
+        f"best: {sc.name}{' (no interventions)' if args.no_interventions else ''}, "
+        f"{args.years} years: {steps:.2f} s stepping + {setup:.2f} s set-up = "
         f"{steps + setup:.2f} s; {1e9 * steps / n:.0f} ns per agent-step"
     )
 
