@@ -133,7 +133,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "intervention_outputs": {i.name: i.outputs(years) for i in model.interventions},
     }
     if model.geography.n_boroughs > 1:
-        summary["by_borough"] = by_borough(model, people, offences, disposals, releases)
+        summary["by_borough"] = by_borough(model, people, offences, disposals, reoff)
     return _clean(summary)
 
 
@@ -156,40 +156,50 @@ def by_borough(
     people: pd.DataFrame,
     offences: pd.DataFrame,
     disposals: pd.DataFrame,
-    releases: pd.DataFrame,
+    reoffending: metrics.ReoffendingResult,
 ) -> dict[str, dict[str, float]]:
-    """Headline figures for each borough of a multi-borough area (by home borough)."""
+    """Headline figures for each borough of a multi-borough area, by home borough.
+
+    The area's measures are computed once and grouped by borough (the same
+    definitions as ``sim.metrics``, so the boroughs add up to the area).
+    """
+    names = model.geography.borough_names
+    n_b = len(names)
     years = model.measured_weeks / WEEKS_PER_YEAR
     start = model.burn_in_weeks * DAYS_PER_WEEK
     end = (model.burn_in_weeks + model.measured_weeks) * DAYS_PER_WEEK
     year_len = WEEKS_PER_YEAR * DAYS_PER_WEEK
-    year_starts = [start + k * year_len for k in range(int(years))]
-    home = people["borough"].to_numpy()
+    home = people.set_index("person")["borough"]
+
+    def per_borough(persons: pd.Series) -> np.ndarray:
+        return np.bincount(home.loc[persons].to_numpy(), minlength=n_b).astype(float)
+
+    formal = disposals[disposals["kind"].isin(metrics.FORMAL_KINDS) & ~disposals["adult"]]
+    in_window = formal[(formal["day"] >= start) & (formal["day"] < end)]
+    year = (in_window["day"] - start) // year_len
+    distinct = in_window.assign(year=year).drop_duplicates(["person", "year"])["person"]
+    cautioned = per_borough(distinct) / years
+    first = formal.groupby("person")["day"].min()
+    fte = per_borough(first[(first >= start) & (first < end)].index.to_series()) / years
+    window = offences[(offences["day"] >= start) & (offences["day"] < end)]
+    true = per_borough(window["person"]) / years
+    proven_mask = window["proven_day"].notna() & window["disposal"].isin(metrics.FORMAL_KINDS)
+    proven = per_borough(window.loc[proven_mask, "person"]) / years
+    cohort = reoffending.cohort
+    b_of = home.loc[cohort["person"]].to_numpy()
+    size = np.bincount(b_of, minlength=n_b)
+    reoffenders = np.bincount(b_of, weights=cohort["reoffended"].to_numpy(float), minlength=n_b)
+    population = model.person_weeks_by_borough / max(model.measured_weeks, 1)
     out = {}
-    for b, name in enumerate(model.geography.borough_names):  # a loop over boroughs
-        mine = people[home == b]
-        ids = mine["person"].to_numpy()
-        o = offences[np.isin(offences["person"].to_numpy(), ids)]
-        d = disposals[np.isin(disposals["person"].to_numpy(), ids)]
-        r = releases[np.isin(releases["person"].to_numpy(), ids)]
-        population = model.person_weeks_by_borough[b] / max(model.measured_weeks, 1)
-        fte = np.mean([metrics.first_time_entrants(mine, d, s, s + year_len) for s in year_starts])
-        counts = metrics.true_and_proven_offences(o, start, end)
+    for b, name in enumerate(names):  # a loop over boroughs, assembling the rows
         out[name] = {
-            "population_10_17": population,
-            "children_cautioned_or_sentenced_per_year": float(
-                np.mean(
-                    [
-                        metrics.children_cautioned_or_sentenced(d, s, s + year_len)
-                        for s in year_starts
-                    ]
-                )
-            ),
-            "first_time_entrants_per_year": float(fte),
-            "first_time_entrants_per_100k": metrics.per_100k(float(fte), population),
-            "proven_reoffending_rate": metrics.proven_reoffending(mine, o, d, r, start, end).rate,
-            "true_offences_per_year": counts["true"] / years,
-            "proven_offences_per_year": counts["proven"] / years,
+            "population_10_17": float(population[b]),
+            "children_cautioned_or_sentenced_per_year": float(cautioned[b]),
+            "first_time_entrants_per_year": float(fte[b]),
+            "first_time_entrants_per_100k": metrics.per_100k(float(fte[b]), population[b]),
+            "proven_reoffending_rate": float(reoffenders[b] / size[b]) if size[b] else math.nan,
+            "true_offences_per_year": float(true[b]),
+            "proven_offences_per_year": float(proven[b]),
         }
     return out
 

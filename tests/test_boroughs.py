@@ -1,0 +1,91 @@
+"""Areas of several boroughs (London): population split, cross-borough ties, outputs by borough."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import small
+
+from sim import metrics
+from sim.model import YouthJusticeModel
+from sim.population import BoroughSpec
+from sim.summary import people_frame, summarise
+
+BOROUGHS = [
+    BoroughSpec(name="North", population_10_17=1600, wards=3, secondary_schools=2),
+    BoroughSpec(name="East", population_10_17=800, wards=2, secondary_schools=1, deprivation=1),
+    BoroughSpec(name="South", population_10_17=1200, wards=3, secondary_schools=2),
+]
+
+
+@pytest.fixture(scope="module")
+def area() -> YouthJusticeModel:
+    sc = small(years=2, burn_in=1)
+    sc = sc.model_copy(
+        update={
+            "population": sc.population.model_copy(update={"boroughs": BOROUGHS}),
+            "interventions": {},
+        }
+    )
+    m = YouthJusticeModel(scenario=sc)
+    m.run()
+    return m
+
+
+def test_population_is_split_by_borough_sizes_and_schools_stay_in_borough(area):
+    ppl, geo = area.people, area.geography
+    live = np.arange(ppl.lo, ppl.n)
+    counts = np.bincount(ppl.borough[live], minlength=3)
+    expected = np.array([b.population_10_17 for b in BOROUGHS]) / 8
+    assert np.allclose(counts / counts.sum(), expected / expected.sum(), atol=0.01)
+    assert np.all(geo.ward_borough[ppl.ward[live]] == ppl.borough[live])
+    mainstream = live[ppl.school[live] < geo.n_mainstream]
+    assert np.all(geo.school_borough[ppl.school[mainstream]] == ppl.borough[mainstream])
+    pru = live[ppl.school[live] >= geo.n_mainstream]
+    assert np.all(ppl.school[pru] - geo.n_mainstream == ppl.borough[pru])
+
+
+def test_friendships_cross_borough_lines_but_neighbourhoods_do_not(area):
+    b = area.people.borough
+    friends = area.network.edges["friendship"]
+    across = b[friends[:, 0]] != b[friends[:, 1]]
+    assert 0 < across.mean() < 0.2
+    nb = area.network.edges["neighbourhood"]
+    assert np.all(b[nb[:, 0]] == b[nb[:, 1]])
+
+
+def test_outputs_by_borough_add_up_to_the_area(area):
+    s = summarise(area)
+    rows = s["by_borough"]
+    assert list(rows) == ["North", "East", "South"]
+    for key in (
+        "children_cautioned_or_sentenced_per_year",
+        "first_time_entrants_per_year",
+        "true_offences_per_year",
+        "proven_offences_per_year",
+        "population_10_17",
+    ):
+        total = sum(r[key] for r in rows.values())
+        assert total == pytest.approx(s[key], rel=1e-9), key
+
+
+def test_borough_reoffending_equals_the_measure_on_that_borough_alone(area):
+    people = people_frame(area)
+    offences = area.events.offences_frame()
+    disposals = area.events.disposals_frame()
+    releases = area.events.releases_frame()
+    start = area.burn_in_weeks * 7
+    end = start + area.measured_weeks * 7
+    mine = people[people["borough"] == 0]
+    ids = mine["person"].to_numpy()
+    alone = metrics.proven_reoffending(
+        mine,
+        offences[offences["person"].isin(ids)],
+        disposals[disposals["person"].isin(ids)],
+        releases[releases["person"].isin(ids)],
+        start,
+        end,
+    )
+    got = summarise(area)["by_borough"]["North"]["proven_reoffending_rate"]
+    assert alone.cohort_size > 5
+    assert got == pytest.approx(alone.rate)
