@@ -231,8 +231,10 @@ def cost_per_unit_averted(
 ) -> dict[str, float]:
     """Extra cost per unit averted (mean extra cost / mean averted), bootstrap 95% interval.
 
-    The ratio is only meaningful when the policy averts something: the interval is
-    given only if at least 97.5% of resamples avert a positive amount.
+    Defined when the policy averts something on average, and, for a policy that takes
+    something away (it saves money and more happens), as the saving per extra unit.
+    The interval is given only if at least 97.5% of resamples agree on the sign of
+    what is averted; otherwise the ratio could be anything.
     """
     ok = np.isfinite(d_cost) & np.isfinite(averted)
     c, a = d_cost[ok], averted[ok]
@@ -241,13 +243,15 @@ def cost_per_unit_averted(
     if n == 0:
         return out
     out["cost"], out["averted"] = float(c.mean()), float(a.mean())
-    if out["averted"] > 0:
+    sign = math.copysign(1.0, out["averted"])
+    if out["averted"] > 0 or (out["averted"] < 0 and out["cost"] < 0):
         out["ratio"] = out["cost"] / out["averted"]
-    if n > 1 and out["averted"] > 0:
+    if n > 1 and math.isfinite(out["ratio"]):
         idx = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
         cs, avs = c[idx].mean(axis=1), a[idx].mean(axis=1)
-        if (avs > 0).mean() >= 0.5 + LEVEL / 2:
-            ratios = cs[avs > 0] / avs[avs > 0]
+        same = avs * sign > 0
+        if same.mean() >= 0.5 + LEVEL / 2:
+            ratios = cs[same] / avs[same]
             out["lo"], out["hi"] = (
                 float(np.quantile(ratios, (1 - LEVEL) / 2)),
                 float(np.quantile(ratios, 0.5 + LEVEL / 2)),
@@ -616,20 +620,26 @@ def _composition_sentence(s: str, comp: dict[str, dict]) -> str:
         f"points while true offences {true_dir} by {abs(true['pct']):.1f}% and the cohort "
         f"the rate is measured on changes by {cohort['pct']:+.1f}%."
     )
-    if rate["diff"] > 0 and true["diff"] < 0 and cohort["diff"] < 0:
+
+    def clear(r: dict) -> bool:  # the 95% CI of the paired difference excludes 0
+        return r["lo"] > 0 or r["hi"] < 0
+
+    against_cohort = math.copysign(1, rate["diff"]) != math.copysign(1, cohort["diff"])
+    against_true = math.copysign(1, rate["diff"]) != math.copysign(1, true["diff"])
+    if not clear(rate):
+        text += " The change in the measured rate is within the noise of these runs."
+    elif clear(cohort) and against_cohort:
+        more = cohort["diff"] > 0
         text += (
-            " The rate looks worse although offending fell: the children counted are "
-            "fewer and higher-risk, so the rate is not a like-for-like measure of this policy."
+            f" The rate {'falls' if more else 'rises'} partly because other children are "
+            f"counted: {'more' if more else 'fewer'} children enter the cohort, and those "
+            f"{'added' if more else 'left out'} reoffend less often than the rest, so the "
+            "rate is not a like-for-like measure of this policy; compare true offences."
         )
-    elif rate["diff"] > 0 and true["diff"] < 0:
+    elif clear(true) and against_true:
         text += (
-            " The rate looks worse although offending fell: it counts only proven reoffences, "
-            "so it also rises when more offending is detected and proven."
-        )
-    elif rate["diff"] < 0 and true["diff"] > 0:
-        text += (
-            " The rate looks better although offending rose: fewer reoffences are proven or "
-            "different children are counted; read it with care."
+            " The rate moves against true offending: it counts only proven reoffences, so it "
+            "also moves with how much offending is detected and proven."
         )
     return text
 
@@ -779,7 +789,8 @@ def _cost_effectiveness(
     cols = [cost, "true_offences_per_year", "first_time_entrants_per_year"]
     if any(c not in summary.columns for c in cols):
         nan = math.nan
-        return {"offence": {}, "fte": {}, "averted": nan, "cost": nan}
+        keys = ("averted", "averted_lo", "averted_hi", "cost", "cost_lo", "cost_hi")
+        return {"offence": {}, "fte": {}, **dict.fromkeys(keys, nan)}
     b = summary.loc[summary["scenario"] == baseline, [*keys, *cols]]
     p = summary.loc[summary["scenario"] == s, [*keys, *cols]]
     m = b.merge(p, on=keys, suffixes=("_b", "_p"))
@@ -811,18 +822,25 @@ def _cost_effectiveness(
 def _ratio_text(r: dict, what: str) -> str:
     if not r or not r["n"]:
         return "n/a"
+    one = what.replace("entrants", "entrant").rstrip("s")
+    interval = (
+        f" (95% interval {_num(r['lo'], 'money')} to {_num(r['hi'], 'money')})"
+        if math.isfinite(r["lo"])
+        else " (interval too wide to state: the difference may be nil)"
+    )
+    if math.isfinite(r["averted"]) and r["averted"] < 0 and r["cost"] < 0:
+        # A policy that takes something away: what it saves for each extra one.
+        return (
+            f"saves {_num(-r['cost'], 'money')} a year for {-r['averted']:,.1f} more {what} a "
+            f"year: {_num(r['ratio'], 'money')} saved per extra {one}{interval}"
+        )
     if not math.isfinite(r["averted"]) or r["averted"] <= 0:
         return f"averts no {what} on average"
     if r["cost"] <= 0:
         return (
             f"saves {_num(-r['cost'], 'money')} a year and averts {r['averted']:.1f} {what} a year"
         )
-    text = f"{_num(r['ratio'], 'money')} per {what.rstrip('s')} averted"
-    if math.isfinite(r["lo"]):
-        text += f" (95% interval {_num(r['lo'], 'money')} to {_num(r['hi'], 'money')})"
-    else:
-        text += " (interval too wide to state: the policy may avert none)"
-    return text
+    return f"{_num(r['ratio'], 'money')} per {one} averted{interval}"
 
 
 def _cost_section(doc: _Doc, ce: dict[str, dict], baseline: str, out: Path) -> None:
