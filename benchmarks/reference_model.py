@@ -241,15 +241,19 @@ class YoungPerson(mesa.Agent):
         m = self.model
         exposure = 0.0
         for graph, weight in m.peer_layers:
-            ties = graph[self.row]
+            ties = graph[self.row]  # neighbour -> their ties (a pair tied twice counts twice)
             if ties:
-                active = sum(m.person[j].active(week) for j in ties)
-                exposure += weight * active / len(ties)
+                active = sum(len(both) for j, both in ties.items() if m.person[j].active(week))
+                exposure += weight * active / graph.degree(self.row)
         if self.gang >= 0:
             ties = m.gang_ties[self.row]
             if ties:
-                fellows = sum(m.person[j].gang >= 0 and m.person[j].active(week) for j in ties)
-                exposure += m.params.network.weight_gang * fellows / len(ties)
+                fellows = sum(
+                    len(both)
+                    for j, both in ties.items()
+                    if m.person[j].gang >= 0 and m.person[j].active(week)
+                )
+                exposure += m.params.network.weight_gang * fellows / m.gang_ties.degree(self.row)
         return exposure
 
     def offend(self, week: int) -> None:
@@ -267,7 +271,7 @@ class YoungPerson(mesa.Agent):
     def find_co_offender(self, week: int) -> YoungPerson | None:
         """A random friend, sibling or fellow gang member, readily if they offend already."""
         m = self.model
-        ties = list(m.close_ties[self.row])
+        ties = [j for layer in m.close_tie_layers for j in layer[self.row]]
         if not ties:
             return None
         other = m.person[self.random.choice(ties)]
@@ -291,7 +295,7 @@ class YoungPerson(mesa.Agent):
             kind in AGAINST_THE_PERSON
             and self.random.random() < m.params.behaviour.young_victim_share
         ):
-            ties = list(m.acquaintances[self.row])
+            ties = [j for layer in m.acquaintance_layers for j in layer[self.row]]
             if ties:
                 victim = m.person[self.random.choice(ties)]
                 if victim.present:
@@ -482,11 +486,11 @@ class YouthOffendingService(mesa.Agent):
 class _Graphs:
     """The ties copied from the engine, one networkx graph per layer."""
 
-    school: nx.Graph
-    neighbourhood: nx.Graph
-    friendship: nx.Graph
-    siblings: nx.Graph
-    gang: nx.Graph
+    school: nx.MultiGraph
+    neighbourhood: nx.MultiGraph
+    friendship: nx.MultiGraph
+    siblings: nx.MultiGraph
+    gang: nx.MultiGraph
 
 
 class ReferenceModel(mesa.Model):
@@ -497,6 +501,9 @@ class ReferenceModel(mesa.Model):
         rng: this model's seed (Mesa's ``rng=``): its draws are its own.
         params: the rules' parameters (default: the engine's scenario); a test may pass
             altered ones to check that the oracle notices.
+        snapshot: copy the people of an engine that has stepped, at its current week,
+            without its cases in progress: for person-by-person checks of the hazard
+            (:meth:`begin_week`, then each agent's ``log_hazard``); such a model cannot step.
     """
 
     def __init__(
@@ -505,35 +512,37 @@ class ReferenceModel(mesa.Model):
         engine: YouthJusticeModel,
         rng: int | None = None,
         params: Scenario | None = None,
+        snapshot: bool = False,
     ) -> None:
         super().__init__(rng=rng)
-        if engine.week != 0:
+        if engine.week != 0 and not snapshot:
             raise ValueError("the reference starts from an engine at week 0")
+        self.snapshot = snapshot
         self.params = params or engine.params
         self.peer_window_weeks = self.params.behaviour.peer_window_weeks
         if any(p.enabled for p in self.params.interventions.values()):
             raise ValueError("the reference model has the baseline rules only (no interventions)")
-        self.week = 0
-        self.calendar = calendar.week(0)
+        self.week = engine.week
+        self.calendar = calendar.week(self.week)
         ppl = engine.people
-        rows = range(ppl.lo, ppl.n)
         self.person: dict[int, YoungPerson] = {}
-        for i in rows:
+        for i in range(ppl.n):  # those who left (rows below lo) are kept: their ties remain
             state = {name: _python(getattr(ppl, name)[i]) for name in (*COPIED, "sex")}
             state["pupil_referral_unit"] = _pupil_referral_unit(ppl, i)
             self.person[i] = YoungPerson(self, row=i, state=state)
+            if i < ppl.lo:
+                self.person[i].leave()
         self.young_people = self.agents_by_type[YoungPerson]
         # The exclusion risk tilt is normalised once a school year (at week 0 here)
         # so the mean rate stays the sourced one.
         tilt = self.params.schools.exclusion_risk_tilt
         weights = [math.exp(tilt * a.exclusion_risk()) for a in self.young_people]
         self.exclusion_norm = max(sum(weights) / max(len(weights), 1), 1e-12)
-        self.graphs = self._copy_ties(engine, rows)
-        # Picking a co-offender reads close ties; a young victim, acquaintances.
-        self.close_ties = nx.compose_all(
-            [self.graphs.friendship, self.graphs.siblings, self.graphs.gang]
-        )
-        self.acquaintances = nx.compose(self.graphs.school, self.graphs.neighbourhood)
+        self.graphs = self._copy_ties(engine)
+        # A co-offender is one of a person's close ties, a young victim one of their
+        # acquaintances: a tie picked uniformly among all their ties in those layers.
+        self.close_tie_layers = (self.graphs.friendship, self.graphs.siblings, self.graphs.gang)
+        self.acquaintance_layers = (self.graphs.school, self.graphs.neighbourhood)
         self.gang_ties = self.graphs.gang
 
         self.police = Police(self)
@@ -551,7 +560,7 @@ class ReferenceModel(mesa.Model):
         self.yos_caseload = 0
         self.supervision_multiplier = 1.0
         self.season_factor = 1.0
-        self.peer_layers: list[tuple[nx.Graph, float]] = []
+        self.peer_layers: list[tuple[nx.MultiGraph, float]] = []
         self._groups = 0
         self.datacollector = mesa.DataCollector(
             model_reporters={
@@ -567,13 +576,18 @@ class ReferenceModel(mesa.Model):
         )
 
     @staticmethod
-    def _copy_ties(engine: YouthJusticeModel, rows: range) -> _Graphs:
-        """One graph per layer over everyone; school ties only between pupils under 16."""
+    def _copy_ties(engine: YouthJusticeModel) -> _Graphs:
+        """One graph per layer over everyone; school ties only between pupils (under 16
+        at the start of the school year)."""
         ppl, edges = engine.people, engine.network.edges
-        school_age = {i for i in rows if (0 - ppl.birth_week[i]) / WEEKS_PER_YEAR < 16}
+        rows = range(ppl.n)
+        september = engine.week - engine.week % WEEKS_PER_YEAR
+        school_age = {
+            i for i in rows if (september - ppl.birth_week[i]) / WEEKS_PER_YEAR < SCHOOL_LEAVING_AGE
+        }
 
-        def graph(pairs: np.ndarray) -> nx.Graph:
-            g = nx.Graph()
+        def graph(pairs: np.ndarray) -> nx.MultiGraph:
+            g = nx.MultiGraph()  # the generators can draw a pair twice: it counts twice
             g.add_nodes_from(rows)
             g.add_edges_from((int(a), int(b)) for a, b in pairs)
             return g
@@ -611,13 +625,9 @@ class ReferenceModel(mesa.Model):
         week = self.week
         if week >= WEEKS_PER_YEAR:
             raise RuntimeError("September (week 52) is not written in the reference model")
-        self.calendar = calendar.week(week)
-        self.counts = Counter()
-        for person in self.young_people.select(lambda a: a.age(week) >= EXIT_AGE):
-            person.leave()
-        self._set_week_factors()
-        self.yos.before_offending()
-
+        if self.snapshot:
+            raise RuntimeError("a snapshot has no cases in progress: it is for checks, not runs")
+        self.begin_week()
         self.offences_this_week, self.victims_this_week = [], []
         self.young_people.shuffle_do("step")
         self._settle_offences(week)
@@ -628,6 +638,16 @@ class ReferenceModel(mesa.Model):
         self.yos.step()
         self.datacollector.collect(self)
         self.week += 1
+
+    def begin_week(self) -> None:
+        """Before anyone acts: the calendar, leaving at 21, the week's factors, YOS load."""
+        week = self.week
+        self.calendar = calendar.week(week)
+        self.counts = Counter()
+        for person in self.young_people.select(lambda a: a.age(week) >= EXIT_AGE):
+            person.leave()
+        self._set_week_factors()
+        self.yos.before_offending()
 
     def _set_week_factors(self) -> None:
         """The season's factor, and what each peer layer weighs (term or holiday)."""
@@ -665,10 +685,8 @@ class ReferenceModel(mesa.Model):
 
 
 def _pupil_referral_unit(people: Any, row: int) -> int:
-    """School id of the pupil referral unit that would take this person."""
-    if hasattr(people, "pru_of"):  # one unit per borough
-        return int(people.pru_of(np.array([row]))[0])
-    return int(people.pru_id)
+    """School id of the pupil referral unit of this person's borough."""
+    return int(people.pru_of(np.array([row]))[0])
 
 
 def _python(value: Any) -> Any:
