@@ -241,20 +241,23 @@ class YoungPerson(mesa.Agent):
         m = self.model
         exposure = 0.0
         for graph, weight in m.peer_layers:
-            ties = graph[self.row]  # neighbour -> their ties (a pair tied twice counts twice)
-            if ties:
-                active = sum(len(both) for j, both in ties.items() if m.person[j].active(week))
-                exposure += weight * active / graph.degree(self.row)
+            exposure += weight * self._share_active(graph, week, gang_only=False)
         if self.gang >= 0:
-            ties = m.gang_ties[self.row]
-            if ties:
-                fellows = sum(
-                    len(both)
-                    for j, both in ties.items()
-                    if m.person[j].gang >= 0 and m.person[j].active(week)
-                )
-                exposure += m.params.network.weight_gang * fellows / m.gang_ties.degree(self.row)
+            exposure += m.params.network.weight_gang * self._share_active(
+                m.gang_ties, week, gang_only=True
+            )
         return exposure
+
+    def _share_active(self, graph: nx.MultiGraph, week: int, *, gang_only: bool) -> float:
+        """Share of this person's ties in ``graph`` to active people (0 without ties);
+        a pair tied twice counts twice. ``gang_only``: only those still in a gang count."""
+        ties = active = 0
+        for j, both in graph[self.row].items():
+            ties += len(both)
+            other = self.model.person[j]
+            if other.active(week) and (other.gang >= 0 or not gang_only):
+                active += len(both)
+        return active / ties if ties else 0.0
 
     def offend(self, week: int) -> None:
         """An offence, perhaps with a co-offender who takes part in it too."""
