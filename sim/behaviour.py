@@ -20,6 +20,7 @@ from sim.calendar import WEEKS_PER_YEAR
 from sim.events import OFFENCE_TYPES
 from sim.params import MPS_2009, Gravity, NonNegative, Params, Probability, param
 from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE
+from sim.rng import rank_within
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -428,8 +429,9 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # Young victims of violence and robbery: a peer from school or the
     # neighbourhood, whose own risk then rises (MPS response para 29).
     against_person = np.isin(types, (2, 3))
-    # Salt by offence type, so a leader and a partner of the same offence draw apart.
-    salt = 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
+    # Each of a person's offences this week draws apart: salt by the offence's rank
+    # among that person's offences (own offence first, then those joined as a partner).
+    salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
     u_victim = s.uniform("victims", week, persons, salt)
     has_victim = against_person & (u_victim < p.young_victim_share)
     victims = model.network.random_acquaintance(

@@ -24,6 +24,7 @@ import numpy as np
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import KIND
 from sim.params import CROYDON_2019, CROYDON_EARLIER, Params, Probability, param
+from sim.rng import rank_within
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -237,11 +238,11 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
     otype = off["type"][offence_ids]
     # Each of a person's offences this week draws apart: key the draws by the
     # offence's rank among that person's offences (in the order recorded).
-    order = np.argsort(person, kind="stable")
-    rank = np.empty(person.size, dtype=np.int64)
-    first = np.searchsorted(person[order], person[order], side="left")
-    rank[order] = np.arange(person.size) - first
-    salt = 1000 * rank + otype.astype(np.int64) + 8 * (off["co_group"][offence_ids] >= 0)
+    salt = (
+        1000 * rank_within(person)
+        + otype.astype(np.int64)
+        + 8 * (off["co_group"][offence_ids] >= 0)
+    )
     u = streams.uniform("detection", week, person, salt)
     prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
     prob = prob * model.detection_multiplier[person]

@@ -50,6 +50,18 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def rank_within(ids: np.ndarray) -> np.ndarray:
+    """Each entry's rank among the entries with the same id (0, 1, ... in order given).
+
+    Used as salt, so that two events of one person in one week get different
+    keyed draws.
+    """
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(ids.size, dtype=np.int64)
+    rank[order] = np.arange(ids.size) - np.searchsorted(ids[order], ids[order], side="left")
+    return rank
+
+
 class Streams:
     """Named random streams: a ``Generator`` per concern, and keyed uniforms.
 
