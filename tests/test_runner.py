@@ -136,15 +136,18 @@ def test_experiment_years_override_every_scenario(tmp_path: Path):
 
 def test_parameters_that_differ_between_scenarios_become_columns(tmp_path: Path):
     cols = load_experiment(_experiment(tmp_path)).param_columns()
-    assert cols["param.justice.detection_scale"] == {"tiny": 1.0, "tiny-more-detection": 1.3}
+    base = load_scenario(TINY).justice.detection_scale
+    assert base != 1.3
+    assert cols["param.justice.detection_scale"] == {"tiny": base, "tiny-more-detection": 1.3}
     assert cols["param.population.population_10_17"]["tiny"] == 1500
     assert "param.justice.group_detection_probability" not in cols  # equal in both
 
 
 def test_overrides_change_a_parameter_and_reject_unknown_or_impossible_ones():
     sc = load_scenario(TINY)
+    before = sc.justice.detection_scale
     changed = apply_overrides(sc, {"justice.detection_scale": 2.0})
-    assert changed.justice.detection_scale == 2.0 and sc.justice.detection_scale == 1.0
+    assert changed.justice.detection_scale == 2.0 and sc.justice.detection_scale == before
     assert apply_overrides(sc, {}) is sc
     with pytest.raises(ScenarioError, match=r"justice\.detection_scal: unknown parameter"):
         apply_overrides(sc, {"justice.detection_scal": 2.0})
