@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -556,7 +557,7 @@ class _Doc:
             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
             "padding:0 1em;color:#222;line-height:1.45}table{border-collapse:collapse;"
             "margin:1em 0;font-size:0.92em}th,td{border:1px solid #ccc;padding:0.3em 0.6em;"
-            "text-align:right;vertical-align:top}th:first-child,td:first-child{text-align:left}"
+            "text-align:left;vertical-align:top}td.num{text-align:right}"
             "th{background:#f2f2f2}img{max-width:100%;border:1px solid #eee;margin:0.5em 0}"
             ".note{color:#555;font-size:0.92em}</style>",
             "</head><body>",
@@ -578,10 +579,12 @@ class _Doc:
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         h = "".join(f"<th>{html.escape(c)}</th>" for c in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-            for row in rows
-        )
+
+        def td(c: Any) -> str:  # numbers right-aligned, words left
+            cls = ' class="num"' if re.match(r"[+-]?[0-9][0-9.,]*", str(c)) else ""
+            return f"<td{cls}>{html.escape(str(c))}</td>"
+
+        body = "".join("<tr>" + "".join(td(c) for c in row) + "</tr>" for row in rows)
         self.html.append(f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>")
 
         def cell(c: Any) -> str:
