@@ -1198,6 +1198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as e:
         print(f"yjsim: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("yjsim: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
     print(result.describe())
     return 1 if result.failed else 0
 
