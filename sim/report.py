@@ -829,8 +829,14 @@ def _ratio_text(r: dict, what: str) -> str:
     interval = (
         f" (95% interval {_num(r['lo'], 'money')} to {_num(r['hi'], 'money')})"
         if math.isfinite(r["lo"])
-        else " (interval too wide to state: the difference may be nil)"
+        else ""
     )
+    if math.isfinite(r["ratio"]) and r["n"] > 1 and not math.isfinite(r["lo"]):
+        # Resamples disagree on whether anything is averted: a ratio would be noise.
+        return (
+            f"{what} about the same ({-r['averted']:+,.1f} a year, within the noise): "
+            f"no cost per {one}"
+        )
     if math.isfinite(r["averted"]) and r["averted"] < 0 and r["cost"] < 0:
         # A policy that takes something away: what it saves for each extra one.
         return (
