@@ -228,12 +228,17 @@ def welch_p(a: Runs, b: Runs, name: str) -> float:
 
 
 def report(ref: Runs, eng: Runs) -> str:
-    """Means per seed, the paired p-value (asserted) and Welch's (for comparison)."""
-    lines = [f"{'output':30s} {'reference':>10s} {'engine':>10s} {'p paired':>9s} {'p Welch':>8s}"]
+    """Means per seed, the mean paired difference with its standard error, the paired
+    p-value (asserted) and Welch's (for comparison)."""
+    head = ("output", "reference", "engine", "diff", "SE", "p paired", "p Welch")
+    lines = ["{:30s} {:>10s} {:>10s} {:>8s} {:>7s} {:>9s} {:>8s}".format(*head)]
     for name in OUTPUTS:
+        diff = ref.column(name) - eng.column(name)
+        se = diff.std(ddof=1) / np.sqrt(diff.size)
         lines.append(
             f"{name:30s} {ref.column(name).mean():10.3f} {eng.column(name).mean():10.3f} "
-            f"{paired_p(ref, eng, name):9.4f} {welch_p(ref, eng, name):8.4f}"
+            f"{diff.mean():8.3f} {se:7.3f} {paired_p(ref, eng, name):9.4f} "
+            f"{welch_p(ref, eng, name):8.4f}"
         )
     return "\n".join(lines)
 
@@ -284,12 +289,14 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     supervision multiplier, worked out per agent from the networkx graphs, equal the
     engine's vectorised ones. The engine runs ``weeks`` weeks, is copied into a reference
     snapshot, then steps once more, keeping that week's values; exclusions and entry into
-    care are off so nothing changes between the copy and the engine's offending."""
+    care are off so nothing changes between the copy and the engine's offending. One case
+    manager (capacity 10) overloads the YOS by weeks 24 and 46."""
     sc = oracle_scenario(FAST_POPULATION)
     sc = sc.model_copy(
         update={
             "schools": sc.schools.model_copy(update={"permanent_exclusion_rate": 0.0}),
             "social_care": sc.social_care.model_copy(update={"care_entry_rate": 0.0}),
+            "yos": sc.yos.model_copy(update={"case_managers": 1}),
         }
     )
     m = YouthJusticeModel(scenario=sc, seed=BUG_SEED)
@@ -312,6 +319,9 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     np.testing.assert_allclose(lh, m.last_log_hazard, rtol=0, atol=1e-6)
     supervised = np.array([a.supervised(week) for a in agents])
     assert supervised.any()
+    assert ref.yos_caseload == m.yos_caseload
+    if weeks > 20:
+        assert m.yos_caseload > sc.yos.case_managers * sc.yos.cases_per_manager  # overloaded
     multiplier = np.where(supervised, ref.supervision_multiplier, 1.0)
     np.testing.assert_allclose(multiplier, m.hazard_multiplier[rows], rtol=1e-12)
 
