@@ -29,8 +29,9 @@ into care, gang exits, an overloaded YOS): a test of rules, not of calibration.
 Runs last 50 weeks from week 0 (September), so no new cohort enters.
 
 The fast versions (a dozen seeds) run in the default suite; the 50-seed ones
-are marked slow. The last tests check four engine bugs the comparison brought up
-(fixed in a4eb363), each where the engine departed from the written rule.
+are marked slow. The last tests check six engine bugs the comparison brought up
+(fixed in a4eb363, a272a56 and 5fa77a0), each where the engine departed from the
+written rule (docs/ODD.md).
 """
 
 from __future__ import annotations
@@ -326,7 +327,7 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     np.testing.assert_allclose(multiplier, m.hazard_multiplier[rows], rtol=1e-12)
 
 
-# -- engine bugs the comparison brought up, fixed in a4eb363; kept as regression tests -----
+# -- engine bugs the comparison brought up (fixed; kept as regression tests) --------------
 BUG_SEED = 1
 
 
