@@ -366,6 +366,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
 
     lh = log_hazard(model, week, peer)
     model.last_log_hazard = lh
+    model.last_log_hazard_lo = live.start
     hazard = np.exp(lh) * model.hazard_multiplier[live]
     prob = -np.expm1(-hazard)
     prob[~at_liberty[live]] = 0.0

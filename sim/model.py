@@ -96,6 +96,7 @@ class YouthJusticeModel(mesa.Model):
         self.da_risk_weight = np.ones(cap)  # share of domestic-abuse risk still acting
         self.last_peer_exposure = np.zeros(cap)
         self.last_log_hazard = np.zeros(0)  # live window, set each week by behaviour.offend
+        self.last_log_hazard_lo = 0  # first row of that window
         self.events = EventLog()
         self.pending_arrests = Table({"offence": "i8", "week": "i4"}, capacity=256)
         self.cases = Table(
@@ -246,6 +247,15 @@ class YouthJusticeModel(mesa.Model):
             weeks = tqdm(weeks, desc=self.params.name, unit="week", leave=False)
         for _ in weeks:
             self.step()
+
+    def last_log_hazard_of(self, ids: np.ndarray) -> np.ndarray:
+        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
+        lh = self.last_log_hazard
+        pos = np.asarray(ids) - self.last_log_hazard_lo
+        ok = (pos >= 0) & (pos < lh.size)
+        out = np.full(pos.size, -np.inf)
+        out[ok] = lh[pos[ok]]
+        return out
 
     def young_person(self, person: int) -> YoungPerson:
         """A Mesa agent view of one young person (created on demand, then cached)."""

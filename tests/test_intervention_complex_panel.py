@@ -107,7 +107,7 @@ def test_scores_flag_exploitation_risks():
     ok = np.isfinite(score)
     assert ok.sum() > 1000
     ids, score = ids[ok], score[ok]
-    base = panel._last_log_hazard(ids)
+    base = m.last_log_hazard_of(ids)
     extra = score - base
     ppl = m.people
     la = ppl.looked_after[ids]

@@ -17,8 +17,8 @@ calls its hooks in a fixed order each week:
 5. ``end_of_week(week)``: caseloads, reach and costs (count costs only while
    ``model.measuring``, so ``cost_per_year_gbp`` is per measured year).
 
-Risk for targeting: ``model.last_log_hazard`` holds last week's log hazard of
-the live window (``model.people.live``).
+Risk for targeting: ``model.last_log_hazard_of(ids)`` gives last week's log
+hazard of any people (-inf for those not in the model last week).
 
 Modules in this package register themselves by subclassing; adding or
 removing one touches no other module.

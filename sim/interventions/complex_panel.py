@@ -173,18 +173,8 @@ class ComplexPanel(Intervention):
         self.plans_started = 0  # measured years
         self.gang_exits = 0  # measured years
         self.victimisations_prevented = 0  # measured years
-        self._lh_lo = 0
         self._by_borough = np.empty(0, dtype=np.int64)  # rows sorted by borough
         self._by_borough_n = -1  # people.n when sorted
-
-    def _last_log_hazard(self, ids: np.ndarray) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
-        lh = self.model.last_log_hazard
-        pos = ids - self._lh_lo
-        ok = (pos >= 0) & (pos < lh.size)
-        out = np.full(ids.size, -np.inf)
-        out[ok] = lh[pos[ok]]
-        return out
 
     def scores(self, week: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids of the children of panel age (ascending) and the panel's score of each
@@ -199,10 +189,10 @@ class ComplexPanel(Intervention):
         rows = slice(live.start + a, live.start + b)
         ids = np.arange(rows.start, rows.stop)
         lh = m.last_log_hazard
-        if self._lh_lo == live.start and lh.size == live.stop - live.start:  # same window
+        if m.last_log_hazard_lo == live.start and lh.size == live.stop - live.start:  # same window
             score = lh[a:b].copy()
         else:
-            score = self._last_log_hazard(ids)
+            score = self.model.last_log_hazard_of(ids)
         barred = ppl.custody_release_week[rows] > week
         barred |= self.plan_until[rows] > week - p.readmission_gap_weeks
         score[barred] = -np.inf
@@ -307,7 +297,6 @@ class ComplexPanel(Intervention):
 
     def end_of_week(self, week: int) -> None:
         m, p, ppl = self.model, self.params, self.model.people
-        self._lh_lo = ppl.lo
         ids = self.on_plan
         if ids.size and p.gang_exit_per_year > 0:
             members = ids[ppl.gang[ids] >= 0]

@@ -179,17 +179,8 @@ class Hotspots(Intervention):
         self._rolls = np.zeros((0, n_wards))  # pupils by school and home ward
         self._rolls_n = -1  # people.n when counted
         self.ward_weeks = 0  # ward-weeks of operation (measured years)
-        self._lh_lo = 0
 
     # -- helpers -----------------------------------------------------------------
-    def _last_log_hazard(self, ids: np.ndarray) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
-        lh = self.model.last_log_hazard
-        pos = ids - self._lh_lo
-        ok = (pos >= 0) & (pos < lh.size)
-        out = np.full(ids.size, -np.inf)
-        out[ok] = lh[pos[ok]]
-        return out
 
     def ward_scores(self, week: int) -> np.ndarray:
         """Weighted offences of each ward's residents in the last weeks and a year ago."""
@@ -285,7 +276,7 @@ class Hotspots(Intervention):
         if p.deterrence > 0 and self.displace_to.any():
             # Expected offences deterred in each operation's wards, spread over its
             # neighbours' residents in proportion to their own hazard.
-            hazard = np.exp(self._last_log_hazard(ids))
+            hazard = np.exp(self.model.last_log_hazard_of(ids))
             h_ward = np.bincount(ward, weights=hazard, minlength=self.active.size)
             for mine, near in self.groups:  # one group per borough with an operation
                 receiving = h_ward[near].sum()
@@ -306,7 +297,6 @@ class Hotspots(Intervention):
         return np.where(here, prob * self.params.detection_multiplier, prob)
 
     def end_of_week(self, week: int) -> None:
-        self._lh_lo = self.model.people.lo
         self.caseload = int(self.active.sum())
 
     def outputs(self, measured_years: float) -> dict[str, float]:

@@ -231,20 +231,11 @@ class Kickz(Intervention):
         self.attendance = Table({"person": "i8", "week": "i4"})  # every attended week
         self.attendances = 0  # person-weeks attended (measured years)
         self.joined = 0  # sign-ups (measured years)
-        self._lh_lo = 0  # first row of model.last_log_hazard
         self._placed = False
         breaks = set(_BREAK_ORDER[: WEEKS_PER_YEAR - params.weeks_per_year])
         self.session_week = np.array([w not in breaks for w in range(WEEKS_PER_YEAR)])
 
     # -- helpers ---------------------------------------------------------------
-    def _last_log_hazard(self, ids: np.ndarray) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
-        lh = self.model.last_log_hazard
-        pos = ids - self._lh_lo
-        ok = (pos >= 0) & (pos < lh.size)
-        out = np.full(ids.size, -np.inf)
-        out[ok] = lh[pos[ok]]
-        return out
 
     def _place_sites(self, week: int) -> None:
         """Choose each borough's site wards: the most deprived, or those whose young
@@ -329,7 +320,7 @@ class Kickz(Intervention):
         if ids.size == 0:
             return
         site = site_of_ward[ppl.ward[ids]]
-        lh = self._last_log_hazard(ids)
+        lh = self.model.last_log_hazard_of(ids)
         finite = np.isfinite(lh)
         z = np.zeros(ids.size)
         if finite.sum() > 1:
@@ -358,7 +349,6 @@ class Kickz(Intervention):
 
     def end_of_week(self, week: int) -> None:
         m, p = self.model, self.params
-        self._lh_lo = m.people.lo
         self.caseload = int(self.members.size)
         if m.measuring and self.site_wards.size and self.session_week[m.calendar.week_of_year]:
             self.cost_gbp += self.site_wards.size * p.cost_per_site_per_year / p.weeks_per_year
