@@ -14,6 +14,7 @@ canvas, and encodes the result as JPEG.
 from __future__ import annotations
 
 import io
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ STATE_COLOURS = {
 }
 
 
-class Panel:
+class Panel(ABC):
     """A figure built once for a model and redrawn in place every frame.
 
     Artists that change every frame are marked animated: the rest (axes, ticks, labels,
@@ -71,15 +72,15 @@ class Panel:
             self.animated.append(a)
         return artists[0]
 
+    @abstractmethod
     def update(self, model: VizModel) -> None:
         """Move the data of the figure's artists to the model's present state."""
-        raise NotImplementedError
 
     def background_key(self) -> object:
         """What the static part of the figure depends on (axis limits)."""
         return None
 
-    def after_background(self) -> None:
+    def after_background(self) -> None:  # noqa: B027 (an optional hook; most panels need none)
         """Called after the background is drawn (positions of laid-out text are known)."""
 
     def stale(self, model: VizModel) -> bool:
