@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from sim.model import YouthJusticeModel
 from sim.scenario import Scenario, load_scenario
+from sim.summary import summarise, timeseries
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -42,3 +45,15 @@ def small(
 @pytest.fixture
 def small_scenario() -> Scenario:
     return small()
+
+
+def assert_no_trace(name: str, with_it: YouthJusticeModel, without_it: YouthJusticeModel) -> None:
+    """A run with intervention ``name`` at zero reach equals the run without it, bit for bit,
+    but for the intervention's own entries (reach, caseload and cost, all zero)."""
+    s_on, s_off = summarise(with_it), summarise(without_it)
+    assert s_on["intervention_reach"].pop(name) == 0
+    assert s_on["intervention_caseload"].pop(name) == 0
+    assert s_on["cost_per_year_gbp"].pop(name) == 0
+    assert s_on["intervention_outputs"].pop(name)["reach"] == 0
+    assert s_on == s_off
+    pd.testing.assert_frame_equal(timeseries(with_it), timeseries(without_it))
