@@ -7,8 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sim.interventions import InterventionParams
 from sim.model import YouthJusticeModel
-from sim.scenario import Scenario, load_scenario
+from sim.population import BoroughSpec
+from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.summary import summarise, timeseries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +42,54 @@ def small(
             ),
         }
     )
+
+
+def assert_rejected_as_expected(path: Path, load) -> None:
+    """A malformed file (first line ``# expect: KEY: TEXT``) fails to ``load`` with one line
+    naming the file, KEY and TEXT (tests/bad_scenarios/README.md)."""
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} lacks its '# expect:' line"
+    key, _, text = first[len("# expect: ") :].partition(": ")
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert path.name in message
+    if key:
+        assert f": {key}: " in message, message
+    assert text.strip() in message, message
+
+
+def with_intervention(
+    scenario: Scenario, name: str, params: InterventionParams | None, keep_others: bool = False
+) -> Scenario:
+    """``scenario`` with intervention ``name`` set to ``params`` (None: without it).
+
+    The baseline's other interventions are dropped unless ``keep_others``, so a
+    test sees this one alone.
+    """
+    others = {k: v for k, v in scenario.interventions.items() if k != name and keep_others}
+    if params is not None:
+        others[name] = params
+    return scenario.model_copy(update={"interventions": others})
+
+
+def two_boroughs(scenario: Scenario) -> Scenario:
+    """``scenario`` as a small area of two boroughs, the second more deprived."""
+    boroughs = [
+        BoroughSpec(name="A", population_10_17=1500, wards=4, secondary_schools=2),
+        BoroughSpec(name="B", population_10_17=1500, wards=4, secondary_schools=2, deprivation=1),
+    ]
+    return scenario.model_copy(
+        update={"population": scenario.population.model_copy(update={"boroughs": boroughs})}
+    )
+
+
+def run(scenario: Scenario) -> YouthJusticeModel:
+    """A model of ``scenario``, run to the end."""
+    model = YouthJusticeModel(scenario=scenario)
+    model.run()
+    return model
 
 
 @pytest.fixture

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import assert_no_trace, small
+from conftest import assert_no_trace, run, small, two_boroughs, with_intervention
 
 from sim.interventions.complex_panel import ComplexPanel, ComplexPanelParams
 from sim.model import YouthJusticeModel
-from sim.population import BoroughSpec
 
 NAME = "complex_panel"
 
 
 def _scenario(params: ComplexPanelParams | None, seed: int = 7, keep_others: bool = False):
-    base = small(seed=seed)
-    # Others in the baseline are dropped unless asked for, so the test sees this one alone.
-    others = {k: v for k, v in base.interventions.items() if k != NAME and keep_others}
-    if params is not None:
-        others[NAME] = params
-    return base.model_copy(update={"interventions": others})
+    return with_intervention(small(seed=seed), NAME, params, keep_others)
 
 
 def _run(params: ComplexPanelParams | None, seed: int = 7, keep_others: bool = False):
-    m = YouthJusticeModel(scenario=_scenario(params, seed, keep_others))
-    m.run()
-    return m
-
-
-def _two_boroughs(params):
-    """A small area of two boroughs, the second more deprived."""
-    sc = _scenario(params)
-    boroughs = [
-        BoroughSpec(name="A", population_10_17=1500, wards=4, secondary_schools=2),
-        BoroughSpec(name="B", population_10_17=1500, wards=4, secondary_schools=2, deprivation=1),
-    ]
-    return sc.model_copy(
-        update={"population": sc.population.model_copy(update={"boroughs": boroughs})}
-    )
+    return run(_scenario(params, seed, keep_others))
 
 
 def _panel(m: YouthJusticeModel) -> ComplexPanel:
@@ -135,7 +115,7 @@ def test_cost_is_per_plan_started_in_measured_years():
 
 def test_each_borough_has_its_own_panel():
     p = ComplexPanelParams(capacity=10, new_cases_per_week=2)
-    m = YouthJusticeModel(scenario=_two_boroughs(p))
+    m = YouthJusticeModel(scenario=two_boroughs(_scenario(p)))
     panel = _panel(m)
     for _ in range(20):
         m.step()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import assert_no_trace, small
+from conftest import assert_no_trace, run, small, with_intervention
 
 from sim.interventions.encompass import Encompass, EncompassParams
 from sim.model import YouthJusticeModel
@@ -15,20 +15,13 @@ STRONG = {"incident_rate_per_year": 3.0, "notification_effect": 1.0, "marac_effe
 
 
 def _scenario(params: EncompassParams | None, seed: int = 7, keep_others: bool = False):
-    base = small(seed=seed)
-    # Others in the baseline are dropped unless asked for, so the test sees this one alone.
-    others = {k: v for k, v in base.interventions.items() if k != NAME and keep_others}
-    if params is not None:
-        others[NAME] = params
-    return base.model_copy(update={"interventions": others})
+    return with_intervention(small(seed=seed), NAME, params, keep_others)
 
 
 def _run(
     params: EncompassParams | None, seed: int = 7, keep_others: bool = False
 ) -> YouthJusticeModel:
-    m = YouthJusticeModel(scenario=_scenario(params, seed, keep_others))
-    m.run()
-    return m
+    return run(_scenario(params, seed, keep_others))
 
 
 def _encompass(m: YouthJusticeModel) -> Encompass:

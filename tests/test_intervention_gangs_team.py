@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_no_trace, small
+from conftest import assert_no_trace, run, small, with_intervention
 
 from sim.interventions.gangs_team import GangsTeam
 from sim.model import YouthJusticeModel
@@ -17,11 +17,7 @@ POPULATION, YEARS, SEED = 3000, 2, 3
 def _run(on: GangsTeam.Params | None, *, keep_others: bool = False) -> YouthJusticeModel:
     """A small borough with the team as given (None: without it); others kept if asked."""
     sc = small(population=POPULATION, years=YEARS, seed=SEED)
-    others = {k: v for k, v in sc.interventions.items() if k != NAME} if keep_others else {}
-    chosen = {**others, NAME: on} if on is not None else others
-    model = YouthJusticeModel(scenario=sc.model_copy(update={"interventions": chosen}))
-    model.run()
-    return model
+    return run(with_intervention(sc, NAME, on, keep_others))
 
 
 def _gang_member_weeks(model: YouthJusticeModel) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import assert_no_trace, small
+from conftest import assert_no_trace, run, small, two_boroughs, with_intervention
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.interventions.kickz import Kickz, KickzParams
 from sim.model import YouthJusticeModel
-from sim.population import BoroughSpec
 
 NAME = "kickz"
 # A strong dose (attending removes the whole week's risk) so that the direct
@@ -17,30 +16,11 @@ FULL_DOSE = {"effect": 1.0, "session_evening_risk_share": 1.0, "sessions_attende
 
 
 def _scenario(params: KickzParams | None, seed: int = 7, keep_others: bool = False):
-    base = small(seed=seed)
-    # Others in the baseline are dropped unless asked for, so the test sees this one alone.
-    others = {k: v for k, v in base.interventions.items() if k != NAME and keep_others}
-    if params is not None:
-        others[NAME] = params
-    return base.model_copy(update={"interventions": others})
+    return with_intervention(small(seed=seed), NAME, params, keep_others)
 
 
 def _run(params: KickzParams | None, seed: int = 7, keep_others: bool = False) -> YouthJusticeModel:
-    m = YouthJusticeModel(scenario=_scenario(params, seed, keep_others))
-    m.run()
-    return m
-
-
-def _two_boroughs(params):
-    """A small area of two boroughs, the second more deprived."""
-    sc = _scenario(params)
-    boroughs = [
-        BoroughSpec(name="A", population_10_17=1500, wards=4, secondary_schools=2),
-        BoroughSpec(name="B", population_10_17=1500, wards=4, secondary_schools=2, deprivation=1),
-    ]
-    return sc.model_copy(
-        update={"population": sc.population.model_copy(update={"boroughs": boroughs})}
-    )
+    return run(_scenario(params, seed, keep_others))
 
 
 def _kickz(m: YouthJusticeModel) -> Kickz:
@@ -139,7 +119,7 @@ def test_cost_counts_only_measured_session_weeks():
 
 def test_each_borough_has_its_own_sites():
     p = KickzParams(sites=2)
-    m = YouthJusticeModel(scenario=_two_boroughs(p))
+    m = YouthJusticeModel(scenario=two_boroughs(_scenario(p)))
     for _ in range(30):
         m.step()
     k = _kickz(m)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_no_trace, small
+from conftest import assert_no_trace, run, small, with_intervention
 
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK
@@ -20,11 +20,7 @@ POPULATION, YEARS, SEED = 4000, 2, 3
 def _run(on: Triage.Params | None, *, keep_others: bool = False) -> YouthJusticeModel:
     """A small borough with triage as given (None: without it); others kept if asked."""
     sc = small(population=POPULATION, years=YEARS, seed=SEED)
-    others = {k: v for k, v in sc.interventions.items() if k != NAME} if keep_others else {}
-    chosen = {**others, NAME: on} if on is not None else others
-    model = YouthJusticeModel(scenario=sc.model_copy(update={"interventions": chosen}))
-    model.run()
-    return model
+    return run(with_intervention(sc, NAME, on, keep_others))
 
 
 def _cohort(model: YouthJusticeModel):
