@@ -594,12 +594,6 @@ def _row_entries(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     return m.indices[offsets].astype(np.int64), m.data[offsets]
 
 
-def _gather_rows(m: sp.csr_matrix, rows: np.ndarray, n: int) -> np.ndarray:
-    """Column sums of the given rows of a CSR matrix (= m[rows].sum(0)), vectorised."""
-    cols, values = _row_entries(m, rows)
-    return np.bincount(cols, values, minlength=n)
-
-
 def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
     """Symmetric adjacency in CSR (row i lists i's ties; a tie drawn twice counts 2)."""
     if edges.size == 0:
