@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.metrics import (
+    DAYS_PER_YEAR,
     FORMAL_KINDS,
     INDEX_DISPOSAL_KINDS,
     INDEX_KINDS,
@@ -452,7 +453,7 @@ def reference_reoffending(people, offences, disposals, releases, start, end, you
         if r.kind in INDEX_DISPOSAL_KINDS and start <= r.day < end and not (youth_only and r.adult):
             events.setdefault(r.person, []).append((r.day, -rank[r.kind]))
     for r in releases.itertuples():
-        age = math.floor((r.day - birth[r.person]) / 365.25)
+        age = math.floor((r.day - birth[r.person]) / DAYS_PER_YEAR)  # the model's year
         if start <= r.day < end and not (youth_only and age >= 18):
             events.setdefault(r.person, []).append((r.day, -rank["custody"]))
     out = {}
