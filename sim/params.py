@@ -90,13 +90,18 @@ def register_rows(section: str, block: BaseModel) -> list[RegisterRow]:
         extra = field.json_schema_extra or {}
         if not isinstance(extra, dict) or "basis" not in extra:
             continue  # structural settings (names, switches) are not parameters
+        source = str(extra["source"])
+        if value != field.default and extra["basis"] != "calibrated":
+            # The scenario file changed it and cites its own source in a comment.
+            was = f"; default {field.default!r}" + (f" from {source}" if source else "")
+            source = f"set in the scenario file, whose comment gives its source{was}"
         rows.append(
             RegisterRow(
                 name=name,
                 value=value,
                 unit=str(extra["unit"]),
                 basis=str(extra["basis"]),
-                source=str(extra["source"]),
+                source=source,
                 doc=field.description or "",
             )
         )

@@ -116,6 +116,15 @@ class PopulationParams(Params):
         le=200,
         source="LGBCE electoral review of Croydon (2018): 28 wards",
     )
+    deprivation_mean: float = param(
+        0.0,
+        unit="SD of ward score",
+        basis="assumed",
+        ge=-5,
+        le=5,
+        doc="the borough's mean ward deprivation on the standardised scale; Croydon is the "
+        "reference (0); other profiles shift it (calibration/README.md)",
+    )
     deprivation_sd: float = param(
         1.0,
         unit="SD of ward score",
@@ -233,7 +242,7 @@ class PopulationParams(Params):
             BoroughSpec(
                 name="borough",
                 population_10_17=self.population_10_17,
-                deprivation=0.0,
+                deprivation=self.deprivation_mean,
                 wards=self.wards,
                 secondary_schools=self.secondary_schools,
                 minority_ethnic_share=self.minority_ethnic_share,
