@@ -31,9 +31,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _load(path: Path, **run):
+def _load(path: Path, draw: int | None = None, **run):
     try:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, draw=draw)
         return with_overrides(scenario, **run) if run else scenario
     except ScenarioError as e:
         _fail(str(e))
@@ -93,13 +93,17 @@ def run(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
     years: Annotated[int | None, typer.Option(help="measured years (after burn-in)")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    draw: Annotated[
+        int | None,
+        typer.Option(help="posterior draw: 0 the mean (default), K the K-th particle"),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="folder for summary.json, timeseries.parquet")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run a scenario, print its summary, and write the outputs to --out."""
-    sc = _load(scenario, years=years, seed=seed)
+    sc = _load(scenario, draw=draw, years=years, seed=seed)
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder")
     from sim.model import YouthJusticeModel
@@ -209,6 +213,90 @@ def report(
     except ScenarioError as e:
         _fail(str(e))
     typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
+
+
+@app.command()
+def calibrate(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    fresh: Annotated[
+        bool, typer.Option(help="start again instead of resuming the saved history")
+    ] = False,
+) -> None:
+    """Fit the free parameters to the targets by ABC-SMC; write the posterior (Parquet).
+
+    Resumable: each finished generation is saved, and running the same config again
+    continues from the last one.
+    """
+    from sim.calibration import CalibrationError
+    from sim.calibration import calibrate as run_calibration
+
+    if workers is not None and workers < 1:
+        _fail(f"--workers: expected at least 1, got {workers}")
+    try:
+        out = run_calibration(config, workers=workers, fresh=fresh, log=typer.echo)
+    except (CalibrationError, ScenarioError) as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out}")
+
+
+@app.command("check-fit")
+def check_fit(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    seeds: Annotated[int, typer.Option(help="seeds per setting")] = 20,
+    workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    draws: Annotated[
+        bool, typer.Option(help="also run one posterior draw per seed (parameter uncertainty)")
+    ] = True,
+) -> None:
+    """Judge the posterior: each setting at full size over many seeds, against the targets.
+
+    Prints the table (mean and 90% interval per target) and writes the fit report
+    (Markdown and PNGs) to the config's report folder.
+    """
+    from sim.calibration import Calibration, CalibrationError, fit_table, format_fit_table
+    from sim.calibration import check_fit as run_check
+    from sim.fit_report import plot_marginals, plot_targets, write_fit_report
+    from sim.posterior import load_posterior
+
+    if seeds < 2:
+        _fail(f"--seeds: expected at least 2, got {seeds}")
+    try:
+        cal = Calibration(config)
+        post = load_posterior(cal.posterior_path, key="posterior")
+    except (CalibrationError, ScenarioError) as e:
+        _fail(str(e))
+    out = cal.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+    kinds = {"mean": "posterior mean"}
+    if draws:
+        kinds["draws"] = "one posterior draw per seed"
+    tables = {}
+    for key, what in kinds.items():
+        runs = run_check(cal, seeds=seeds, draws=key == "draws", workers=workers)
+        runs.to_csv(out / f"check-{key}.csv", index=False)
+        table = fit_table(cal, runs)
+        tables[key] = (what, table)
+        typer.echo(f"\n{format_fit_table(table, seeds, what)}")
+        plot_targets(cal, runs, out / f"targets-{key}.png", what)
+    plot_marginals(cal, post, out / "marginals.png")
+    page = write_fit_report(cal, post, tables, seeds)
+    typer.echo(f"\nwrote {page} and its figures")
+
+
+@app.command()
+def sensitivity(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+) -> None:
+    """Global sensitivity (SALib): Morris screening, then Sobol on the top parameters."""
+    from sim.calibration import CalibrationError
+    from sim.sensitivity import run_sensitivity
+
+    try:
+        run_sensitivity(config, workers=workers, log=typer.echo)
+    except (CalibrationError, ScenarioError) as e:
+        _fail(str(e))
 
 
 @app.command()

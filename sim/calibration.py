@@ -1,0 +1,683 @@
+"""Calibration: fit the shared behavioural parameters to the seeds' figures by ABC-SMC.
+
+A calibration config (``calibration/*.toml``) names the targets file, the settings (one
+scenario file each: Croydon 2018, Islington 2014, an average area), the free parameters
+with their priors, and the budget. :func:`calibrate` runs pyabc's ABC-SMC:
+
+- one simulation runs every setting with the same parameter set and returns each
+  target's statistic; the distance is the sum of squared misfits in units of each
+  target's tolerance (a bound counts only when it is broken);
+- parallel on the cores with pyabc's multicore sampler (it forks), with a progress bar;
+- resumable: pyabc keeps each finished generation in a SQLite history under
+  ``calibration/runs/``; running the same config again continues from the last one;
+- the output is the last generation as a Parquet table (one row per particle: the
+  parameters, their weight and distance), never a pickle, which scenarios name with
+  ``parameters = ...`` (see :mod:`sim.posterior`).
+
+The simulations of the fit run at reduced size and burn-in ([simulation] in the config)
+to fit in the time budget; :func:`check_fit` judges the result at the scenarios' own
+settings, over many seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.scenario import Scenario, ScenarioError, _describe, apply_overrides, load_scenario
+
+# Summary keys that count people or events in the borough: divided by the scale, so a
+# half-size simulation is compared with the full-size target.
+COUNT_STATISTICS = frozenset(
+    {
+        "children_cautioned_or_sentenced_per_year",
+        "first_time_entrants_per_year",
+        "yos_caseload_mean",
+        "custody_population_mean",
+        "true_offences_per_year",
+        "proven_offences_per_year",
+        "arrests_per_year",
+        "custody_sentences_per_year",
+        "reoffending_cohort_per_year",
+    }
+)
+
+# Scalar summary.json keys a target may name (rates and ratios are not scaled).
+_SUMMARY_KEYS = COUNT_STATISTICS | {
+    "proven_reoffending_rate",
+    "reoffences_per_reoffender",
+    "first_time_entrants_per_100k",
+    "detected_offences_per_year",
+    "diversions_per_year",
+}
+
+# Statistics computed from the summary rather than read from it.
+DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "first_time_entrant_share": lambda s: _ratio(
+        s["first_time_entrants_per_year"], s["children_cautioned_or_sentenced_per_year"]
+    ),
+    "children_cautioned_or_sentenced_per_100k": lambda s: _ratio(
+        1e5 * s["children_cautioned_or_sentenced_per_year"], s["population_10_17"]
+    ),
+}
+
+# A simulation whose statistic is undefined (nobody indexed, say) is as far as can be.
+UNDEFINED_DISTANCE = 1e6
+
+# A fit's simulation stops early once its true offending passes this many offences per
+# child aged 10-17 per year (checked each simulated year): Croydon's defaults give
+# about 0.65, so such a run is hopeless for every target, and runaway contagion in
+# the corners of the prior is what makes a simulation slow.
+RUNAWAY_OFFENCES_PER_CHILD_YEAR = 4.0
+
+
+def _ratio(a: float | None, b: float | None) -> float:
+    if a is None or b is None or not b:
+        return math.nan
+    return float(a) / float(b)
+
+
+class CalibrationError(ScenarioError):
+    """A problem with a calibration config, targets file or posterior: file and key."""
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+class Target(BaseModel):
+    """One figure the model should reproduce, with its source."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    setting: str
+    statistic: str
+    value: float | None = None
+    above: float | None = None
+    below: float | None = None
+    tolerance: float = Field(gt=0, description="one unit of misfit, in the statistic's units")
+    source: str = Field(min_length=10, description="seed file or published statistic")
+    fit: bool = True
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Target:
+        kinds = [k for k in ("value", "above", "below") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of value, above or below")
+        return self
+
+    def misfit(self, simulated: float) -> float:
+        """Signed misfit in tolerances; 0 inside a bound; NaN when undefined."""
+        if simulated is None or not math.isfinite(simulated):
+            return math.nan
+        if self.value is not None:
+            return (simulated - self.value) / self.tolerance
+        if self.above is not None:
+            return min(0.0, simulated - self.above) / self.tolerance
+        return max(0.0, simulated - self.below) / self.tolerance  # type: ignore[operator]
+
+    def met(self, simulated: float) -> bool:
+        """Within one tolerance of the value, or on the right side of the bound."""
+        m = self.misfit(simulated)
+        return math.isfinite(m) and (abs(m) <= 1.0 if self.value is not None else m == 0.0)
+
+    @property
+    def wanted(self) -> str:
+        if self.value is not None:
+            return f"{_fmt(self.value)} ± {_fmt(self.tolerance)}"
+        if self.above is not None:
+            return f"> {_fmt(self.above)}"
+        return f"< {_fmt(self.below)}"
+
+
+class TargetsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    target: list[Target] = Field(min_length=1)
+
+
+class PriorSpec(BaseModel):
+    """A free parameter: its dotted name, its prior, and why that prior."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z_]+\.[a-z_0-9]+$")
+    prior: Literal["uniform", "loguniform"]
+    low: float
+    high: float
+    why: str = Field(min_length=10)
+
+    @model_validator(mode="after")
+    def _range(self) -> PriorSpec:
+        if not self.high > self.low:
+            raise ValueError(f"high must be above low, got low={self.low}, high={self.high}")
+        if self.prior == "loguniform" and self.low <= 0:
+            raise ValueError(f"a loguniform prior needs low > 0, got {self.low}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The name pyabc stores (no dots, which its history would mangle)."""
+        return self.name.replace(".", "__")
+
+    def rv(self):  # -> pyabc.RV
+        import pyabc
+
+        if self.prior == "uniform":
+            return pyabc.RV("uniform", self.low, self.high - self.low)
+        return pyabc.RV("loguniform", self.low, self.high)
+
+
+class SimulationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scale: float = Field(1.0, gt=0, le=1, description="population scale of the fit's runs")
+    burn_in_years: int = Field(8, ge=0, le=50)
+    years: int = Field(3, ge=1, le=50)
+
+
+class ABCSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    population_size: int = Field(100, ge=4, le=100_000)
+    generations: int = Field(8, ge=1, le=100)
+    min_epsilon: float = Field(1.0, ge=0)
+    max_minutes: float = Field(100, gt=0)
+    seed: int = Field(1, ge=0, lt=2**32)
+
+
+class CalibrationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    description: str = ""
+    targets: str
+    posterior: str = Field(pattern=r"\.parquet$")
+    report: str = "report"
+    settings: dict[str, str] = Field(min_length=1)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    abc: ABCSettings = Field(default_factory=ABCSettings)
+    parameter: list[PriorSpec] = Field(min_length=1)
+    sensitivity: dict[str, Any] | None = Field(
+        None, description="settings of `yjsim sensitivity` (validated by sim.sensitivity)"
+    )
+
+
+class Calibration:
+    """A loaded config: its targets, priors and each setting's base scenario."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.config = _load_model(self.path, CalibrationConfig)
+        self.dir = self.path.parent
+        self.targets_path = self.dir / self.config.targets
+        if not self.targets_path.is_file():
+            raise CalibrationError(self.path, "targets", f"no such file {self.config.targets!r}")
+        self.targets = _load_model(self.targets_path, TargetsFile).target
+        self.priors = self.config.parameter
+        names = [p.name for p in self.priors]
+        if len(set(names)) != len(names):
+            raise CalibrationError(self.path, "parameter", "a parameter is listed twice")
+        self.scenarios: dict[str, Scenario] = {}
+        for setting, rel in self.config.settings.items():
+            try:
+                self.scenarios[setting] = load_scenario(self.dir / rel)
+            except ScenarioError as e:
+                raise CalibrationError(self.path, f"settings.{setting}", str(e)) from None
+        for i, t in enumerate(self.targets):
+            if t.setting not in self.scenarios:
+                raise CalibrationError(
+                    self.targets_path,
+                    f"target.{i}.setting",
+                    f"unknown setting {t.setting!r}; the config has {sorted(self.scenarios)}",
+                )
+            if t.statistic not in DERIVED_STATISTICS and t.statistic not in _SUMMARY_KEYS:
+                raise CalibrationError(
+                    self.targets_path,
+                    f"target.{i}.statistic",
+                    f"unknown statistic {t.statistic!r}; expected a summary.json key or one "
+                    f"of {sorted(DERIVED_STATISTICS)}",
+                )
+        # Each prior's bounds must be values the parameter may take.
+        base = next(iter(self.scenarios.values()))
+        for i, p in enumerate(self.priors):
+            for bound in (p.low, p.high):
+                try:
+                    apply_overrides(base, {p.name: bound})
+                except ScenarioError as e:
+                    raise CalibrationError(
+                        self.path, f"parameter.{i}", f"{p.name}: {e.message}"
+                    ) from None
+
+    @property
+    def posterior_path(self) -> Path:
+        return self.dir / self.config.posterior
+
+    @property
+    def report_dir(self) -> Path:
+        return self.dir / self.config.report
+
+    @property
+    def history_path(self) -> Path:
+        """pyabc's SQLite history (working state for resuming; not committed)."""
+        return self.dir / "runs" / f"{self.config.name}.db"
+
+    def fingerprint(self) -> str:
+        """A hash of what determines the fit: config, targets and resolved settings."""
+        # What the fit's simulations and distance depend on; not the report's or the
+        # sensitivity analysis's settings, nor defaults (a new default-valued setting
+        # in a later version does not invalidate a saved history).
+        data = {
+            "config": self.config.model_dump(
+                mode="json",
+                exclude={
+                    "description": True,
+                    "report": True,
+                    "sensitivity": True,
+                    # stopping rules: raising them is how a finished run is extended
+                    "abc": {"generations", "max_minutes", "min_epsilon"},
+                },
+            ),
+            "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets],
+            "scenarios": {
+                k: s.model_dump(mode="json", exclude_defaults=True)
+                for k, s in self.scenarios.items()
+            },
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def fit_scenarios(self) -> dict[str, Scenario]:
+        """The settings as the fit simulates them: scaled, with its burn-in and years."""
+        sim = self.config.simulation
+        out = {}
+        for name, sc in self.scenarios.items():
+            pop = sc.population
+            if pop.boroughs:
+                raise CalibrationError(self.path, f"settings.{name}", "expected one borough")
+            pop = pop.model_copy(
+                update={"population_10_17": max(100, round(pop.population_10_17 * sim.scale))}
+            )
+            run = sc.run.model_copy(update={"burn_in_years": sim.burn_in_years, "years": sim.years})
+            out[name] = sc.model_copy(update={"population": pop, "run": run})
+        return out
+
+
+def _load_model(path: Path, model: type[BaseModel]) -> Any:
+    if not path.is_file():
+        raise CalibrationError(path, "", "no such file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise CalibrationError(path, "", f"not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise CalibrationError(path, "", "not a UTF-8 text file") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
+        key, message = _describe(errors[0], model, data)
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise CalibrationError(path, key, message + more) from None
+
+
+def load_targets(path: str | Path) -> list[Target]:
+    """The targets of a targets file (validated)."""
+    return _load_model(Path(path), TargetsFile).target
+
+
+# -- one simulation --------------------------------------------------------------------
+
+
+def statistics_of(summary: Mapping[str, Any], scale: float) -> dict[str, float]:
+    """Every scalar statistic of a summary, counts scaled to the full borough."""
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            v = float(value) if value is not None else math.nan
+            out[key] = v / scale if key in COUNT_STATISTICS else v
+    out["population_10_17"] = float(summary["population_10_17"]) / scale
+    for key, fn in DERIVED_STATISTICS.items():
+        out[key] = fn(summary)
+    return out
+
+
+class Runaway(Exception):
+    """A simulation stopped early because offending ran away (see the constant)."""
+
+
+def _simulate_guarded(sc: Scenario, seed: int) -> dict[str, Any]:
+    """Run a scenario and summarise it, stopping early if offending runs away."""
+    import gc
+
+    import mesa
+
+    from sim.calendar import WEEKS_PER_YEAR
+    from sim.model import YouthJusticeModel
+    from sim.summary import summarise
+
+    model = YouthJusticeModel(scenario=sc, seed=seed)
+    try:
+        cap = RUNAWAY_OFFENCES_PER_CHILD_YEAR * sc.population.population_10_17
+        for week in range(model.week, model.total_weeks):
+            model.step()
+            years = (week + 1) / WEEKS_PER_YEAR
+            if (week + 1) % WEEKS_PER_YEAR == 0 and model.events.offences.n > cap * years:
+                raise Runaway
+        return summarise(model)
+    finally:
+        mesa.Agent._ids.pop(model, None)
+        del model
+        gc.collect()
+
+
+def simulate_settings(
+    scenarios: Mapping[str, Scenario],
+    theta: Mapping[str, float],
+    seed: int,
+    scale: float,
+    statistics: Sequence[tuple[str, str]],
+) -> dict[str, float]:
+    """Run each setting with the parameter set ``theta``; return ``{"setting.stat": x}``."""
+    out: dict[str, float] = {}
+    wanted: dict[str, list[str]] = {}
+    for setting, stat in statistics:
+        wanted.setdefault(setting, []).append(stat)
+    for setting, stats in wanted.items():
+        sc = apply_overrides(scenarios[setting], theta)
+        try:
+            values = statistics_of(_simulate_guarded(sc, seed), scale)
+        except Runaway:
+            values = {}
+        for stat in stats:
+            out[f"{setting}.{stat}"] = values.get(stat, math.nan)
+    return out
+
+
+def distance(stats: Mapping[str, float], targets: Sequence[Target]) -> float:
+    """Sum of squared misfits (in tolerances) over the fitted targets."""
+    total = 0.0
+    for t in targets:
+        if not t.fit:
+            continue
+        m = t.misfit(stats.get(f"{t.setting}.{t.statistic}", math.nan))
+        if not math.isfinite(m):
+            return UNDEFINED_DISTANCE
+        total += m * m
+    return total
+
+
+# -- ABC-SMC ---------------------------------------------------------------------------
+
+
+def _progress_enabled() -> bool:
+    return sys.stderr.isatty()
+
+
+def calibrate(
+    path: str | Path,
+    *,
+    workers: int | None = None,
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Run (or resume) the ABC-SMC of a config; write the posterior Parquet; return its path."""
+    import pyabc
+
+    cal = Calibration(path)
+    cfg = cal.config
+    workers = workers or len(os.sched_getaffinity(0))
+    scenarios = cal.fit_scenarios()
+    stats = [(t.setting, t.statistic) for t in cal.targets]
+    priors = cal.priors
+    scale = cfg.simulation.scale
+    targets = cal.targets
+
+    def model(par) -> dict[str, float]:
+        theta = {p.name: float(par[p.key]) for p in priors}
+        # pyabc draws from numpy's global state, which its sampler seeds in each worker.
+        seed = int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002
+        out = simulate_settings(scenarios, theta, seed, scale, stats)
+        out["distance"] = distance(out, targets)
+        return out
+
+    def abc_distance(x: dict, x0: dict) -> float:
+        return float(x["distance"])
+
+    prior = pyabc.Distribution(**{p.key: p.rv() for p in priors})
+    sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+    sampler.show_progress = _progress_enabled()
+    np.random.seed(cfg.abc.seed)  # noqa: NPY002 (pyabc's priors use the global state)
+    abc = pyabc.ABCSMC(
+        model,
+        prior,
+        abc_distance,
+        population_size=cfg.abc.population_size,
+        sampler=sampler,
+        # The first generation accepts every simulation that did not run away, so no
+        # separate calibration sample is spent on setting the first threshold.
+        eps=pyabc.QuantileEpsilon(initial_epsilon=UNDEFINED_DISTANCE / 2, alpha=0.5),
+    )
+    db = cal.history_path
+    db.parent.mkdir(parents=True, exist_ok=True)
+    stamp = db.with_suffix(".fingerprint")
+    fingerprint = cal.fingerprint()
+    resume = db.is_file() and not fresh
+    if resume and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
+        raise CalibrationError(
+            cal.path,
+            "",
+            f"{db} holds a calibration of a different config or targets; "
+            "run with --fresh to start again",
+        )
+    if resume:
+        abc.load(f"sqlite:///{db}", abc_id=1)
+        done = abc.history.max_t + 1
+        log(f"resuming {db.name}: {done} generation(s) done")
+    else:
+        db.unlink(missing_ok=True)
+        abc.new(f"sqlite:///{db}", {"distance": 0.0})
+        stamp.write_text(fingerprint + "\n")
+        done = 0
+    _quiet_pyabc()
+    start = time.perf_counter()
+    if done < cfg.abc.generations and not _converged(abc.history, cfg.abc.min_epsilon):
+        abc.run(
+            minimum_epsilon=cfg.abc.min_epsilon,
+            max_nr_populations=cfg.abc.generations,
+            max_walltime=timedelta(minutes=cfg.abc.max_minutes),
+        )
+    log(f"ABC-SMC: {time.perf_counter() - start:.0f} s this session")
+    for row in generations_table(abc.history).itertuples():
+        log(
+            f"  generation {row.generation}: epsilon {row.epsilon:.3g}, "
+            f"{row.simulations} simulations, acceptance {row.acceptance:.2f}"
+        )
+    return write_posterior(cal, abc.history)
+
+
+def _quiet_pyabc() -> None:
+    logging.getLogger("ABC").setLevel(logging.INFO)
+    for name in ("ABC.Distance", "ABC.Epsilon", "ABC.Sampler", "ABC.Adaptation"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _converged(history, min_epsilon: float) -> bool:
+    if history.max_t < 0:
+        return False
+    pops = history.get_all_populations()
+    return bool(pops["epsilon"].iloc[-1] <= min_epsilon)
+
+
+def generations_table(history) -> pd.DataFrame:
+    """Per generation: its epsilon, simulations run, acceptance rate."""
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    sims = pops["samples"].to_numpy()
+    n = history.get_nr_particles_per_population()
+    accepted = np.array([n.get(t, 0) for t in pops["t"]])
+    return pd.DataFrame(
+        {
+            "generation": pops["t"].to_numpy(),
+            "epsilon": pops["epsilon"].to_numpy(),
+            "simulations": sims,
+            "acceptance": accepted / np.maximum(sims, 1),
+        }
+    )
+
+
+def write_posterior(cal: Calibration, history) -> Path:
+    """The last generation as a Parquet table: one row per particle, with its weight."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    particles = history.get_population_extended(m=0, t=history.max_t)
+    table = {p.name: particles[f"par_{p.key}"].to_numpy(float) for p in cal.priors}
+    weights = particles["w"].to_numpy(float)
+    table["weight"] = weights / weights.sum()
+    table["distance"] = particles["distance"].to_numpy(float)
+    gens = generations_table(history)
+    meta = {
+        "yjsim.calibration": cal.config.name,
+        "yjsim.fingerprint": cal.fingerprint(),
+        "yjsim.generation": str(int(history.max_t)),
+        "yjsim.epsilon": f"{gens['epsilon'].iloc[-1]:.6g}",
+        "yjsim.simulations": str(int(gens["simulations"].sum())),
+        "yjsim.priors": json.dumps([p.model_dump() for p in cal.priors]),
+    }
+    t = pa.table(table).replace_schema_metadata(meta)
+    out = cal.posterior_path
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(t, tmp)
+    os.replace(tmp, out)
+    gens.to_csv(cal.dir / f"generations-{cal.config.name}.csv", index=False)
+    return out
+
+
+def _fmt(x: float) -> str:
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+# -- judging the fit -------------------------------------------------------------------
+
+
+def _pool_map(fn: Callable, tasks: Sequence, workers: int, label: str) -> list:
+    """``fn`` over ``tasks`` on ``workers`` forked processes, in order, with a progress bar."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc=label, disable=not _progress_enabled(), unit="run")
+    if workers <= 1:
+        out = []
+        for t in tasks:
+            out.append(fn(t))
+            bar.update()
+        bar.close()
+        return out
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(fn, t) for t in tasks]
+        for f in futures:
+            f.add_done_callback(lambda _: bar.update())
+        out = [f.result() for f in futures]
+    bar.close()
+    return out
+
+
+def _check_run(task: tuple[Scenario, int, str]) -> dict[str, float]:
+    from sim.runner import _simulate
+
+    sc, seed, setting = task
+    summary, _, _ = _simulate(sc, seed, want_series=False)
+    return {"setting": setting, "seed": seed, **statistics_of(summary, 1.0)}
+
+
+def check_fit(
+    cal: Calibration,
+    *,
+    seeds: int = 20,
+    draws: bool = False,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Each setting's scenario at its own size, burn-in and years, over ``seeds`` seeds.
+
+    Parameters are the posterior mean (what ``yjsim run`` uses), or with ``draws`` one
+    posterior particle per seed (systematic resampling), which adds parameter
+    uncertainty to the spread. One row per (setting, seed).
+    """
+    from sim.posterior import load_posterior
+
+    post = load_posterior(cal.posterior_path)
+    picks = post.pick(seeds, cal.config.abc.seed) if draws else [0] * seeds
+    tasks = []
+    for setting, sc in cal.scenarios.items():
+        for i in range(seeds):
+            run = sc.run.model_copy(update={"seed": i + 1, "draw": picks[i]})
+            tasks.append(
+                (
+                    apply_overrides(sc, post.draw(picks[i])).model_copy(update={"run": run}),
+                    i + 1,
+                    setting,
+                )
+            )
+    workers = workers or len(os.sched_getaffinity(0))
+    rows = _pool_map(_check_run, tasks, workers, "check-fit")
+    frame = pd.DataFrame(rows)
+    frame["draw"] = np.tile(picks, len(cal.scenarios))
+    return frame
+
+
+def fit_table(cal: Calibration, runs: pd.DataFrame) -> pd.DataFrame:
+    """Each target against its simulated distribution: mean, 90% interval, met or not."""
+    rows = []
+    for t in cal.targets:
+        x = runs.loc[runs["setting"] == t.setting, t.statistic].to_numpy(float)
+        x = x[np.isfinite(x)]
+        mean = float(x.mean()) if x.size else math.nan
+        rows.append(
+            {
+                "target": t.name,
+                "setting": t.setting,
+                "statistic": t.statistic,
+                "wanted": t.wanted,
+                "mean": mean,
+                "q05": float(np.quantile(x, 0.05)) if x.size else math.nan,
+                "q95": float(np.quantile(x, 0.95)) if x.size else math.nan,
+                "met": t.met(mean),
+                "fitted": t.fit,
+                "source": t.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def format_fit_table(table: pd.DataFrame, seeds: int, what: str) -> str:
+    """The fit table as Markdown."""
+    lines = [
+        f"Each setting's scenario at full size, its own burn-in and years, {seeds} seeds, "
+        f"{what}. Mean and 90% interval over the seeds.",
+        "",
+        "| target | setting | wanted | simulated mean | 90% interval | met | fitted |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.target} | {r.setting} | {r.wanted} | {_fmt(r.mean)} | "
+            f"{_fmt(r.q05)} to {_fmt(r.q95)} | {'yes' if r.met else 'no'} | "
+            f"{'yes' if r.fitted else 'reported only'} |"
+        )
+    return "\n".join(lines)
