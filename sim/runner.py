@@ -15,11 +15,12 @@ outputs. :func:`run_experiment` runs every (scenario, draw, replicate) once:
   batch killed at any moment resumes to exactly the uninterrupted result;
 - a run that fails is recorded in ``failures/`` and the batch goes on.
 
-Posterior draws are an extension point: a run carries ``overrides`` (dotted parameter
-name -> value) that :func:`apply_overrides` applies and validates. Today every run has
-draw 0 and no overrides, and an experiment asking for ``draws > 0`` is refused, because
-no calibrated posterior exists yet; see docs/experiments.md for what the calibration
-work needs to add.
+Posterior draws: with ``draws = D`` every scenario must name the same calibrated
+posterior (``parameters = ...``); draw d is one particle of it, picked by systematic
+resampling on the weights with the experiment's seed, and the same for every scenario,
+so differences are paired on the draw as on the seed. Parameter uncertainty then shows
+in the report's intervals next to the stochastic noise. Draw 0 (``draws = 0``) runs
+each scenario's posterior mean, or its own parameters if it names no posterior.
 """
 
 from __future__ import annotations
@@ -52,7 +53,15 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sim.scenario import Scenario, ScenarioError, _describe, load_scenario
+from sim.posterior import Posterior, load_posterior
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    _describe,
+    apply_overrides,
+    load_scenario,
+    posterior_path,
+)
 
 EXPERIMENT_FORMAT = 1  # version of DIR/experiment.json and of the part layout
 OUTPUTS = ("summary", "timeseries")
@@ -72,7 +81,15 @@ WORKER_WAIT_S = 60
 # Seconds between plain progress lines when stderr is not a terminal.
 LOG_EVERY_S = 30.0
 # Keys of summary.json that identify a run rather than measure it.
-_IDENTITY_KEYS = ("schema_version", "scenario", "seed", "years", "burn_in_years")
+_IDENTITY_KEYS = (
+    "schema_version",
+    "scenario",
+    "seed",
+    "parameters",
+    "draw",
+    "years",
+    "burn_in_years",
+)
 
 
 class ExperimentError(ScenarioError):
@@ -127,6 +144,7 @@ class RunSpec:
     replicate: int
     seed: int
     part: str  # file name of its Parquet parts
+    particle: int = 0  # posterior particle of this draw (1-based); 0: the scenario's own
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -142,6 +160,15 @@ class Experiment:
     files: list[Path]
     scenarios: list[Scenario]
     text: str
+    posterior: Posterior | None = None
+    particles: tuple[int, ...] = ()  # the particle of each draw 1..draws
+
+    def scenario_for(self, run: RunSpec) -> Scenario:
+        """The run's scenario, with its draw's particle applied."""
+        sc = self.scenarios[run.scenario_index]
+        if run.particle == 0 or self.posterior is None:
+            return sc
+        return apply_overrides(sc, self.posterior.draw(run.particle))
 
     @property
     def name(self) -> str:
@@ -167,25 +194,30 @@ class Experiment:
         for d in draws:
             for r in range(self.spec.replicates):
                 seed = run_seed(self.spec.seed, d, r, self.spec.replicates)
+                particle = self.particles[d - 1] if d else 0
                 for i, sc in enumerate(self.scenarios):
                     part = f"{_slug(sc.name)}__d{d:04d}__r{r:05d}.parquet"
-                    out.append(RunSpec(i, sc.name, d, r, seed, part))
+                    out.append(RunSpec(i, sc.name, d, r, seed, part, particle))
         return out
 
     def fingerprint(self) -> dict[str, str]:
         """Hashes of what determines the results: the file and each resolved scenario."""
-        return {
+        out = {
             "experiment_sha256": _sha256(self.text.encode()),
             "scenarios_sha256": _sha256(
                 json.dumps([s.model_dump(mode="json") for s in self.scenarios]).encode()
             ),
         }
+        if self.posterior is not None:
+            out["posterior_sha256"] = _sha256(self.posterior.path.read_bytes())
+        return out
 
     def param_columns(self) -> dict[str, dict[str, Any]]:
         """Parameters that differ between the scenarios: column -> scenario -> value.
 
         Parameters equal in every scenario say nothing about a comparison; they stay in
-        the scenario files (and ``yjsim params``). Posterior draws will add their own.
+        the scenario files (and ``yjsim params``). With posterior draws, each posterior
+        parameter is a column of its own, taken from the draw (``posterior_columns``).
         """
         values: dict[str, dict[str, Any]] = {}
         for sc in self.scenarios:
@@ -197,7 +229,10 @@ class Experiment:
                     values.setdefault(f"interventions.{iname}.{key}", {})[sc.name] = value
         names = self.scenario_names
         out = {"param.population.population_10_17": values["population.population_10_17"]}
+        drawn = set(self.posterior.names) if self.posterior is not None else set()
         for name, by in values.items():
+            if name in drawn:
+                continue
             seen = [by.get(s, None) for s in names]
             if any(v != seen[0] for v in seen):
                 out[f"param.{name}"] = by
@@ -248,13 +283,6 @@ def load_experiment(path: str | Path) -> Experiment:
         key, message = _describe(errors[0], ExperimentFile, data)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ExperimentError(path, key, message + more) from None
-    if spec.draws > 0:
-        raise ExperimentError(
-            path,
-            "draws",
-            f"posterior draws need a calibrated posterior, which yjsim does not have yet; "
-            f"set draws = 0 to run each scenario's own parameters, got {spec.draws}",
-        )
     files, scenarios = [], []
     for entry in spec.scenarios:
         where = path.parent / entry
@@ -269,13 +297,6 @@ def load_experiment(path: str | Path) -> Experiment:
             raise ExperimentError(
                 path, "scenarios", f"in scenario {culprit}: {where_key}{e.message}"
             ) from None
-        if sc.parameters is not None:
-            raise ExperimentError(
-                path,
-                "scenarios",
-                f"{entry} takes parameters from {sc.parameters!r}, but calibrated posteriors "
-                "are not supported by experiments yet",
-            )
         files.append(where)
         scenarios.append(sc)
     scenarios = _common_run_settings(path, spec, scenarios, files)
@@ -290,10 +311,47 @@ def load_experiment(path: str | Path) -> Experiment:
                 "each scenario in an experiment needs its own name",
             )
         names[slug] = f
+    posterior, particles = _posterior_of(path, spec, scenarios, files)
     last_seed = run_seed(spec.seed, spec.draws, spec.replicates - 1, spec.replicates)
     if last_seed >= 2**63:
         raise ExperimentError(path, "seed", f"seed + runs must stay below 2**63, got {spec.seed}")
-    return Experiment(path=path, spec=spec, files=files, scenarios=scenarios, text=text)
+    return Experiment(
+        path=path,
+        spec=spec,
+        files=files,
+        scenarios=scenarios,
+        text=text,
+        posterior=posterior,
+        particles=particles,
+    )
+
+
+def _posterior_of(
+    path: Path, spec: ExperimentFile, scenarios: list[Scenario], files: list[Path]
+) -> tuple[Posterior | None, tuple[int, ...]]:
+    """With draws > 0: the posterior every scenario shares, and the particle of each draw.
+
+    Draws pair scenarios like seeds do: draw d of every scenario is the same particle,
+    so only a shared posterior makes sense.
+    """
+    if spec.draws == 0:
+        return None, ()
+    where = {f.name: posterior_path(f, sc) for sc, f in zip(scenarios, files, strict=True)}
+    missing = [name for name, p in where.items() if p is None]
+    if missing:
+        raise ExperimentError(
+            path,
+            "draws",
+            f"posterior draws need every scenario to name a calibrated posterior "
+            f"(`parameters = ...`); {', '.join(missing)} does not; set draws = 0 or add it",
+        )
+    if len(set(where.values())) > 1:
+        detail = ", ".join(f"{p} in {name}" for name, p in where.items())
+        raise ExperimentError(
+            path, "draws", f"the scenarios name different posteriors ({detail}); draws need one"
+        )
+    post = load_posterior(next(iter(where.values())))
+    return post, tuple(post.pick(spec.draws, spec.seed))
 
 
 def _common_run_settings(
@@ -322,32 +380,6 @@ def _common_run_settings(
         run = sc.run.model_copy(update={**update, "seed": spec.seed})
         out.append(sc.model_copy(update={"run": run}))
     return out
-
-
-def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
-    """A copy of ``scenario`` with dotted parameters replaced, validated again.
-
-    This is how a posterior draw will reach a run: ``{"behaviour.label_effect": 0.2}``.
-    An unknown name or an impossible value raises :class:`ScenarioError`.
-    """
-    if not overrides:
-        return scenario
-    data = scenario.model_dump()
-    for name, value in overrides.items():
-        parts = name.split(".")
-        node = data
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                raise ScenarioError("overrides", name, "unknown parameter")
-            node = node[p]
-        if parts[-1] not in node:
-            raise ScenarioError("overrides", name, "unknown parameter")
-        node[parts[-1]] = value
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as e:
-        key, message = _describe(e.errors()[0], Scenario, data)
-        raise ScenarioError("overrides", key, message) from None
 
 
 # -- one run's row ----------------------------------------------------------------------
@@ -429,12 +461,14 @@ class RowContext:
     interventions: tuple[str, ...]
     params: dict[str, dict[str, Any]]  # column -> scenario -> value
     param_types: dict[str, pa.DataType]
+    posterior_columns: tuple[str, ...] = ()  # drawn parameters (dotted names)
 
     def identity(self, run: RunSpec, sc: Scenario) -> tuple[dict[str, Any], list[pa.Field]]:
         row: dict[str, Any] = {
             "scenario": run.scenario,
             "replicate": run.replicate,
             "draw": run.draw,
+            "particle": run.particle,
             "seed": run.seed,
             "years": sc.run.years,
             "burn_in_years": sc.run.burn_in_years,
@@ -444,6 +478,7 @@ class RowContext:
             pa.field("scenario", pa.string()),
             pa.field("replicate", pa.int64()),
             pa.field("draw", pa.int64()),
+            pa.field("particle", pa.int64()),
             pa.field("seed", pa.int64()),
             pa.field("years", pa.int64()),
             pa.field("burn_in_years", pa.int64()),
@@ -458,6 +493,10 @@ class RowContext:
                 value = None if value is None else _param_value(value)
             row[name] = value
             fields.append(pa.field(name, typ))
+        for name in self.posterior_columns:
+            section, _, key = name.partition(".")
+            row[f"param.{name}"] = float(getattr(getattr(sc, section), key))
+            fields.append(pa.field(f"param.{name}", pa.float64()))
         return row, fields
 
 
@@ -688,6 +727,8 @@ def _manifest(exp: Experiment) -> dict[str, Any]:
         ],
         "replicates": exp.spec.replicates,
         "draws": exp.spec.draws,
+        "posterior": str(exp.posterior.path) if exp.posterior is not None else None,
+        "particles": list(exp.particles),
         "seed": exp.spec.seed,
         "years": exp.scenarios[0].run.years,
         "burn_in_years": exp.scenarios[0].run.burn_in_years,
@@ -1091,6 +1132,7 @@ def _run_batch(
         interventions=tuple(exp.interventions),
         params=exp.param_columns(),
         param_types=_param_types(exp.param_columns()),
+        posterior_columns=exp.posterior.names if exp.posterior is not None else (),
     )
     topic = f"yjsim-runs-{uuid.uuid4().hex}"
     reported: dict[str, bool] = {}
@@ -1108,7 +1150,7 @@ def _run_batch(
     try:
         futures = {}
         for chunk in _chunks(pending, size):
-            payload = [(r, exp.scenarios[r.scenario_index]) for r in chunk]
+            payload = [(r, exp.scenario_for(r)) for r in chunk]
             fut = client.submit(run_chunk, payload, str(out), outputs, ctx, topic, pure=False)
             futures[fut] = chunk
         waiting = set(futures)

@@ -9,12 +9,21 @@ file and the key, with "did you mean ...?" for typos. Nothing is evaluated.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from sim.agencies import SchoolsParams, SocialCareParams
 from sim.behaviour import BehaviourParams, GangParams
@@ -51,6 +60,12 @@ class RunSettings(BaseModel):
         "their records have reached their steady state",
     )
     seed: int = Field(1, ge=0, lt=2**63)
+    draw: int = Field(
+        0,
+        ge=0,
+        description="with a calibrated posterior (`parameters`): 0 runs the posterior mean, "
+        "K the K-th particle",
+    )
 
 
 class Scenario(BaseModel):
@@ -74,6 +89,8 @@ class Scenario(BaseModel):
     social_care: SocialCareParams = Field(default_factory=SocialCareParams)
     costs: CostParams = Field(default_factory=CostParams)
     interventions: dict[str, InterventionParams] = Field(default_factory=dict)
+    # Parameters set by the posterior (for the register); not part of the file.
+    _posterior_names: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("interventions", mode="before")
     @classmethod
@@ -109,6 +126,14 @@ class Scenario(BaseModel):
             rows.extend(register_rows(section, getattr(self, section)))
         for name, block in sorted(self.interventions.items()):
             rows.extend(register_rows(f"interventions.{name}", block))
+        if self.parameters is not None:
+            which = f"draw {self.run.draw}" if self.run.draw else "posterior mean"
+            rows = [
+                dataclasses.replace(r, basis="calibrated", source=f"{which} of {self.parameters}")
+                if r.name in self._posterior_names
+                else r
+                for r in rows
+            ]
         return rows
 
 
@@ -234,18 +259,74 @@ def _check_interventions(path: Path, data: dict) -> None:
             raise ScenarioError(path, full, message + more) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read, merge and validate a scenario file; raises :class:`ScenarioError`."""
+def load_scenario(path: str | Path, *, draw: int | None = None) -> Scenario:
+    """Read, merge and validate a scenario file; raises :class:`ScenarioError`.
+
+    A scenario that names a posterior (``parameters``) gets that posterior's parameters:
+    its mean, or particle ``draw`` (from the argument, else ``run.draw`` in the file).
+    """
     path = Path(path)
     data = _read(path)
     _check_interventions(path, data)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as e:
         errors = e.errors()
         key, message = _describe(errors[0], Scenario, data)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ScenarioError(path, key, message + more) from None
+    if draw is not None:
+        if draw < 0:
+            raise ScenarioError(path, "run.draw", f"expected a value >= 0, got {draw}")
+        scenario = scenario.model_copy(
+            update={"run": scenario.run.model_copy(update={"draw": draw})}
+        )
+    if scenario.parameters is None:
+        if scenario.run.draw:
+            raise ScenarioError(
+                path, "run.draw", "a draw needs a calibrated posterior; the scenario names none"
+            )
+        return scenario
+    return _with_posterior(path, data, scenario)
+
+
+def posterior_path(path: str | Path, scenario: Scenario) -> Path | None:
+    """Where a scenario's posterior is: relative to the scenario file, like ``extends``."""
+    if scenario.parameters is None:
+        return None
+    return (Path(path).parent / scenario.parameters).resolve()
+
+
+def _with_posterior(path: Path, data: dict, scenario: Scenario) -> Scenario:
+    """The scenario with its posterior's mean or chosen particle applied."""
+    from sim.posterior import load_posterior
+
+    where = posterior_path(path, scenario)
+    try:
+        post = load_posterior(where)
+    except ScenarioError as e:
+        raise ScenarioError(path, "parameters", str(e)) from None
+    for name in post.names:
+        section, _, key = name.partition(".")
+        if isinstance(data.get(section), dict) and key in data[section]:
+            raise ScenarioError(
+                path,
+                name,
+                f"set here and by the posterior {scenario.parameters!r}; remove one of them",
+            )
+    k = scenario.run.draw
+    if k > post.size:
+        raise ScenarioError(
+            path, "run.draw", f"expected a draw from 0 to {post.size}, got {k} ({where.name})"
+        )
+    try:
+        calibrated = apply_overrides(scenario, post.draw(k))
+        calibrated._posterior_names = post.names
+        return calibrated
+    except ScenarioError as e:
+        raise ScenarioError(
+            path, "parameters", f"{scenario.parameters}: column {e.key}: {e.message}"
+        ) from None
 
 
 def with_overrides(scenario: Scenario, **run: Any) -> Scenario:
@@ -253,3 +334,29 @@ def with_overrides(scenario: Scenario, **run: Any) -> Scenario:
     update = {k: v for k, v in run.items() if v is not None}
     settings = RunSettings.model_validate({**scenario.run.model_dump(), **update})
     return scenario.model_copy(update={"run": settings})
+
+
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with dotted parameters replaced, validated again.
+
+    This is how a posterior draw will reach a run: ``{"behaviour.label_effect": 0.2}``.
+    An unknown name or an impossible value raises :class:`ScenarioError`.
+    """
+    if not overrides:
+        return scenario
+    data = scenario.model_dump()
+    for name, value in overrides.items():
+        parts = name.split(".")
+        node = data
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ScenarioError("overrides", name, "unknown parameter")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ScenarioError("overrides", name, "unknown parameter")
+        node[parts[-1]] = value
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as e:
+        key, message = _describe(e.errors()[0], Scenario, data)
+        raise ScenarioError("overrides", key, message) from None

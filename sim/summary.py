@@ -97,6 +97,8 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "scenario": model.params.name,
         "seed": model.seed,
+        "parameters": model.params.parameters,
+        "draw": model.params.run.draw,
         "years": int(years),
         "burn_in_years": model.params.run.burn_in_years,
         "population_10_17": population,
