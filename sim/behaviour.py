@@ -99,9 +99,10 @@ class BehaviourParams(Params):
     coef_deprivation: float = param(
         0.2,
         unit="log hazard per SD",
-        basis="sourced",
+        basis="calibrated",
         source=MPS_2009,
-        doc="most deprived areas most affected by crime (section C.1)",
+        doc="most deprived areas most affected by crime (section C.1), with no size given; "
+        "fitted with the borough profiles (calibration/)",
     )
     coef_low_income: float = param(
         0.3,
@@ -177,10 +178,11 @@ class BehaviourParams(Params):
     coef_gang: float = param(
         0.8,
         unit="log hazard",
-        basis="calibrated",
+        basis="assumed",
         ge=0,
         le=5,
-        doc="gang membership (Croydon 2019 inspection: gangs and serious youth violence)",
+        doc="gang membership (Croydon 2019 inspection: gangs and serious youth violence); "
+        "no target separates it from peer contagion, so it is held fixed in the calibration",
     )
     coef_label: float = param(
         0.15,

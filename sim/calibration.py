@@ -53,6 +53,8 @@ COUNT_STATISTICS = frozenset(
         "arrests_per_year",
         "custody_sentences_per_year",
         "reoffending_cohort_per_year",
+        "detected_offences_per_year",
+        "diversions_per_year",
     }
 )
 
@@ -61,8 +63,6 @@ _SUMMARY_KEYS = COUNT_STATISTICS | {
     "proven_reoffending_rate",
     "reoffences_per_reoffender",
     "first_time_entrants_per_100k",
-    "detected_offences_per_year",
-    "diversions_per_year",
 }
 
 # Statistics computed from the summary rather than read from it.
@@ -456,16 +456,6 @@ def calibrate(
     sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
     sampler.show_progress = _progress_enabled()
     np.random.seed(cfg.abc.seed)  # noqa: NPY002 (pyabc's priors use the global state)
-    abc = pyabc.ABCSMC(
-        model,
-        prior,
-        abc_distance,
-        population_size=cfg.abc.population_size,
-        sampler=sampler,
-        # The first generation accepts every simulation that did not run away, so no
-        # separate calibration sample is spent on setting the first threshold.
-        eps=pyabc.QuantileEpsilon(initial_epsilon=UNDEFINED_DISTANCE / 2, alpha=0.5),
-    )
     db = cal.history_path
     db.parent.mkdir(parents=True, exist_ok=True)
     stamp = db.with_suffix(".fingerprint")
@@ -478,6 +468,26 @@ def calibrate(
             f"{db} holds a calibration of a different config or targets; "
             "run with --fresh to start again",
         )
+    # The first generation accepts every simulation that did not run away, so no
+    # separate calibration sample is spent on the first threshold. A resumed run
+    # starts from the median distance of the last saved generation, as it would have
+    # gone on (pyabc applies the initial threshold to a run's first generation).
+    first_eps = UNDEFINED_DISTANCE / 2
+    if resume:
+        import pyabc.weighted_statistics as ws
+
+        saved = pyabc.History(f"sqlite:///{db}", _id=1)
+        if saved.max_t >= 0:
+            d = saved.get_weighted_distances(t=saved.max_t)
+            first_eps = float(ws.weighted_median(d["distance"].to_numpy(), d["w"].to_numpy()))
+    abc = pyabc.ABCSMC(
+        model,
+        prior,
+        abc_distance,
+        population_size=cfg.abc.population_size,
+        sampler=sampler,
+        eps=pyabc.QuantileEpsilon(initial_epsilon=first_eps, alpha=0.5),
+    )
     if resume:
         abc.load(f"sqlite:///{db}", abc_id=1)
         done = abc.history.max_t + 1
@@ -492,7 +502,7 @@ def calibrate(
     if done < cfg.abc.generations and not _converged(abc.history, cfg.abc.min_epsilon):
         abc.run(
             minimum_epsilon=cfg.abc.min_epsilon,
-            max_nr_populations=cfg.abc.generations,
+            max_nr_populations=cfg.abc.generations - done,  # pyabc counts from t0
             max_walltime=timedelta(minutes=cfg.abc.max_minutes),
         )
     log(f"ABC-SMC: {time.perf_counter() - start:.0f} s this session")

@@ -127,9 +127,10 @@ class JusticeParams(Params):
     custody_intercept: float = param(
         -7.6,
         unit="log odds",
-        basis="calibrated",
+        basis="assumed",
         le=10,
-        doc="custody at sentence: logit = intercept + gravity and conviction terms",
+        doc="custody at sentence: logit = intercept + gravity and conviction terms; set so "
+        "that custody is a few per cent of sentences; no custody target is fitted",
     )
     custody_per_gravity: float = param(
         0.9,

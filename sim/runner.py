@@ -168,7 +168,9 @@ class Experiment:
         sc = self.scenarios[run.scenario_index]
         if run.particle == 0 or self.posterior is None:
             return sc
-        return apply_overrides(sc, self.posterior.draw(run.particle))
+        drawn = self.posterior.draw(run.particle)
+        # Parameters the scenario file sets itself are not drawn (scenario.py).
+        return apply_overrides(sc, {k: v for k, v in drawn.items() if k in sc.posterior_names})
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -108,6 +109,11 @@ class Scenario(BaseModel):
                 else registry[name].Params.model_validate(block or {})
             )
         return out
+
+    @property
+    def posterior_names(self) -> tuple[str, ...]:
+        """The parameters this scenario took from its posterior (not set in its files)."""
+        return self._posterior_names
 
     def register(self) -> list[RegisterRow]:
         """The parameter register of this scenario: every parameter with its source."""
@@ -235,6 +241,10 @@ def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ScenarioError(path, "extends", f"no such scenario file {parent!r}")
     base = _read(parent_path, (*chain, path))
     base.pop("extends", None)
+    if isinstance(base.get("parameters"), str):
+        # A posterior path is relative to the file that names it; rebase it onto this one.
+        where = parent_path.parent / base["parameters"]
+        base["parameters"] = Path(os.path.relpath(where, path.parent)).as_posix()
     base.pop("description", None)  # a child describes itself
     return _merge(base, data)
 
@@ -306,22 +316,23 @@ def _with_posterior(path: Path, data: dict, scenario: Scenario) -> Scenario:
         post = load_posterior(where)
     except ScenarioError as e:
         raise ScenarioError(path, "parameters", str(e)) from None
-    for name in post.names:
-        section, _, key = name.partition(".")
-        if isinstance(data.get(section), dict) and key in data[section]:
-            raise ScenarioError(
-                path,
-                name,
-                f"set here and by the posterior {scenario.parameters!r}; remove one of them",
-            )
+    # A value the scenario files set explicitly wins over the posterior's (a "what if"
+    # scenario on top of a calibrated baseline); the register says where each came from.
+    explicit = {
+        name
+        for name in post.names
+        if isinstance(data.get(name.partition(".")[0]), dict)
+        and name.partition(".")[2] in data[name.partition(".")[0]]
+    }
     k = scenario.run.draw
     if k > post.size:
         raise ScenarioError(
             path, "run.draw", f"expected a draw from 0 to {post.size}, got {k} ({where.name})"
         )
     try:
-        calibrated = apply_overrides(scenario, post.draw(k))
-        calibrated._posterior_names = post.names
+        values = {n: v for n, v in post.draw(k).items() if n not in explicit}
+        calibrated = apply_overrides(scenario, values)
+        calibrated._posterior_names = tuple(values)
         return calibrated
     except ScenarioError as e:
         raise ScenarioError(

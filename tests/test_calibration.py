@@ -1,0 +1,442 @@
+"""Calibration: the targets file, malformed configs, a tiny ABC-SMC that must recover a
+known parameter, resuming, and the posterior reaching scenarios, runs and experiments."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROOT, assert_rejected_as_expected
+
+from sim.calibration import (
+    Calibration,
+    CalibrationError,
+    Target,
+    calibrate,
+    distance,
+    load_targets,
+)
+from sim.posterior import load_posterior
+from sim.runner import load_experiment
+from sim.scenario import ScenarioError, load_scenario
+
+HERE = Path(__file__).resolve().parent
+CONFIG = ROOT / "calibration" / "croydon-islington-average.toml"
+SHARED = ROOT.parent / "shared"
+BAD = sorted((HERE / "bad_calibrations").glob("*.toml"))
+TINY = HERE / "experiment_scenarios" / "tiny.toml"
+
+
+# -- the targets file -------------------------------------------------------------------
+
+
+def test_targets_file_has_the_issue_targets_each_with_a_source():
+    targets = {t.name: t for t in load_targets(ROOT / "calibration" / "targets.toml")}
+    assert targets["croydon_cautioned_or_sentenced"].value == 544
+    assert targets["croydon_reoffending"].value == pytest.approx(0.486)
+    assert targets["croydon_yos_supervision"].above == 200
+    assert targets["national_reoffending"].value == pytest.approx(0.392)
+    assert targets["islington_reoffending"].above == pytest.approx(0.50)
+    for t in targets.values():
+        # A seed file that exists, or a published statistic with its year.
+        cited = re.findall(r"[\w-]+\.txt", t.source)
+        if cited:
+            for name in cited:
+                assert (SHARED / "seeds" / name).is_file(), f"{t.name}: {name} not in seeds/"
+        else:
+            assert re.search(r"(19|20)\d\d", t.source), f"{t.name}: no year in {t.source!r}"
+
+
+def test_config_settings_and_priors_load():
+    cal = Calibration(CONFIG)
+    assert set(cal.scenarios) == {"croydon", "islington", "average"}
+    assert all(t.setting in cal.scenarios for t in cal.targets)
+    assert {p.name for p in cal.priors} >= {
+        "behaviour.base_weekly_rate",
+        "justice.detection_scale",
+    }
+    # The profiles share behaviour: only population, YOS and interventions differ.
+    base = cal.scenarios["croydon"]
+    for name in ("islington", "average"):
+        other = cal.scenarios[name]
+        for section in ("behaviour", "network", "justice", "gangs", "schools", "social_care"):
+            assert getattr(other, section) == getattr(base, section), (name, section)
+
+
+@pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
+def test_malformed_calibration_files_are_rejected_with_one_line(path: Path):
+    load = load_targets if path.name.startswith("targets-") else Calibration
+    assert_rejected_as_expected(path, load)
+
+
+def test_target_of_an_unknown_setting_names_the_targets_file(tmp_path: Path):
+    cfg = (HERE / "bad_calibrations" / "unknown-key.toml").read_text()
+    cfg = cfg.replace("[abc]\npopulaton_size = 10\n", "").replace(
+        "../calibration/smoke-targets.toml",
+        str(HERE / "bad_calibrations" / "wrong-setting.targets"),
+    )
+    cfg = cfg.replace("../experiment_scenarios/tiny.toml", str(TINY))
+    (tmp_path / "c.toml").write_text(cfg)
+    with pytest.raises(CalibrationError, match=r"wrong-setting.targets: target.0.setting: unknown"):
+        Calibration(tmp_path / "c.toml")
+
+
+def test_cli_calibrate_rejects_a_bad_config_with_exit_2(tmp_path: Path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "calibrate",
+            str(HERE / "bad_calibrations" / BAD[0].name),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and BAD[0].name in proc.stderr
+
+
+def test_distance_counts_values_and_broken_bounds_in_tolerances():
+    value = Target(
+        name="a", setting="s", statistic="x", value=10, tolerance=2, source="a source 2020"
+    )
+    above = Target(
+        name="b", setting="s", statistic="y", above=5, tolerance=1, source="a source 2020"
+    )
+    shown = Target(
+        name="c",
+        setting="s",
+        statistic="z",
+        value=0,
+        tolerance=1,
+        fit=False,
+        source="a source 2020",
+    )
+    ts = [value, above, shown]
+    assert distance({"s.x": 14, "s.y": 9, "s.z": 100}, ts) == pytest.approx(4.0)  # 2 tolerances
+    assert distance({"s.x": 10, "s.y": 3, "s.z": 0}, ts) == pytest.approx(4.0)  # 2 below bound
+    assert distance({"s.x": 10, "s.y": 5, "s.z": 0}, ts) == 0.0
+    assert distance({"s.x": float("nan"), "s.y": 5}, ts) >= 1e6  # undefined: as far as can be
+
+
+# -- a tiny calibration -------------------------------------------------------------------
+
+
+def _write_recovery_config(tmp_path: Path, target: float, generations: int) -> Path:
+    (tmp_path / "targets.toml").write_text(
+        f"""[[target]]
+name = "detected"
+setting = "tiny"
+statistic = "detected_offences_per_year"
+value = {target}
+tolerance = {max(1.0, 0.1 * target)}
+source = "synthetic: the model itself with detection_scale = 1.5"
+"""
+    )
+    shutil.copy(TINY, tmp_path / "tiny.toml")
+    text = (
+        (TINY)
+        .read_text()
+        .replace(
+            'extends = "../../scenarios/croydon-2018.toml"',
+            f'extends = "{(ROOT / "scenarios" / "croydon-2018.toml").as_posix()}"',
+        )
+    )
+    (tmp_path / "tiny.toml").write_text(text)
+    cfg = tmp_path / "recover.toml"
+    cfg.write_text(
+        f"""name = "recover"
+targets = "targets.toml"
+posterior = "posterior-recover.parquet"
+
+[settings]
+tiny = "tiny.toml"
+
+[simulation]
+scale = 1.0
+burn_in_years = 1
+years = 1
+
+[abc]
+population_size = 16
+generations = {generations}
+min_epsilon = 0.0
+max_minutes = 10
+seed = 5
+
+[[parameter]]
+name = "justice.detection_scale"
+prior = "uniform"
+low = 0.3
+high = 3.0
+why = "the parameter to recover"
+"""
+    )
+    return cfg
+
+
+def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path):
+    """Synthetic data from detection_scale = 1.5; the posterior must find it, narrowly.
+
+    The statistic is detected offences, which detection scales directly, so four
+    generations of sixteen particles are enough to learn it on a 1,500-child borough.
+    """
+    from sim.calibration import statistics_of
+    from sim.runner import _simulate
+    from sim.scenario import apply_overrides
+
+    truth = 1.5
+    sc = apply_overrides(load_scenario(TINY), {"justice.detection_scale": truth})
+    sc = sc.model_copy(update={"run": sc.run.model_copy(update={"years": 1, "burn_in_years": 1})})
+    observed = np.mean(
+        [
+            statistics_of(_simulate(sc, seed, False)[0], 1.0)["detected_offences_per_year"]
+            for seed in (101, 102, 103)
+        ]
+    )
+    cfg = _write_recovery_config(tmp_path, round(float(observed), 1), generations=1)
+    calibrate(cfg, workers=1, log=lambda _: None)
+    # Raise the stopping rule and run again: it resumes after generation 0.
+    cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 4"))
+    said: list[str] = []
+    out = calibrate(cfg, workers=1, log=said.append)
+    assert any("resuming" in line and "1 generation(s) done" in line for line in said), said
+    post = load_posterior(out)
+    assert post.metadata["yjsim.generation"] == "3"  # generations 0 to 3
+    lo, hi = (
+        post.quantiles(0.05)["justice.detection_scale"],
+        post.quantiles(0.95)["justice.detection_scale"],
+    )
+    assert lo <= truth <= hi, (lo, hi)
+    assert hi - lo < 0.5 * (3.0 - 0.3), (lo, hi)  # learnt: much narrower than the prior
+
+
+def test_a_changed_target_refuses_to_resume_the_old_history(tmp_path: Path):
+    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cal = Calibration(cfg)
+    cal.history_path.parent.mkdir(parents=True)
+    cal.history_path.write_bytes(b"")
+    cal.history_path.with_suffix(".fingerprint").write_text("something else\n")
+    with pytest.raises(CalibrationError, match="different config or targets; run with --fresh"):
+        calibrate(cfg, workers=1, log=lambda _: None)
+
+
+# -- posteriors in scenarios, runs and experiments ---------------------------------------
+
+
+def _posterior(tmp_path: Path, values: dict[str, list[float]], weights: list[float]) -> Path:
+    table = pa.table({**values, "weight": weights, "distance": [0.0] * len(weights)})
+    path = tmp_path / "posterior.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def _scenario_with(tmp_path: Path, body: str = "", name: str = "tiny-post") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\nextends = "{TINY.as_posix()}"\nparameters = "posterior.parquet"\n{body}'
+    )
+    return path
+
+
+def test_a_scenario_takes_the_posterior_mean_or_a_draw(tmp_path: Path):
+    _posterior(
+        tmp_path,
+        {"justice.detection_scale": [1.0, 2.0, 4.0], "behaviour.coef_peer": [0.5, 1.0, 2.0]},
+        [1.0, 1.0, 2.0],
+    )
+    path = _scenario_with(tmp_path)
+    mean = load_scenario(path)
+    assert mean.justice.detection_scale == pytest.approx((1 + 2 + 8) / 4)
+    assert mean.behaviour.coef_peer == pytest.approx((0.5 + 1 + 4) / 4)
+    second = load_scenario(path, draw=2)
+    assert second.justice.detection_scale == 2.0 and second.run.draw == 2
+    rows = {r.name: r for r in second.register()}
+    assert rows["justice.detection_scale"].basis == "calibrated"
+    assert "draw 2 of posterior.parquet" in rows["justice.detection_scale"].source
+    with pytest.raises(ScenarioError, match=r"run.draw: expected a draw from 0 to 3, got 4"):
+        load_scenario(path, draw=4)
+
+
+def test_posterior_problems_name_the_file_and_key(tmp_path: Path):
+    missing = _scenario_with(tmp_path)
+    with pytest.raises(ScenarioError, match=r"tiny-post.toml: parameters: .*no such posterior"):
+        load_scenario(missing)
+    _posterior(tmp_path, {"justice.detection_scale": [1.0]}, [1.0])
+    both = _scenario_with(tmp_path, "[justice]\ndetection_scale = 2.0\n", name="both")
+    assert load_scenario(both).justice.detection_scale == 2.0  # the file's own value wins
+    assert load_scenario(both).posterior_names == ()
+    _posterior(tmp_path, {"justice.detection_scale": [9.0]}, [1.0])
+    with pytest.raises(ScenarioError, match=r"parameters: .*justice.detection_scale.*<= 5"):
+        load_scenario(_scenario_with(tmp_path))
+    pq.write_table(
+        pa.table({"justice.detection_scale": ["x"], "weight": [1.0]}),
+        tmp_path / "posterior.parquet",
+    )
+    with pytest.raises(ScenarioError, match=r"justice.detection_scale: expected a numeric column"):
+        load_scenario(_scenario_with(tmp_path))
+    (tmp_path / "posterior.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ScenarioError, match=r"not a readable Parquet table"):
+        load_scenario(_scenario_with(tmp_path))
+    no_post = tmp_path / "plain.toml"
+    no_post.write_text(f'name = "plain"\nextends = "{TINY.as_posix()}"\n')
+    with pytest.raises(ScenarioError, match=r"run.draw: a draw needs a calibrated posterior"):
+        load_scenario(no_post, draw=1)
+
+
+def test_draws_pick_particles_by_weight_reproducibly(tmp_path: Path):
+    path = _posterior(tmp_path, {"justice.detection_scale": [1.0, 2.0, 3.0, 4.0]}, [0, 1, 0, 3])
+    post = load_posterior(path)
+    picks = post.pick(8, seed=1)
+    assert picks == post.pick(8, seed=1)
+    assert set(picks) <= {2, 4}  # zero-weight particles are never drawn
+    assert picks.count(4) == 6 and picks.count(2) == 2  # systematic: weight x draws
+
+
+def test_run_with_draw_writes_it_to_the_summary(tmp_path: Path):
+    _posterior(tmp_path, {"justice.detection_scale": [1.0, 2.5]}, [1.0, 1.0])
+    path = _scenario_with(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            str(path),
+            "--draw",
+            "2",
+            "--years",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["draw"] == 2 and summary["parameters"] == "posterior.parquet"
+    bad = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(path), "--draw", "7"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "run.draw: expected a draw from 0 to 2, got 7" in bad.stderr
+
+
+def test_experiment_draws_pair_scenarios_on_the_same_particle(tmp_path: Path):
+    _posterior(tmp_path, {"justice.detection_scale": [1.0, 2.0, 3.0]}, [1.0, 1.0, 1.0])
+    a = _scenario_with(tmp_path, name="a")
+    b = _scenario_with(tmp_path, "[interventions.triage]\nenabled = false\n", name="b")
+    exp = tmp_path / "exp.toml"
+    exp.write_text(
+        f'name = "draws"\nscenarios = ["{a.name}", "{b.name}"]\nreplicates = 2\ndraws = 3\n'
+        'seed = 4\nyears = 1\nburn_in_years = 1\noutputs = ["summary"]\n'
+    )
+    e = load_experiment(exp)
+    runs = e.runs()
+    assert len(runs) == 2 * 2 * 3
+    by_key = {(r.draw, r.replicate): set() for r in runs}
+    for r in runs:
+        by_key[(r.draw, r.replicate)].add((r.particle, r.seed))
+    assert all(len(v) == 1 for v in by_key.values())  # both scenarios: same particle, seed
+    assert [r.particle for r in runs if r.replicate == 0 and r.scenario == "a"] == list(e.particles)
+    run = runs[0]
+    assert e.scenario_for(run).justice.detection_scale == float(run.particle)
+    # Different posteriors cannot be paired by draw.
+    (tmp_path / "other").mkdir()
+    shutil.copy(tmp_path / "posterior.parquet", tmp_path / "other" / "posterior.parquet")
+    c = _scenario_with(tmp_path / "other", name="c")
+    exp.write_text(exp.read_text().replace(f'"{b.name}"', f'"{c.relative_to(tmp_path)}"'))
+    with pytest.raises(ScenarioError, match=r"draws: the scenarios name different posteriors"):
+        load_experiment(exp)
+
+
+def test_committed_posterior_loads_and_the_baseline_uses_it():
+    cal = Calibration(CONFIG)
+    post = load_posterior(cal.posterior_path)
+    assert set(post.names) == {p.name for p in cal.priors}
+    assert post.size >= cal.config.abc.population_size
+    for p in cal.priors:  # every particle lies inside its prior
+        values = post.values[:, post.names.index(p.name)]
+        assert np.all((values >= p.low) & (values <= p.high)), p.name
+    croydon = load_scenario(ROOT / "scenarios" / "croydon-2018.toml")
+    assert croydon.parameters is not None
+    assert croydon.justice.detection_scale == pytest.approx(post.mean()["justice.detection_scale"])
+    frame = pd.read_parquet(cal.posterior_path)
+    assert frame["weight"].sum() == pytest.approx(1.0)
+
+
+# -- the smoke calibration, its fit report and sensitivity analysis -----------------------
+
+
+def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path: Path):
+    """The CLI end to end on the CI-sized config: posterior, fit table and figures."""
+    work = tmp_path / "calibration"
+    shutil.copytree(HERE / "calibration", work, ignore=shutil.ignore_patterns("runs", "*.parquet"))
+    scen = tmp_path / "experiment_scenarios"
+    shutil.copytree(HERE / "experiment_scenarios", scen)
+    for f in scen.glob("*.toml"):  # point the tiny scenarios at the repo's Croydon file
+        f.write_text(
+            f.read_text().replace(
+                '"../../scenarios/croydon-2018.toml"',
+                f'"{(ROOT / "scenarios" / "croydon-2018.toml").as_posix()}"',
+            )
+        )
+    cfg = work / "smoke.toml"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "sim.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    proc = cli("calibrate", str(cfg), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    post = load_posterior(work / "posterior-smoke.parquet")
+    assert post.names == ("justice.detection_scale",) and post.size == 12
+    proc = cli("check-fit", str(cfg), "--seeds", "2", "--workers", "1", "--no-draws")
+    assert proc.returncode == 0, proc.stderr
+    assert "| tiny_cautioned_or_sentenced | tiny | 25.00 ± 5.00 |" in proc.stdout
+    report = work / "report-smoke"
+    for name in ("README.md", "targets-mean.png", "marginals.png", "check-mean.csv"):
+        assert (report / name).is_file(), name
+    proc = cli("sensitivity", str(cfg), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    morris = pd.read_csv(report / "sensitivity-morris.csv")
+    assert set(morris["output"]) == {
+        "tiny_cautioned_or_sentenced",
+        "more_detection: true offences",
+        "more_detection: cautioned or sentenced",
+    }
+    assert (morris["mu_star"] >= 0).all()
+    # Detection moves the count it scales.
+    row = morris[morris["output"] == "tiny_cautioned_or_sentenced"].iloc[0]
+    assert row["mu_star"] > 0
+    for name in ("morris.png", "sobol.png", "sensitivity.md"):
+        assert (report / name).is_file(), name
+
+
+def test_calibrated_in_the_register_means_fitted_by_the_calibration():
+    from sim.scenario import Scenario
+
+    calibrated = {r.name for r in Scenario(name="x").register() if r.basis == "calibrated"}
+    assert calibrated == {p.name for p in Calibration(CONFIG).priors}
