@@ -748,9 +748,11 @@ def _intro(
     doc.para(
         f"{manifest['replicates']} paired replicates per scenario"
         + (
-            f" x {draws} posterior draws"
-            if draws
-            else " (each scenario's own parameters; no posterior draws)"
+            f" x {draws} posterior draws of {Path(manifest['posterior']).name} (the same "
+            "particle for every scenario, so intervals include parameter uncertainty)"
+            if draws and manifest.get("posterior")
+            else " (each scenario's own parameters or posterior mean; no posterior draws, "
+            "so intervals show chance only)"
         )
         + f", {_plural(manifest['years'], 'measured year')} after "
         f"{_plural(manifest['burn_in_years'], 'year')} of burn-in; "
