@@ -230,7 +230,9 @@ class Calibration:
         self.scenarios: dict[str, Scenario] = {}
         for setting, rel in self.config.settings.items():
             try:
-                self.scenarios[setting] = load_scenario(self.dir / rel)
+                # Without the posterior a scenario may name: the fit sets those
+                # parameters itself, and must not depend on an earlier fit.
+                self.scenarios[setting] = load_scenario(self.dir / rel, use_posterior=False)
             except ScenarioError as e:
                 raise CalibrationError(self.path, f"settings.{setting}", str(e)) from None
         for i, t in enumerate(self.targets):

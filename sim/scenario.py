@@ -269,11 +269,15 @@ def _check_interventions(path: Path, data: dict) -> None:
             raise ScenarioError(path, full, message + more) from None
 
 
-def load_scenario(path: str | Path, *, draw: int | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, *, draw: int | None = None, use_posterior: bool = True
+) -> Scenario:
     """Read, merge and validate a scenario file; raises :class:`ScenarioError`.
 
     A scenario that names a posterior (``parameters``) gets that posterior's parameters:
     its mean, or particle ``draw`` (from the argument, else ``run.draw`` in the file).
+    ``use_posterior=False`` leaves the defaults and drops the reference (the
+    calibration sets those parameters itself and must not depend on an earlier fit).
     """
     path = Path(path)
     data = _read(path)
@@ -291,6 +295,8 @@ def load_scenario(path: str | Path, *, draw: int | None = None) -> Scenario:
         scenario = scenario.model_copy(
             update={"run": scenario.run.model_copy(update={"draw": draw})}
         )
+    if not use_posterior:
+        return scenario.model_copy(update={"parameters": None})
     if scenario.parameters is None:
         if scenario.run.draw:
             raise ScenarioError(

@@ -29,7 +29,9 @@ from sim.calibration import (
     Calibration,
     CalibrationError,
     PriorSpec,
+    Runaway,
     _pool_map,
+    _simulate_guarded,
     simulate_settings,
     statistics_of,
 )
@@ -104,14 +106,19 @@ class _Evaluator:
         self.targets = [t for t in cal.targets if t.fit]
         base = self.fit[s.setting]
         self.policies: dict[str, Scenario] = {}
+        self.policy_own: dict[str, set[str]] = {}
         for name, rel in s.policies.items():
             try:
-                sc = load_scenario(cal.dir / rel)
+                sc = load_scenario(cal.dir / rel, use_posterior=False)
             except ScenarioError as e:
                 raise CalibrationError(cal.path, f"sensitivity.policies.{name}", str(e)) from None
             self.policies[name] = sc.model_copy(
                 update={"population": base.population, "run": base.run}
             )
+            # A free parameter the policy itself changes is the policy: keep its value.
+            self.policy_own[name] = {
+                p.name for p in cal.priors if _value(sc, p.name) != _value(base, p.name)
+            }
         self.setting = s.setting
         self.replicates = s.replicates
         self.seed = s.seed
@@ -124,8 +131,6 @@ class _Evaluator:
         return out
 
     def __call__(self, theta: dict[str, float]) -> dict[str, float]:
-        from sim.runner import _simulate
-
         acc: dict[str, list[float]] = {}
         for r in range(self.replicates):
             seed = self.seed + r  # the same seeds at every point: common random numbers
@@ -135,15 +140,30 @@ class _Evaluator:
                 acc.setdefault(t.name, []).append(x / t.tolerance)  # in tolerances
             if not self.policies:
                 continue
-            summary, _, _ = _simulate(apply_overrides(self.fit[self.setting], theta), seed, False)
-            base = statistics_of(summary, self.scale)
+            try:
+                base = statistics_of(
+                    _simulate_guarded(apply_overrides(self.fit[self.setting], theta), seed),
+                    self.scale,
+                )
+            except Runaway:
+                continue  # offending ran away: no policy difference at this point
             for name, sc in self.policies.items():
-                summary, _, _ = _simulate(apply_overrides(sc, theta), seed, False)
-                pol = statistics_of(summary, self.scale)
+                mine = {k: v for k, v in theta.items() if k not in self.policy_own[name]}
+                try:
+                    pol = statistics_of(
+                        _simulate_guarded(apply_overrides(sc, mine), seed), self.scale
+                    )
+                except Runaway:
+                    continue
                 for key, label in POLICY_STATISTICS.items():
                     change = 100 * (pol[key] - base[key]) / base[key] if base[key] else math.nan
                     acc.setdefault(f"{name}: {label}", []).append(change)
-        return {k: float(np.nanmean(v)) for k, v in acc.items()}
+        return {k: float(np.nanmean(v)) if v else math.nan for k, v in acc.items()}
+
+
+def _value(sc: Scenario, name: str) -> object:
+    section, _, key = name.partition(".")
+    return getattr(getattr(sc, section), key)
 
 
 def _evaluate_all(ev: _Evaluator, thetas: list[dict], workers: int, label: str) -> pd.DataFrame:
@@ -163,7 +183,8 @@ def morris(cal: Calibration, s: SensitivitySettings, workers: int) -> pd.DataFra
     rows = []
     for out in ev.outputs:
         y = Y[out].to_numpy(float)
-        if not np.all(np.isfinite(y)):
+        imputed = int((~np.isfinite(y)).sum())  # runaway points take the output's mean
+        if imputed:
             y = np.where(np.isfinite(y), y, np.nanmean(y))
         res = morris_analyze.analyze(problem, X, y, num_levels=s.levels, print_to_console=False)
         for i, name in enumerate(problem["names"]):
@@ -174,6 +195,7 @@ def morris(cal: Calibration, s: SensitivitySettings, workers: int) -> pd.DataFra
                     "mu_star": float(res["mu_star"][i]),
                     "mu_star_conf": float(res["mu_star_conf"][i]),
                     "sigma": float(res["sigma"][i]),
+                    "points_imputed": imputed,
                 }
             )
     return pd.DataFrame(rows)
@@ -207,7 +229,8 @@ def sobol(
     rows = []
     for out in ev.outputs:
         y = Y[out].to_numpy(float)
-        if not np.all(np.isfinite(y)):
+        imputed = int((~np.isfinite(y)).sum())
+        if imputed:
             y = np.where(np.isfinite(y), y, np.nanmean(y))
         res = sobol_analyze.analyze(
             problem, y, calc_second_order=False, print_to_console=False, seed=s.seed
@@ -221,6 +244,7 @@ def sobol(
                     "S1_conf": float(res["S1_conf"][i]),
                     "ST": float(res["ST"][i]),
                     "ST_conf": float(res["ST_conf"][i]),
+                    "points_imputed": imputed,
                 }
             )
     return pd.DataFrame(rows)
@@ -322,6 +346,10 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
         f"{s.replicates} paired runs (common seeds) of every setting at the fit's size, "
         f"plus the policy scenarios on {s.setting}. Target outputs are in units of their "
         "tolerance; policy outputs are the % change against the setting, paired.",
+        "",
+        f"Points where offending ran away (stopped early): "
+        f"{int(screen.groupby('output')['points_imputed'].max().max())} of {n_morris} in "
+        "the screening; they take the output's mean.",
         "",
         "Parameters by their largest effect on any output (Morris mu*, relative): "
         + ", ".join(f"`{p}`" for p in ranked)
