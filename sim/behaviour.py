@@ -306,17 +306,33 @@ def log_age_table(p: BehaviourParams) -> np.ndarray:
 
 
 def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
-    """The part of the log hazard fixed at entry: area, family income, propensity."""
+    """The part of the log hazard fixed at entry: area, family income, propensity.
+
+    Also each entrant's row offset into the flattened age table (sex x weeks of age),
+    so the weekly lookup is one ``take``.
+    """
     p, ppl = model.params.behaviour, model.people
     model.static_log_risk[rows] = (
         p.coef_deprivation * ppl.deprivation[rows]
         + p.coef_low_income * ppl.low_income[rows]
         + ppl.propensity[rows]
     )
+    model.age_table_offset[rows] = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
+
+
+def season_log_age_tables(table: np.ndarray, p: BehaviourParams) -> dict[float, np.ndarray]:
+    """``log_age_table + log(season factor)`` flattened, for each season's factor.
+
+    Adding the season here rather than to every person each week saves a pass
+    and gives the same numbers (the same one addition per element).
+    """
+    return {f: (table + np.log(f)).ravel() for f in (p.summer_factor, p.winter_factor, 1.0)}
 
 
 # Memory terms are dropped after this many e-folding times (exp(-10) < 5e-5).
 _MEMORY_CUTOFF = 10.0
+# Age in whole weeks from which the hazard is not zero (the age of criminal responsibility).
+_FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
 
 
 def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
@@ -326,51 +342,85 @@ def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory:
         lh[idx] += coef * np.exp((since[idx] - now) / memory)
 
 
+def _add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) -> None:
+    """lh += coef * flag, in place through a scratch buffer (no temporaries)."""
+    np.multiply(flag, coef, out=buf)
+    np.add(lh, buf, out=lh)
+
+
 def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
     """Weekly log hazard of every live person (before programme multipliers)."""
+    return _log_hazard(model, week, peer)[0]
+
+
+def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
+    """The live window's log hazard, and how many of its rows (a prefix) are aged 10 or more.
+
+    Terms are added in a fixed order, each in place over the rows aged 10 or
+    more: the under-10s are the window's last rows (birth order) and their
+    log hazard is -inf whatever else holds. Flags that are off add exactly
+    0, so adding only where a term is non-zero gives the same numbers.
+    """
     p, ppl, live = model.params.behaviour, model.people, model.people.live
+    lo, n_live = live.start, live.stop - live.start
     w = model.calendar
     season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
-    age_weeks = (week - ppl.birth_week[live]).astype(np.int64)
-    lh = model.log_age_table[ppl.sex[live], age_weeks] + np.log(season)
-    lh += model.static_log_risk[live]
-    lh += p.coef_looked_after * ppl.looked_after[live]
-    lh += p.coef_domestic_abuse * ppl.domestic_abuse[live] * model.da_risk_weight[live]
-    lh += p.coef_persistent_absence * ppl.persistent_absence[live]
-    lh += p.coef_excluded * ppl.excluded[live]
-    lh += p.coef_substance_use * ppl.substance_use[live]
-    lh += p.coef_peer * peer[live]
-    lh += p.coef_gang * (ppl.gang[live] >= 0)
-    lh += p.coef_label * (ppl.n_formal[live] > 0)
-    lh += p.coef_prior * np.log1p(ppl.n_offences[live])
-    _add_decay(lh, week, ppl.victim_week[live], p.coef_victim, p.victim_memory_weeks)
-    _add_decay(lh, week, ppl.last_offence_week[live], p.coef_recent, p.recent_memory_weeks)
-    _add_decay(lh, week, ppl.released_week[live], p.coef_post_release, p.release_memory_weeks)
-    return lh
+    fbuf, ibuf = model.scratch_float[:n_live], model.scratch_int[:n_live]
+    np.subtract(week, ppl.birth_week[live], out=fbuf)
+    np.copyto(ibuf, fbuf, casting="unsafe")  # whole weeks of age (truncated, as astype)
+    # Ages fall along the window, so those under 10 are a suffix: count it by bisection.
+    n = n_live - int(np.searchsorted(ibuf[::-1], _FIRST_WEEK_AT_RISK, side="left"))
+    lh = np.empty(n_live)
+    lh[n:] = -np.inf
+    rows = slice(lo, lo + n)
+    a, buf, idx = lh[:n], fbuf[:n], ibuf[:n]
+    np.add(idx, model.age_table_offset[rows], out=idx)
+    np.take(model.season_log_age_tables[season], idx, out=a)
+    np.add(a, model.static_log_risk[rows], out=a)
+    _add_flag(a, p.coef_looked_after, ppl.looked_after[rows], buf)
+    da = np.flatnonzero(ppl.domestic_abuse[rows])
+    a[da] += p.coef_domestic_abuse * model.da_risk_weight[rows][da]
+    _add_flag(a, p.coef_persistent_absence, ppl.persistent_absence[rows], buf)
+    _add_flag(a, p.coef_excluded, ppl.excluded[rows], buf)
+    _add_flag(a, p.coef_substance_use, ppl.substance_use[rows], buf)
+    _add_flag(a, p.coef_peer, peer[rows], buf)
+    _add_flag(a, p.coef_gang, ppl.gang[rows] >= 0, buf)
+    _add_flag(a, p.coef_label, ppl.n_formal[rows] > 0, buf)
+    offended = np.flatnonzero(ppl.n_offences[rows] > 0)  # (nonzero on int32 is slow)
+    a[offended] += p.coef_prior * np.log1p(ppl.n_offences[rows][offended])
+    _add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
+    _add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
+    _add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)
+    return lh, n
 
 
 def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     """Who offends this week; records offences, co-offences and victims. Returns offence ids."""
     p, ppl, live = model.params.behaviour, model.people, model.people.live
-    n_live = live.stop - live.start
+    lo, n_live = live.start, live.stop - live.start
     rng = model.streams["behaviour"]
     # Fixed draws per live person every week, whatever happens, so policies
     # that change one person's hazard do not shift anyone else's draws.
     u_offend = rng.random(n_live)
 
-    recent = ppl.last_offence_week >= week - p.peer_window_weeks  # NaN (never) is False
-    at_liberty = ~(ppl.custody_release_week > week)
-    active = np.flatnonzero(recent[live] & at_liberty[live]) + live.start
+    in_custody = ppl.custody_release_week[live] > week
+    recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never) is False
+    active = np.flatnonzero(recent & ~in_custody) + lo
     peer = model.network.peer_exposure(active, model.calendar.term)
     model.last_peer_exposure = peer
 
-    lh = log_hazard(model, week, peer)
+    lh, n = _log_hazard(model, week, peer)  # rows from n on are under 10: hazard 0
     model.last_log_hazard = lh
-    model.last_log_hazard_lo = live.start
-    hazard = np.exp(lh) * model.hazard_multiplier[live]
-    prob = -np.expm1(-hazard)
-    prob[~at_liberty[live]] = 0.0
-    offenders = np.flatnonzero(u_offend < prob) + live.start
+    model.last_log_hazard_lo = lo
+    hazard = np.exp(lh[:n], out=model.scratch_float[:n])
+    np.multiply(hazard, model.hazard_multiplier[lo : lo + n], out=hazard)
+    # P(offend) = 1 - exp(-hazard) <= hazard, so only draws below the hazard can
+    # be offences (the factor 1 + 2**-20 covers rounding in expm1); the
+    # probability is then worked out for those few, out of custody.
+    cand = np.flatnonzero(u_offend[:n] < hazard * (1 + 2**-20))
+    cand = cand[~in_custody[cand]]
+    prob = -np.expm1(-hazard[cand])
+    offenders = cand[u_offend[cand] < prob] + lo
     if offenders.size == 0:
         return np.empty(0, dtype=np.int64)
 
@@ -393,12 +443,14 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
         offenders[co], s.uniform("co_offending", week, offenders[co], 2)
     )
     ok = (partner >= 0) & (partner != offenders[co])
-    ok &= at_liberty[np.maximum(partner, 0)]
+    partner_row = np.maximum(partner, 0)
+    ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
     # A partner under the age of criminal responsibility (the cohort turning 10) does not
     # take part.
-    partner_age = (week - ppl.birth_week[np.maximum(partner, 0)]) / WEEKS_PER_YEAR
+    partner_age = (week - ppl.birth_week[partner_row]) / WEEKS_PER_YEAR
     ok &= partner_age >= AGE_OF_RESPONSIBILITY
-    accept = np.where(recent[np.maximum(partner, 0)], 1.0, p.co_offender_inactive_acceptance)
+    partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
+    accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
     ok &= s.uniform("co_offending", week, offenders[co], 3) < accept
     leaders = offenders[co][ok]
     partners = partner[ok]
@@ -424,12 +476,15 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
         proven_week=np.full(persons.size, np.nan),
         disposal=np.full(persons.size, -1),
     )
-    np.add.at(ppl.n_offences, persons, 1)
+    # A person may appear twice (own offence and a partner's): count with unique, not
+    # np.add.at (slow at this size).
+    who, times = np.unique(persons, return_counts=True)
+    ppl.n_offences[who] += times.astype(ppl.n_offences.dtype)
     ppl.last_offence_week[persons] = week
 
     # Young victims of violence and robbery: a peer from school or the
     # neighbourhood, whose own risk then rises (MPS response para 29).
-    against_person = np.isin(types, (2, 3))
+    against_person = (types == 2) | (types == 3)  # violence, robbery
     # Each of a person's offences this week draws apart: salt by the offence's rank
     # among that person's offences (own offence first, then those joined as a partner).
     salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)

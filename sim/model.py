@@ -89,7 +89,14 @@ class YouthJusticeModel(mesa.Model):
 
         cap = self.people.capacity
         self.log_age_table = behaviour.log_age_table(scenario.behaviour)
+        self.season_log_age_tables = behaviour.season_log_age_tables(
+            self.log_age_table, scenario.behaviour
+        )
+        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # sex's row in the flat table
         self.static_log_risk = np.zeros(cap)
+        # Scratch for the weekly passes over the live window (no fresh allocations).
+        self.scratch_float = np.empty(cap)
+        self.scratch_int = np.empty(cap, dtype=np.int64)
         behaviour.static_log_risk(self, slice(0, self.people.n))
         self.hazard_multiplier = np.ones(cap)
         self.detection_multiplier = np.ones(cap)

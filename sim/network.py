@@ -21,6 +21,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse._sparsetools import csr_row_index  # the kernel behind csr[rows]
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.params import MPS_2009, Params, param
@@ -584,14 +585,21 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
 
 
 def _row_entries(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the given rows of a CSR matrix, concatenated (vectorised)."""
-    starts = m.indptr[rows]
-    lengths = m.indptr[rows + 1] - starts
+    """Column indices and values of the given rows of a CSR matrix, concatenated (vectorised).
+
+    Gathered by scipy's compiled row-indexing kernel (what ``m[rows]`` runs, without
+    building a matrix: a third of the time of gathering in numpy at these sizes).
+    """
+    indptr = m.indptr
+    rows = np.asarray(rows).astype(indptr.dtype, copy=False)
+    lengths = indptr[rows + 1] - indptr[rows]
     total = int(lengths.sum())
     if total == 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
-    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-    return m.indices[offsets].astype(np.int64), m.data[offsets]
+    cols = np.empty(total, dtype=m.indices.dtype)
+    vals = np.empty(total, dtype=m.data.dtype)
+    csr_row_index(rows.size, rows, indptr, m.indices, m.data, cols, vals)
+    return cols.astype(np.int64), vals
 
 
 def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
