@@ -229,6 +229,12 @@ def _geometric(u: np.ndarray, mean: float) -> np.ndarray:
     return np.floor(np.log1p(-u) / np.log1p(-q)).astype(np.int64)
 
 
+def _count_in(counts: np.ndarray, ids: np.ndarray) -> None:
+    """counts[ids] += 1 with repeats counted (as np.add.at, which is slow for few ids)."""
+    who, times = np.unique(ids, return_counts=True)
+    counts[who] += times.astype(counts.dtype)
+
+
 def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.ndarray:
     """Decide which of this week's offences are detected; queue their arrests."""
     p, off, streams = model.params.justice, model.events.offences, model.streams
@@ -406,12 +412,12 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     model.events.disposals.append(
         person=persons, week=np.full(due.size, week), kind=kind, adult=adult, offences=n_off
     )
-    np.add.at(ppl.n_proven, off["person"][offences[formal_offence]], 1)
+    _count_in(ppl.n_proven, off["person"][offences[formal_offence]])
 
     first_entry = formal_kinds & (ppl.n_formal[persons] == 0)
     ppl.first_formal_week[persons[first_entry]] = week
     model.week_counts["first_time_entrants"] += int((first_entry & ~adult).sum())
-    np.add.at(ppl.n_formal, persons[formal_kinds], 1)
+    _count_in(ppl.n_formal, persons[formal_kinds])
     court = kind >= KIND["referral_order"]
     ppl.n_convictions[persons[court]] += 1
     cr = persons[kind == KIND["community_resolution"]]

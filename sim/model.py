@@ -217,22 +217,30 @@ class YouthJusticeModel(mesa.Model):
             ppl.lo = lo
 
     def _tally(self) -> None:
-        """Totals and person-weeks at risk for the measured years."""
+        """Totals and person-weeks at risk for the measured years.
+
+        Counts by whole years of age come from the window's birth order (the
+        rows of each age are a run of rows, found by bisection), so the tally
+        reads only the rows aged 10-17, for group and custody.
+        """
         if not self.measuring:
             return
-        ppl, live = self.people, self.people.live
-        age = np.floor(ppl.age(self.week)).astype(np.int64)
-        self.person_weeks_by_age += np.bincount(age, minlength=self.person_weeks_by_age.size)
-        youth = (age >= AGE_OF_RESPONSIBILITY) & (age < 18)
-        self.person_weeks_by_group += np.bincount(ppl.ethnic[live][youth], minlength=5)
-        self.person_weeks_10_17 += int(youth.sum())
+        ppl, lo = self.people, self.people.lo
+        older = ppl.rows_aged(self.week, np.arange(self.person_weeks_by_age.size + 1))
+        self.person_weeks_by_age += older[:-1] - older[1:]
+        at_18, at_10 = ppl.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
+        youth = slice(lo + int(at_18), lo + int(at_10))
+        self.person_weeks_by_group += np.bincount(ppl.ethnic[youth], minlength=5)
+        self.person_weeks_10_17 += youth.stop - youth.start
         if self.geography.n_boroughs > 1:
             self.person_weeks_by_borough += np.bincount(
-                ppl.borough[live][youth], minlength=self.geography.n_boroughs
+                ppl.borough[youth], minlength=self.geography.n_boroughs
             )
         self.totals.update(self.week_counts)
         self.totals["yos_caseload_weeks"] += self.yos_caseload
-        self.totals["custody_weeks"] += int(ppl.in_custody(self.week)[youth].sum())
+        self.totals["custody_weeks"] += int(
+            np.count_nonzero(ppl.custody_release_week[youth] > self.week)
+        )
 
     # -- state read by reporters, views and the runner ---------------------------
     @property
@@ -242,8 +250,8 @@ class YouthJusticeModel(mesa.Model):
 
     @property
     def population_10_17(self) -> int:
-        age = self.people.age(self.week)
-        return int(((age >= AGE_OF_RESPONSIBILITY) & (age < 18)).sum())
+        at_18, at_10 = self.people.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
+        return int(at_10 - at_18)
 
     def run(self, progress: bool = False) -> None:
         """Run every week of the scenario: burn-in, measured years, follow-up."""

@@ -400,6 +400,15 @@ class People:
             self._age_key = key
         return self._age
 
+    def rows_aged(self, week: int, ages: np.ndarray) -> np.ndarray:
+        """For each age in ``ages`` (years), how many live rows are at least that old.
+
+        Rows are in birth order, so ages fall along the window and the rows aged
+        at least ``a`` are a prefix: a bisection per age instead of a pass.
+        """
+        rising = self.age(week)[::-1]
+        return rising.size - np.searchsorted(rising, ages, side="left")
+
     def at_school(self, week: int) -> np.ndarray:
         """Live-window mask of pupils attending school: compulsory school age (under 16),
         on a school's roll (the pupil referral unit included) and not in custody."""
