@@ -263,9 +263,21 @@ class YouthJusticeModel(mesa.Model):
         for _ in weeks:
             self.step()
 
-    def last_log_hazard_of(self, ids: np.ndarray) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
+    def last_log_hazard_of(self, ids: np.ndarray | slice) -> np.ndarray:
+        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window).
+
+        ``ids`` may be a slice of rows (a run of ages): then it is a copy of a slice.
+        """
         lh = self.last_log_hazard
+        if isinstance(ids, slice):
+            out = np.full(ids.stop - ids.start, -np.inf)
+            lo = max(ids.start, self.last_log_hazard_lo)
+            hi = min(ids.stop, self.last_log_hazard_lo + lh.size)
+            if hi > lo:
+                out[lo - ids.start : hi - ids.start] = lh[
+                    lo - self.last_log_hazard_lo : hi - self.last_log_hazard_lo
+                ]
+            return out
         pos = np.asarray(ids) - self.last_log_hazard_lo
         ok = (pos >= 0) & (pos < lh.size)
         out = np.full(pos.size, -np.inf)

@@ -462,6 +462,10 @@ class Network:
             ).tocsr()
         return self._combined["close"]
 
+    def close_ties_of(self, people: np.ndarray) -> np.ndarray:
+        """Everyone tied to any of ``people`` in ``close_ties`` (with repeats; row order)."""
+        return _row_entries(self.close_ties, people)[0]
+
     @property
     def acquaintances(self) -> sp.csr_matrix:
         """Schoolmates and neighbours in one symmetric CSR (built on demand)."""

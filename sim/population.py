@@ -415,6 +415,11 @@ class People:
         live = self.live
         return (self.age(week) < 16) & (self.school[live] >= 0) & ~self.in_custody(week)
 
+    def at_school_of(self, idx: np.ndarray, week: int) -> np.ndarray:
+        """``at_school(week)`` for the live people ``idx`` only (a few: no pass over the window)."""
+        age = (week - self.birth_week[idx]) / WEEKS_PER_YEAR
+        return (age < 16) & (self.school[idx] >= 0) & ~(self.custody_release_week[idx] > week)
+
     def pru_of(self, idx: np.ndarray) -> np.ndarray:
         """The pupil referral unit of each person's borough."""
         return self.geography.pru(self.borough[idx])
