@@ -18,6 +18,8 @@ so that only the rows of the few people offending recently are read.
 
 from __future__ import annotations
 
+import random
+
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
@@ -139,12 +141,21 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def _edges(graph: nx.Graph, ids: np.ndarray) -> np.ndarray:
-    """Edges of a generated graph on local labels 0..k-1, mapped to person ids."""
-    if graph.number_of_edges() == 0:
+def gnp_pairs(n: int, p: float, seed: int) -> np.ndarray:
+    """The edges of ``networkx.gnp_random_graph(n, p, seed=seed)``, in its order, as pairs.
+
+    The same draws (Python's ``random.Random(seed)``, one per pair i < j in
+    lexicographic order, kept if below p) without building a graph, which cost
+    more than the rest of a September's gang ties.
+    """
+    i, j = np.triu_indices(n, 1)
+    if p <= 0:
         return np.empty((0, 2), dtype=np.int64)
-    e = np.asarray(graph.edges(), dtype=np.int64)
-    return ids[e]
+    if p < 1:
+        draw = random.Random(seed).random
+        keep = np.fromiter((draw() for _ in range(i.size)), dtype=float, count=i.size) < p
+        i, j = i[keep], j[keep]
+    return np.column_stack([i, j]).astype(np.int64)
 
 
 def _groups(keys: np.ndarray, ids: np.ndarray) -> list[np.ndarray]:
@@ -424,10 +435,8 @@ class Network:
         parts = []
         for group in _groups(ppl.gang[members].astype(np.int64), members):  # loop over gangs
             if group.size >= 2:
-                g = nx.gnp_random_graph(
-                    group.size, self.params.gang_tie_probability, seed=_seed(rng)
-                )
-                parts.append(_edges(g, group))
+                pairs = gnp_pairs(group.size, self.params.gang_tie_probability, _seed(rng))
+                parts.append(group[pairs])
         self.edges["gang"] = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
         self.gang_members = members
         local = np.full(ppl.capacity, -1, dtype=np.int64)
