@@ -136,7 +136,7 @@ class Schools(Agency):
         cap = base * self._max_relative_rate
         cand = np.flatnonzero(u < cap)
         idx = cand + live.start
-        pupil = ppl.at_school(m.week)[cand] & ~ppl.excluded[idx]
+        pupil = ppl.at_school_of(idx, m.week) & ~ppl.excluded[idx]
         rate = base * np.exp(p.exclusion_risk_tilt * self._risk(idx)) / self._mean_weight
         out = idx[pupil & (u[cand] < rate)]
         ppl.excluded[out] = True

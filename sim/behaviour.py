@@ -348,6 +348,13 @@ def _add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) ->
     np.add(lh, buf, out=lh)
 
 
+def _add_rare_flag(lh: np.ndarray, coef: float, flag: np.ndarray) -> None:
+    """lh += coef * flag for a flag few people have (care, exclusion, gangs, a record):
+    only where it is set (half the time of the dense pass at a few per cent)."""
+    idx = np.flatnonzero(flag)
+    lh[idx] += coef
+
+
 def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
     """Weekly log hazard of every live person (before programme multipliers)."""
     return _log_hazard(model, week, peer)[0]
@@ -377,15 +384,15 @@ def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[
     np.add(idx, model.age_table_offset[rows], out=idx)
     np.take(model.season_log_age_tables[season], idx, out=a)
     np.add(a, model.static_log_risk[rows], out=a)
-    _add_flag(a, p.coef_looked_after, ppl.looked_after[rows], buf)
+    _add_rare_flag(a, p.coef_looked_after, ppl.looked_after[rows])
     da = np.flatnonzero(ppl.domestic_abuse[rows])
     a[da] += p.coef_domestic_abuse * model.da_risk_weight[rows][da]
     _add_flag(a, p.coef_persistent_absence, ppl.persistent_absence[rows], buf)
-    _add_flag(a, p.coef_excluded, ppl.excluded[rows], buf)
+    _add_rare_flag(a, p.coef_excluded, ppl.excluded[rows])
     _add_flag(a, p.coef_substance_use, ppl.substance_use[rows], buf)
     _add_flag(a, p.coef_peer, peer[rows], buf)
-    _add_flag(a, p.coef_gang, ppl.gang[rows] >= 0, buf)
-    _add_flag(a, p.coef_label, ppl.n_formal[rows] > 0, buf)
+    _add_rare_flag(a, p.coef_gang, ppl.gang[rows] >= 0)
+    _add_rare_flag(a, p.coef_label, ppl.n_formal[rows] > 0)
     offended = np.flatnonzero(ppl.n_offences[rows] > 0)  # (nonzero on int32 is slow)
     a[offended] += p.coef_prior * np.log1p(ppl.n_offences[rows][offended])
     _add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
