@@ -500,10 +500,37 @@ class Network:
         liberty. For each layer, the share of a person's live ties who are
         active, times the layer's weight (school ties in term time and
         between pupils only; neighbourhood ties weighted up in the holidays),
-        summed; computed from the matrix rows of the active people only, so
-        it is the mat-vec W @ a without touching the rest of W.
+        summed; plus the gang term, worked out every week.
+
+        The layers' part is kept from week to week and updated from the rows of
+        those who became active or stopped being active (a few hundred a week,
+        against thousands active): it is linear in who is active, and the ties'
+        shares are fixed between ``refresh`` calls. It is gathered afresh after a
+        ``refresh`` (each September) and whenever term starts or ends (the
+        weights change). Sums that come back to nothing are set to exactly 0.
         """
         p, n = self.params, self.people.capacity
+        on = np.zeros(n, dtype=bool)
+        on[active] = True
+        state = self._combined.get("exposure")
+        if state is None or state[0] != term:
+            base = self._gather_exposure(active, term)
+        else:
+            base, was = state[1], state[2]
+            changed = np.flatnonzero(on != was)
+            if changed.size:
+                up = on[changed]
+                self._update_exposure(base, changed[up], changed[~up], term)
+        self._combined["exposure"] = (term, base, on)
+        exposure = base.copy()
+        if self.gang_members.size and self.gang_matrix is not None:
+            g = self.gang_members
+            still = (self.people.gang[g] >= 0).astype(float)
+            exposure[g] += p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
+        return exposure
+
+    def _exposure_weights(self, term: bool) -> dict[str, float]:
+        p = self.params
         weights = {
             "friendship": p.weight_friendship,
             "siblings": p.weight_siblings,
@@ -512,22 +539,38 @@ class Network:
         }
         if term:
             weights["school"] = p.weight_school
+        return weights
+
+    def _gather_exposure(self, active: np.ndarray, term: bool) -> np.ndarray:
+        """The layers' part of peer exposure from all active people's ties (the mat-vec
+        W @ a from the active rows only)."""
         receivers, values = [], []
-        for layer, w in weights.items():
+        for layer, w in self._exposure_weights(term).items():
             rows = active[self.pupil[active]] if layer == "school" else active
             cols, shares = _row_entries(self.adjacency[layer], rows, self._peer_shares(layer, w))
             receivers.append(cols)
             values.append(shares)
-        exposure = np.bincount(
-            np.concatenate(receivers), np.concatenate(values), minlength=n
+        return np.bincount(
+            np.concatenate(receivers), np.concatenate(values), minlength=self.people.capacity
         ).astype(np.float64, copy=False)  # an empty input would give integers
-        if self.gang_members.size and self.gang_matrix is not None:
-            g = self.gang_members
-            still = (self.people.gang[g] >= 0).astype(float)
-            on = np.zeros(n, dtype=bool)
-            on[active] = True
-            exposure[g] += p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
-        return exposure
+
+    def _update_exposure(
+        self, base: np.ndarray, up: np.ndarray, down: np.ndarray, term: bool
+    ) -> None:
+        """Add the ties of those now active to ``base``, take off those no longer active."""
+        receivers, values = [], []
+        for layer, w in self._exposure_weights(term).items():
+            u, d = (up[self.pupil[up]], down[self.pupil[down]]) if layer == "school" else (up, down)
+            a = self.adjacency[layer]
+            cols, shares = _row_entries(a, np.concatenate([u, d]), self._peer_shares(layer, w))
+            n_up = int((a.indptr[u + 1] - a.indptr[u]).sum())
+            shares[n_up:] *= -1.0
+            receivers.append(cols)
+            values.append(shares)
+        cols = np.concatenate(receivers)
+        np.add.at(base, cols, np.concatenate(values))
+        left = base[cols]
+        base[cols[np.abs(left) < 1e-9]] = 0.0  # rounding left over from a share taken off
 
     def _peer_shares(self, layer: str, weight: float) -> np.ndarray:
         """Each tie's term in peer exposure, ``weight x ties / the receiver's live degree``,
