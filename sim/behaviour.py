@@ -318,6 +318,62 @@ def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
         + ppl.propensity[rows]
     )
     model.age_table_offset[rows] = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
+    model.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
+
+
+# The person's fields that the cached risk-flag part of the log hazard depends on
+# (with ``model.da_risk_weight``); a row is worked out again when any of them changes.
+RISK_FLAG_FIELDS = (
+    "looked_after",
+    "domestic_abuse",
+    "persistent_absence",
+    "excluded",
+    "substance_use",
+    "gang",
+    "n_formal",
+    "n_offences",
+)
+
+
+def new_risk_flag_cache(model: YouthJusticeModel) -> dict[str, np.ndarray]:
+    """Last seen values of the risk-flag fields, per row (n_offences -1: never seen)."""
+    ppl = model.people
+    seen = {name: getattr(ppl, name).copy() for name in RISK_FLAG_FIELDS}
+    seen["da_risk_weight"] = np.ones(ppl.capacity)
+    seen["n_offences"][:] = -1
+    return seen
+
+
+def _risk_flag_terms(model: YouthJusticeModel, idx: np.ndarray) -> np.ndarray:
+    """The static and risk-flag part of the log hazard of rows ``idx``, in a fixed order
+    (so it is the same number however the flags came to be what they are)."""
+    p, ppl = model.params.behaviour, model.people
+    v = model.static_log_risk[idx]
+    v += p.coef_looked_after * ppl.looked_after[idx]
+    v += p.coef_domestic_abuse * (ppl.domestic_abuse[idx] * model.da_risk_weight[idx])
+    v += p.coef_persistent_absence * ppl.persistent_absence[idx]
+    v += p.coef_excluded * ppl.excluded[idx]
+    v += p.coef_substance_use * ppl.substance_use[idx]
+    v += p.coef_gang * (ppl.gang[idx] >= 0)
+    v += p.coef_label * (ppl.n_formal[idx] > 0)
+    v += p.coef_prior * np.log1p(ppl.n_offences[idx])
+    return v
+
+
+def _update_risk_flags(model: YouthJusticeModel, rows: slice) -> None:
+    """Work the cached risk-flag part out again for the rows whose flags changed
+    since it was last worked out (a byte compare per field over ``rows``)."""
+    ppl, seen = model.people, model.risk_flag_seen
+    changed = model.da_risk_weight[rows] != seen["da_risk_weight"][rows]
+    for name in RISK_FLAG_FIELDS:
+        changed |= getattr(ppl, name)[rows] != seen[name][rows]
+    idx = np.flatnonzero(changed)
+    if idx.size:
+        idx += rows.start
+        for name in RISK_FLAG_FIELDS:
+            seen[name][idx] = getattr(ppl, name)[idx]
+        seen["da_risk_weight"][idx] = model.da_risk_weight[idx]
+        model.risk_flag_log_risk[idx] = _risk_flag_terms(model, idx)
 
 
 def season_log_age_tables(table: np.ndarray, p: BehaviourParams) -> dict[float, np.ndarray]:
@@ -348,13 +404,6 @@ def _add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) ->
     np.add(lh, buf, out=lh)
 
 
-def _add_rare_flag(lh: np.ndarray, coef: float, flag: np.ndarray) -> None:
-    """lh += coef * flag for a flag few people have (care, exclusion, gangs, a record):
-    only where it is set (half the time of the dense pass at a few per cent)."""
-    idx = np.flatnonzero(flag)
-    lh[idx] += coef
-
-
 def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
     """Weekly log hazard of every live person (before programme multipliers)."""
     return _log_hazard(model, week, peer)[0]
@@ -363,10 +412,10 @@ def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndar
 def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
     """The live window's log hazard, and how many of its rows (a prefix) are aged 10 or more.
 
-    Terms are added in a fixed order, each in place over the rows aged 10 or
-    more: the under-10s are the window's last rows (birth order) and their
-    log hazard is -inf whatever else holds. Flags that are off add exactly
-    0, so adding only where a term is non-zero gives the same numbers.
+    Over the rows aged 10 or more (the under-10s are the window's last rows, in
+    birth order, and their log hazard is -inf): the age-by-season table, plus the
+    cached static and risk-flag part (worked out again only for rows whose flags
+    changed), plus peer exposure, plus the memory terms where they are recent.
     """
     p, ppl, live = model.params.behaviour, model.people, model.people.live
     lo, n_live = live.start, live.stop - live.start
@@ -380,21 +429,12 @@ def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[
     lh = np.empty(n_live)
     lh[n:] = -np.inf
     rows = slice(lo, lo + n)
+    _update_risk_flags(model, rows)
     a, buf, idx = lh[:n], fbuf[:n], ibuf[:n]
     np.add(idx, model.age_table_offset[rows], out=idx)
     np.take(model.season_log_age_tables[season], idx, out=a)
-    np.add(a, model.static_log_risk[rows], out=a)
-    _add_rare_flag(a, p.coef_looked_after, ppl.looked_after[rows])
-    da = np.flatnonzero(ppl.domestic_abuse[rows])
-    a[da] += p.coef_domestic_abuse * model.da_risk_weight[rows][da]
-    _add_flag(a, p.coef_persistent_absence, ppl.persistent_absence[rows], buf)
-    _add_rare_flag(a, p.coef_excluded, ppl.excluded[rows])
-    _add_flag(a, p.coef_substance_use, ppl.substance_use[rows], buf)
+    np.add(a, model.risk_flag_log_risk[rows], out=a)
     _add_flag(a, p.coef_peer, peer[rows], buf)
-    _add_rare_flag(a, p.coef_gang, ppl.gang[rows] >= 0)
-    _add_rare_flag(a, p.coef_label, ppl.n_formal[rows] > 0)
-    offended = np.flatnonzero(ppl.n_offences[rows] > 0)  # (nonzero on int32 is slow)
-    a[offended] += p.coef_prior * np.log1p(ppl.n_offences[rows][offended])
     _add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
     _add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
     _add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)

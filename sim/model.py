@@ -94,6 +94,9 @@ class YouthJusticeModel(mesa.Model):
         )
         self.age_table_offset = np.zeros(cap, dtype=np.int64)  # sex's row in the flat table
         self.static_log_risk = np.zeros(cap)
+        # Static and risk-flag part of the log hazard, cached per row (behaviour.py).
+        self.risk_flag_log_risk = np.zeros(cap)
+        self.risk_flag_seen = behaviour.new_risk_flag_cache(self)
         # Scratch for the weekly passes over the live window (no fresh allocations).
         self.scratch_float = np.empty(cap)
         self.scratch_int = np.empty(cap, dtype=np.int64)
