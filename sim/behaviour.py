@@ -308,8 +308,9 @@ def log_age_table(p: BehaviourParams) -> np.ndarray:
 def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
     """The part of the log hazard fixed at entry: area, family income, propensity.
 
-    Also each entrant's row offset into the flattened age table (sex x weeks of age),
-    so the weekly lookup is one ``take``.
+    Also each entrant's index into the flattened age table (sex x weeks of age) less
+    the week: whole weeks of age at ``week`` are ``floor(week - birth) = week -
+    ceil(birth)``, so the weekly lookup is one integer add and one ``take``.
     """
     p, ppl = model.params.behaviour, model.people
     model.static_log_risk[rows] = (
@@ -317,7 +318,8 @@ def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
         + p.coef_low_income * ppl.low_income[rows]
         + ppl.propensity[rows]
     )
-    model.age_table_offset[rows] = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
+    sex_row = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
+    model.age_table_offset[rows] = sex_row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
     model.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
 
 
@@ -421,17 +423,14 @@ def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[
     lo, n_live = live.start, live.stop - live.start
     w = model.calendar
     season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
-    fbuf, ibuf = model.scratch_float[:n_live], model.scratch_int[:n_live]
-    np.subtract(week, ppl.birth_week[live], out=fbuf)
-    np.copyto(ibuf, fbuf, casting="unsafe")  # whole weeks of age (truncated, as astype)
-    # Ages fall along the window, so those under 10 are a suffix: count it by bisection.
-    n = n_live - int(np.searchsorted(ibuf[::-1], _FIRST_WEEK_AT_RISK, side="left"))
+    # Rows are in birth order, so those aged 10 or more are a prefix: count it by bisection.
+    n = int(np.searchsorted(ppl.birth_week[live], week - _FIRST_WEEK_AT_RISK, side="right"))
     lh = np.empty(n_live)
     lh[n:] = -np.inf
     rows = slice(lo, lo + n)
     _update_risk_flags(model, rows)
-    a, buf, idx = lh[:n], fbuf[:n], ibuf[:n]
-    np.add(idx, model.age_table_offset[rows], out=idx)
+    a, buf, idx = lh[:n], model.scratch_float[:n], model.scratch_int[:n]
+    np.add(model.age_table_offset[rows], week, out=idx)  # table row + whole weeks of age
     np.take(model.season_log_age_tables[season], idx, out=a)
     np.add(a, model.risk_flag_log_risk[rows], out=a)
     _add_flag(a, p.coef_peer, peer[rows], buf)

@@ -92,7 +92,7 @@ class YouthJusticeModel(mesa.Model):
         self.season_log_age_tables = behaviour.season_log_age_tables(
             self.log_age_table, scenario.behaviour
         )
-        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # sex's row in the flat table
+        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # row in the flat table - week
         self.static_log_risk = np.zeros(cap)
         # Static and risk-flag part of the log hazard, cached per row (behaviour.py).
         self.risk_flag_log_risk = np.zeros(cap)
