@@ -508,6 +508,8 @@ class Network:
         shares are fixed between ``refresh`` calls. It is gathered afresh after a
         ``refresh`` (each September) and whenever term starts or ends (the
         weights change). Sums that come back to nothing are set to exactly 0.
+        The gang term is added to the kept vector and taken off again next week,
+        so the vector returned is that kept vector: valid until the next call.
         """
         p, n = self.params, self.people.capacity
         on = np.zeros(n, dtype=bool)
@@ -516,18 +518,21 @@ class Network:
         if state is None or state[0] != term:
             base = self._gather_exposure(active, term)
         else:
-            base, was = state[1], state[2]
+            base, was, g, add = state[1:]
+            base[g] -= add  # last week's gang term
+            base[g[np.abs(base[g]) < 1e-9]] = 0.0
             changed = np.flatnonzero(on != was)
             if changed.size:
                 up = on[changed]
                 self._update_exposure(base, changed[up], changed[~up], term)
-        self._combined["exposure"] = (term, base, on)
-        exposure = base.copy()
+        g, add = np.empty(0, dtype=np.int64), np.empty(0)
         if self.gang_members.size and self.gang_matrix is not None:
             g = self.gang_members
             still = (self.people.gang[g] >= 0).astype(float)
-            exposure[g] += p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
-        return exposure
+            add = p.weight_gang * still * (self.gang_matrix @ (on[g] * still))
+            base[g] += add
+        self._combined["exposure"] = (term, base, on, g, add)
+        return base
 
     def _exposure_weights(self, term: bool) -> dict[str, float]:
         p = self.params
