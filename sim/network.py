@@ -552,7 +552,8 @@ class Network:
         receivers, values = [], []
         for layer, w in self._exposure_weights(term).items():
             rows = active[self.pupil[active]] if layer == "school" else active
-            cols, shares = _row_entries(self.adjacency[layer], rows, self._peer_shares(layer, w))
+            cols, shares = _row_entries(self.adjacency[layer], rows, self._peer_shares(layer))
+            shares *= w
             receivers.append(cols)
             values.append(shares)
         return np.bincount(
@@ -567,9 +568,10 @@ class Network:
         for layer, w in self._exposure_weights(term).items():
             u, d = (up[self.pupil[up]], down[self.pupil[down]]) if layer == "school" else (up, down)
             a = self.adjacency[layer]
-            cols, shares = _row_entries(a, np.concatenate([u, d]), self._peer_shares(layer, w))
+            cols, shares = _row_entries(a, np.concatenate([u, d]), self._peer_shares(layer))
             n_up = int((a.indptr[u + 1] - a.indptr[u]).sum())
-            shares[n_up:] *= -1.0
+            shares[:n_up] *= w
+            shares[n_up:] *= -w
             receivers.append(cols)
             values.append(shares)
         cols = np.concatenate(receivers)
@@ -577,22 +579,27 @@ class Network:
         left = base[cols]
         base[cols[np.abs(left) < 1e-9]] = 0.0  # rounding left over from a share taken off
 
-    def _peer_shares(self, layer: str, weight: float) -> np.ndarray:
-        """Each tie's term in peer exposure, ``weight x ties / the receiver's live degree``,
-        aligned with the layer matrix's entries (kept until the next ``refresh``).
+    def _peer_shares(self, layer: str) -> np.ndarray:
+        """Each tie's share in peer exposure before the layer's weight, ``ties / the
+        receiver's live degree``, aligned with the layer matrix's entries (kept until the
+        next ``refresh``).
 
-        Worked out once a year instead of for the gathered ties every week (the
-        same one product and one division per tie). School ties to someone who is
-        not a pupil count 0 (adding 0 changes no sum).
+        Worked out once a year, for the rows live at the time only (those who have
+        left are never active; their entries are 0), instead of for the gathered ties
+        every week. School ties to someone who is not a pupil count 0 (adding 0
+        changes no sum).
         """
-        key = f"peer:{layer}:{weight!r}"
+        key = f"peer:{layer}"
         shares = self._combined.get(key)
         if shares is None:
             a = self.adjacency[layer]
-            with np.errstate(divide="ignore", invalid="ignore"):  # rows of leavers only
-                shares = weight * a.data / self.live_degree[layer][a.indices]
+            first = a.indptr[self.people.lo]  # entries of live rows: the CSR's tail
+            shares = np.zeros(a.data.size)
+            cols = a.indices[first:]
+            with np.errstate(divide="ignore", invalid="ignore"):  # ties to leavers only
+                np.divide(a.data[first:], self.live_degree[layer][cols], out=shares[first:])
             if layer == "school":
-                shares[~self.pupil[a.indices]] = 0.0
+                shares[first:][~self.pupil[cols]] = 0.0
             self._combined[key] = shares
         return shares
 
