@@ -196,7 +196,7 @@ class SocialCare(Agency):
         cand = np.flatnonzero(u < base * p.care_entry_domestic_abuse_ratio)  # thinning
         idx = cand + live.start
         ratio = np.where(ppl.domestic_abuse[idx], p.care_entry_domestic_abuse_ratio, 1.0)
-        under_18 = ppl.age(m.week)[cand] < 18
+        under_18 = (m.week - ppl.birth_week[idx]) / WEEKS_PER_YEAR < 18  # as ppl.age, for a few
         new = idx[~ppl.looked_after[idx] & under_18 & (u[cand] < base * ratio)]
         ppl.looked_after[new] = True
         m.week_counts["care_entries"] += int(new.size)

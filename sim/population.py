@@ -404,10 +404,11 @@ class People:
         """For each age in ``ages`` (years), how many live rows are at least that old.
 
         Rows are in birth order, so ages fall along the window and the rows aged
-        at least ``a`` are a prefix: a bisection per age instead of a pass.
+        at least ``a`` are a prefix, those born in week ``week - a x 52`` or before:
+        a bisection per age on the birth weeks, without working out ages.
         """
-        rising = self.age(week)[::-1]
-        return rising.size - np.searchsorted(rising, ages, side="left")
+        born_by = week - np.asarray(ages, dtype=float) * WEEKS_PER_YEAR
+        return np.searchsorted(self.birth_week[self.live], born_by, side="right")
 
     def at_school(self, week: int) -> np.ndarray:
         """Live-window mask of pupils attending school: compulsory school age (under 16),
