@@ -379,10 +379,11 @@ def sentence(model: YouthJusticeModel, case_ids: np.ndarray, week: int) -> None:
 def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     """Cases whose disposal takes effect this week: record it and its consequences."""
     p, ppl, cases, off = model.params.justice, model.people, model.cases, model.events.offences
-    due = model.open_cases[cases["due_week"][model.open_cases] <= week]
-    if due.size == 0:
+    is_due = cases["due_week"][model.open_cases] <= week
+    if not is_due.any():
         return
-    model.open_cases = np.setdiff1d(model.open_cases, due, assume_unique=True)
+    due = model.open_cases[is_due]
+    model.open_cases = model.open_cases[~is_due]  # as setdiff1d (order kept), without a search
     charged = due[cases["charged"][due]]
     if charged.size:
         sentence(model, charged, week)
@@ -397,18 +398,23 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
         return
     # Offences dealt with by these cases (kept in the small list of open offences).
     open_off = model.open_offences
-    case_pos = np.full(cases.n, -1, dtype=np.int64)
-    case_pos[due] = np.arange(due.size)
+    # Each open offence's case's position in ``due`` (-1 if not due), by bisection on
+    # the due cases (not a table over every case ever opened).
+    order = np.argsort(due, kind="stable")
+    sorted_due = due[order]
     off_case = off["case"][open_off]
-    mine = (off_case >= 0) & (case_pos[np.maximum(off_case, 0)] >= 0)
+    at = np.minimum(np.searchsorted(sorted_due, off_case), due.size - 1)
+    pos = np.where(sorted_due[at] == off_case, order[at], -1)  # case -1 (none) never matches
+    mine = pos >= 0
     offences = open_off[mine]
     model.open_offences = open_off[~mine]
-    off_kind = kind[case_pos[off["case"][offences]]]
+    off_pos = pos[mine]
+    off_kind = kind[off_pos]
     off.set("disposal", offences, off_kind)
     formal_kinds = kind >= KIND["youth_caution"]
     formal_offence = off_kind >= KIND["youth_caution"]
     off.set("proven_week", offences[formal_offence], week)
-    n_off = np.bincount(case_pos[off["case"][offences]], minlength=due.size)
+    n_off = np.bincount(off_pos, minlength=due.size)
     model.events.disposals.append(
         person=persons, week=np.full(due.size, week), kind=kind, adult=adult, offences=n_off
     )
@@ -427,15 +433,11 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     model.week_counts["proven_offences"] += int(formal_offence.sum())
 
     # Supervision by the YOS (youth only) and custody.
-    length = np.select(
-        [
-            kind == KIND["youth_conditional_caution"],
-            kind == KIND["referral_order"],
-            kind == KIND["youth_rehabilitation_order"],
-        ],
-        [p.conditional_caution_weeks, p.referral_order_weeks, p.rehabilitation_order_weeks],
-        0,
-    )
+    weeks_by_kind = np.zeros(len(KIND), dtype=np.int64)  # a lookup, not np.select
+    weeks_by_kind[KIND["youth_conditional_caution"]] = p.conditional_caution_weeks
+    weeks_by_kind[KIND["referral_order"]] = p.referral_order_weeks
+    weeks_by_kind[KIND["youth_rehabilitation_order"]] = p.rehabilitation_order_weeks
+    length = weeks_by_kind[kind]
     supervised = (length > 0) & ~adult
     sp = persons[supervised]
     ppl.yos_until[sp] = np.fmax(ppl.yos_until[sp], week + length[supervised])
