@@ -449,9 +449,9 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # that change one person's hazard do not shift anyone else's draws.
     u_offend = rng.random(n_live)
 
-    in_custody = ppl.custody_release_week[live] > week
     recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never) is False
-    active = np.flatnonzero(recent & ~in_custody) + lo
+    active = np.flatnonzero(recent) + lo
+    active = active[~(ppl.custody_release_week[active] > week)]  # at liberty (a few tested)
     peer = model.network.peer_exposure(active, model.calendar.term)
     model.last_peer_exposure = peer
 
@@ -464,7 +464,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # be offences (the factor 1 + 2**-20 covers rounding in expm1); the
     # probability is then worked out for those few, out of custody.
     cand = np.flatnonzero(u_offend[:n] < hazard * (1 + 2**-20))
-    cand = cand[~in_custody[cand]]
+    cand = cand[~(ppl.custody_release_week[cand + lo] > week)]
     prob = -np.expm1(-hazard[cand])
     offenders = cand[u_offend[cand] < prob] + lo
     if offenders.size == 0:
