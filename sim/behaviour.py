@@ -484,10 +484,9 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # gang member, readily if they have offended recently.
     # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
     s = model.streams
-    co = s.uniform("co_offending", week, offenders, 1) < p.co_offending_share
-    partner = model.network.random_partner(
-        offenders[co], s.uniform("co_offending", week, offenders[co], 2)
-    )
+    u_co = s.uniforms("co_offending", week, offenders, (1, 2, 3))  # salts 1, 2, 3
+    co = u_co[0] < p.co_offending_share
+    partner = model.network.random_partner(offenders[co], u_co[1][co])
     ok = (partner >= 0) & (partner != offenders[co])
     partner_row = np.maximum(partner, 0)
     ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
@@ -497,7 +496,7 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     ok &= partner_age >= AGE_OF_RESPONSIBILITY
     partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
     accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
-    ok &= s.uniform("co_offending", week, offenders[co], 3) < accept
+    ok &= u_co[2][co] < accept
     leaders = offenders[co][ok]
     partners = partner[ok]
     first_group = model.next_co_group
@@ -534,11 +533,9 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # Each of a person's offences this week draws apart: salt by the offence's rank
     # among that person's offences (own offence first, then those joined as a partner).
     salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
-    u_victim = s.uniform("victims", week, persons, salt)
+    u_victim, u_who = s.uniforms("victims", week, persons, (salt, salt + 50))
     has_victim = against_person & (u_victim < p.young_victim_share)
-    victims = model.network.random_acquaintance(
-        persons[has_victim], s.uniform("victims", week, persons[has_victim], salt[has_victim] + 50)
-    )
+    victims = model.network.random_acquaintance(persons[has_victim], u_who[has_victim])
     got = victims >= 0
     if got.any():
         got[got] = ~model.interventions.protect_victims(victims[got], week)

@@ -249,7 +249,7 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
         + otype.astype(np.int64)
         + 8 * (off["co_group"][offence_ids] >= 0)
     )
-    u = streams.uniform("detection", week, person, salt)
+    u, u_group, u_lag = streams.uniforms("detection", week, person, (salt, salt + 100, salt + 200))
     prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
     prob = prob * model.detection_multiplier[person]
     prob = np.clip(model.interventions.adjust_detection(offence_ids, prob, week), 0.0, 0.95)
@@ -258,12 +258,10 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
     groups = off["co_group"][offence_ids]
     caught_groups = np.unique(groups[detected & (groups >= 0)])
     in_caught = np.isin(groups, caught_groups) & (groups >= 0) & ~detected
-    u_group = streams.uniform("detection", week, person, salt + 100)
     detected |= in_caught & (u_group < p.group_detection_probability)
     ids = offence_ids[detected]
     off.set("detected", ids, True)
-    u_lag = streams.uniform("detection", week, person[detected], salt[detected] + 200)
-    lag = _geometric(u_lag, p.arrest_lag_weeks)
+    lag = _geometric(u_lag[detected], p.arrest_lag_weeks)
     model.pending_arrests.append(offence=ids, week=week + lag)
     model.open_offences = np.concatenate([model.open_offences, ids])
     return ids
@@ -303,9 +301,7 @@ def arrest(model: YouthJusticeModel, week: int) -> None:
     adult = age >= 18
 
     s = model.streams
-    u_nfa = s.uniform("pathway", week, persons, 1)
-    u_oocd = s.uniform("pathway", week, persons, 2)
-    u_kind = s.uniform("pathway", week, persons, 3)
+    u_nfa, u_oocd, u_kind = s.uniforms("pathway", week, persons, (1, 2, 3))
     kind = np.full(persons.size, -1, dtype=np.int64)
     kind[u_nfa < p.no_further_action_probability] = KIND["nfa"]
 
@@ -362,8 +358,7 @@ def sentence(model: YouthJusticeModel, case_ids: np.ndarray, week: int) -> None:
     # Every offence in the case counts towards its seriousness for custody.
     convictions = ppl.n_convictions[persons]
     s = model.streams
-    u_plea = s.uniform("pathway", week, persons, 4)
-    u_custody = s.uniform("pathway", week, persons, 5)
+    u_plea, u_custody = s.uniforms("pathway", week, persons, (4, 5))
     logit = p.custody_intercept + p.custody_per_gravity * gravity
     logit = logit + p.custody_per_conviction * convictions
     custody = u_custody < 1 / (1 + np.exp(-logit))
