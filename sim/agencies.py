@@ -191,12 +191,21 @@ class SocialCare(Agency):
     def step(self) -> None:
         m = self.model
         p, ppl, live = m.params.social_care, m.people, m.people.live
-        u = m.streams["social_care"].random(live.stop - live.start)
+        rng = m.streams["social_care"]
         base = p.care_entry_rate / WEEKS_PER_YEAR
-        cand = np.flatnonzero(u < base * p.care_entry_domestic_abuse_ratio)  # thinning
+        # Thinning: only those whose draw is below the largest rate can enter care. Which
+        # live rows those are (each with probability ``cap``, independently) and their
+        # draws (uniform below ``cap``) are drawn directly: the same law as a uniform per
+        # live person, without drawing them all. The draws depend on the window's size
+        # and the parameters only, never on anyone's state.
+        cap = min(base * p.care_entry_domestic_abuse_ratio, 1.0)
+        n_live = live.stop - live.start
+        k = int(rng.binomial(n_live, cap))
+        cand = np.sort(rng.choice(n_live, size=k, replace=False))
+        u = rng.random(k) * cap
         idx = cand + live.start
         ratio = np.where(ppl.domestic_abuse[idx], p.care_entry_domestic_abuse_ratio, 1.0)
         under_18 = (m.week - ppl.birth_week[idx]) / WEEKS_PER_YEAR < 18  # as ppl.age, for a few
-        new = idx[~ppl.looked_after[idx] & under_18 & (u[cand] < base * ratio)]
+        new = idx[~ppl.looked_after[idx] & under_18 & (u < base * ratio)]
         ppl.looked_after[new] = True
         m.week_counts["care_entries"] += int(new.size)
