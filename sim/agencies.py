@@ -129,16 +129,22 @@ class Schools(Agency):
             return
         p, ppl, live = m.params.schools, m.people, m.people.live
         n = live.stop - live.start
-        u = m.streams["schools"].random(n)
-        # Thinning: the exclusion rate is tiny, so only pupils whose draw is
-        # below the largest possible rate need their own rate worked out.
+        rng = m.streams["schools"]
+        # Thinning: the exclusion rate is tiny, so only pupils whose draw is below the
+        # largest possible rate, ``cap``, need their own rate worked out. Which rows those
+        # are (each with probability ``cap``, independently) and their draws (uniform
+        # below ``cap``) are drawn directly: the same law as a uniform per live person,
+        # without drawing them all. ``cap`` depends on propensities only (not on flags a
+        # policy may change), so the draws stay paired across scenarios.
         base = p.permanent_exclusion_rate / 39  # 39 term weeks a year
-        cap = base * self._max_relative_rate
-        cand = np.flatnonzero(u < cap)
+        cap = min(base * self._cap_relative_rate, 1.0)
+        k = int(rng.binomial(n, cap))
+        cand = np.sort(rng.choice(n, size=k, replace=False))
+        u = rng.random(k) * cap
         idx = cand + live.start
         pupil = ppl.at_school_of(idx, m.week) & ~ppl.excluded[idx]
         rate = base * np.exp(p.exclusion_risk_tilt * self._risk(idx)) / self._mean_weight
-        out = idx[pupil & (u[cand] < rate)]
+        out = idx[pupil & (u < rate)]
         ppl.excluded[out] = True
         ppl.school[out] = ppl.pru_of(out)
         m.week_counts["exclusions"] += int(out.size)
@@ -162,6 +168,10 @@ class Schools(Agency):
         # Largest weight this year can reach (flags at most 1.5 above today's).
         top = float(np.exp(p.exclusion_risk_tilt * (1.5 + 0.3 * ppl.propensity[idx].max())))
         self._max_relative_rate = top / self._mean_weight
+        # The thinning cap: the same largest weight over a lower bound of the mean weight
+        # that does not depend on flags (risk >= 0.3 x propensity, as the tilt is >= 0).
+        floor = float(np.exp(p.exclusion_risk_tilt * 0.3 * ppl.propensity[idx]).mean())
+        self._cap_relative_rate = top / max(min(floor, self._mean_weight), 1e-12)
 
     def new_school_year(self) -> None:
         """Persistent absence is re-assessed each September, tilted by adversity."""
