@@ -364,7 +364,10 @@ def _risk_flag_terms(model: YouthJusticeModel, idx: np.ndarray) -> np.ndarray:
 
 def _update_risk_flags(model: YouthJusticeModel, rows: slice) -> None:
     """Work the cached risk-flag part out again for the rows whose flags changed
-    since it was last worked out (a byte compare per field over ``rows``)."""
+    since it was last worked out (a byte compare per field over ``rows``).
+
+    The coefficients are read when a row is worked out: as for the static part,
+    set parameters before the model is built, not during a run."""
     ppl, seen = model.people, model.risk_flag_seen
     changed = model.da_risk_weight[rows] != seen["da_risk_weight"][rows]
     for name in RISK_FLAG_FIELDS:
