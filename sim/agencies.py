@@ -129,16 +129,22 @@ class Schools(Agency):
             return
         p, ppl, live = m.params.schools, m.people, m.people.live
         n = live.stop - live.start
-        u = m.streams["schools"].random(n)
-        # Thinning: the exclusion rate is tiny, so only pupils whose draw is
-        # below the largest possible rate need their own rate worked out.
+        rng = m.streams["schools"]
+        # Thinning: the exclusion rate is tiny, so only pupils whose draw is below the
+        # largest possible rate, ``cap``, need their own rate worked out. Which rows those
+        # are (each with probability ``cap``, independently) and their draws (uniform
+        # below ``cap``) are drawn directly: the same law as a uniform per live person,
+        # without drawing them all. ``cap`` depends on propensities only (not on flags a
+        # policy may change), so the draws stay paired across scenarios.
         base = p.permanent_exclusion_rate / 39  # 39 term weeks a year
-        cap = base * self._max_relative_rate
-        cand = np.flatnonzero(u < cap)
+        cap = min(base * self._cap_relative_rate, 1.0)
+        k = int(rng.binomial(n, cap))
+        cand = np.sort(rng.choice(n, size=k, replace=False))
+        u = rng.random(k) * cap
         idx = cand + live.start
-        pupil = ppl.at_school(m.week)[cand] & ~ppl.excluded[idx]
+        pupil = ppl.at_school_of(idx, m.week) & ~ppl.excluded[idx]
         rate = base * np.exp(p.exclusion_risk_tilt * self._risk(idx)) / self._mean_weight
-        out = idx[pupil & (u[cand] < rate)]
+        out = idx[pupil & (u < rate)]
         ppl.excluded[out] = True
         ppl.school[out] = ppl.pru_of(out)
         m.week_counts["exclusions"] += int(out.size)
@@ -162,6 +168,10 @@ class Schools(Agency):
         # Largest weight this year can reach (flags at most 1.5 above today's).
         top = float(np.exp(p.exclusion_risk_tilt * (1.5 + 0.3 * ppl.propensity[idx].max())))
         self._max_relative_rate = top / self._mean_weight
+        # The thinning cap: the same largest weight over a lower bound of the mean weight
+        # that does not depend on flags (risk >= 0.3 x propensity, as the tilt is >= 0).
+        floor = float(np.exp(p.exclusion_risk_tilt * 0.3 * ppl.propensity[idx]).mean())
+        self._cap_relative_rate = top / max(min(floor, self._mean_weight), 1e-12)
 
     def new_school_year(self) -> None:
         """Persistent absence is re-assessed each September, tilted by adversity."""
@@ -191,12 +201,21 @@ class SocialCare(Agency):
     def step(self) -> None:
         m = self.model
         p, ppl, live = m.params.social_care, m.people, m.people.live
-        u = m.streams["social_care"].random(live.stop - live.start)
+        rng = m.streams["social_care"]
         base = p.care_entry_rate / WEEKS_PER_YEAR
-        cand = np.flatnonzero(u < base * p.care_entry_domestic_abuse_ratio)  # thinning
+        # Thinning: only those whose draw is below the largest rate can enter care. Which
+        # live rows those are (each with probability ``cap``, independently) and their
+        # draws (uniform below ``cap``) are drawn directly: the same law as a uniform per
+        # live person, without drawing them all. The draws depend on the window's size
+        # and the parameters only, never on anyone's state.
+        cap = min(base * p.care_entry_domestic_abuse_ratio, 1.0)
+        n_live = live.stop - live.start
+        k = int(rng.binomial(n_live, cap))
+        cand = np.sort(rng.choice(n_live, size=k, replace=False))
+        u = rng.random(k) * cap
         idx = cand + live.start
         ratio = np.where(ppl.domestic_abuse[idx], p.care_entry_domestic_abuse_ratio, 1.0)
-        under_18 = ppl.age(m.week)[cand] < 18
-        new = idx[~ppl.looked_after[idx] & under_18 & (u[cand] < base * ratio)]
+        under_18 = (m.week - ppl.birth_week[idx]) / WEEKS_PER_YEAR < 18  # as ppl.age, for a few
+        new = idx[~ppl.looked_after[idx] & under_18 & (u < base * ratio)]
         ppl.looked_after[new] = True
         m.week_counts["care_entries"] += int(new.size)

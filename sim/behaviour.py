@@ -308,17 +308,94 @@ def log_age_table(p: BehaviourParams) -> np.ndarray:
 
 
 def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
-    """The part of the log hazard fixed at entry: area, family income, propensity."""
+    """The part of the log hazard fixed at entry: area, family income, propensity.
+
+    Also each entrant's index into the flattened age table (sex x weeks of age) less
+    the week: whole weeks of age at ``week`` are ``floor(week - birth) = week -
+    ceil(birth)``, so the weekly lookup is one integer add and one ``take``.
+    """
     p, ppl = model.params.behaviour, model.people
     model.static_log_risk[rows] = (
         p.coef_deprivation * ppl.deprivation[rows]
         + p.coef_low_income * ppl.low_income[rows]
         + ppl.propensity[rows]
     )
+    sex_row = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
+    model.age_table_offset[rows] = sex_row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
+    model.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
+
+
+# The person's fields that the cached risk-flag part of the log hazard depends on
+# (with ``model.da_risk_weight``); a row is worked out again when any of them changes.
+RISK_FLAG_FIELDS = (
+    "looked_after",
+    "domestic_abuse",
+    "persistent_absence",
+    "excluded",
+    "substance_use",
+    "gang",
+    "n_formal",
+    "n_offences",
+)
+
+
+def new_risk_flag_cache(model: YouthJusticeModel) -> dict[str, np.ndarray]:
+    """Last seen values of the risk-flag fields, per row (n_offences -1: never seen)."""
+    ppl = model.people
+    seen = {name: getattr(ppl, name).copy() for name in RISK_FLAG_FIELDS}
+    seen["da_risk_weight"] = np.ones(ppl.capacity)
+    seen["n_offences"][:] = -1
+    return seen
+
+
+def _risk_flag_terms(model: YouthJusticeModel, idx: np.ndarray) -> np.ndarray:
+    """The static and risk-flag part of the log hazard of rows ``idx``, in a fixed order
+    (so it is the same number however the flags came to be what they are)."""
+    p, ppl = model.params.behaviour, model.people
+    v = model.static_log_risk[idx]
+    v += p.coef_looked_after * ppl.looked_after[idx]
+    v += p.coef_domestic_abuse * (ppl.domestic_abuse[idx] * model.da_risk_weight[idx])
+    v += p.coef_persistent_absence * ppl.persistent_absence[idx]
+    v += p.coef_excluded * ppl.excluded[idx]
+    v += p.coef_substance_use * ppl.substance_use[idx]
+    v += p.coef_gang * (ppl.gang[idx] >= 0)
+    v += p.coef_label * (ppl.n_formal[idx] > 0)
+    v += p.coef_prior * np.log1p(ppl.n_offences[idx])
+    return v
+
+
+def _update_risk_flags(model: YouthJusticeModel, rows: slice) -> None:
+    """Work the cached risk-flag part out again for the rows whose flags changed
+    since it was last worked out (a byte compare per field over ``rows``).
+
+    The coefficients are read when a row is worked out: as for the static part,
+    set parameters before the model is built, not during a run."""
+    ppl, seen = model.people, model.risk_flag_seen
+    changed = model.da_risk_weight[rows] != seen["da_risk_weight"][rows]
+    for name in RISK_FLAG_FIELDS:
+        changed |= getattr(ppl, name)[rows] != seen[name][rows]
+    idx = np.flatnonzero(changed)
+    if idx.size:
+        idx += rows.start
+        for name in RISK_FLAG_FIELDS:
+            seen[name][idx] = getattr(ppl, name)[idx]
+        seen["da_risk_weight"][idx] = model.da_risk_weight[idx]
+        model.risk_flag_log_risk[idx] = _risk_flag_terms(model, idx)
+
+
+def season_log_age_tables(table: np.ndarray, p: BehaviourParams) -> dict[float, np.ndarray]:
+    """``log_age_table + log(season factor)`` flattened, for each season's factor.
+
+    Adding the season here rather than to every person each week saves a pass
+    and gives the same numbers (the same one addition per element).
+    """
+    return {f: (table + np.log(f)).ravel() for f in (p.summer_factor, p.winter_factor, 1.0)}
 
 
 # Memory terms are dropped after this many e-folding times (exp(-10) < 5e-5).
 _MEMORY_CUTOFF = 10.0
+# Age in whole weeks from which the hazard is not zero (the age of criminal responsibility).
+_FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
 
 
 def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
@@ -328,51 +405,73 @@ def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory:
         lh[idx] += coef * np.exp((since[idx] - now) / memory)
 
 
+def _add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) -> None:
+    """lh += coef * flag, in place through a scratch buffer (no temporaries)."""
+    np.multiply(flag, coef, out=buf)
+    np.add(lh, buf, out=lh)
+
+
 def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
     """Weekly log hazard of every live person (before programme multipliers)."""
+    return _log_hazard(model, week, peer)[0]
+
+
+def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
+    """The live window's log hazard, and how many of its rows (a prefix) are aged 10 or more.
+
+    Over the rows aged 10 or more (the under-10s are the window's last rows, in
+    birth order, and their log hazard is -inf): the age-by-season table, plus the
+    cached static and risk-flag part (worked out again only for rows whose flags
+    changed), plus peer exposure, plus the memory terms where they are recent.
+    """
     p, ppl, live = model.params.behaviour, model.people, model.people.live
+    lo, n_live = live.start, live.stop - live.start
     w = model.calendar
     season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
-    age_weeks = (week - ppl.birth_week[live]).astype(np.int64)
-    lh = model.log_age_table[ppl.sex[live], age_weeks] + np.log(season)
-    lh += model.static_log_risk[live]
-    lh += p.coef_looked_after * ppl.looked_after[live]
-    lh += p.coef_domestic_abuse * ppl.domestic_abuse[live] * model.da_risk_weight[live]
-    lh += p.coef_persistent_absence * ppl.persistent_absence[live]
-    lh += p.coef_excluded * ppl.excluded[live]
-    lh += p.coef_substance_use * ppl.substance_use[live]
-    lh += p.coef_peer * peer[live]
-    lh += p.coef_gang * (ppl.gang[live] >= 0)
-    lh += p.coef_label * (ppl.n_formal[live] > 0)
-    lh += p.coef_prior * np.log1p(ppl.n_offences[live])
-    _add_decay(lh, week, ppl.victim_week[live], p.coef_victim, p.victim_memory_weeks)
-    _add_decay(lh, week, ppl.last_offence_week[live], p.coef_recent, p.recent_memory_weeks)
-    _add_decay(lh, week, ppl.released_week[live], p.coef_post_release, p.release_memory_weeks)
-    return lh
+    # Rows are in birth order, so those aged 10 or more are a prefix: count it by bisection.
+    n = int(np.searchsorted(ppl.birth_week[live], week - _FIRST_WEEK_AT_RISK, side="right"))
+    lh = np.empty(n_live)
+    lh[n:] = -np.inf
+    rows = slice(lo, lo + n)
+    _update_risk_flags(model, rows)
+    a, buf, idx = lh[:n], model.scratch_float[:n], model.scratch_int[:n]
+    np.add(model.age_table_offset[rows], week, out=idx)  # table row + whole weeks of age
+    np.take(model.season_log_age_tables[season], idx, out=a)
+    np.add(a, model.risk_flag_log_risk[rows], out=a)
+    _add_flag(a, p.coef_peer, peer[rows], buf)
+    _add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
+    _add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
+    _add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)
+    return lh, n
 
 
 def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     """Who offends this week; records offences, co-offences and victims. Returns offence ids."""
     p, ppl, live = model.params.behaviour, model.people, model.people.live
-    n_live = live.stop - live.start
+    lo, n_live = live.start, live.stop - live.start
     rng = model.streams["behaviour"]
     # Fixed draws per live person every week, whatever happens, so policies
     # that change one person's hazard do not shift anyone else's draws.
     u_offend = rng.random(n_live)
 
-    recent = ppl.last_offence_week >= week - p.peer_window_weeks  # NaN (never) is False
-    at_liberty = ~(ppl.custody_release_week > week)
-    active = np.flatnonzero(recent[live] & at_liberty[live]) + live.start
+    recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never) is False
+    active = np.flatnonzero(recent) + lo
+    active = active[~(ppl.custody_release_week[active] > week)]  # at liberty (a few tested)
     peer = model.network.peer_exposure(active, model.calendar.term)
     model.last_peer_exposure = peer
 
-    lh = log_hazard(model, week, peer)
+    lh, n = _log_hazard(model, week, peer)  # rows from n on are under 10: hazard 0
     model.last_log_hazard = lh
-    model.last_log_hazard_lo = live.start
-    hazard = np.exp(lh) * model.hazard_multiplier[live]
-    prob = -np.expm1(-hazard)
-    prob[~at_liberty[live]] = 0.0
-    offenders = np.flatnonzero(u_offend < prob) + live.start
+    model.last_log_hazard_lo = lo
+    hazard = np.exp(lh[:n], out=model.scratch_float[:n])
+    np.multiply(hazard, model.hazard_multiplier[lo : lo + n], out=hazard)
+    # P(offend) = 1 - exp(-hazard) <= hazard, so only draws below the hazard can
+    # be offences (the factor 1 + 2**-20 covers rounding in expm1); the
+    # probability is then worked out for those few, out of custody.
+    cand = np.flatnonzero(u_offend[:n] < hazard * (1 + 2**-20))
+    cand = cand[~(ppl.custody_release_week[cand + lo] > week)]
+    prob = -np.expm1(-hazard[cand])
+    offenders = cand[u_offend[cand] < prob] + lo
     if offenders.size == 0:
         return np.empty(0, dtype=np.int64)
 
@@ -390,18 +489,19 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
     # gang member, readily if they have offended recently.
     # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
     s = model.streams
-    co = s.uniform("co_offending", week, offenders, 1) < p.co_offending_share
-    partner = model.network.random_partner(
-        offenders[co], s.uniform("co_offending", week, offenders[co], 2)
-    )
+    u_co = s.uniforms("co_offending", week, offenders, (1, 2, 3))  # salts 1, 2, 3
+    co = u_co[0] < p.co_offending_share
+    partner = model.network.random_partner(offenders[co], u_co[1][co])
     ok = (partner >= 0) & (partner != offenders[co])
-    ok &= at_liberty[np.maximum(partner, 0)]
+    partner_row = np.maximum(partner, 0)
+    ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
     # A partner under the age of criminal responsibility (the cohort turning 10) does not
     # take part.
-    partner_age = (week - ppl.birth_week[np.maximum(partner, 0)]) / WEEKS_PER_YEAR
+    partner_age = (week - ppl.birth_week[partner_row]) / WEEKS_PER_YEAR
     ok &= partner_age >= AGE_OF_RESPONSIBILITY
-    accept = np.where(recent[np.maximum(partner, 0)], 1.0, p.co_offender_inactive_acceptance)
-    ok &= s.uniform("co_offending", week, offenders[co], 3) < accept
+    partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
+    accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
+    ok &= u_co[2][co] < accept
     leaders = offenders[co][ok]
     partners = partner[ok]
     first_group = model.next_co_group
@@ -426,20 +526,21 @@ def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
         proven_week=np.full(persons.size, np.nan),
         disposal=np.full(persons.size, -1),
     )
-    np.add.at(ppl.n_offences, persons, 1)
+    # A person may appear twice (own offence and a partner's): count with unique, not
+    # np.add.at (slow at this size).
+    who, times = np.unique(persons, return_counts=True)
+    ppl.n_offences[who] += times.astype(ppl.n_offences.dtype)
     ppl.last_offence_week[persons] = week
 
     # Young victims of violence and robbery: a peer from school or the
     # neighbourhood, whose own risk then rises (MPS response para 29).
-    against_person = np.isin(types, (2, 3))
+    against_person = (types == 2) | (types == 3)  # violence, robbery
     # Each of a person's offences this week draws apart: salt by the offence's rank
     # among that person's offences (own offence first, then those joined as a partner).
     salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
-    u_victim = s.uniform("victims", week, persons, salt)
+    u_victim, u_who = s.uniforms("victims", week, persons, (salt, salt + 50))
     has_victim = against_person & (u_victim < p.young_victim_share)
-    victims = model.network.random_acquaintance(
-        persons[has_victim], s.uniform("victims", week, persons[has_victim], salt[has_victim] + 50)
-    )
+    victims = model.network.random_acquaintance(persons[has_victim], u_who[has_victim])
     got = victims >= 0
     if got.any():
         got[got] = ~model.interventions.protect_victims(victims[got], week)

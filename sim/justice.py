@@ -230,6 +230,12 @@ def _geometric(u: np.ndarray, mean: float) -> np.ndarray:
     return np.floor(np.log1p(-u) / np.log1p(-q)).astype(np.int64)
 
 
+def _count_in(counts: np.ndarray, ids: np.ndarray) -> None:
+    """counts[ids] += 1 with repeats counted (as np.add.at, which is slow for few ids)."""
+    who, times = np.unique(ids, return_counts=True)
+    counts[who] += times.astype(counts.dtype)
+
+
 def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.ndarray:
     """Decide which of this week's offences are detected; queue their arrests."""
     p, off, streams = model.params.justice, model.events.offences, model.streams
@@ -244,7 +250,7 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
         + otype.astype(np.int64)
         + 8 * (off["co_group"][offence_ids] >= 0)
     )
-    u = streams.uniform("detection", week, person, salt)
+    u, u_group, u_lag = streams.uniforms("detection", week, person, (salt, salt + 100, salt + 200))
     prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
     prob = prob * model.detection_multiplier[person]
     prob = np.clip(model.interventions.adjust_detection(offence_ids, prob, week), 0.0, 0.95)
@@ -253,12 +259,10 @@ def detect(model: YouthJusticeModel, offence_ids: np.ndarray, week: int) -> np.n
     groups = off["co_group"][offence_ids]
     caught_groups = np.unique(groups[detected & (groups >= 0)])
     in_caught = np.isin(groups, caught_groups) & (groups >= 0) & ~detected
-    u_group = streams.uniform("detection", week, person, salt + 100)
     detected |= in_caught & (u_group < p.group_detection_probability)
     ids = offence_ids[detected]
     off.set("detected", ids, True)
-    u_lag = streams.uniform("detection", week, person[detected], salt[detected] + 200)
-    lag = _geometric(u_lag, p.arrest_lag_weeks)
+    lag = _geometric(u_lag[detected], p.arrest_lag_weeks)
     model.pending_arrests.append(offence=ids, week=week + lag)
     model.open_offences = np.concatenate([model.open_offences, ids])
     return ids
@@ -298,9 +302,7 @@ def arrest(model: YouthJusticeModel, week: int) -> None:
     adult = age >= 18
 
     s = model.streams
-    u_nfa = s.uniform("pathway", week, persons, 1)
-    u_oocd = s.uniform("pathway", week, persons, 2)
-    u_kind = s.uniform("pathway", week, persons, 3)
+    u_nfa, u_oocd, u_kind = s.uniforms("pathway", week, persons, (1, 2, 3))
     kind = np.full(persons.size, -1, dtype=np.int64)
     kind[u_nfa < p.no_further_action_probability] = KIND["nfa"]
 
@@ -357,8 +359,7 @@ def sentence(model: YouthJusticeModel, case_ids: np.ndarray, week: int) -> None:
     # Every offence in the case counts towards its seriousness for custody.
     convictions = ppl.n_convictions[persons]
     s = model.streams
-    u_plea = s.uniform("pathway", week, persons, 4)
-    u_custody = s.uniform("pathway", week, persons, 5)
+    u_plea, u_custody = s.uniforms("pathway", week, persons, (4, 5))
     logit = p.custody_intercept + p.custody_per_gravity * gravity
     logit = logit + p.custody_per_conviction * convictions
     custody = u_custody < 1 / (1 + np.exp(-logit))
@@ -374,10 +375,11 @@ def sentence(model: YouthJusticeModel, case_ids: np.ndarray, week: int) -> None:
 def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     """Cases whose disposal takes effect this week: record it and its consequences."""
     p, ppl, cases, off = model.params.justice, model.people, model.cases, model.events.offences
-    due = model.open_cases[cases["due_week"][model.open_cases] <= week]
-    if due.size == 0:
+    is_due = cases["due_week"][model.open_cases] <= week
+    if not is_due.any():
         return
-    model.open_cases = np.setdiff1d(model.open_cases, due, assume_unique=True)
+    due = model.open_cases[is_due]
+    model.open_cases = model.open_cases[~is_due]  # as setdiff1d (order kept), without a search
     charged = due[cases["charged"][due]]
     if charged.size:
         sentence(model, charged, week)
@@ -392,27 +394,32 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
         return
     # Offences dealt with by these cases (kept in the small list of open offences).
     open_off = model.open_offences
-    case_pos = np.full(cases.n, -1, dtype=np.int64)
-    case_pos[due] = np.arange(due.size)
+    # Each open offence's case's position in ``due`` (-1 if not due), by bisection on
+    # the due cases (not a table over every case ever opened).
+    order = np.argsort(due, kind="stable")
+    sorted_due = due[order]
     off_case = off["case"][open_off]
-    mine = (off_case >= 0) & (case_pos[np.maximum(off_case, 0)] >= 0)
+    at = np.minimum(np.searchsorted(sorted_due, off_case), due.size - 1)
+    pos = np.where(sorted_due[at] == off_case, order[at], -1)  # case -1 (none) never matches
+    mine = pos >= 0
     offences = open_off[mine]
     model.open_offences = open_off[~mine]
-    off_kind = kind[case_pos[off["case"][offences]]]
+    off_pos = pos[mine]
+    off_kind = kind[off_pos]
     off.set("disposal", offences, off_kind)
     formal_kinds = kind >= KIND["youth_caution"]
     formal_offence = off_kind >= KIND["youth_caution"]
     off.set("proven_week", offences[formal_offence], week)
-    n_off = np.bincount(case_pos[off["case"][offences]], minlength=due.size)
+    n_off = np.bincount(off_pos, minlength=due.size)
     model.events.disposals.append(
         person=persons, week=np.full(due.size, week), kind=kind, adult=adult, offences=n_off
     )
-    np.add.at(ppl.n_proven, off["person"][offences[formal_offence]], 1)
+    _count_in(ppl.n_proven, off["person"][offences[formal_offence]])
 
     first_entry = formal_kinds & (ppl.n_formal[persons] == 0)
     ppl.first_formal_week[persons[first_entry]] = week
     model.week_counts["first_time_entrants"] += int((first_entry & ~adult).sum())
-    np.add.at(ppl.n_formal, persons[formal_kinds], 1)
+    _count_in(ppl.n_formal, persons[formal_kinds])
     court = kind >= KIND["referral_order"]
     ppl.n_convictions[persons[court]] += 1
     cr = persons[kind == KIND["community_resolution"]]
@@ -422,15 +429,11 @@ def apply_disposals(model: YouthJusticeModel, week: int) -> None:
     model.week_counts["proven_offences"] += int(formal_offence.sum())
 
     # Supervision by the YOS (youth only) and custody.
-    length = np.select(
-        [
-            kind == KIND["youth_conditional_caution"],
-            kind == KIND["referral_order"],
-            kind == KIND["youth_rehabilitation_order"],
-        ],
-        [p.conditional_caution_weeks, p.referral_order_weeks, p.rehabilitation_order_weeks],
-        0,
-    )
+    weeks_by_kind = np.zeros(len(KIND), dtype=np.int64)  # a lookup, not np.select
+    weeks_by_kind[KIND["youth_conditional_caution"]] = p.conditional_caution_weeks
+    weeks_by_kind[KIND["referral_order"]] = p.referral_order_weeks
+    weeks_by_kind[KIND["youth_rehabilitation_order"]] = p.rehabilitation_order_weeks
+    length = weeks_by_kind[kind]
     supervised = (length > 0) & ~adult
     sp = persons[supervised]
     ppl.yos_until[sp] = np.fmax(ppl.yos_until[sp], week + length[supervised])

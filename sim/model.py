@@ -89,7 +89,17 @@ class YouthJusticeModel(mesa.Model):
 
         cap = self.people.capacity
         self.log_age_table = behaviour.log_age_table(scenario.behaviour)
+        self.season_log_age_tables = behaviour.season_log_age_tables(
+            self.log_age_table, scenario.behaviour
+        )
+        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # row in the flat table - week
         self.static_log_risk = np.zeros(cap)
+        # Static and risk-flag part of the log hazard, cached per row (behaviour.py).
+        self.risk_flag_log_risk = np.zeros(cap)
+        self.risk_flag_seen = behaviour.new_risk_flag_cache(self)
+        # Scratch for the weekly passes over the live window (no fresh allocations).
+        self.scratch_float = np.empty(cap)
+        self.scratch_int = np.empty(cap, dtype=np.int64)
         behaviour.static_log_risk(self, slice(0, self.people.n))
         self.hazard_multiplier = np.ones(cap)
         self.detection_multiplier = np.ones(cap)
@@ -210,22 +220,30 @@ class YouthJusticeModel(mesa.Model):
             ppl.lo = lo
 
     def _tally(self) -> None:
-        """Totals and person-weeks at risk for the measured years."""
+        """Totals and person-weeks at risk for the measured years.
+
+        Counts by whole years of age come from the window's birth order (the
+        rows of each age are a run of rows, found by bisection), so the tally
+        reads only the rows aged 10-17, for group and custody.
+        """
         if not self.measuring:
             return
-        ppl, live = self.people, self.people.live
-        age = np.floor(ppl.age(self.week)).astype(np.int64)
-        self.person_weeks_by_age += np.bincount(age, minlength=self.person_weeks_by_age.size)
-        youth = (age >= AGE_OF_RESPONSIBILITY) & (age < 18)
-        self.person_weeks_by_group += np.bincount(ppl.ethnic[live][youth], minlength=5)
-        self.person_weeks_10_17 += int(youth.sum())
+        ppl, lo = self.people, self.people.lo
+        older = ppl.rows_aged(self.week, np.arange(self.person_weeks_by_age.size + 1))
+        self.person_weeks_by_age += older[:-1] - older[1:]
+        at_18, at_10 = ppl.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
+        youth = slice(lo + int(at_18), lo + int(at_10))
+        self.person_weeks_by_group += np.bincount(ppl.ethnic[youth], minlength=5)
+        self.person_weeks_10_17 += youth.stop - youth.start
         if self.geography.n_boroughs > 1:
             self.person_weeks_by_borough += np.bincount(
-                ppl.borough[live][youth], minlength=self.geography.n_boroughs
+                ppl.borough[youth], minlength=self.geography.n_boroughs
             )
         self.totals.update(self.week_counts)
         self.totals["yos_caseload_weeks"] += self.yos_caseload
-        self.totals["custody_weeks"] += int(ppl.in_custody(self.week)[youth].sum())
+        self.totals["custody_weeks"] += int(
+            np.count_nonzero(ppl.custody_release_week[youth] > self.week)
+        )
 
     # -- state read by reporters, views and the runner ---------------------------
     @property
@@ -235,8 +253,8 @@ class YouthJusticeModel(mesa.Model):
 
     @property
     def population_10_17(self) -> int:
-        age = self.people.age(self.week)
-        return int(((age >= AGE_OF_RESPONSIBILITY) & (age < 18)).sum())
+        at_18, at_10 = self.people.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
+        return int(at_10 - at_18)
 
     def run(self, progress: bool = False) -> None:
         """Run every week of the scenario: burn-in, measured years, follow-up."""
@@ -248,9 +266,21 @@ class YouthJusticeModel(mesa.Model):
         for _ in weeks:
             self.step()
 
-    def last_log_hazard_of(self, ids: np.ndarray) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window)."""
+    def last_log_hazard_of(self, ids: np.ndarray | slice) -> np.ndarray:
+        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window).
+
+        ``ids`` may be a slice of rows (a run of ages): then it is a copy of a slice.
+        """
         lh = self.last_log_hazard
+        if isinstance(ids, slice):
+            out = np.full(ids.stop - ids.start, -np.inf)
+            lo = max(ids.start, self.last_log_hazard_lo)
+            hi = min(ids.stop, self.last_log_hazard_lo + lh.size)
+            if hi > lo:
+                out[lo - ids.start : hi - ids.start] = lh[
+                    lo - self.last_log_hazard_lo : hi - self.last_log_hazard_lo
+                ]
+            return out
         pos = np.asarray(ids) - self.last_log_hazard_lo
         ok = (pos >= 0) & (pos < lh.size)
         out = np.full(pos.size, -np.inf)

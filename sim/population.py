@@ -409,11 +409,26 @@ class People:
             self._age_key = key
         return self._age
 
+    def rows_aged(self, week: int, ages: np.ndarray) -> np.ndarray:
+        """For each age in ``ages`` (years), how many live rows are at least that old.
+
+        Rows are in birth order, so ages fall along the window and the rows aged
+        at least ``a`` are a prefix, those born in week ``week - a x 52`` or before:
+        a bisection per age on the birth weeks, without working out ages.
+        """
+        born_by = week - np.asarray(ages, dtype=float) * WEEKS_PER_YEAR
+        return np.searchsorted(self.birth_week[self.live], born_by, side="right")
+
     def at_school(self, week: int) -> np.ndarray:
         """Live-window mask of pupils attending school: compulsory school age (under 16),
         on a school's roll (the pupil referral unit included) and not in custody."""
         live = self.live
         return (self.age(week) < 16) & (self.school[live] >= 0) & ~self.in_custody(week)
+
+    def at_school_of(self, idx: np.ndarray, week: int) -> np.ndarray:
+        """``at_school(week)`` for the live people ``idx`` only (a few: no pass over the window)."""
+        age = (week - self.birth_week[idx]) / WEEKS_PER_YEAR
+        return (age < 16) & (self.school[idx] >= 0) & ~(self.custody_release_week[idx] > week)
 
     def pru_of(self, idx: np.ndarray) -> np.ndarray:
         """The pupil referral unit of each person's borough."""

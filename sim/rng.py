@@ -45,9 +45,17 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 def _mix(z: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser: a bijective scramble of 64-bit integers."""
     z = z + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    return _mix_in_place(z)
+
+
+def _mix_in_place(z: np.ndarray) -> np.ndarray:
+    """``_mix`` of ``z + golden`` already added, overwriting ``z`` (fewer temporaries)."""
+    z ^= z >> np.uint64(30)
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    z ^= z >> np.uint64(31)
+    return z
 
 
 def rank_within(ids: np.ndarray) -> np.ndarray:
@@ -87,11 +95,34 @@ class Streams:
             seq = np.random.SeedSequence(self.seed, spawn_key=(STREAMS[name], 0))
             key = np.uint64(seq.generate_state(1, dtype=np.uint64)[0])
             self._keys[name] = key
-        with np.errstate(over="ignore"):
-            x = np.asarray(ids, dtype=np.int64).astype(np.uint64)
-            z = _mix(key ^ _mix(np.uint64(week) * np.uint64(0x100000001B3) ^ x))
-            z = _mix(z ^ np.asarray(salt, dtype=np.int64).astype(np.uint64))
-        return (z >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+        # The same SplitMix64 chain as _mix(key ^ _mix(week * 0x100000001B3 ^ id)), then
+        # _mix(that ^ salt), worked in place on one array; integer arithmetic wraps mod 2**64.
+        week_key = np.uint64((int(week) * 0x100000001B3) % 2**64)
+        z = np.asarray(ids, dtype=np.int64).astype(np.uint64)
+        z ^= week_key
+        z += _GOLDEN
+        _mix_in_place(z)
+        z ^= key
+        z += _GOLDEN
+        _mix_in_place(z)
+        z ^= np.asarray(salt, dtype=np.int64).astype(np.uint64)
+        z += _GOLDEN
+        _mix_in_place(z)
+        z >>= np.uint64(11)
+        return z.astype(np.float64) * (1.0 / 9007199254740992.0)
+
+    def uniforms(self, name: str, week: int, ids: np.ndarray, salts: tuple) -> np.ndarray:
+        """``uniform`` for each salt in ``salts`` (each an integer or an array like ``ids``),
+        as rows of one array: the same numbers, from one pass instead of one call per salt
+        (a call costs more than the work at the sizes of a week's offences and cases)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        k, n = len(salts), ids.size
+        all_ids = np.empty((k, n), dtype=np.int64)
+        salt = np.empty((k, n), dtype=np.int64)
+        for i, v in enumerate(salts):  # a loop over salts (a few), not people
+            all_ids[i] = ids
+            salt[i] = v
+        return self.uniform(name, week, all_ids.ravel(), salt.ravel()).reshape(k, n)
 
     def __getitem__(self, name: str) -> np.random.Generator:
         gen = self._generators.get(name)

@@ -8,7 +8,13 @@ import scipy.sparse as sp
 from conftest import small
 
 from sim.model import YouthJusticeModel
-from sim.network import _row_entries, gnp_groups, ties_to_elders, watts_strogatz_groups
+from sim.network import (
+    _row_entries,
+    gnp_groups,
+    gnp_pairs,
+    ties_to_elders,
+    watts_strogatz_groups,
+)
 
 
 def _graph(edges: np.ndarray, n: int) -> nx.Graph:
@@ -116,3 +122,13 @@ def test_peer_exposure_is_the_weighted_share_of_active_ties():
     )
     net.edges["school"] = e
     assert np.allclose(net.peer_exposure(active, term=True), term)
+
+
+def test_gang_ties_are_networkx_gnp_edge_for_edge():
+    """gnp_pairs replays networkx.gnp_random_graph's draws: the same edges in the same order."""
+    for n in (0, 1, 2, 7, 30):
+        for p in (0.0, 0.3, 0.5, 1.0):
+            for seed in (0, 5, 2**31 - 2):
+                g = nx.gnp_random_graph(n, p, seed=seed)
+                expected = np.asarray(list(g.edges()), dtype=np.int64).reshape(-1, 2)
+                np.testing.assert_array_equal(gnp_pairs(n, p, seed), expected)

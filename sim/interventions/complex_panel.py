@@ -192,14 +192,14 @@ class ComplexPanel(Intervention):
         if m.last_log_hazard_lo == live.start and lh.size == live.stop - live.start:  # same window
             score = lh[a:b].copy()
         else:
-            score = self.model.last_log_hazard_of(ids)
+            score = self.model.last_log_hazard_of(rows)
         barred = ppl.custody_release_week[rows] > week
         barred |= self.plan_until[rows] > week - p.readmission_gap_weeks
         score[barred] = -np.inf
         # In a gang, or a friend, sibling or fellow member of someone who is: the
         # rows of the few members in the (symmetric) close-ties matrix.
         members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
-        tied = np.concatenate([members, m.network.close_ties[members].indices])
+        tied = np.concatenate([members, m.network.close_ties_of(members)])
         tied = tied[(tied >= rows.start) & (tied < rows.stop)] - rows.start
         near_gang = np.zeros(ids.size, dtype=bool)
         near_gang[tied] = True

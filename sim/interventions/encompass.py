@@ -245,7 +245,7 @@ class Encompass(Intervention):
         children, fam = ids[hit], fam[hit]
         households = np.unique(fam)
         self.next_incident[households] = week + 1 + self._wait(households, week, 14)
-        pupil = ppl.at_school(week)[children - live.start]  # notifications go to schools
+        pupil = ppl.at_school_of(children, week)  # notifications go to schools
         told = pupil & (m.streams.uniform(self.name, week, children, 13) < p.notification_share)
         notified = children[told]
         self.notified_until[notified] = week + p.notification_support_weeks
