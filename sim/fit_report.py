@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -95,6 +96,7 @@ def plot_marginals(cal: Calibration, post: Posterior, path: Path) -> Path:
         ax.axvline(mean[name], color="k", ls="--", lw=1, label="posterior mean")
         if log:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlim(lo, hi)
         ax.set_title(name, fontsize=9)
         ax.set_yticks([])

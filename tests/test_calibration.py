@@ -196,7 +196,10 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
     from sim.scenario import apply_overrides
 
     truth = 1.5
-    sc = apply_overrides(load_scenario(TINY), {"justice.detection_scale": truth})
+    # As the calibration sees it: the defaults, not the posterior tiny.toml inherits.
+    sc = apply_overrides(
+        load_scenario(TINY, use_posterior=False), {"justice.detection_scale": truth}
+    )
     sc = sc.model_copy(update={"run": sc.run.model_copy(update={"years": 1, "burn_in_years": 1})})
     observed = np.mean(
         [

@@ -123,8 +123,8 @@ def test_experiment_years_override_every_scenario(tmp_path: Path):
 def test_parameters_that_differ_between_scenarios_become_columns(tmp_path: Path):
     cols = load_experiment(_experiment(tmp_path)).param_columns()
     base = load_scenario(TINY).justice.detection_scale
-    assert base != 1.3
-    assert cols["param.justice.detection_scale"] == {"tiny": base, "tiny-more-detection": 1.3}
+    assert base != 2.7
+    assert cols["param.justice.detection_scale"] == {"tiny": base, "tiny-more-detection": 2.7}
     assert cols["param.population.population_10_17"]["tiny"] == 1500
     assert "param.justice.group_detection_probability" not in cols  # equal in both
 
