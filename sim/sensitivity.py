@@ -79,6 +79,27 @@ def settings_of(cal: Calibration) -> SensitivitySettings:
     return s
 
 
+def analysis_ranges(cal: Calibration) -> tuple[list[PriorSpec], str]:
+    """The ranges the analysis varies each parameter over, and where they come from.
+
+    With a posterior: its 90% interval, the values the data leave plausible. Without
+    one: the prior. (Over the whole prior box most Morris points sit where offending
+    runs away, which says little about the conclusions.)
+    """
+    from sim.posterior import load_posterior
+
+    try:
+        post = load_posterior(cal.posterior_path)
+    except ScenarioError:
+        return list(cal.priors), "the priors (no posterior yet)"
+    lo, hi = post.quantiles(0.05), post.quantiles(0.95)
+    ranges = [
+        p.model_copy(update={"low": lo[p.name], "high": max(hi[p.name], lo[p.name] * 1.001 + 1e-9)})
+        for p in cal.priors
+    ]
+    return ranges, f"the posterior's 90% intervals ({cal.posterior_path.name})"
+
+
 def _problem(priors: Sequence[PriorSpec]) -> dict:
     """SALib's problem: loguniform priors are sampled on log10."""
     bounds = [
@@ -171,15 +192,17 @@ def _evaluate_all(ev: _Evaluator, thetas: list[dict], workers: int, label: str) 
     return pd.DataFrame(rows, columns=ev.outputs)
 
 
-def morris(cal: Calibration, s: SensitivitySettings, workers: int) -> pd.DataFrame:
+def morris(
+    cal: Calibration, s: SensitivitySettings, workers: int, ranges: Sequence[PriorSpec]
+) -> pd.DataFrame:
     """Morris screening: mu* (mean absolute elementary effect) and sigma per output."""
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
-    problem = _problem(cal.priors)
+    problem = _problem(ranges)
     X = morris_sample.sample(problem, s.trajectories, num_levels=s.levels, seed=s.seed)
     ev = _Evaluator(cal, s)
-    Y = _evaluate_all(ev, [_theta(cal.priors, row, {}) for row in X], workers, "morris")
+    Y = _evaluate_all(ev, [_theta(ranges, row, {}) for row in X], workers, "morris")
     rows = []
     for out in ev.outputs:
         y = Y[out].to_numpy(float)
@@ -215,12 +238,13 @@ def sobol(
     chosen: Sequence[str],
     fixed: Mapping[str, float],
     workers: int,
+    ranges: Sequence[PriorSpec],
 ) -> pd.DataFrame:
     """First-order and total Sobol indices of the chosen parameters, per output."""
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
-    priors = [p for p in cal.priors if p.name in chosen]
+    priors = [p for p in ranges if p.name in chosen]
     problem = _problem(priors)
     X = sobol_sample.sample(problem, s.sobol_samples, calc_second_order=False, seed=s.seed)
     ev = _Evaluator(cal, s.model_copy(update={"replicates": 1}))
@@ -317,7 +341,8 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     workers = workers or len(os.sched_getaffinity(0))
     out = cal.report_dir
     out.mkdir(parents=True, exist_ok=True)
-    screen = morris(cal, s, workers)
+    ranges, ranges_from = analysis_ranges(cal)
+    screen = morris(cal, s, workers, ranges)
     screen.to_csv(out / "sensitivity-morris.csv", index=False)
     units = {t.name: "tolerances" for t in cal.targets}
     units.update({o: "% change" for o in screen["output"] if ":" in o})
@@ -333,7 +358,7 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
             for p in cal.priors
         }
         fixed_from = "the prior centres (no posterior yet)"
-    indices = sobol(cal, s, chosen, fixed, workers)
+    indices = sobol(cal, s, chosen, fixed, workers, ranges)
     indices.to_csv(out / "sensitivity-sobol.csv", index=False)
     plot_sobol(indices, out / "sobol.png")
     n_morris = s.trajectories * (len(cal.priors) + 1)
@@ -341,8 +366,8 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     md = [
         "## Sensitivity",
         "",
-        f"Made by `yjsim sensitivity {cal.path.as_posix()}`. Morris screening over the "
-        f"priors: {s.trajectories} trajectories, {n_morris} points, each the mean of "
+        f"Made by `yjsim sensitivity {cal.path.as_posix()}`. Morris screening over "
+        f"{ranges_from}: {s.trajectories} trajectories, {n_morris} points, each the mean of "
         f"{s.replicates} paired runs (common seeds) of every setting at the fit's size, "
         f"plus the policy scenarios on {s.setting}. Target outputs are in units of their "
         "tolerance; policy outputs are the % change against the setting, paired.",
