@@ -291,7 +291,7 @@ class Calibration:
             ),
             "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets],
             "scenarios": {
-                k: s.model_dump(mode="json", exclude_defaults=True)
+                k: s.model_dump(mode="json", exclude_defaults=True, serialize_as_any=True)
                 for k, s in self.scenarios.items()
             },
         }

@@ -207,7 +207,9 @@ class Experiment:
         out = {
             "experiment_sha256": _sha256(self.text.encode()),
             "scenarios_sha256": _sha256(
-                json.dumps([s.model_dump(mode="json") for s in self.scenarios]).encode()
+                json.dumps(
+                    [s.model_dump(mode="json", serialize_as_any=True) for s in self.scenarios]
+                ).encode()
             ),
         }
         if self.posterior is not None:

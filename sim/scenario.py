@@ -361,7 +361,9 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenari
     """
     if not overrides:
         return scenario
-    data = scenario.model_dump()
+    # serialize_as_any: each intervention's block dumps as its own Params class, not
+    # as the InterventionParams the field is typed with (which drops its settings).
+    data = scenario.model_dump(serialize_as_any=True)
     for name, value in overrides.items():
         parts = name.split(".")
         node = data

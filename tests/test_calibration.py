@@ -443,3 +443,18 @@ def test_calibrated_in_the_register_means_fitted_by_the_calibration():
 
     calibrated = {r.name for r in Scenario(name="x").register() if r.basis == "calibrated"}
     assert calibrated == {p.name for p in Calibration(CONFIG).priors}
+
+
+def test_parameter_overrides_keep_each_interventions_own_settings():
+    """Regression: model_dump of the base InterventionParams type dropped the subclass
+    fields, so applying a posterior reset officers, gangs mode and sharing to defaults."""
+    from sim.scenario import apply_overrides
+
+    officers = load_scenario(ROOT / "scenarios" / "schools-officers-32.toml")
+    assert officers.interventions["schools_officers"].officers == 32
+    gangs = load_scenario(ROOT / "scenarios" / "gangs-integrated.toml", use_posterior=False)
+    moved = apply_overrides(gangs, {"justice.detection_scale": 1.7})
+    assert moved.interventions["gangs_team"].mode == "integrated"
+    assert moved.interventions == gangs.interventions
+    cal = Calibration(CONFIG)
+    assert cal.fit_scenarios()["average"].interventions["gangs_team"].mode == "none"
