@@ -188,7 +188,7 @@ why = "the parameter to recover"
 def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path):
     """Synthetic data from detection_scale = 1.5; the posterior must find it, narrowly.
 
-    The statistic is detected offences, which detection scales directly, so four
+    The statistic is detected offences, which detection scales directly, so five
     generations of sixteen particles are enough to learn it on a 1,500-child borough.
     """
     from sim.calibration import statistics_of
@@ -210,12 +210,12 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
     cfg = _write_recovery_config(tmp_path, round(float(observed), 1), generations=1)
     calibrate(cfg, workers=1, log=lambda _: None)
     # Raise the stopping rule and run again: it resumes after generation 0.
-    cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 4"))
+    cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 5"))
     said: list[str] = []
     out = calibrate(cfg, workers=1, log=said.append)
     assert any("resuming" in line and "1 generation(s) done" in line for line in said), said
     post = load_posterior(out)
-    assert post.metadata["yjsim.generation"] == "3"  # generations 0 to 3
+    assert post.metadata["yjsim.generation"] == "4"  # generations 0 to 4
     lo, hi = (
         post.quantiles(0.05)["justice.detection_scale"],
         post.quantiles(0.95)["justice.detection_scale"],
@@ -292,7 +292,7 @@ def test_posterior_problems_name_the_file_and_key(tmp_path: Path):
     with pytest.raises(ScenarioError, match=r"not a readable Parquet table"):
         load_scenario(_scenario_with(tmp_path))
     no_post = tmp_path / "plain.toml"
-    no_post.write_text(f'name = "plain"\nextends = "{TINY.as_posix()}"\n')
+    no_post.write_text('name = "plain"\n')  # the defaults: no posterior
     with pytest.raises(ScenarioError, match=r"run.draw: a draw needs a calibrated posterior"):
         load_scenario(no_post, draw=1)
 

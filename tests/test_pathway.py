@@ -145,7 +145,10 @@ def test_more_detection_means_more_proven_offences(scale):
     base = YouthJusticeModel(scenario=small(seed=3))
     base.run()
     sc = small(seed=3)
-    sc = sc.model_copy(update={"justice": sc.justice.model_copy(update={"detection_scale": scale})})
+    scaled = sc.justice.detection_scale * scale  # relative to the baseline's (calibrated) level
+    sc = sc.model_copy(
+        update={"justice": sc.justice.model_copy(update={"detection_scale": scaled})}
+    )
     other = YouthJusticeModel(scenario=sc)
     other.run()
     more = other.totals["proven_offences"] > base.totals["proven_offences"]
