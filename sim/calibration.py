@@ -70,6 +70,11 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "first_time_entrant_share": lambda s: _ratio(
         s["first_time_entrants_per_year"], s["children_cautioned_or_sentenced_per_year"]
     ),
+    # Share of true offences that led to a suspect: what detection sets, free of the
+    # run-to-run swings in how much offending there is.
+    "detected_share_of_offences": lambda s: _ratio(
+        s["detected_offences_per_year"], s["true_offences_per_year"]
+    ),
     "children_cautioned_or_sentenced_per_100k": lambda s: _ratio(
         1e5 * s["children_cautioned_or_sentenced_per_year"], s["population_10_17"]
     ),
