@@ -28,7 +28,6 @@ import math
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +37,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.scenario import Scenario, ScenarioError, _describe, apply_overrides, load_scenario
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    _describe,
+    apply_overrides,
+    load_scenario,
+    read_toml,
+)
 
 # Summary keys that count people or events in the borough: divided by the scale, so a
 # half-size simulation is compared with the full-size target.
@@ -319,14 +325,7 @@ class Calibration:
 
 
 def _load_model(path: Path, model: type[BaseModel]) -> Any:
-    if not path.is_file():
-        raise CalibrationError(path, "", "no such file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise CalibrationError(path, "", f"not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(path, "", "not a UTF-8 text file") from None
+    data = read_toml(path, CalibrationError, "no such file")
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -363,27 +362,17 @@ class Runaway(Exception):
 
 def _simulate_guarded(sc: Scenario, seed: int) -> dict[str, Any]:
     """Run a scenario and summarise it, stopping early if offending runs away."""
-    import gc
-
-    import mesa
-
     from sim.calendar import WEEKS_PER_YEAR
-    from sim.model import YouthJusticeModel
-    from sim.summary import summarise
+    from sim.runner import _simulate
 
-    model = YouthJusticeModel(scenario=sc, seed=seed)
-    try:
-        cap = RUNAWAY_OFFENCES_PER_CHILD_YEAR * sc.population.population_10_17
-        for week in range(model.week, model.total_weeks):
-            model.step()
-            years = (week + 1) / WEEKS_PER_YEAR
-            if (week + 1) % WEEKS_PER_YEAR == 0 and model.events.offences.n > cap * years:
-                raise Runaway
-        return summarise(model)
-    finally:
-        mesa.Agent._ids.pop(model, None)
-        del model
-        gc.collect()
+    cap = RUNAWAY_OFFENCES_PER_CHILD_YEAR * sc.population.population_10_17
+
+    def check(model) -> None:
+        if model.events.offences.n > cap * model.week / WEEKS_PER_YEAR:
+            raise Runaway
+
+    summary, _, _ = _simulate(sc, seed, want_series=False, after_year=check)
+    return summary
 
 
 def simulate_settings(

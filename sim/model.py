@@ -9,6 +9,7 @@ No viz imports here.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import mesa
@@ -256,15 +257,25 @@ class YouthJusticeModel(mesa.Model):
         at_18, at_10 = self.people.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
         return int(at_10 - at_18)
 
-    def run(self, progress: bool = False) -> None:
-        """Run every week of the scenario: burn-in, measured years, follow-up."""
+    def run(
+        self,
+        progress: bool = False,
+        after_year: Callable[[YouthJusticeModel], None] | None = None,
+    ) -> None:
+        """Run every week of the scenario: burn-in, measured years, follow-up.
+
+        ``after_year`` is called after each 52nd week; it may raise to stop the run
+        (the calibration stops runs whose offending runs away).
+        """
         weeks = range(self.week, self.total_weeks)
         if progress:
             from tqdm import tqdm
 
             weeks = tqdm(weeks, desc=self.params.name, unit="week", leave=False)
-        for _ in weeks:
+        for week in weeks:
             self.step()
+            if after_year is not None and (week + 1) % WEEKS_PER_YEAR == 0:
+                after_year(self)
 
     def last_log_hazard_of(self, ids: np.ndarray | slice) -> np.ndarray:
         """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window).

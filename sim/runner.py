@@ -43,7 +43,7 @@ import tomllib
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -583,7 +583,12 @@ def _error_text(exc: BaseException) -> str:
     return text + where
 
 
-def _simulate(sc: Scenario, seed: int, want_series: bool) -> tuple[dict, Any, dict[str, float]]:
+def _simulate(
+    sc: Scenario,
+    seed: int,
+    want_series: bool,
+    after_year: Callable[[Any], None] | None = None,
+) -> tuple[dict, Any, dict[str, float]]:
     """Build and run a model; return its summary, its weekly series and timings.
 
     The model is dropped before returning: Mesa 3.3.1's class-level ``Agent._ids``
@@ -598,7 +603,7 @@ def _simulate(sc: Scenario, seed: int, want_series: bool) -> tuple[dict, Any, di
     model = YouthJusticeModel(scenario=sc, seed=seed)
     try:
         t1 = time.perf_counter()
-        model.run()
+        model.run(after_year=after_year)
         t2 = time.perf_counter()
         summary = summarise(model)
         series = timeseries(model) if want_series else None

@@ -218,19 +218,24 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def read_toml(path: Path, error: type[ScenarioError], missing: str) -> dict:
+    """A TOML file's table; a missing, undecodable or broken file raises ``error``."""
+    if not path.is_file():
+        raise error(path, "", missing)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise error(path, "", f"not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise error(path, "", "not a UTF-8 text file") from None
+
+
 def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     """The raw table of a scenario file with its ``extends`` chain merged in."""
     if path.resolve() in {p.resolve() for p in chain}:
         names = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(chain[0], "extends", f"circular extends: {names}")
-    if not path.is_file():
-        raise ScenarioError(path, "", "no such scenario file")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(path, "", f"not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "not a UTF-8 text file") from None
+    data = read_toml(path, ScenarioError, "no such scenario file")
     parent = data.get("extends")
     if parent is None:
         return data

@@ -187,6 +187,15 @@ def _value(sc: Scenario, name: str) -> object:
     return getattr(getattr(sc, section), key)
 
 
+def _imputed(column: pd.Series) -> tuple[np.ndarray, int]:
+    """An output's values with runaway points (NaN) set to its mean, and how many."""
+    y = column.to_numpy(float)
+    missing = ~np.isfinite(y)
+    if missing.any():
+        y = np.where(missing, np.nanmean(y), y)
+    return y, int(missing.sum())
+
+
 def _evaluate_all(ev: _Evaluator, thetas: list[dict], workers: int, label: str) -> pd.DataFrame:
     rows = _pool_map(ev, thetas, workers, label)
     return pd.DataFrame(rows, columns=ev.outputs)
@@ -205,10 +214,7 @@ def morris(
     Y = _evaluate_all(ev, [_theta(ranges, row, {}) for row in X], workers, "morris")
     rows = []
     for out in ev.outputs:
-        y = Y[out].to_numpy(float)
-        imputed = int((~np.isfinite(y)).sum())  # runaway points take the output's mean
-        if imputed:
-            y = np.where(np.isfinite(y), y, np.nanmean(y))
+        y, imputed = _imputed(Y[out])
         res = morris_analyze.analyze(problem, X, y, num_levels=s.levels, print_to_console=False)
         for i, name in enumerate(problem["names"]):
             rows.append(
@@ -252,10 +258,7 @@ def sobol(
     Y = _evaluate_all(ev, [_theta(priors, row, others) for row in X], workers, "sobol")
     rows = []
     for out in ev.outputs:
-        y = Y[out].to_numpy(float)
-        imputed = int((~np.isfinite(y)).sum())
-        if imputed:
-            y = np.where(np.isfinite(y), y, np.nanmean(y))
+        y, imputed = _imputed(Y[out])
         res = sobol_analyze.analyze(
             problem, y, calc_second_order=False, print_to_console=False, seed=s.seed
         )
