@@ -204,6 +204,9 @@ class ABCSettings(BaseModel):
     generations: int = Field(8, ge=1, le=100)
     min_epsilon: float = Field(1.0, ge=0)
     max_minutes: float = Field(100, gt=0)
+    # ABC-SMC importance weights can collapse onto one or two particles (a lucky
+    # proposal far from the others); such a generation is a point, not a posterior.
+    min_effective_size: float = Field(5.0, ge=1)
     seed: int = Field(1, ge=0, lt=2**32)
 
 
@@ -297,7 +300,7 @@ class Calibration:
                     "report": True,
                     "sensitivity": True,
                     # stopping rules: raising them is how a finished run is extended
-                    "abc": {"generations", "max_minutes", "min_epsilon"},
+                    "abc": {"generations", "max_minutes", "min_epsilon", "min_effective_size"},
                 },
             ),
             "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets],
@@ -505,9 +508,17 @@ def calibrate(
     for row in generations_table(abc.history).itertuples():
         log(
             f"  generation {row.generation}: epsilon {row.epsilon:.3g}, "
-            f"{row.simulations} simulations, acceptance {row.acceptance:.2f}"
+            f"{row.simulations} simulations, acceptance {row.acceptance:.2f}, "
+            f"effective size {row.effective_size:.1f}"
         )
-    return write_posterior(cal, abc.history)
+    gens = generations_table(abc.history)
+    t = posterior_generation(gens, cfg.abc.min_effective_size)
+    if t != abc.history.max_t:
+        log(
+            f"generation {abc.history.max_t} has an effective size under "
+            f"{cfg.abc.min_effective_size:g}: writing generation {t} as the posterior"
+        )
+    return write_posterior(cal, abc.history, t)
 
 
 def _quiet_pyabc() -> None:
@@ -524,45 +535,60 @@ def _converged(history, min_epsilon: float) -> bool:
 
 
 def generations_table(history) -> pd.DataFrame:
-    """Per generation: its epsilon, simulations run, acceptance rate."""
+    """Per generation: its epsilon, simulations run, acceptance rate, effective size."""
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0]
     sims = pops["samples"].to_numpy()
     n = history.get_nr_particles_per_population()
     accepted = np.array([n.get(t, 0) for t in pops["t"]])
+    ess = []
+    for t in pops["t"]:
+        w = history.get_weighted_distances(t=int(t))["w"].to_numpy(float)
+        ess.append(float(w.sum() ** 2 / np.sum(w**2)))
     return pd.DataFrame(
         {
             "generation": pops["t"].to_numpy(),
             "epsilon": pops["epsilon"].to_numpy(),
             "simulations": sims,
             "acceptance": accepted / np.maximum(sims, 1),
+            "effective_size": ess,
         }
     )
 
 
-def write_posterior(cal: Calibration, history) -> Path:
-    """The last generation as a Parquet table: one row per particle, with its weight."""
+def posterior_generation(gens: pd.DataFrame, min_effective_size: float) -> int:
+    """The latest generation whose weights are worth at least ``min_effective_size``
+    equal particles (the last one if none is)."""
+    ok = gens[gens["effective_size"] >= min_effective_size]
+    return int((ok if len(ok) else gens)["generation"].iloc[-1])
+
+
+def write_posterior(cal: Calibration, history, t: int | None = None) -> Path:
+    """Generation ``t`` (default the last) as a Parquet table: a row per particle."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    particles = history.get_population_extended(m=0, t=history.max_t)
+    t = history.max_t if t is None else t
+    particles = history.get_population_extended(m=0, t=t)
     table = {p.name: particles[f"par_{p.key}"].to_numpy(float) for p in cal.priors}
     weights = particles["w"].to_numpy(float)
     table["weight"] = weights / weights.sum()
     table["distance"] = particles["distance"].to_numpy(float)
     gens = generations_table(history)
+    row = gens[gens["generation"] == t].iloc[0]
     meta = {
         "yjsim.calibration": cal.config.name,
         "yjsim.fingerprint": cal.fingerprint(),
-        "yjsim.generation": str(int(history.max_t)),
-        "yjsim.epsilon": f"{gens['epsilon'].iloc[-1]:.6g}",
+        "yjsim.generation": str(int(t)),
+        "yjsim.generations_run": str(int(history.max_t) + 1),
+        "yjsim.epsilon": f"{row['epsilon']:.6g}",
+        "yjsim.effective_size": f"{row['effective_size']:.3g}",
         "yjsim.simulations": str(int(gens["simulations"].sum())),
         "yjsim.priors": json.dumps([p.model_dump() for p in cal.priors]),
     }
-    t = pa.table(table).replace_schema_metadata(meta)
     out = cal.posterior_path
     tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(t, tmp)
+    pq.write_table(pa.table(table).replace_schema_metadata(meta), tmp)
     os.replace(tmp, out)
     gens.to_csv(cal.dir / f"generations-{cal.config.name}.csv", index=False)
     return out

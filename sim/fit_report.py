@@ -107,8 +107,9 @@ def plot_marginals(cal: Calibration, post: Posterior, path: Path) -> Path:
     eps = post.metadata.get("yjsim.epsilon", "?")
     sims = post.metadata.get("yjsim.simulations", "?")
     fig.suptitle(
-        f"Posterior marginals ({post.size} particles; ABC-SMC generation {gen}, "
-        f"epsilon {eps}, {sims} simulations)",
+        f"Posterior marginals ({post.size} particles, effective size "
+        f"{post.effective_size:.0f}; ABC-SMC generation {gen}, epsilon {eps}, "
+        f"{sims} simulations)",
         fontsize=11,
     )
     fig.tight_layout()
@@ -132,8 +133,11 @@ def write_fit_report(
         cal.config.description,
         "",
         f"Made by `yjsim check-fit {cal.path.as_posix()} --seeds {seeds}`. The posterior is "
-        f"`{cal.posterior_path.name}` ({post.size} particles, ABC-SMC generation "
-        f"{post.metadata.get('yjsim.generation', '?')}, final epsilon "
+        f"`{cal.posterior_path.name}` ({post.size} particles, effective sample size "
+        f"{post.effective_size:.1f} (1 / sum of squared weights), ABC-SMC generation "
+        f"{post.metadata.get('yjsim.generation', '?')}, the last of the "
+        f"{post.metadata.get('yjsim.generations_run', '?')} run with an effective size of "
+        f"at least {cal.config.abc.min_effective_size:g}; epsilon "
         f"{post.metadata.get('yjsim.epsilon', '?')}, "
         f"{post.metadata.get('yjsim.simulations', '?')} simulations in all).",
         "",

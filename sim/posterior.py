@@ -37,6 +37,12 @@ class Posterior:
     def size(self) -> int:
         return int(self.values.shape[0])
 
+    @property
+    def effective_size(self) -> float:
+        """Kish's effective sample size, 1 / sum(w^2): how many equal-weight particles
+        the weighted sample is worth (ABC-SMC importance weights can be very uneven)."""
+        return float(1.0 / np.sum(self.weights**2))
+
     def mean(self) -> dict[str, float]:
         """The weighted posterior mean of each parameter."""
         return {n: float(v) for n, v in zip(self.names, self.weights @ self.values, strict=True)}

@@ -262,6 +262,8 @@ def test_a_scenario_takes_the_posterior_mean_or_a_draw(tmp_path: Path):
     path = _scenario_with(tmp_path)
     mean = load_scenario(path)
     assert mean.justice.detection_scale == pytest.approx((1 + 2 + 8) / 4)
+    post = load_posterior(tmp_path / "posterior.parquet")
+    assert post.effective_size == pytest.approx(1 / (0.25**2 + 0.25**2 + 0.5**2))  # 2.67 of 3
     assert mean.behaviour.coef_peer == pytest.approx((0.5 + 1 + 4) / 4)
     second = load_scenario(path, draw=2)
     assert second.justice.detection_scale == 2.0 and second.run.draw == 2
@@ -417,6 +419,8 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     assert proc.returncode == 0, proc.stderr
     post = load_posterior(work / "posterior-smoke.parquet")
     assert post.names == ("justice.detection_scale",) and post.size == 12
+    gens = pd.read_csv(work / "generations-smoke.csv")
+    assert (gens["effective_size"] > 0).all() and (gens["effective_size"] <= 12 + 1e-9).all()
     proc = cli("check-fit", str(cfg), "--seeds", "2", "--workers", "1", "--no-draws")
     assert proc.returncode == 0, proc.stderr
     assert "| tiny_cautioned_or_sentenced | tiny | 25.00 ± 5.00 |" in proc.stdout
@@ -437,6 +441,15 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     assert row["mu_star"] > 0
     for name in ("morris.png", "sobol.png", "sensitivity.md"):
         assert (report / name).is_file(), name
+
+
+def test_the_posterior_is_the_latest_generation_with_enough_effective_particles():
+    from sim.calibration import posterior_generation
+
+    gens = pd.DataFrame({"generation": [0, 1, 2, 3], "effective_size": [80, 9.4, 6.1, 1.3]})
+    assert posterior_generation(gens, 5) == 2  # generation 3 collapsed onto one particle
+    assert posterior_generation(gens, 1) == 3
+    assert posterior_generation(gens, 100) == 3  # none qualifies: the last, as before
 
 
 def test_calibrated_in_the_register_means_fitted_by_the_calibration():
