@@ -179,7 +179,14 @@ class _Evaluator:
                 for key, label in POLICY_STATISTICS.items():
                     change = 100 * (pol[key] - base[key]) / base[key] if base[key] else math.nan
                     acc.setdefault(f"{name}: {label}", []).append(change)
-        return {k: float(np.nanmean(v)) if v else math.nan for k, v in acc.items()}
+        return {k: _mean_finite(v) for k, v in acc.items()}
+
+
+def _mean_finite(values: list[float]) -> float:
+    """Mean of the finite values; NaN (without numpy's empty-slice warning) if none."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else math.nan
 
 
 def _value(sc: Scenario, name: str) -> object:
@@ -395,5 +402,12 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     ]
     md_path = out / "sensitivity.md"
     md_path.write_text("\n".join(md), encoding="utf-8")
+    # The fit report embeds this section; replace it there, so the page is never stale.
+    readme = out / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        cut = text.find("\n## Sensitivity")
+        head = text if cut < 0 else text[:cut]
+        readme.write_text(head.rstrip("\n") + "\n\n" + "\n".join(md), encoding="utf-8")
     log(f"wrote {out / 'morris.png'}, {out / 'sobol.png'} and {md_path}")
     return md_path

@@ -441,6 +441,9 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     assert row["mu_star"] > 0
     for name in ("morris.png", "sobol.png", "sensitivity.md"):
         assert (report / name).is_file(), name
+    # The fit report, written by check-fit before this ran, now carries the analysis.
+    page = (report / "README.md").read_text()
+    assert page.count("## Sensitivity") == 1 and "![Morris screening](morris.png)" in page
 
 
 def test_the_posterior_is_the_latest_generation_with_enough_effective_particles():
