@@ -62,6 +62,8 @@ OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
 ADULT_AGE: int = 18
 
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
+# Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.
+COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 
 # Columns of ReoffendingResult.by() may group on.
 BY_COLUMNS: tuple[str, ...] = ("previous_band", "index_kind", "age_at_index", "sex", "ethnic_group")
@@ -181,7 +183,13 @@ def _index_events(
     end_day: int,
     youth_only: bool,
 ) -> pd.DataFrame:
-    """Each person's first index event in the window: person, index_day, index_kind."""
+    """Each person's first index event in each annual cohort of the window.
+
+    Cohorts are the model's years (52 weeks) counted from ``start_day``, as the Ministry
+    of Justice counts annual cohorts: a child indexed in two years is in both. (One
+    cohort over a many-year window would keep only each child's first index event, so
+    the rate would fall as the window grows.) Columns: person, index_day, index_kind.
+    """
     disp = disposals.loc[
         disposals["kind"].isin(INDEX_DISPOSAL_KINDS)
         & _in_window(disposals["day"], start_day, end_day)
@@ -202,9 +210,10 @@ def _index_events(
         ignore_index=True,
     )
     events["rank"] = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)})
+    events["cohort"] = (events["day"] - start_day) // COHORT_DAYS
     events = events.sort_values(
         ["person", "day", "rank"], ascending=[True, True, False], kind="mergesort"
-    ).drop_duplicates("person", keep="first")
+    ).drop_duplicates(["person", "cohort"], keep="first")
     return pd.DataFrame(
         {
             "person": events["person"].to_numpy(dtype=np.int64),
@@ -234,15 +243,16 @@ def proven_reoffending(
     index = _index_events(people, disposals, releases, start_day, end_day, youth_only)
 
     proven = offences.loc[_formal_proven(offences), ["person", "day", "proven_day"]]
-    linked = proven.merge(index[["person", "index_day"]], on="person", how="inner")
-    previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby("person").size()
+    key = ["person", "index_day"]  # a person may be indexed once in each annual cohort
+    linked = proven.merge(index[key], on="person", how="inner")
+    previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby(key).size()
     follow_end = linked["index_day"] + FOLLOW_UP_DAYS
     is_reoffence = (
         (linked["day"] > linked["index_day"])
         & (linked["day"] <= follow_end)
         & (linked["proven_day"] <= follow_end + WAITING_DAYS)
     )
-    reoffences = linked.loc[is_reoffence].groupby("person").size()
+    reoffences = linked.loc[is_reoffence].groupby(key).size()
 
     attrs = people.set_index("person")[["sex", "ethnic_group", "birth_day"]]
     missing = ~index["person"].isin(attrs.index)
@@ -252,8 +262,8 @@ def proven_reoffending(
         )
     member = attrs.loc[index["person"]]
 
-    prev_counts = index["person"].map(previous).fillna(0).to_numpy(dtype=np.int64)
-    re_counts = index["person"].map(reoffences).fillna(0).to_numpy(dtype=np.int64)
+    prev_counts = counts_per_index(previous, index)
+    re_counts = counts_per_index(reoffences, index)
     cohort = pd.DataFrame(
         {
             "person": index["person"].to_numpy(dtype=np.int64),
@@ -270,6 +280,14 @@ def proven_reoffending(
         columns=list(_COHORT_COLUMNS),
     )
     return ReoffendingResult(cohort=cohort.reset_index(drop=True))
+
+
+def counts_per_index(counts: pd.Series, index: pd.DataFrame) -> np.ndarray:
+    """A count keyed by (person, index_day), in the order of ``index``'s rows (0 if absent)."""
+    if counts.empty:
+        return np.zeros(len(index), dtype=np.int64)
+    keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
+    return counts.reindex(keys, fill_value=0).to_numpy(dtype=np.int64)
 
 
 def first_time_entrants(

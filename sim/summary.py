@@ -1,8 +1,8 @@
 """From a finished run to its outputs: the summary (annual means) and the weekly series.
 
 All figures are annual means over the measured years (after burn-in); the
-reoffending cohorts are those indexed in the measured years, followed up in
-the extra 79 weeks the model runs after them.
+reoffending cohorts are annual (each child's first index event in each measured
+year), followed up in the extra 79 weeks the model runs after them.
 """
 
 from __future__ import annotations
@@ -147,9 +147,9 @@ def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, flo
     """
     if cohort.empty:
         return {"mean": float("nan"), "median": float("nan")}
-    o = offences[["person", "day"]].merge(cohort[["person", "index_day"]], on="person")
-    before = o[o["day"] < o["index_day"]].groupby("person").size()
-    counts = before.reindex(cohort["person"], fill_value=0).to_numpy()
+    key = ["person", "index_day"]  # a person may be indexed once in each annual cohort
+    o = offences[["person", "day"]].merge(cohort[key], on="person")
+    counts = metrics.counts_per_index(o[o["day"] < o["index_day"]].groupby(key).size(), cohort)
     return {"mean": float(counts.mean()), "median": float(np.median(counts))}
 
 

@@ -177,6 +177,28 @@ def test_index_is_first_event_in_window_not_before_it():
     assert row["reoffences"] == 1
 
 
+def test_a_child_is_indexed_once_in_each_annual_cohort():
+    """Regression: one cohort over the whole window kept only each child's first index
+    event, so a 10-year run read about 5 points lower reoffending than a 3-year run."""
+    people = people_df((1, BIRTH_14))
+    disposals = disposals_df(
+        (1, 30, "youth_caution"),
+        (1, 100, "referral_order"),  # same cohort year: not a second index
+        (1, 400, "youth_rehabilitation_order"),  # the next year's cohort
+    )
+    offences = offences_df(
+        (1, 10, 30, "youth_caution"),
+        (1, 90, 100, "referral_order"),
+        (1, 380, 400, "youth_rehabilitation_order"),
+    )
+    result = run(people, offences, disposals, end=2 * 364)
+    cohort = result.cohort.set_index("index_day")
+    assert list(cohort.index) == [30, 400]
+    assert cohort.loc[30, "reoffences"] == 2 and cohort.loc[30, "previous_offences"] == 0
+    assert cohort.loc[400, "reoffences"] == 0 and cohort.loc[400, "previous_offences"] == 2
+    assert result.cohort_size == 2 and result.rate == 0.5
+
+
 def test_same_day_index_events_keep_the_most_serious():
     people = people_df((1, BIRTH_14))
     disposals = disposals_df((1, 30, "youth_caution"), (1, 30, "youth_rehabilitation_order"))
@@ -458,14 +480,22 @@ def reference_reoffending(people, offences, disposals, releases, start, end, you
             events.setdefault(r.person, []).append((r.day, -rank["custody"]))
     out = {}
     for person, evs in events.items():
-        index_day = min(evs)[0]
-        reoffences = previous = 0
-        for o in offences.itertuples():
-            if o.person != person or math.isnan(o.proven_day) or o.disposal not in FORMAL_KINDS:
-                continue
-            previous += o.proven_day < index_day
-            reoffences += index_day < o.day <= index_day + 365 and o.proven_day <= index_day + 548
-        out[person] = (index_day, previous, reoffences)
+        cohorts: dict[int, list] = {}  # annual cohorts of 364 days from the window's start
+        for ev in evs:
+            cohorts.setdefault((ev[0] - start) // 364, []).append(ev)
+        for cohort_events in cohorts.values():
+            index_day = min(cohort_events)[0]
+            reoffences = previous = 0
+            for o in offences.itertuples():
+                if o.person != person or math.isnan(o.proven_day):
+                    continue
+                if o.disposal not in FORMAL_KINDS:
+                    continue
+                previous += o.proven_day < index_day
+                reoffences += (
+                    index_day < o.day <= index_day + 365 and o.proven_day <= index_day + 548
+                )
+            out[(person, index_day)] = (previous, reoffences)
     return out
 
 
@@ -504,7 +534,12 @@ def test_property_reoffending_invariants(history, youth_only):
     result = proven_reoffending(people, offences, disposals, releases, start, end, youth_only)
     cohort = result.cohort
 
-    assert cohort["person"].is_unique
+    # At most one index event per person in each annual cohort.
+    assert (
+        not cohort.assign(c=(cohort["index_day"] - start) // 364)[["person", "c"]]
+        .duplicated()
+        .any()
+    )
     assert result.reoffenders <= result.cohort_size
     if result.cohort_size:
         assert 0.0 <= result.rate <= 1.0
@@ -523,5 +558,7 @@ def test_property_reoffending_invariants(history, youth_only):
         assert row.reoffences <= len(after)
 
     expected = reference_reoffending(people, offences, disposals, releases, start, end, youth_only)
-    got = {r.person: (r.index_day, r.previous_offences, r.reoffences) for r in cohort.itertuples()}
+    got = {
+        (r.person, r.index_day): (r.previous_offences, r.reoffences) for r in cohort.itertuples()
+    }
     assert got == expected
