@@ -505,20 +505,20 @@ def calibrate(
             max_walltime=timedelta(minutes=cfg.abc.max_minutes),
         )
     log(f"ABC-SMC: {time.perf_counter() - start:.0f} s this session")
-    for row in generations_table(abc.history).itertuples():
+    gens = generations_table(abc.history)
+    for row in gens.itertuples():
         log(
             f"  generation {row.generation}: epsilon {row.epsilon:.3g}, "
             f"{row.simulations} simulations, acceptance {row.acceptance:.2f}, "
             f"effective size {row.effective_size:.1f}"
         )
-    gens = generations_table(abc.history)
     t = posterior_generation(gens, cfg.abc.min_effective_size)
     if t != abc.history.max_t:
         log(
             f"generation {abc.history.max_t} has an effective size under "
             f"{cfg.abc.min_effective_size:g}: writing generation {t} as the posterior"
         )
-    return write_posterior(cal, abc.history, t)
+    return write_posterior(cal, abc.history, gens, t)
 
 
 def _quiet_pyabc() -> None:
@@ -563,18 +563,16 @@ def posterior_generation(gens: pd.DataFrame, min_effective_size: float) -> int:
     return int((ok if len(ok) else gens)["generation"].iloc[-1])
 
 
-def write_posterior(cal: Calibration, history, t: int | None = None) -> Path:
-    """Generation ``t`` (default the last) as a Parquet table: a row per particle."""
+def write_posterior(cal: Calibration, history, gens: pd.DataFrame, t: int) -> Path:
+    """Generation ``t`` as a Parquet table (a row per particle), and the generations CSV."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    t = history.max_t if t is None else t
     particles = history.get_population_extended(m=0, t=t)
     table = {p.name: particles[f"par_{p.key}"].to_numpy(float) for p in cal.priors}
     weights = particles["w"].to_numpy(float)
     table["weight"] = weights / weights.sum()
     table["distance"] = particles["distance"].to_numpy(float)
-    gens = generations_table(history)
     row = gens[gens["generation"] == t].iloc[0]
     meta = {
         "yjsim.calibration": cal.config.name,

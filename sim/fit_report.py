@@ -165,9 +165,21 @@ def write_fit_report(
         *[f"- `{p.name}`: {p.prior} {p.low:g} to {p.high:g}. {p.why}" for p in cal.priors],
         "",
     ]
-    sens = out / "sensitivity.md"
-    if sens.is_file():
-        lines += [sens.read_text(encoding="utf-8")]
     path = out / "README.md"
     path.write_text("\n".join(lines), encoding="utf-8")
+    embed_sensitivity(out)
     return path
+
+
+def embed_sensitivity(report_dir: Path) -> None:
+    """End the report page with ``sensitivity.md`` (if both exist), replacing an older copy.
+
+    ``yjsim check-fit`` and ``yjsim sensitivity`` run in either order; both call this.
+    """
+    page, sens = report_dir / "README.md", report_dir / "sensitivity.md"
+    if not (page.is_file() and sens.is_file()):
+        return
+    text = page.read_text(encoding="utf-8")
+    cut = text.find("\n## Sensitivity")
+    head = text if cut < 0 else text[:cut]
+    page.write_text(head.rstrip("\n") + "\n\n" + sens.read_text(encoding="utf-8"), encoding="utf-8")

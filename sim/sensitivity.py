@@ -35,6 +35,7 @@ from sim.calibration import (
     simulate_settings,
     statistics_of,
 )
+from sim.fit_report import embed_sensitivity
 from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
 
 POLICY_STATISTICS = {
@@ -223,18 +224,27 @@ def morris(
     for out in ev.outputs:
         y, imputed = _imputed(Y[out])
         res = morris_analyze.analyze(problem, X, y, num_levels=s.levels, print_to_console=False)
-        for i, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": out,
-                    "parameter": name,
-                    "mu_star": float(res["mu_star"][i]),
-                    "mu_star_conf": float(res["mu_star_conf"][i]),
-                    "sigma": float(res["sigma"][i]),
-                    "points_imputed": imputed,
-                }
-            )
+        rows += _index_rows(out, problem["names"], res, MORRIS_COLUMNS, imputed)
     return pd.DataFrame(rows)
+
+
+MORRIS_COLUMNS = ("mu_star", "mu_star_conf", "sigma")
+SOBOL_COLUMNS = ("S1", "S1_conf", "ST", "ST_conf")
+
+
+def _index_rows(
+    output: str, names: Sequence[str], res: Mapping, columns: Sequence[str], imputed: int
+) -> list[dict]:
+    """One table row per parameter: SALib's indices ``columns`` for one output."""
+    return [
+        {
+            "output": output,
+            "parameter": name,
+            **{c: float(res[c][i]) for c in columns},
+            "points_imputed": imputed,
+        }
+        for i, name in enumerate(names)
+    ]
 
 
 def rank_parameters(screen: pd.DataFrame) -> list[str]:
@@ -269,18 +279,7 @@ def sobol(
         res = sobol_analyze.analyze(
             problem, y, calc_second_order=False, print_to_console=False, seed=s.seed
         )
-        for i, name in enumerate(problem["names"]):
-            rows.append(
-                {
-                    "output": out,
-                    "parameter": name,
-                    "S1": float(res["S1"][i]),
-                    "S1_conf": float(res["S1_conf"][i]),
-                    "ST": float(res["ST"][i]),
-                    "ST_conf": float(res["ST_conf"][i]),
-                    "points_imputed": imputed,
-                }
-            )
+        rows += _index_rows(out, problem["names"], res, SOBOL_COLUMNS, imputed)
     return pd.DataFrame(rows)
 
 
@@ -402,12 +401,6 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     ]
     md_path = out / "sensitivity.md"
     md_path.write_text("\n".join(md), encoding="utf-8")
-    # The fit report embeds this section; replace it there, so the page is never stale.
-    readme = out / "README.md"
-    if readme.is_file():
-        text = readme.read_text(encoding="utf-8")
-        cut = text.find("\n## Sensitivity")
-        head = text if cut < 0 else text[:cut]
-        readme.write_text(head.rstrip("\n") + "\n\n" + "\n".join(md), encoding="utf-8")
+    embed_sensitivity(out)  # the fit report carries this section too: never a stale copy
     log(f"wrote {out / 'morris.png'}, {out / 'sobol.png'} and {md_path}")
     return md_path
