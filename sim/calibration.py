@@ -67,6 +67,7 @@ COUNT_STATISTICS = frozenset(
 # Scalar summary.json keys a target may name (rates and ratios are not scaled).
 _SUMMARY_KEYS = COUNT_STATISTICS | {
     "proven_reoffending_rate",
+    "proven_reoffending_rate_3_month_cohorts",
     "reoffences_per_reoffender",
     "first_time_entrants_per_100k",
 }

@@ -64,6 +64,9 @@ ADULT_AGE: int = 18
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
 # Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.
 COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
+# Since October 2017 the MoJ builds the measure from 3-month cohorts (EVIDENCE.md): a
+# quarter of the model year, 13 weeks. A child can then be indexed four times a year.
+QUARTER_COHORT_DAYS: int = COHORT_DAYS // 4
 
 # Columns of ReoffendingResult.by() may group on.
 BY_COLUMNS: tuple[str, ...] = ("previous_band", "index_kind", "age_at_index", "sex", "ethnic_group")
@@ -182,13 +185,15 @@ def _index_events(
     start_day: int,
     end_day: int,
     youth_only: bool,
+    cohort_days: int,
 ) -> pd.DataFrame:
-    """Each person's first index event in each annual cohort of the window.
+    """Each person's first index event in each cohort period of the window.
 
-    Cohorts are the model's years (52 weeks) counted from ``start_day``, as the Ministry
-    of Justice counts annual cohorts: a child indexed in two years is in both. (One
-    cohort over a many-year window would keep only each child's first index event, so
-    the rate would fall as the window grows.) Columns: person, index_day, index_kind.
+    Cohorts are consecutive periods of ``cohort_days`` counted from ``start_day``, as
+    the Ministry of Justice counts its cohorts: a child indexed in two periods is in
+    both. (One cohort over a many-year window would keep only each child's first index
+    event, so the rate would fall as the window grows.) Columns: person, index_day,
+    index_kind.
     """
     disp = disposals.loc[
         disposals["kind"].isin(INDEX_DISPOSAL_KINDS)
@@ -210,7 +215,7 @@ def _index_events(
         ignore_index=True,
     )
     events["rank"] = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)})
-    events["cohort"] = (events["day"] - start_day) // COHORT_DAYS
+    events["cohort"] = (events["day"] - start_day) // cohort_days
     events = events.sort_values(
         ["person", "day", "rank"], ascending=[True, True, False], kind="mergesort"
     ).drop_duplicates(["person", "cohort"], keep="first")
@@ -231,19 +236,22 @@ def proven_reoffending(
     start_day: int,
     end_day: int,
     youth_only: bool = True,
+    cohort_days: int = COHORT_DAYS,
 ) -> ReoffendingResult:
     """Ministry of Justice proven reoffending for index events in [start_day, end_day).
 
-    Cohort: people with a caution, non-custodial conviction or custody release in the window;
-    the first such event is the index. A reoffence is an offence committed in the
+    Cohort: people with a caution, non-custodial conviction or custody release in the
+    window; each person's first such event in each cohort period (``cohort_days``:
+    annual by default, ``QUARTER_COHORT_DAYS`` for the MoJ's measure since 2017) is an
+    index. A reoffence is an offence committed in the
     FOLLOW_UP_DAYS after the index (index day excluded, last day included) and proven by a
     caution or conviction within a further WAITING_DAYS. ``youth_only`` keeps index events
     that happened before the 18th birthday, which is how the youth measure is published.
     """
-    index = _index_events(people, disposals, releases, start_day, end_day, youth_only)
+    index = _index_events(people, disposals, releases, start_day, end_day, youth_only, cohort_days)
 
     proven = offences.loc[_formal_proven(offences), ["person", "day", "proven_day"]]
-    key = ["person", "index_day"]  # a person may be indexed once in each annual cohort
+    key = ["person", "index_day"]  # a person may be indexed once in each cohort period
     linked = proven.merge(index[key], on="person", how="inner")
     previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby(key).size()
     follow_end = linked["index_day"] + FOLLOW_UP_DAYS

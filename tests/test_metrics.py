@@ -16,6 +16,7 @@ from sim.metrics import (
     INDEX_DISPOSAL_KINDS,
     INDEX_KINDS,
     PREVIOUS_OFFENCE_BANDS,
+    QUARTER_COHORT_DAYS,
     children_cautioned_or_sentenced,
     first_time_entrants,
     offending_rate_by_age,
@@ -197,6 +198,28 @@ def test_a_child_is_indexed_once_in_each_annual_cohort():
     assert cohort.loc[30, "reoffences"] == 2 and cohort.loc[30, "previous_offences"] == 0
     assert cohort.loc[400, "reoffences"] == 0 and cohort.loc[400, "previous_offences"] == 2
     assert result.cohort_size == 2 and result.rate == 0.5
+
+
+def test_three_month_cohorts_index_a_child_once_a_quarter():
+    """The MoJ's measure since October 2017: a child with index events in two quarters
+    of one year is in both quarterly cohorts, but only once in the annual one."""
+    people = people_df((1, BIRTH_14))
+    disposals = disposals_df(
+        (1, 30, "youth_caution"),
+        (1, 60, "referral_order"),  # same quarter: not a second index
+        (1, 100, "youth_rehabilitation_order"),  # the next quarter's cohort
+    )
+    offences = offences_df(
+        (1, 10, 30, "youth_caution"),
+        (1, 50, 60, "referral_order"),
+        (1, 90, 100, "youth_rehabilitation_order"),
+    )
+    annual = run(people, offences, disposals, end=364)
+    quarterly = run(people, offences, disposals, end=364, cohort_days=QUARTER_COHORT_DAYS)
+    assert list(annual.cohort["index_day"]) == [30]
+    assert list(quarterly.cohort["index_day"]) == [30, 100]
+    assert quarterly.cohort.set_index("index_day").loc[30, "reoffences"] == 2
+    assert quarterly.rate == 0.5 and annual.rate == 1.0
 
 
 def test_same_day_index_events_keep_the_most_serious():
