@@ -150,7 +150,7 @@ def write_fit_report(
     lines += [
         "Sources:",
         "",
-        *[f"- `{t.name}`: {t.source}" + (f" {t.note}" if t.note else "") for t in cal.targets],
+        *[f"- `{t.name}`: {t.source}" + (f" ({t.note})" if t.note else "") for t in cal.targets],
         "",
         "## Posterior",
         "",
