@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sim.posterior import effective_size
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -542,10 +543,7 @@ def generations_table(history) -> pd.DataFrame:
     sims = pops["samples"].to_numpy()
     n = history.get_nr_particles_per_population()
     accepted = np.array([n.get(t, 0) for t in pops["t"]])
-    ess = []
-    for t in pops["t"]:
-        w = history.get_weighted_distances(t=int(t))["w"].to_numpy(float)
-        ess.append(float(w.sum() ** 2 / np.sum(w**2)))
+    ess = [effective_size(history.get_weighted_distances(t=int(t))["w"]) for t in pops["t"]]
     return pd.DataFrame(
         {
             "generation": pops["t"].to_numpy(),

@@ -243,10 +243,10 @@ def proven_reoffending(
     Cohort: people with a caution, non-custodial conviction or custody release in the
     window; each person's first such event in each cohort period (``cohort_days``:
     annual by default, ``QUARTER_COHORT_DAYS`` for the MoJ's measure since 2017) is an
-    index. A reoffence is an offence committed in the
-    FOLLOW_UP_DAYS after the index (index day excluded, last day included) and proven by a
-    caution or conviction within a further WAITING_DAYS. ``youth_only`` keeps index events
-    that happened before the 18th birthday, which is how the youth measure is published.
+    index. A reoffence is an offence committed in the FOLLOW_UP_DAYS after the index
+    (index day excluded, last day included) and proven by a caution or conviction within
+    a further WAITING_DAYS. ``youth_only`` keeps index events that happened before the
+    18th birthday, which is how the youth measure is published.
     """
     index = _index_events(people, disposals, releases, start_day, end_day, youth_only, cohort_days)
 

@@ -23,6 +23,13 @@ from sim.scenario import ScenarioError
 RESERVED = ("weight", "distance")
 
 
+def effective_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size, (sum w)^2 / sum(w^2): how many equal-weight particles
+    the weighted sample is worth (ABC-SMC importance weights can be very uneven)."""
+    w = np.asarray(weights, float)
+    return float(w.sum() ** 2 / np.sum(w**2))
+
+
 @dataclass(frozen=True)
 class Posterior:
     """Particles (rows) of the free parameters (columns), with normalised weights."""
@@ -39,9 +46,7 @@ class Posterior:
 
     @property
     def effective_size(self) -> float:
-        """Kish's effective sample size, 1 / sum(w^2): how many equal-weight particles
-        the weighted sample is worth (ABC-SMC importance weights can be very uneven)."""
-        return float(1.0 / np.sum(self.weights**2))
+        return effective_size(self.weights)
 
     def mean(self) -> dict[str, float]:
         """The weighted posterior mean of each parameter."""
