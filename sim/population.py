@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydantic import Field
+from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.params import CROYDON_2019, Params, param
@@ -281,14 +282,28 @@ class Geography:
         return self.n_mainstream + np.asarray(borough)
 
 
+def _normal_profile(n: int) -> np.ndarray:
+    """n evenly spaced quantiles of the standard normal (midpoints of n equal-probability bins)."""
+    return stats.norm.ppf((np.arange(n) + 0.5) / n)
+
+
 def build_geography(p: PopulationParams, rng: np.random.Generator) -> Geography:
-    """Wards with deprivation and a nearest school, borough by borough."""
+    """Wards with deprivation and a nearest school, borough by borough.
+
+    A borough's ward deprivation profile is a fact about the borough, so every seed
+    gives it the same scores (normal quantiles about its mean); only which ward has
+    which score, and so which school and which neighbours, varies with the seed.
+    Drawing each score instead made the most deprived of 28 wards range from 0.7 to
+    3.3 SD over 20 seeds, and that one ward's offending set the borough's volume and
+    reoffending (correlation 0.95 and 0.93 over the check-fit seeds).
+    """
     specs = p.borough_specs()
     ward_borough = np.repeat(np.arange(len(specs)), [b.wards for b in specs])
-    borough_dep = np.array([b.deprivation for b in specs])
-    ward_deprivation = borough_dep[ward_borough] + rng.normal(
-        0.0, p.deprivation_sd, ward_borough.size
-    )
+    ward_deprivation = np.empty(ward_borough.size)
+    for b, spec in enumerate(specs):
+        ward_deprivation[ward_borough == b] = spec.deprivation + p.deprivation_sd * rng.permutation(
+            _normal_profile(spec.wards)
+        )
     school_counts = np.array([b.secondary_schools for b in specs])
     first_school = np.r_[0, np.cumsum(school_counts)[:-1]]
     ward_school = np.empty(ward_borough.size, dtype=np.int64)
