@@ -131,7 +131,8 @@ class PopulationParams(Params):
         unit="SD of ward score",
         basis="assumed",
         ge=0,
-        doc="spread of ward deprivation (standardised index)",
+        doc="spread of ward deprivation (standardised index); the wards take evenly "
+        "spaced quantiles of a normal with this SD, the same for every seed",
     )
     secondary_schools: int = param(
         24,
