@@ -33,7 +33,8 @@ class YoungPerson(mesa.Agent):
 
     @property
     def present(self) -> bool:
-        """Still in the model (aged under 21)."""
+        """Still in the model: under 21, or turned 21 since the last step (who leave
+        at the start of the next)."""
         return self.model.people.lo <= self.person < self.model.people.n
 
     @property

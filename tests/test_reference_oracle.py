@@ -295,13 +295,14 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     engine's vectorised ones. The engine runs ``weeks`` weeks, is copied into a reference
     snapshot, then steps once more, keeping that week's values; exclusions and entry into
     care are off so nothing changes between the copy and the engine's offending. One case
-    manager (capacity 10) overloads the YOS by weeks 24 and 46."""
+    manager with capacity 4 overloads the YOS by weeks 24 and 46 (capacity 10 did not
+    once each seed's wards stopped being drawn: 8 cases at week 24)."""
     sc = oracle_scenario(FAST_POPULATION)
     sc = sc.model_copy(
         update={
             "schools": sc.schools.model_copy(update={"permanent_exclusion_rate": 0.0}),
             "social_care": sc.social_care.model_copy(update={"care_entry_rate": 0.0}),
-            "yos": sc.yos.model_copy(update={"case_managers": 1}),
+            "yos": sc.yos.model_copy(update={"case_managers": 1, "cases_per_manager": 4}),
         }
     )
     m = YouthJusticeModel(scenario=sc, seed=BUG_SEED)
