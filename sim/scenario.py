@@ -26,14 +26,17 @@ from pydantic import (
     field_validator,
 )
 
-from sim.agencies import SchoolsParams, SocialCareParams
-from sim.behaviour import BehaviourParams, GangParams
+from sim.behaviour import Offending
 from sim.costs import CostParams
+from sim.gangs import Gangs
 from sim.interventions import Intervention, InterventionParams, load_all
-from sim.justice import JusticeParams, YOSParams
+from sim.justice import JusticeParams
 from sim.network import NetworkParams
 from sim.params import RegisterRow, register_rows
 from sim.population import PopulationParams
+from sim.schools import Schools
+from sim.social_care import SocialCare
+from sim.yos import YouthOffendingService
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -82,12 +85,12 @@ class Scenario(BaseModel):
     run: RunSettings = Field(default_factory=RunSettings)
     population: PopulationParams = Field(default_factory=PopulationParams)
     network: NetworkParams = Field(default_factory=NetworkParams)
-    behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
-    gangs: GangParams = Field(default_factory=GangParams)
+    behaviour: Offending.Params = Field(default_factory=Offending.Params)
+    gangs: Gangs.Params = Field(default_factory=Gangs.Params)
     justice: JusticeParams = Field(default_factory=JusticeParams)
-    yos: YOSParams = Field(default_factory=YOSParams)
-    schools: SchoolsParams = Field(default_factory=SchoolsParams)
-    social_care: SocialCareParams = Field(default_factory=SocialCareParams)
+    yos: YouthOffendingService.Params = Field(default_factory=YouthOffendingService.Params)
+    schools: Schools.Params = Field(default_factory=Schools.Params)
+    social_care: SocialCare.Params = Field(default_factory=SocialCare.Params)
     costs: CostParams = Field(default_factory=CostParams)
     interventions: dict[str, InterventionParams] = Field(default_factory=dict)
     # Parameters set by the posterior (for the register); not part of the file.

@@ -49,8 +49,8 @@ def _arrest(m: YouthJusticeModel, person: int, kind: str) -> int:
         proven_week=[np.nan],
         disposal=[-1],
     )
-    m.open_offences = np.concatenate([m.open_offences, oid])
-    m.pending_arrests.append(offence=oid, week=[m.week])
+    m.police.book.open_offences = np.concatenate([m.police.book.open_offences, oid])
+    m.police.book.pending_arrests.append(offence=oid, week=[m.week])
     justice.arrest(m, m.week)
     justice.apply_disposals(m, m.week)
     return int(oid[0])
@@ -151,5 +151,5 @@ def test_more_detection_means_more_proven_offences(scale):
     )
     other = YouthJusticeModel(scenario=sc)
     other.run()
-    more = other.totals["proven_offences"] > base.totals["proven_offences"]
+    more = other.tally.totals["proven_offences"] > base.tally.totals["proven_offences"]
     assert more == (scale > 1)

@@ -112,14 +112,15 @@ def test_levers_cover_the_four_policy_levers_of_the_issue():
 def test_a_smaller_borough_keeps_ward_school_and_gang_sizes():
     sc = load_scenario(CROYDON)
     pop = sc.population
-    small = scale_population(sc, 10_000).population
+    scaled = scale_population(sc, 10_000)
+    small = scaled.population
     share = 10_000 / pop.population_10_17
     assert small.population_10_17 == 10_000
     assert small.wards == max(4, round(pop.wards * share))
     assert small.secondary_schools == max(2, round(pop.secondary_schools * share))
-    assert small.gangs == max(1, round(pop.gangs * share))
+    assert scaled.gangs.count == max(1, round(sc.gangs.count * share))
     assert small.wards < pop.wards
-    assert scale_population(sc, pop.population_10_17).population == pop
+    assert scale_population(sc, pop.population_10_17) == sc
 
 
 def test_a_smaller_london_shrinks_borough_by_borough():
@@ -127,11 +128,12 @@ def test_a_smaller_london_shrinks_borough_by_borough():
     boroughs = sc.population.boroughs
     assert len(boroughs) > 1
     total = sum(b.population_10_17 for b in boroughs)
-    small = scale_population(sc, 20_000).population
+    scaled = scale_population(sc, 20_000)
+    small = scaled.population
     assert len(small.boroughs) == len(boroughs)
     assert sum(b.population_10_17 for b in small.boroughs) == pytest.approx(20_000, rel=0.05)
     assert all(b.wards >= 1 and b.secondary_schools >= 1 for b in small.boroughs)
-    assert small.gangs == max(1, round(sc.population.gangs * 20_000 / total))
+    assert scaled.gangs.count == max(1, round(sc.gangs.count * 20_000 / total))
     assert [b.name for b in small.boroughs] == [b.name for b in boroughs]
 
 

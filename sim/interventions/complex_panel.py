@@ -160,6 +160,7 @@ class ComplexPanel(Intervention):
     """Weekly panel: the highest-risk children onto joint plans, up to capacity."""
 
     name = "complex_panel"
+    stream_key = 107  # its random stream (sim/rng.py); never renumber
     description = "weekly complex adolescents panel: joint safety plans for the highest-risk"
     Params = ComplexPanelParams
 
@@ -188,11 +189,13 @@ class ComplexPanel(Intervention):
         )
         rows = slice(live.start + a, live.start + b)
         ids = np.arange(rows.start, rows.stop)
-        lh = m.last_log_hazard
-        if m.last_log_hazard_lo == live.start and lh.size == live.stop - live.start:  # same window
+        lh = m.offending.last_log_hazard
+        if (
+            m.offending.last_log_hazard_lo == live.start and lh.size == live.stop - live.start
+        ):  # same window
             score = lh[a:b].copy()
         else:
-            score = self.model.last_log_hazard_of(rows)
+            score = self.model.offending.last_log_hazard_of(rows)
         barred = ppl.custody_release_week[rows] > week
         barred |= self.plan_until[rows] > week - p.readmission_gap_weeks
         score[barred] = -np.inf
@@ -282,7 +285,7 @@ class ComplexPanel(Intervention):
                     self.plans_started += int(new.size)
                     self.cost_gbp += new.size * p.cost_per_plan
         if self.on_plan.size:
-            m.hazard_multiplier[self.on_plan] *= np.exp(-p.plan_effect)
+            m.offending.hazard_multiplier[self.on_plan] *= np.exp(-p.plan_effect)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
         p = self.params

@@ -13,7 +13,7 @@ Here a household (``people.family``) with a child exposed to domestic abuse
 incident notifies the school of every exposed pupil in the household; the
 fourth incident within the window escalates the household to MARAC. Support
 lowers the share of the domestic-abuse risk that still acts
-(``model.da_risk_weight``): notification some, MARAC more, for a while after.
+(``model.offending.da_risk_weight``): notification some, MARAC more, for a while after.
 The incidents themselves are not caused or prevented by the scheme, and
 change nothing unless notified.
 """
@@ -136,6 +136,7 @@ class Encompass(Intervention):
     """Domestic-abuse notifications to schools, and MARAC for repeat households."""
 
     name = "encompass"
+    stream_key = 105  # its random stream (sim/rng.py); never renumber
     description = "Operation Encompass school notifications and MARAC escalation"
     Params = EncompassParams
 
@@ -217,8 +218,8 @@ class Encompass(Intervention):
         on = (self.marac_until[ids] > week) & (ids >= lo)
         self._is_in_marac[ids[~on]] = False
         self.in_marac = ids[on]
-        m.da_risk_weight[self.notified] *= 1.0 - p.notification_effect
-        m.da_risk_weight[self.in_marac] *= 1.0 - p.marac_effect
+        m.offending.da_risk_weight[self.notified] *= 1.0 - p.notification_effect
+        m.offending.da_risk_weight[self.in_marac] *= 1.0 - p.marac_effect
 
     def _incidents(self, week: int) -> None:
         """This week's police-attended incidents, notifications and escalations."""

@@ -67,6 +67,7 @@ class GangsTeam(Intervention):
     """A police and council gangs team: support and enforcement for those it identifies."""
 
     name = "gangs_team"
+    stream_key = 102  # its random stream (sim/rng.py); never renumber
     description = (
         "police/council gangs team: support and enforcement for gang members, family and "
         "friends; accuracy and duplication depend on information sharing"
@@ -242,9 +243,9 @@ class GangsTeam(Intervention):
             return
         m, p = self.model, self.params
         if p.support_effect > 0:
-            m.hazard_multiplier[self.active] *= np.exp(-p.support_effect)
+            m.offending.hazard_multiplier[self.active] *= np.exp(-p.support_effect)
         if p.enforcement_detection != 1.0:
-            m.detection_multiplier[self.active] *= p.enforcement_detection
+            m.police.detection_multiplier[self.active] *= p.enforcement_detection
 
     def end_of_week(self, week: int) -> None:
         """Supported members leave gangs; cases end; free places are filled; costs."""
@@ -314,7 +315,7 @@ class GangsTeam(Intervention):
             members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
             pool = np.union1d(members, _neighbours(close_ties, members))
             pool = pool[visible[pool] & (pool >= live.start)]
-            lh = m.last_log_hazard
+            lh = m.offending.last_log_hazard
             aligned = lh.size == live.stop - live.start  # set this week for this window
             return pool, lh[pool - live.start] if aligned else np.zeros(pool.size)
         if p.targeting == "matrix":

@@ -215,6 +215,7 @@ class Kickz(Intervention):
     """Football sessions in targeted wards; attendance lowers risk on session evenings."""
 
     name = "kickz"
+    stream_key = 104  # its random stream (sim/rng.py); never renumber
     description = "Kickz football sessions 3 evenings a week in targeted wards"
     Params = KickzParams
 
@@ -241,8 +242,8 @@ class Kickz(Intervention):
         """Choose each borough's site wards: the most deprived, or those whose young
         residents offended most in the last year (deprivation breaking ties)."""
         m, p = self.model, self.params
-        n_wards = m.ward_deprivation.size
-        dep = m.ward_deprivation
+        n_wards = m.geography.ward_deprivation.size
+        dep = m.geography.ward_deprivation
         count = np.zeros(n_wards)
         if p.targeting == "offending":
             off = m.events.offences
@@ -289,7 +290,7 @@ class Kickz(Intervention):
         p_attend = np.where(self.member_regular, p.attendance_regular, p.attendance_casual)
         came = ids[m.streams.uniform(self.name, week, ids, 4) < p_attend]
         cut = p.session_evening_risk_share * p.sessions_attended_share * p.effect
-        m.hazard_multiplier[came] *= 1.0 - cut
+        m.offending.hazard_multiplier[came] *= 1.0 - cut
         self.reached[came] = True
         self.attended_last = came
         self.attendance.append(person=came, week=np.full(came.size, week))
@@ -300,7 +301,7 @@ class Kickz(Intervention):
         """Fill free places on each site's register from young people of its ward."""
         m, p, ppl = self.model, self.params, self.model.people
         live = ppl.live
-        site_of_ward = np.full(m.ward_deprivation.size, -1, dtype=np.int64)
+        site_of_ward = np.full(m.geography.ward_deprivation.size, -1, dtype=np.int64)
         site_of_ward[self.site_wards] = np.arange(self.site_wards.size)
         on_register = np.bincount(
             site_of_ward[ppl.ward[self.members]], minlength=self.site_wards.size
@@ -320,7 +321,7 @@ class Kickz(Intervention):
         if ids.size == 0:
             return
         site = site_of_ward[ppl.ward[ids]]
-        lh = self.model.last_log_hazard_of(ids)
+        lh = self.model.offending.last_log_hazard_of(ids)
         finite = np.isfinite(lh)
         z = np.zeros(ids.size)
         if finite.sum() > 1:

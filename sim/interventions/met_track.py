@@ -102,6 +102,7 @@ class MetTrack(Intervention):
     """Athletics programme in schools of the participating boroughs."""
 
     name = "met_track"
+    stream_key = 108  # its random stream (sim/rng.py); never renumber
     description = "Met Track athletics in schools of the most deprived boroughs"
     Params = MetTrackParams
 
@@ -141,7 +142,7 @@ class MetTrack(Intervention):
         on = np.flatnonzero(self.until[ppl.live] > week) + ppl.lo
         on = on[~ppl.in_custody(week)[on - ppl.lo]]
         if m.calendar.term:
-            m.hazard_multiplier[on] *= 1.0 - p.hazard_effect
+            m.offending.hazard_multiplier[on] *= 1.0 - p.hazard_effect
         self.caseload = int(on.size)
 
     def _term_starts(self, week: int) -> bool:
@@ -159,7 +160,7 @@ class MetTrack(Intervention):
         ids = np.flatnonzero(ok) + live.start
         if ids.size == 0:
             return
-        lh = m.last_log_hazard
+        lh = m.offending.last_log_hazard
         z = np.zeros(ids.size)
         if lh.size == live.stop - live.start:
             v = lh[ids - live.start]

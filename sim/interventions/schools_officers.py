@@ -55,6 +55,7 @@ class SchoolsOfficers(Intervention):
     """Safer Schools officers in priority schools, in term time."""
 
     name = "schools_officers"
+    stream_key = 103  # its random stream (sim/rng.py); never renumber
     description = (
         "Safer Schools police officers in the highest-priority schools: less truancy and "
         "victimisation, earlier referral, more detection of minor offences"
@@ -279,7 +280,7 @@ class SchoolsOfficers(Intervention):
                 self.reached[back] = True
                 self.truancy_resolved += int(back.size)
         if self.active.size and p.referral_effect > 0:
-            m.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
+            m.offending.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
         """Prevent a share of term-time victimisations of pupils of covered schools."""
@@ -319,7 +320,7 @@ class SchoolsOfficers(Intervention):
         ppl, live = m.people, m.people.live
         self.active = self.active[(self.support_until[self.active] > week)]
         self.active = self.active[self.active >= ppl.lo]
-        lh = m.last_log_hazard
+        lh = m.offending.last_log_hazard
         if self._review(week) and p.referral_rate > 0 and p.at_risk_share > 0 and lh.size:
             ids = np.arange(live.start, live.stop)
             pupil = ppl.at_school(week)

@@ -44,6 +44,7 @@ class Triage(Intervention):
     """YOS triage at first arrest: diversion with a short programme, no formal record."""
 
     name = "triage"
+    stream_key = 101  # its random stream (sim/rng.py); never renumber
     description = (
         "YOS assessment at first arrest; low-gravity, admitted cases diverted to a "
         "restorative programme with no formal record (" + CROYDON_EARLIER + ")"
@@ -201,7 +202,9 @@ class Triage(Intervention):
         lo = self.model.people.lo
         self.active = self.active[(self.until[self.active] > week) & (self.active >= lo)]
         if self.active.size and self.params.programme_effect > 0:
-            self.model.hazard_multiplier[self.active] *= np.exp(-self.params.programme_effect)
+            self.model.offending.hazard_multiplier[self.active] *= np.exp(
+                -self.params.programme_effect
+            )
 
     def end_of_week(self, week: int) -> None:
         """Caseload: children on the programme this week."""

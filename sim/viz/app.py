@@ -81,7 +81,7 @@ def _measures(model: VizModel):
         unsafe_innerHTML=f"""
 <h3>Week {week} of {model.total_weeks} (year {week // 52 + 1}, {phase})</h3>
 <p>{reoff.describe()}</p>
-<p>Now: {population:,} children aged 10-17, {gang} gang members, {model.yos_caseload}
+<p>Now: {population:,} children aged 10-17, {gang} gang members, {model.yos.caseload}
 under YOS supervision, {custody} in custody.</p>
 <p>Running <b>{escape(model.params.name)}</b> with {s.population_10_17:,} children aged 10-17
 (seed {model.seed}); levers: {escape(levers) or "none available yet"}.</p>

@@ -196,17 +196,21 @@ def scale_population(scenario: Scenario, population_10_17: int) -> Scenario:
             )
             for b in pop.boroughs
         ]
-        update = {"boroughs": boroughs, "gangs": max(1, round(pop.gangs * share))}
-        return scenario.model_copy(update={"population": pop.model_copy(update=update)})
+        gangs = scenario.gangs.model_copy(
+            update={"count": max(1, round(scenario.gangs.count * share))}
+        )
+        return scenario.model_copy(
+            update={"population": pop.model_copy(update={"boroughs": boroughs}), "gangs": gangs}
+        )
     share = min(1.0, population_10_17 / pop.population_10_17)
     update = {
         "population_10_17": int(population_10_17),
         # Floors keep a borough with several wards and schools and at least one gang.
         "wards": max(4, round(pop.wards * share)),
         "secondary_schools": max(2, round(pop.secondary_schools * share)),
-        "gangs": max(1, round(pop.gangs * share)),
     }
-    return scenario.model_copy(update={"population": pop.model_copy(update=update)})
+    gangs = scenario.gangs.model_copy(update={"count": max(1, round(scenario.gangs.count * share))})
+    return scenario.model_copy(update={"population": pop.model_copy(update=update), "gangs": gangs})
 
 
 def scenario_files(extra: str | Path | None = None) -> list[Path]:
