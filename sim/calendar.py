@@ -62,3 +62,12 @@ def week(step: int) -> Week:
         season=int(SEASON[woy]),
         new_school_year=step > 0 and step % WEEKS_PER_YEAR == 0,
     )
+
+
+def never(n: int) -> np.ndarray:
+    """An "until week" (or "since week") array for ``n`` people: float weeks, NaN = never.
+
+    The one encoding of a spell: a person is in it while ``until > week`` (NaN compares
+    false, so "never" needs no special value), and "not in it" is ``~(until > week)``.
+    """
+    return np.full(n, np.nan)

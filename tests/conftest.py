@@ -34,9 +34,9 @@ def small(
                     "population_10_17": population,
                     "wards": 6,
                     "secondary_schools": 4,
-                    "gangs": 2,
                 }
             ),
+            "gangs": sc.gangs.model_copy(update={"count": 2}),
             "run": sc.run.model_copy(
                 update={"years": years, "burn_in_years": burn_in, "seed": seed}
             ),

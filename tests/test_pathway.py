@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim import justice
 from sim.events import KIND
 from sim.model import YouthJusticeModel
 
@@ -51,8 +50,8 @@ def _arrest(m: YouthJusticeModel, person: int, kind: str) -> int:
     )
     m.police.book.open_offences = np.concatenate([m.police.book.open_offences, oid])
     m.police.book.pending_arrests.append(offence=oid, week=[m.week])
-    justice.arrest(m, m.week)
-    justice.apply_disposals(m, m.week)
+    m.police.arrest(m.week)
+    m.court.apply_disposals(m.week)
     return int(oid[0])
 
 

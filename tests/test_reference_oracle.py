@@ -48,7 +48,6 @@ import pytest
 from conftest import SCENARIOS, small
 from scipy import stats
 
-from sim import justice
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import KIND, OFFENCE_TYPES
 from sim.model import YouthJusticeModel
@@ -442,7 +441,7 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_draws() -> None:
     columns.update(person=persons, type=drugs, gravity=3, co_group=-1, case=-1, disposal=-1)
     columns["proven_week"] = np.nan
     ids = off.append(**columns)
-    detected = np.isin(ids, justice.detect(m, ids, 0)).reshape(-1, 2)
+    detected = np.isin(ids, m.police.detect(ids, 0)).reshape(-1, 2)
     exactly_one = float((detected.sum(axis=1) == 1).mean())
     assert exactly_one > 0.35, f"one of two offences detected in {exactly_one:.0%} of pairs (0.5)"
     arrest_week = dict(

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import model_validator
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_SCRUTINY, MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -168,7 +169,7 @@ class ComplexPanel(Intervention):
         super().__init__(model, params)
         self.params: ComplexPanelParams = params
         cap = model.people.capacity
-        self.plan_until = np.full(cap, -(10**9), dtype=np.int64)  # on a plan while > week
+        self.plan_until = never(cap)  # on a plan while > week
         self.on_plan = np.empty(0, dtype=np.int64)  # ids of children on a plan
         self.plans = Table({"person": "i8", "start": "i4", "end": "i4", "score": "f8"})
         self.plans_started = 0  # measured years
@@ -260,7 +261,7 @@ class ComplexPanel(Intervention):
             ids = self.on_plan
             stay = (self.plan_until[ids] > week) & (ids >= ppl.lo)
             stay &= ~(ppl.custody_release_week[ids] > week)
-            stay &= (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < p.max_age
+            stay &= age_of(ppl.birth_week[ids], week) < p.max_age
             gone = ids[~stay]
             self.plan_until[gone] = np.minimum(self.plan_until[gone], week)
             self.on_plan = ids[stay]

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_SCRUTINY, param
+from sim.population import ADULT_AGE, age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -147,8 +148,8 @@ class Encompass(Intervention):
         # The weeks of each household's last ``marac_incidents`` incidents, oldest first.
         self.history = np.full((cap, params.marac_incidents), _NEVER, dtype=np.int64)
         self.last_marac = np.full(cap, _NEVER, dtype=np.int64)
-        self.notified_until = np.full(cap, -1, dtype=np.int64)  # support while > week
-        self.marac_until = np.full(cap, -1, dtype=np.int64)
+        self.notified_until = never(cap)  # support while > week
+        self.marac_until = never(cap)
         self.notified = np.empty(0, dtype=np.int64)  # ids under notification support
         self.in_marac = np.empty(0, dtype=np.int64)  # ids under a MARAC plan
         self._is_notified = np.zeros(cap, dtype=bool)  # the same two lists as masks
@@ -230,7 +231,7 @@ class Encompass(Intervention):
             self._exposed_n = ppl.n
         ids = self._exposed[self._exposed >= ppl.lo]
         self._exposed = ids
-        ids = ids[(week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < 18]
+        ids = ids[age_of(ppl.birth_week[ids], week) < ADULT_AGE]
         if ids.size == 0:
             return
         fam = ppl.family[ids].astype(np.int64)
@@ -283,7 +284,7 @@ class Encompass(Intervention):
             self.cost_gbp += escalated.size * p.cost_per_marac_case
 
     def end_of_week(self, week: int) -> None:
-        only_marac = self.notified_until[self.in_marac] <= week  # not also notified
+        only_marac = ~(self.notified_until[self.in_marac] > week)  # not also notified
         self.caseload = int(self.notified.size + only_marac.sum())
 
     def outputs(self, measured_years: float) -> dict[str, float]:

@@ -41,9 +41,10 @@ import scipy.sparse as sp
 from pydantic import Field
 from scipy.special import ndtri
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_2019, ISLINGTON, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -223,7 +224,7 @@ class GangsTeam(Intervention):
         wasted = p.duplication_no_sharing * (1.0 - self.sharing)
         # Places left once duplicated work is taken out (whole places).
         self.effective_places = int(np.floor(self.places * (1.0 - wasted) + 1e-9))
-        self.until = np.full(cap, np.nan)  # support runs while week < until
+        self.until = never(cap)  # support runs while until > week
         self.first_intake = np.full(cap, np.nan)  # week each person was first taken on
         self.active = np.empty(0, dtype=np.int64)
         self.listed = np.zeros(cap, dtype=bool)  # matrix-style list: arrested members
@@ -343,7 +344,7 @@ class GangsTeam(Intervention):
         """Fill free places with the candidates the team ranks highest."""
         m, p, ppl = self.model, self.params, self.model.people
         pool, score = self._candidates()
-        age = (week - ppl.birth_week[pool]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[pool], week)
         last = self.until[pool]
         ok = (age >= 10) & (age < p.max_age) & ~(ppl.custody_release_week[pool] > week)
         ok &= np.isnan(last) | (week >= last + p.rereferral_weeks)

@@ -22,6 +22,7 @@ from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -273,7 +274,7 @@ class Kickz(Intervention):
         # Leavers: too old, aged out of the model, in custody, or dropping out.
         if self.members.size:
             ids = self.members
-            age = (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR
+            age = age_of(ppl.birth_week[ids], week)
             stay = (ids >= ppl.lo) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
             drop = np.where(self.member_regular, p.dropout_regular, p.dropout_casual)
             stay &= m.streams.uniform(self.name, week, ids, 1) >= drop
@@ -315,7 +316,7 @@ class Kickz(Intervention):
             self._residents_n = ppl.n
         ids = self._residents[self._residents >= ppl.lo]
         self._residents = ids
-        age = (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[ids], week)
         ok = (age >= p.min_age) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
         ids = ids[ok & ~self.is_member[ids]]
         if ids.size == 0:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.calendar import never
 from sim.calendar import week as calendar_week
 from sim.interventions import Intervention, InterventionParams
 from sim.params import MPS_2009, param
@@ -110,7 +111,7 @@ class MetTrack(Intervention):
         super().__init__(model, params)
         self.params: MetTrackParams = params
         self.schools = self._choose_schools()
-        self.until = np.full(model.people.capacity, -np.inf)  # on the programme while > week
+        self.until = never(model.people.capacity)  # on the programme while > week
 
     def _choose_schools(self) -> np.ndarray:
         """The most deprived boroughs, and in each the schools with the most deprived pupils."""

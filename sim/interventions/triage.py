@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import never
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_EARLIER, MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -139,7 +140,7 @@ class Triage(Intervention):
         cap = model.people.capacity
         self.params: Triage.Params = params
         self.n_triaged = np.zeros(cap, dtype=np.int16)  # triages so far, per person
-        self.until = np.full(cap, -1, dtype=np.int64)  # programme runs while week < until
+        self.until = never(cap)  # on the programme while until > week
         self.active = np.empty(0, dtype=np.int64)  # on the programme now (few)
         self.cases_total = 0
         self.cases_measured = 0  # diverted in the measured years
@@ -159,7 +160,7 @@ class Triage(Intervention):
         if free <= 0:
             return None
         ppl = m.people
-        age = (week - ppl.birth_week[persons]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[persons], week)
         eligible = (
             undecided
             & (gravity <= p.max_gravity)
