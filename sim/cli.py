@@ -124,7 +124,7 @@ def run(
 def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
     """Check a scenario file without running it."""
     sc = _load(scenario)
-    on = ", ".join(sorted(sc.interventions)) or "none"
+    on = ", ".join(n for n, p in sorted(sc.interventions.items()) if p.acts()) or "none"
     typer.echo(f"{scenario}: ok ({sc.name}; interventions: {on})")
 
 

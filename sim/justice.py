@@ -292,6 +292,7 @@ class Police(Agency):
         self.detection_multiplier[self.model.people.live] = 1.0
 
     def step(self) -> None:
+        """Detect this week's offences, then make the arrests due and decide each case."""
         m = self.model
         m.week_counts["detected"] += int(self.detect(m.offending.new_offences, m.week).size)
         self.arrest(m.week)
@@ -427,6 +428,7 @@ class YouthCourt(Agency):
         self.book = book
 
     def step(self) -> None:
+        """Sentence the charged cases due this week and put every due disposal into effect."""
         self.apply_disposals(self.model.week)
 
     def sentence(self, case_ids: np.ndarray, week: int) -> None:

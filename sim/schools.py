@@ -112,6 +112,7 @@ class Schools(Agency):
         self.set_rate_scale()
 
     def step(self) -> None:
+        """Permanent exclusions this week (term time only)."""
         m = self.model
         if not m.calendar.term:
             return

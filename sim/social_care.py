@@ -51,6 +51,7 @@ class SocialCare(Agency):
         super().__init__(model, params)
 
     def step(self) -> None:
+        """Children entering care this week."""
         m, p = self.model, self.params
         ppl, live = m.people, m.people.live
         rng = m.streams[self.name]

@@ -239,10 +239,22 @@ def timeseries(model: YouthJusticeModel) -> pd.DataFrame:
     return df
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary file in the same folder, then rename: whole or absent."""
+    """Write to a temporary file in the same folder, then rename: whole or absent.
+
+    The file gets the permissions of any file the user creates (0666 less the umask);
+    ``mkstemp`` alone would leave it readable by its owner only.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         write(tmp)
         os.replace(tmp, path)

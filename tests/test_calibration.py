@@ -63,12 +63,15 @@ def test_config_settings_and_priors_load():
         "behaviour.base_weekly_rate",
         "justice.detection_scale",
     }
-    # The profiles share behaviour: only population, YOS and interventions differ.
+    # The profiles share behaviour: only population, how many gangs and gang members,
+    # YOS and interventions differ.
     base = cal.scenarios["croydon"]
+    place = {"member_share", "count"}  # a borough's gangs, not how gangs behave
     for name in ("islington", "average"):
         other = cal.scenarios[name]
-        for section in ("behaviour", "network", "justice", "gangs", "schools", "social_care"):
+        for section in ("behaviour", "network", "justice", "schools", "social_care"):
             assert getattr(other, section) == getattr(base, section), (name, section)
+        assert other.gangs.model_dump(exclude=place) == base.gangs.model_dump(exclude=place)
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)

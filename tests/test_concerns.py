@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import small
+from conftest import SCENARIOS, small
 
 from sim import rng
 from sim.concern import Agency, Concern
@@ -109,14 +109,16 @@ def test_every_intervention_has_its_own_stream_key():
 
 def test_the_week_plan_is_the_story_of_a_week(small_scenario):
     m = YouthJusticeModel(scenario=small_scenario)
-    names = [act.__name__ for act in m.week_plan]
-    owners = [getattr(act, "__self__", None) for act in m.week_plan]
+    plan = [(getattr(act, "__self__", None), act.__name__) for act in m.week_plan]
     # Offending comes after everything that changes this week's hazards, and the police
-    # act on this week's offences before the court and the YOS.
-    assert names.index("supervise") < names.index("interventions_act") < names.index("step")
-    assert owners[names.index("step")] is m.schools
-    order = [o for o in owners if isinstance(o, Concern)]
-    assert order.index(m.offending) < order.index(m.police) < order.index(m.court)
+    # act on this week's offences before the court and the YOS releases anyone.
+    assert plan.index((m.yos, "supervise")) < plan.index((m, "interventions_act"))
+    assert plan.index((m, "interventions_act")) < plan.index((m.offending, "step"))
+    assert plan.index((m.offending, "step")) < plan.index((m.police, "step"))
+    assert plan.index((m.police, "step")) < plan.index((m.court, "step"))
+    assert plan.index((m.court, "step")) < plan.index((m.yos, "step"))
+    assert plan[0] == (m, "start_week") and plan[-1] == (m, "record_week")
+    assert all(isinstance(owner, Concern | YouthJusticeModel) for owner, _ in plan)
     assert all(act.__doc__ for act in m.week_plan)  # each act says what it does
     week_before = m.week
     m.step()
@@ -161,3 +163,22 @@ def test_a_diversion_records_the_intervention_that_claimed_it():
     assert np.all(claimed >= 0)
     assert {names[i] for i in np.unique(claimed)} == {"triage"}
     assert np.all(cases["diverted_by"][~diverted] == -1)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "listed"),
+    [
+        ("croydon-2018.toml", "gangs_team, schools_officers, triage"),
+        ("gangs-none.toml", "schools_officers, triage"),
+        ("schools-officers-0.toml", "gangs_team, triage"),
+        ("no-triage.toml", "gangs_team, schools_officers"),
+    ],
+)
+def test_validate_lists_only_the_interventions_that_act(scenario, listed):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["validate", str(SCENARIOS / scenario)])
+    assert result.exit_code == 0, result.output
+    assert f"interventions: {listed})" in result.output

@@ -68,7 +68,7 @@ def test_triage_cuts_first_time_entrants_and_leaves_an_entrenched_formal_cohort(
 def test_only_eligible_first_arrests_are_triaged(paired):
     _, on = paired
     cases, off, disp = on.police.book.cases, on.events.offences, on.events.disposals
-    triaged = np.flatnonzero(cases["kind"] == KIND["triage"])
+    triaged = np.flatnonzero(cases["kind"] == KIND["diversion"])
     assert triaged.size > 0
     p = Triage.Params()
     assert not cases["adult"][triaged].any()  # children only

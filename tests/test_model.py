@@ -5,9 +5,9 @@ from __future__ import annotations
 import mesa
 import numpy as np
 from conftest import small
-from sim.agencies import Agency
 
 from sim.calendar import WEEKS_PER_YEAR
+from sim.concern import Agency
 from sim.events import KIND
 from sim.model import YouthJusticeModel
 from sim.people_view import YoungPerson

@@ -130,7 +130,7 @@ def run_engine(engine: YouthJusticeModel, weeks: int) -> dict[str, float]:
         arrests += [(int(p), week) for p in live[ppl.arrest_week[live] == week]]
         totals["exclusions"] += engine.week_counts["exclusions"]
         totals["care_entries"] += engine.week_counts["care_entries"]
-        totals["yos_caseload_weeks"] += engine.yos_caseload
+        totals["yos_caseload_weeks"] += engine.yos.caseload
     off, disp = engine.events.offences, engine.events.disposals
     youth = ~disp["adult"]
     live = ppl.live
@@ -314,7 +314,7 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     agents = [ref.person[int(i)] for i in rows]
     peer = np.array([a.peer_exposure(week) for a in agents])
     assert (peer > 0).mean() > 0.2  # a week with plenty of recent offending around
-    np.testing.assert_allclose(peer, m.last_peer_exposure[rows], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(peer, m.offending.last_peer_exposure[rows], rtol=0, atol=1e-12)
     young = np.array([a.age(week) < 10 for a in agents])
     lh = np.array(
         [-np.inf if y else a.log_hazard(week) for a, y in zip(agents, young, strict=True)]

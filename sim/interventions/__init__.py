@@ -50,6 +50,11 @@ class InterventionParams(Params):
 
     enabled: bool = Field(True, description="switch the intervention on")
 
+    def acts(self) -> bool:
+        """Whether these settings do anything: switched on, and with places, staff or
+        sessions to act with (an intervention with none is listed as off)."""
+        return self.enabled
+
 
 class Intervention(Concern):
     """Base class: hooks that do nothing, and the outputs every intervention reports."""

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 class ComplexPanelParams(InterventionParams):
     """Who the panel takes, how many, for how long, what a plan does and costs."""
 
+    def acts(self) -> bool:
+        """Off with no places on the panel."""
+        return self.enabled and self.capacity > 0
+
     capacity: int = param(
         30,
         unit="children on a plan at once, per borough",

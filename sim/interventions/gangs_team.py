@@ -77,6 +77,10 @@ class GangsTeam(Intervention):
     class Params(InterventionParams):
         """How the team is organised and funded, whom it targets, what it does."""
 
+        def acts(self) -> bool:
+            """Off with no team (mode "none")."""
+            return self.enabled and self.mode != "none"
+
         mode: Literal["none", "separate", "integrated"] = Field(
             "separate",
             description="none: no team; separate: police gangs unit and council youth "

@@ -46,6 +46,10 @@ BRAGA_2019 = (
 class HotspotParams(InterventionParams):
     """How often, where, for how long, and what an operation does."""
 
+    def acts(self) -> bool:
+        """Off with no wards or weeks of operation."""
+        return self.enabled and self.wards_per_operation > 0 and self.operation_weeks > 0
+
     interval_weeks: int = param(
         8,
         unit="weeks",

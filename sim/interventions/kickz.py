@@ -44,6 +44,12 @@ _BREAK_ORDER = (51, 0, 50, 1, 49, 2, 48, 3, 47, 4)
 class KickzParams(InterventionParams):
     """Sites, registers, attendance and the session-evening effect."""
 
+    def acts(self) -> bool:
+        """Off with no sites, places or session weeks."""
+        return (
+            self.enabled and self.sites > 0 and self.site_capacity > 0 and self.weeks_per_year > 0
+        )
+
     sites: int = param(
         2,
         unit="sites per borough",

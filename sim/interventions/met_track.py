@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 class MetTrackParams(InterventionParams):
     """Where Met Track runs, who joins, and its (assumed) effects."""
 
+    def acts(self) -> bool:
+        """Off with no boroughs, schools or places."""
+        return self.enabled and (
+            self.boroughs > 0 and self.schools_per_borough > 0 and self.places_per_school_term > 0
+        )
+
     boroughs: int = param(
         16,
         unit="boroughs",

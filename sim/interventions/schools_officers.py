@@ -65,6 +65,10 @@ class SchoolsOfficers(Intervention):
     class Params(InterventionParams):
         """How many officers, where they go, what they change and what they cost."""
 
+        def acts(self) -> bool:
+            """Off with no officers."""
+            return self.enabled and self.officers > 0
+
         officers: int = param(
             16,
             unit="officers",

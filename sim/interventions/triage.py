@@ -54,6 +54,10 @@ class Triage(Intervention):
     class Params(InterventionParams):
         """Who is eligible, how many places, what the programme does and costs."""
 
+        def acts(self) -> bool:
+            """Off with no places a year."""
+            return self.enabled and self.cases_per_year > 0
+
         max_gravity: int = param(
             3,
             unit="YJB gravity score",

@@ -53,7 +53,7 @@ STATE_LABELS = {
     "custody": "in custody",
     "yos": "under YOS supervision",
     "offending": "offended in the last 12 weeks",
-    "diverted": "diverted (triage) at some point",
+    "diverted": "diverted at some point",
     "none": "none of these",
     "left": "left the model (turned 21)",
 }
