@@ -227,7 +227,7 @@ def load_experiment(path: str | Path) -> Experiment:
             sc = load_scenario(where)
         except ScenarioError as e:  # name both files: the experiment's entry and the key
             # The file at fault may be a parent the scenario extends.
-            culprit = entry if _same_file(e.path, where) else e.path
+            culprit = entry if e.path == str(where) or _same_file(e.path, where) else e.path
             where_key = f"{e.key}: " if e.key else ""
             raise ExperimentError(
                 path, "scenarios", f"in scenario {culprit}: {where_key}{e.message}"
