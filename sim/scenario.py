@@ -50,7 +50,7 @@ class ScenarioError(Exception):
 class RunSettings(BaseModel):
     """How long to run and which seed (not model parameters)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     years: int = Field(10, ge=1, le=100, description="measured years")
     burn_in_years: int = Field(
         8,
@@ -197,6 +197,8 @@ def _describe(err: dict, root: type[BaseModel], data: dict) -> tuple[str, str]:
     }
     if kind in bounds:
         return key, f"expected a value {bounds[kind].format(**ctx)}, got {got!r}"
+    if kind == "finite_number":  # nan or inf (Params refuse them)
+        return key, f"expected a finite number, got {got!r}"
     if kind == "value_error" and isinstance(ctx.get("error"), _UnknownIntervention):
         e = ctx["error"]
         return f"interventions.{e.name}", "unknown intervention" + _suggest(e.name, e.known) + (
