@@ -306,9 +306,10 @@ def viz(
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario TOML file to start with")
     ] = None,
-    host: Annotated[str, typer.Option(help="address to bind (127.0.0.1: this machine only)")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str,
+        typer.Option(help="address to bind (127.0.0.1: this machine only; others get a warning)"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8765,
 ) -> None:
     """Serve the browser view (Mesa SolaraViz) at http://HOST:PORT."""

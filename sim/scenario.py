@@ -40,7 +40,7 @@ class ScenarioError(InputError):
 class RunSettings(BaseModel):
     """How long to run and which seed (not model parameters)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     years: int = Field(10, ge=1, le=100, description="measured years")
     burn_in_years: int = Field(
         8,

@@ -206,6 +206,8 @@ def _describe_one(
     }
     if kind in bounds:
         return key, f"expected a value {bounds[kind].format(**ctx)}, got {got!r}"
+    if kind == "finite_number":  # nan or inf (Params refuse them)
+        return key, f"expected a finite number, got {got!r}"
     if kind == "value_error" and isinstance(ctx.get("error"), UnknownName):
         e = ctx["error"]
         known_text = f" (known: {', '.join(e.known)})" if e.known else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pkgutil
+from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
@@ -33,6 +34,7 @@ from sim.viz.state import (
     VizSettings,
     apply_levers,
     available_levers,
+    clamp_population,
     lever_values,
     sample_around_gang,
     scale_population,
@@ -259,6 +261,10 @@ def test_server_command_binds_loopback_and_passes_the_scenario():
     assert "sim.viz.app:Page" in cmd
     assert env[SCENARIO_ENV] == str(CROYDON.resolve())
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
+    # No CDN proxy (it fetches and deletes); the front end is one of the static folders.
+    assert env["SOLARA_ASSETS_PROXY"] == "false"
+    assert env["SOLARA_ASSETS_CDN"] == "/static/assets/cdn"
+    assert (Path(env["SOLARA_ASSETS_EXTRA_LOCATIONS"]) / "cdn" / "requirejs@2.3.6").is_dir()
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -349,3 +355,39 @@ def test_page_renders_steps_and_resets_with_the_levers(monkeypatch, small_settin
     slider.v_model = 4000
     _button(rc, "Reset").click()
     assert "with 4,000 children aged 10-17" in _measures(rc)
+
+
+def test_population_from_the_browser_is_clamped_to_the_slider():
+    lo, hi, _ = viz_state.POPULATION_RANGE
+    assert clamp_population(10**8) == hi
+    assert clamp_population(-5) == lo
+    assert clamp_population(4000.4) == 4000
+    assert clamp_population("7000") == 7000
+    for bad in (float("nan"), float("inf"), "lots", None):
+        with pytest.raises(ValueError, match="children aged 10-17"):
+            clamp_population(bad)
+
+
+def test_page_clamps_the_population_slider_on_the_server(monkeypatch, small_settings):
+    """A client can send any slider value; the settings keep to the slider's range."""
+    monkeypatch.setenv(SCENARIO_ENV, str(CROYDON))
+    monkeypatch.setattr(
+        viz_state.VizSettings,
+        "for_file",
+        classmethod(lambda cls, path=None, population=SMALL: small_settings.copy()),
+    )
+    update_counter.value = 0
+    _, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    lo, hi, _ = viz_state.POPULATION_RANGE
+
+    def slider():
+        found = [w for w in rc.find(v.Slider).widgets if w.label.startswith("Children aged")]
+        assert len(found) == 1
+        return found[0]
+
+    slider().v_model = 10**8
+    assert slider().label == f"Children aged 10-17: {hi:,}"
+    slider().v_model = -5
+    assert slider().label == f"Children aged 10-17: {lo:,}"
+    _button(rc, "Reset").click()
+    assert f"with {lo:,} children aged 10-17" in _measures(rc)

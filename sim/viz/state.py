@@ -11,6 +11,7 @@ and timed without a server.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import pkgutil
 import threading
@@ -211,6 +212,23 @@ def scale_population(scenario: Scenario, population_10_17: int) -> Scenario:
     }
     gangs = scenario.gangs.model_copy(update={"count": max(1, round(scenario.gangs.count * share))})
     return scenario.model_copy(update={"population": pop.model_copy(update=update), "gangs": gangs})
+
+
+def clamp_population(value: Any) -> int:
+    """A number of children from the page's slider, clamped to the slider's range.
+
+    The browser sends the slider's value, and anything that can reach the server can send
+    any value: a huge one would build a model that exhausts memory. Raises ValueError for
+    what is not a finite number.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"children aged 10-17: expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"children aged 10-17: expected a finite number, got {value!r}")
+    lo, hi, _ = POPULATION_RANGE
+    return int(min(max(round(number), lo), hi))
 
 
 def scenario_files(extra: str | Path | None = None) -> list[Path]:
