@@ -118,6 +118,10 @@ def run(
     if out is not None:
         write_outputs(out, done.summary, done.series)
         typer.echo(f"wrote {out / 'summary.json'} and {out / 'timeseries.parquet'}")
+    else:
+        typer.echo(
+            "wrote nothing: add --out DIR to keep summary.json and timeseries.parquet", err=True
+        )
     typer.echo(f"({time.perf_counter() - start:.1f} s)", err=True)
 
 

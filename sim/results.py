@@ -274,7 +274,8 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
                 "name": sc.name,
                 "description": sc.description,
                 "file": os.path.normpath(f),
-                "interventions": sorted(n for n, p in sc.interventions.items() if p.enabled),
+                # Those that act (an intervention set to no places or no team is off).
+                "interventions": sorted(n for n, p in sc.interventions.items() if p.acts()),
             }
             for sc, f in zip(exp.scenarios, exp.files, strict=True)
         ],

@@ -182,3 +182,36 @@ def test_validate_lists_only_the_interventions_that_act(scenario, listed):
     result = CliRunner().invoke(app, ["validate", str(SCENARIOS / scenario)])
     assert result.exit_code == 0, result.output
     assert f"interventions: {listed})" in result.output
+
+
+def test_an_experiment_lists_only_the_interventions_each_scenario_runs(tmp_path):
+    """The report's "Interventions on" column reads the manifest: a scenario with no gangs
+    team (mode "none") or no officers does not list them."""
+    from sim.experiment import load_experiment
+    from sim.results import new_manifest
+
+    exp_file = tmp_path / "exp.toml"
+    files = ", ".join(
+        f'"{SCENARIOS / name}"'
+        for name in ("croydon-2018.toml", "gangs-none.toml", "schools-officers-0.toml")
+    )
+    exp_file.write_text(f'name = "lists"\nscenarios = [{files}]\nreplicates = 1\n')
+    listed = {
+        s["name"]: s["interventions"] for s in new_manifest(load_experiment(exp_file))["scenarios"]
+    }
+    assert listed == {
+        "croydon-2018": ["gangs_team", "schools_officers", "triage"],
+        "gangs-none": ["schools_officers", "triage"],
+        "schools-officers-0": ["gangs_team", "triage"],
+    }
+
+
+def test_run_without_out_says_it_wrote_nothing():
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    tiny = SCENARIOS.parent / "tests" / "experiment_scenarios" / "tiny.toml"
+    result = CliRunner().invoke(app, ["run", str(tiny), "--years", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "wrote nothing: add --out DIR" in result.output
