@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.calendar import WEEKS_PER_YEAR
-from sim.population import ETHNIC_GROUPS, SEXES
+from sim.population import ETHNIC_GROUPS, SEXES, age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -39,7 +38,7 @@ class YoungPerson(mesa.Agent):
 
     @property
     def age(self) -> float:
-        return float((self.model.week - self._get("birth_week")) / WEEKS_PER_YEAR)
+        return float(age_of(self._get("birth_week"), self.model.week))
 
     @property
     def sex(self) -> str:
