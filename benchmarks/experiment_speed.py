@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.runner import run_experiment
+from sim.batch import run_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_RUNS = 1000

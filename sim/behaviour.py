@@ -7,6 +7,9 @@
 Ethnic group is not an argument of anything here. Desistance is not a
 separate rule: it follows from the falling side of the age curve and from
 the fading of the recent-offending term with time since the last offence.
+
+Who is in a gang is decided in :mod:`sim.gangs`; here membership is one of the
+risk factors, and it tilts the mix of offences.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import numpy as np
 from pydantic import field_validator
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import OFFENCE_TYPES
+from sim.concern import Concern
+from sim.events import OFFENCE_TYPE, OFFENCE_TYPES
 from sim.params import MPS_2009, Gravity, NonNegative, Params, Probability, param
-from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE
+from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE, age_of
 from sim.rng import rank_within
 
 if TYPE_CHECKING:
@@ -31,260 +35,7 @@ PETROSINO = (
 )
 
 
-class BehaviourParams(Params):
-    """The offending hazard and what follows an offence."""
-
-    base_weekly_rate: float = param(
-        0.0005,
-        unit="offences per week",
-        basis="calibrated",
-        gt=0,
-        le=1,
-        doc="hazard of a reference boy at the peak age with no risk factors",
-    )
-    peak_age_male: float = param(
-        16.5,
-        unit="years",
-        basis="sourced",
-        ge=10,
-        le=21,
-        source="Youth Endowment Fund summary: peak age of known offending 15-18 "
-        "(1995: 18 for males; violence peaks ~15 in the Peterborough study)",
-    )
-    peak_age_female: float = param(
-        15.0,
-        unit="years",
-        basis="assumed",
-        ge=10,
-        le=21,
-        doc="girls' offending peaks earlier (criminological consensus)",
-    )
-    rise_width: float = param(
-        2.2,
-        unit="years",
-        basis="assumed",
-        gt=0,
-        doc="spread of the age-crime curve below the peak",
-    )
-    fall_width: float = param(
-        3.5,
-        unit="years",
-        basis="assumed",
-        gt=0,
-        doc="spread above the peak (desistance is slower than onset)",
-    )
-    female_rate_ratio: float = param(
-        0.3,
-        unit="ratio",
-        basis="sourced",
-        gt=0,
-        le=2,
-        source="Youth Justice Statistics 2018/19: girls 15% of children cautioned or "
-        "sentenced (true offending less skewed: assumed 0.3)",
-    )
-    summer_factor: float = param(
-        1.10,
-        unit="multiplier",
-        basis="assumed",
-        gt=0,
-        doc="seasonal swing in recorded youth crime (summer high)",
-    )
-    winter_factor: float = param(
-        0.95,
-        unit="multiplier",
-        basis="assumed",
-        gt=0,
-        doc="dark evenings keep fewer young people out",
-    )
-    coef_deprivation: float = param(
-        0.2,
-        unit="log hazard per SD",
-        basis="calibrated",
-        source=MPS_2009,
-        doc="most deprived areas most affected by crime (section C.1), with no size given; "
-        "fitted with the borough profiles (calibration/)",
-    )
-    coef_low_income: float = param(
-        0.3,
-        unit="log hazard",
-        basis="assumed",
-        doc="family low income beyond the ward's deprivation",
-    )
-    coef_looked_after: float = param(
-        0.7,
-        unit="log hazard",
-        basis="sourced",
-        source=MPS_2009,
-        doc="looked-after children most likely to become victims and perpetrators (para 14)",
-    )
-    coef_domestic_abuse: float = param(
-        0.4,
-        unit="log hazard",
-        basis="sourced",
-        source="croydon-scrutiny-police-multiagency-minutes.txt (Serious Violence Duty links "
-        "youth violence and domestic abuse)",
-    )
-    coef_persistent_absence: float = param(
-        0.5,
-        unit="log hazard",
-        basis="sourced",
-        source=MPS_2009,
-        doc="truancy as a factor in later offending (para 4)",
-    )
-    coef_excluded: float = param(
-        0.8,
-        unit="log hazard",
-        basis="assumed",
-        doc="permanent exclusion (pupil referral unit); excluded pupils are heavily over-"
-        "represented among young offenders (Timpson review 2019)",
-    )
-    coef_substance_use: float = param(
-        0.6,
-        unit="log hazard",
-        basis="sourced",
-        source=MPS_2009,
-        doc="significant link between youth offending and drugs and alcohol (para 32)",
-    )
-    coef_victim: float = param(
-        0.6,
-        unit="log hazard",
-        basis="sourced",
-        source=MPS_2009,
-        doc="being a victim, especially of violence, is often a precursor to offending (para 29)",
-    )
-    victim_memory_weeks: float = param(
-        52,
-        unit="weeks",
-        basis="assumed",
-        gt=0,
-        doc="how long victimisation keeps raising risk (e-folding time)",
-    )
-    coef_peer: float = param(
-        1.5,
-        unit="log hazard per unit share",
-        basis="calibrated",
-        ge=0,
-        le=10,
-        doc="peer contagion: weighted share of neighbours offending recently (MPS para 10, 31)",
-    )
-    peer_window_weeks: int = param(
-        12,
-        unit="weeks",
-        basis="assumed",
-        ge=1,
-        le=104,
-        doc="a neighbour counts as offending recently for this long",
-    )
-    coef_gang: float = param(
-        0.8,
-        unit="log hazard",
-        basis="assumed",
-        ge=0,
-        le=5,
-        doc="gang membership (Croydon 2019 inspection: gangs and serious youth violence); "
-        "no target separates it from peer contagion, so it is held fixed in the calibration",
-    )
-    coef_label: float = param(
-        0.15,
-        unit="log hazard",
-        basis="calibrated",
-        ge=-1,
-        le=2,
-        source=PETROSINO,
-        doc="labelling: effect of a formal record on later offending; may be zero",
-    )
-    coef_prior: float = param(
-        0.4,
-        unit="log hazard per log(1+offences)",
-        basis="calibrated",
-        ge=0,
-        le=3,
-        doc="persistence: past offending predicts future offending",
-    )
-    coef_recent: float = param(
-        1.2,
-        unit="log hazard",
-        basis="calibrated",
-        ge=0,
-        le=5,
-        doc="state dependence right after an offence, fading with time (desistance)",
-    )
-    recent_memory_weeks: float = param(
-        26,
-        unit="weeks",
-        basis="assumed",
-        gt=0,
-        doc="e-folding time of the recent-offending term (drives desistance)",
-    )
-    coef_post_release: float = param(
-        0.5,
-        unit="log hazard",
-        basis="assumed",
-        ge=0,
-        le=5,
-        doc="raised risk just after release from custody, fading over 6 months",
-    )
-    release_memory_weeks: float = param(
-        26,
-        unit="weeks",
-        basis="assumed",
-        gt=0,
-        doc="e-folding time of the post-release risk",
-    )
-    offence_mix: tuple[Probability, Probability, Probability, Probability, Probability] = param(
-        (0.46, 0.12, 0.28, 0.07, 0.07),
-        unit="shares of minor, drugs, violence, robbery, weapon",
-        basis="assumed",
-        doc="true offence mix (proven mix in Youth Justice Statistics: violence ~30%, "
-        "drugs ~12%, robbery ~7%)",
-    )
-    gang_mix_factor: tuple[NonNegative, NonNegative, NonNegative, NonNegative, NonNegative] = param(
-        (0.6, 2.0, 1.0, 2.5, 2.5),
-        unit="multiplier per type",
-        basis="assumed",
-        doc="gang members' offences lean to drugs, robbery and weapons",
-    )
-    gravity: tuple[Gravity, Gravity, Gravity, Gravity, Gravity] = param(
-        (2, 3, 3, 5, 5),
-        unit="YJB gravity score 1-8",
-        basis="assumed",
-        doc="typical score per type, after the YJB/ACPO gravity factor matrix",
-    )
-    co_offending_share: float = param(
-        0.40,
-        unit="share of offences",
-        basis="sourced",
-        ge=0,
-        le=1,
-        source="EVIDENCE.md: about 40% of juvenile offenders commit most offences with others "
-        "(Philadelphia); 56% of 10-17 offenders co-offend (Victoria 2016)",
-    )
-    co_offender_inactive_acceptance: float = param(
-        0.3,
-        unit="probability",
-        basis="assumed",
-        ge=0,
-        le=1,
-        doc="chance a chosen friend who has not offended recently joins in",
-    )
-    young_victim_share: float = param(
-        0.5,
-        unit="share of violence and robbery",
-        basis="assumed",
-        ge=0,
-        le=1,
-        doc="offences against the person whose victim is another young person in the model",
-    )
-
-    @field_validator("offence_mix")
-    @classmethod
-    def _mix_sums_to_one(cls, mix: tuple[float, ...]) -> tuple[float, ...]:
-        if abs(sum(mix) - 1) > 1e-6:
-            raise ValueError(f"shares must sum to 1 (they sum to {sum(mix):.3f})")
-        return mix
-
-
-def age_curve(age: np.ndarray, male: np.ndarray, p: BehaviourParams) -> np.ndarray:
+def age_curve(age: np.ndarray, male: np.ndarray, p: Offending.Params) -> np.ndarray:
     """Relative hazard by age and sex: rises to a peak, then falls more slowly."""
     peak = np.where(male, p.peak_age_male, p.peak_age_female)
     width = np.where(age < peak, p.rise_width, p.fall_width)
@@ -292,7 +43,7 @@ def age_curve(age: np.ndarray, male: np.ndarray, p: BehaviourParams) -> np.ndarr
     return scale * np.exp(-0.5 * ((age - peak) / width) ** 2)
 
 
-def log_age_table(p: BehaviourParams) -> np.ndarray:
+def log_age_table(p: Offending.Params) -> np.ndarray:
     """log(base rate x age curve) by sex (rows 0 F, 1 M) and whole weeks of age.
 
     The hazard is constant within a week of age, so the step looks it up
@@ -307,26 +58,17 @@ def log_age_table(p: BehaviourParams) -> np.ndarray:
         )
 
 
-def static_log_risk(model: YouthJusticeModel, rows: slice) -> None:
-    """The part of the log hazard fixed at entry: area, family income, propensity.
+def season_log_age_tables(table: np.ndarray, p: Offending.Params) -> dict[float, np.ndarray]:
+    """``log_age_table + log(season factor)`` flattened, for each season's factor.
 
-    Also each entrant's index into the flattened age table (sex x weeks of age) less
-    the week: whole weeks of age at ``week`` are ``floor(week - birth) = week -
-    ceil(birth)``, so the weekly lookup is one integer add and one ``take``.
+    Adding the season here rather than to every person each week saves a pass
+    and gives the same numbers (the same one addition per element).
     """
-    p, ppl = model.params.behaviour, model.people
-    model.static_log_risk[rows] = (
-        p.coef_deprivation * ppl.deprivation[rows]
-        + p.coef_low_income * ppl.low_income[rows]
-        + ppl.propensity[rows]
-    )
-    sex_row = ppl.sex[rows].astype(np.int64) * model.log_age_table.shape[1]
-    model.age_table_offset[rows] = sex_row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
-    model.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
+    return {f: (table + np.log(f)).ravel() for f in (p.summer_factor, p.winter_factor, 1.0)}
 
 
 # The person's fields that the cached risk-flag part of the log hazard depends on
-# (with ``model.da_risk_weight``); a row is worked out again when any of them changes.
+# (with ``Offending.da_risk_weight``); a row is worked out again when any of them changes.
 RISK_FLAG_FIELDS = (
     "looked_after",
     "domestic_abuse",
@@ -338,290 +80,543 @@ RISK_FLAG_FIELDS = (
     "n_offences",
 )
 
-
-def new_risk_flag_cache(model: YouthJusticeModel) -> dict[str, np.ndarray]:
-    """Last seen values of the risk-flag fields, per row (n_offences -1: never seen)."""
-    ppl = model.people
-    seen = {name: getattr(ppl, name).copy() for name in RISK_FLAG_FIELDS}
-    seen["da_risk_weight"] = np.ones(ppl.capacity)
-    seen["n_offences"][:] = -1
-    return seen
-
-
-def _risk_flag_terms(model: YouthJusticeModel, idx: np.ndarray) -> np.ndarray:
-    """The static and risk-flag part of the log hazard of rows ``idx``, in a fixed order
-    (so it is the same number however the flags came to be what they are)."""
-    p, ppl = model.params.behaviour, model.people
-    v = model.static_log_risk[idx]
-    v += p.coef_looked_after * ppl.looked_after[idx]
-    v += p.coef_domestic_abuse * (ppl.domestic_abuse[idx] * model.da_risk_weight[idx])
-    v += p.coef_persistent_absence * ppl.persistent_absence[idx]
-    v += p.coef_excluded * ppl.excluded[idx]
-    v += p.coef_substance_use * ppl.substance_use[idx]
-    v += p.coef_gang * (ppl.gang[idx] >= 0)
-    v += p.coef_label * (ppl.n_formal[idx] > 0)
-    v += p.coef_prior * np.log1p(ppl.n_offences[idx])
-    return v
-
-
-def _update_risk_flags(model: YouthJusticeModel, rows: slice) -> None:
-    """Work the cached risk-flag part out again for the rows whose flags changed
-    since it was last worked out (a byte compare per field over ``rows``).
-
-    The coefficients are read when a row is worked out: as for the static part,
-    set parameters before the model is built, not during a run."""
-    ppl, seen = model.people, model.risk_flag_seen
-    changed = model.da_risk_weight[rows] != seen["da_risk_weight"][rows]
-    for name in RISK_FLAG_FIELDS:
-        changed |= getattr(ppl, name)[rows] != seen[name][rows]
-    idx = np.flatnonzero(changed)
-    if idx.size:
-        idx += rows.start
-        for name in RISK_FLAG_FIELDS:
-            seen[name][idx] = getattr(ppl, name)[idx]
-        seen["da_risk_weight"][idx] = model.da_risk_weight[idx]
-        model.risk_flag_log_risk[idx] = _risk_flag_terms(model, idx)
-
-
-def season_log_age_tables(table: np.ndarray, p: BehaviourParams) -> dict[float, np.ndarray]:
-    """``log_age_table + log(season factor)`` flattened, for each season's factor.
-
-    Adding the season here rather than to every person each week saves a pass
-    and gives the same numbers (the same one addition per element).
-    """
-    return {f: (table + np.log(f)).ravel() for f in (p.summer_factor, p.winter_factor, 1.0)}
-
-
 # Memory terms are dropped after this many e-folding times (exp(-10) < 5e-5).
-_MEMORY_CUTOFF = 10.0
+MEMORY_CUTOFF = 10.0
 # Age in whole weeks from which the hazard is not zero (the age of criminal responsibility).
-_FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
+FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
 
 
-def _add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
+def add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
     """lh += coef * exp(-(now - since)/memory), only where ``since`` is recent (NaN = never)."""
-    idx = np.flatnonzero(since >= now - _MEMORY_CUTOFF * memory)
+    idx = np.flatnonzero(since >= now - MEMORY_CUTOFF * memory)
     if idx.size:
         lh[idx] += coef * np.exp((since[idx] - now) / memory)
 
 
-def _add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) -> None:
+def add_flag(lh: np.ndarray, coef: float, flag: np.ndarray, buf: np.ndarray) -> None:
     """lh += coef * flag, in place through a scratch buffer (no temporaries)."""
     np.multiply(flag, coef, out=buf)
     np.add(lh, buf, out=lh)
 
 
-def log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> np.ndarray:
-    """Weekly log hazard of every live person (before programme multipliers)."""
-    return _log_hazard(model, week, peer)[0]
+class Offending(Concern):
+    """Who offends each week, what they do, with whom, and against whom.
 
-
-def _log_hazard(model: YouthJusticeModel, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
-    """The live window's log hazard, and how many of its rows (a prefix) are aged 10 or more.
-
-    Over the rows aged 10 or more (the under-10s are the window's last rows, in
-    birth order, and their log hazard is -inf): the age-by-season table, plus the
-    cached static and risk-flag part (worked out again only for rows whose flags
-    changed), plus peer exposure, plus the memory terms where they are recent.
+    State: the cached parts of each person's log hazard, this week's programme
+    multipliers (interventions scale ``hazard_multiplier`` and ``da_risk_weight``; both
+    are reset to 1 at the start of each week), and last week's log hazard, which
+    interventions read to target risk (:meth:`last_log_hazard_of`).
     """
-    p, ppl, live = model.params.behaviour, model.people, model.people.live
-    lo, n_live = live.start, live.stop - live.start
-    w = model.calendar
-    season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
-    # Rows are in birth order, so those aged 10 or more are a prefix: count it by bisection.
-    n = int(np.searchsorted(ppl.birth_week[live], week - _FIRST_WEEK_AT_RISK, side="right"))
-    lh = np.empty(n_live)
-    lh[n:] = -np.inf
-    rows = slice(lo, lo + n)
-    _update_risk_flags(model, rows)
-    a, buf, idx = lh[:n], model.scratch_float[:n], model.scratch_int[:n]
-    np.add(model.age_table_offset[rows], week, out=idx)  # table row + whole weeks of age
-    np.take(model.season_log_age_tables[season], idx, out=a)
-    np.add(a, model.risk_flag_log_risk[rows], out=a)
-    _add_flag(a, p.coef_peer, peer[rows], buf)
-    _add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
-    _add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
-    _add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)
-    return lh, n
 
+    name = "behaviour"
 
-def offend(model: YouthJusticeModel, week: int) -> np.ndarray:
-    """Who offends this week; records offences, co-offences and victims. Returns offence ids."""
-    p, ppl, live = model.params.behaviour, model.people, model.people.live
-    lo, n_live = live.start, live.stop - live.start
-    rng = model.streams["behaviour"]
-    # Fixed draws per live person every week, whatever happens, so policies
-    # that change one person's hazard do not shift anyone else's draws.
-    u_offend = rng.random(n_live)
+    class Params(Params):
+        """The offending hazard and what follows an offence."""
 
-    recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never) is False
-    active = np.flatnonzero(recent) + lo
-    active = active[~(ppl.custody_release_week[active] > week)]  # at liberty (a few tested)
-    peer = model.network.peer_exposure(active, model.calendar.term)
-    model.last_peer_exposure = peer
-
-    lh, n = _log_hazard(model, week, peer)  # rows from n on are under 10: hazard 0
-    model.last_log_hazard = lh
-    model.last_log_hazard_lo = lo
-    hazard = np.exp(lh[:n], out=model.scratch_float[:n])
-    np.multiply(hazard, model.hazard_multiplier[lo : lo + n], out=hazard)
-    # P(offend) = 1 - exp(-hazard) <= hazard, so only draws below the hazard can
-    # be offences (the factor 1 + 2**-20 covers rounding in expm1); the
-    # probability is then worked out for those few, out of custody.
-    cand = np.flatnonzero(u_offend[:n] < hazard * (1 + 2**-20))
-    cand = cand[~(ppl.custody_release_week[cand + lo] > week)]
-    prob = -np.expm1(-hazard[cand])
-    offenders = cand[u_offend[cand] < prob] + lo
-    if offenders.size == 0:
-        return np.empty(0, dtype=np.int64)
-
-    gang = ppl.gang[offenders] >= 0
-    mix = np.asarray(p.offence_mix)
-    gang_mix = mix * np.asarray(p.gang_mix_factor)
-    cum = np.cumsum(mix / mix.sum())
-    cum_gang = np.cumsum(gang_mix / gang_mix.sum())
-    u = model.streams.uniform("behaviour", week, offenders)
-    otype = np.where(
-        gang, np.searchsorted(cum_gang, u, side="right"), np.searchsorted(cum, u, side="right")
-    ).clip(0, len(OFFENCE_TYPES) - 1)
-
-    # Co-offending: a share of offences pulls in a friend, sibling or fellow
-    # gang member, readily if they have offended recently.
-    # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
-    s = model.streams
-    u_co = s.uniforms("co_offending", week, offenders, (1, 2, 3))  # salts 1, 2, 3
-    co = u_co[0] < p.co_offending_share
-    partner = model.network.random_partner(offenders[co], u_co[1][co])
-    ok = (partner >= 0) & (partner != offenders[co])
-    partner_row = np.maximum(partner, 0)
-    ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
-    # A partner under the age of criminal responsibility (the cohort turning 10) does not
-    # take part.
-    partner_age = (week - ppl.birth_week[partner_row]) / WEEKS_PER_YEAR
-    ok &= partner_age >= AGE_OF_RESPONSIBILITY
-    partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
-    accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
-    ok &= u_co[2][co] < accept
-    leaders = offenders[co][ok]
-    partners = partner[ok]
-    first_group = model.next_co_group
-    model.next_co_group += leaders.size
-    groups = first_group + np.arange(leaders.size)
-    co_group = np.full(offenders.size, -1, dtype=np.int64)
-    co_pos = np.flatnonzero(co)[ok]
-    co_group[co_pos] = groups
-
-    persons = np.concatenate([offenders, partners])
-    types = np.concatenate([otype, otype[co_pos]])
-    co_groups = np.concatenate([co_group, groups])
-    gravity = np.asarray(p.gravity, dtype=np.int8)[types]
-    ids = model.events.offences.append(
-        person=persons,
-        week=np.full(persons.size, week),
-        type=types,
-        gravity=gravity,
-        co_group=co_groups,
-        detected=np.zeros(persons.size, dtype=bool),
-        case=np.full(persons.size, -1),
-        proven_week=np.full(persons.size, np.nan),
-        disposal=np.full(persons.size, -1),
-    )
-    # A person may appear twice (own offence and a partner's): count with unique, not
-    # np.add.at (slow at this size).
-    who, times = np.unique(persons, return_counts=True)
-    ppl.n_offences[who] += times.astype(ppl.n_offences.dtype)
-    ppl.last_offence_week[persons] = week
-
-    # Young victims of violence and robbery: a peer from school or the
-    # neighbourhood, whose own risk then rises (MPS response para 29).
-    against_person = (types == 2) | (types == 3)  # violence, robbery
-    # Each of a person's offences this week draws apart: salt by the offence's rank
-    # among that person's offences (own offence first, then those joined as a partner).
-    salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
-    u_victim, u_who = s.uniforms("victims", week, persons, (salt, salt + 50))
-    has_victim = against_person & (u_victim < p.young_victim_share)
-    victims = model.network.random_acquaintance(persons[has_victim], u_who[has_victim])
-    got = victims >= 0
-    if got.any():
-        got[got] = ~model.interventions.protect_victims(victims[got], week)
-    if got.any():
-        v = victims[got]
-        ppl.victim_week[v] = week
-        model.events.victimisations.append(
-            person=v, week=np.full(v.size, week), offence=ids[has_victim][got]
+        base_weekly_rate: float = param(
+            0.0005,
+            unit="offences per week",
+            basis="calibrated",
+            gt=0,
+            le=1,
+            doc="hazard of a reference boy at the peak age with no risk factors",
         )
-    return ids
+        peak_age_male: float = param(
+            16.5,
+            unit="years",
+            basis="sourced",
+            ge=10,
+            le=21,
+            source="Youth Endowment Fund summary: peak age of known offending 15-18 "
+            "(1995: 18 for males; violence peaks ~15 in the Peterborough study)",
+        )
+        peak_age_female: float = param(
+            15.0,
+            unit="years",
+            basis="assumed",
+            ge=10,
+            le=21,
+            doc="girls' offending peaks earlier (criminological consensus)",
+        )
+        rise_width: float = param(
+            2.2,
+            unit="years",
+            basis="assumed",
+            gt=0,
+            doc="spread of the age-crime curve below the peak",
+        )
+        fall_width: float = param(
+            3.5,
+            unit="years",
+            basis="assumed",
+            gt=0,
+            doc="spread above the peak (desistance is slower than onset)",
+        )
+        female_rate_ratio: float = param(
+            0.3,
+            unit="ratio",
+            basis="sourced",
+            gt=0,
+            le=2,
+            source="Youth Justice Statistics 2018/19: girls 15% of children cautioned or "
+            "sentenced (true offending less skewed: assumed 0.3)",
+        )
+        summer_factor: float = param(
+            1.10,
+            unit="multiplier",
+            basis="assumed",
+            gt=0,
+            doc="seasonal swing in recorded youth crime (summer high)",
+        )
+        winter_factor: float = param(
+            0.95,
+            unit="multiplier",
+            basis="assumed",
+            gt=0,
+            doc="dark evenings keep fewer young people out",
+        )
+        coef_deprivation: float = param(
+            0.2,
+            unit="log hazard per SD",
+            basis="calibrated",
+            source=MPS_2009,
+            doc="most deprived areas most affected by crime (section C.1), with no size given; "
+            "fitted with the borough profiles (calibration/)",
+        )
+        coef_low_income: float = param(
+            0.3,
+            unit="log hazard",
+            basis="assumed",
+            doc="family low income beyond the ward's deprivation",
+        )
+        coef_looked_after: float = param(
+            0.7,
+            unit="log hazard",
+            basis="sourced",
+            source=MPS_2009,
+            doc="looked-after children most likely to become victims and perpetrators (para 14)",
+        )
+        coef_domestic_abuse: float = param(
+            0.4,
+            unit="log hazard",
+            basis="sourced",
+            source="croydon-scrutiny-police-multiagency-minutes.txt (Serious Violence Duty links "
+            "youth violence and domestic abuse)",
+        )
+        coef_persistent_absence: float = param(
+            0.5,
+            unit="log hazard",
+            basis="sourced",
+            source=MPS_2009,
+            doc="truancy as a factor in later offending (para 4)",
+        )
+        coef_excluded: float = param(
+            0.8,
+            unit="log hazard",
+            basis="assumed",
+            doc="permanent exclusion (pupil referral unit); excluded pupils are heavily over-"
+            "represented among young offenders (Timpson review 2019)",
+        )
+        coef_substance_use: float = param(
+            0.6,
+            unit="log hazard",
+            basis="sourced",
+            source=MPS_2009,
+            doc="significant link between youth offending and drugs and alcohol (para 32)",
+        )
+        coef_victim: float = param(
+            0.6,
+            unit="log hazard",
+            basis="sourced",
+            source=MPS_2009,
+            doc="being a victim, especially of violence, is often a precursor to offending "
+            "(para 29)",
+        )
+        victim_memory_weeks: float = param(
+            52,
+            unit="weeks",
+            basis="assumed",
+            gt=0,
+            doc="how long victimisation keeps raising risk (e-folding time)",
+        )
+        coef_peer: float = param(
+            1.5,
+            unit="log hazard per unit share",
+            basis="calibrated",
+            ge=0,
+            le=10,
+            doc="peer contagion: weighted share of neighbours offending recently (MPS para 10, 31)",
+        )
+        peer_window_weeks: int = param(
+            12,
+            unit="weeks",
+            basis="assumed",
+            ge=1,
+            le=104,
+            doc="a neighbour counts as offending recently for this long",
+        )
+        coef_gang: float = param(
+            0.8,
+            unit="log hazard",
+            basis="assumed",
+            ge=0,
+            le=5,
+            doc="gang membership (Croydon 2019 inspection: gangs and serious youth violence); "
+            "no target separates it from peer contagion, so it is held fixed in the calibration",
+        )
+        coef_label: float = param(
+            0.15,
+            unit="log hazard",
+            basis="calibrated",
+            ge=-1,
+            le=2,
+            source=PETROSINO,
+            doc="labelling: effect of a formal record on later offending; may be zero",
+        )
+        coef_prior: float = param(
+            0.4,
+            unit="log hazard per log(1+offences)",
+            basis="calibrated",
+            ge=0,
+            le=3,
+            doc="persistence: past offending predicts future offending",
+        )
+        coef_recent: float = param(
+            1.2,
+            unit="log hazard",
+            basis="calibrated",
+            ge=0,
+            le=5,
+            doc="state dependence right after an offence, fading with time (desistance)",
+        )
+        recent_memory_weeks: float = param(
+            26,
+            unit="weeks",
+            basis="assumed",
+            gt=0,
+            doc="e-folding time of the recent-offending term (drives desistance)",
+        )
+        coef_post_release: float = param(
+            0.5,
+            unit="log hazard",
+            basis="assumed",
+            ge=0,
+            le=5,
+            doc="raised risk just after release from custody, fading over 6 months",
+        )
+        release_memory_weeks: float = param(
+            26,
+            unit="weeks",
+            basis="assumed",
+            gt=0,
+            doc="e-folding time of the post-release risk",
+        )
+        offence_mix: tuple[Probability, Probability, Probability, Probability, Probability] = param(
+            (0.46, 0.12, 0.28, 0.07, 0.07),
+            unit="shares of minor, drugs, violence, robbery, weapon",
+            basis="assumed",
+            doc="true offence mix (proven mix in Youth Justice Statistics: violence ~30%, "
+            "drugs ~12%, robbery ~7%)",
+        )
+        gang_mix_factor: tuple[NonNegative, NonNegative, NonNegative, NonNegative, NonNegative] = (
+            param(
+                (0.6, 2.0, 1.0, 2.5, 2.5),
+                unit="multiplier per type",
+                basis="assumed",
+                doc="gang members' offences lean to drugs, robbery and weapons",
+            )
+        )
+        gravity: tuple[Gravity, Gravity, Gravity, Gravity, Gravity] = param(
+            (2, 3, 3, 5, 5),
+            unit="YJB gravity score 1-8",
+            basis="assumed",
+            doc="typical score per type, after the YJB/ACPO gravity factor matrix",
+        )
+        co_offending_share: float = param(
+            0.40,
+            unit="share of offences",
+            basis="sourced",
+            ge=0,
+            le=1,
+            source="EVIDENCE.md: about 40% of juvenile offenders commit most offences with others "
+            "(Philadelphia); 56% of 10-17 offenders co-offend (Victoria 2016)",
+        )
+        co_offender_inactive_acceptance: float = param(
+            0.3,
+            unit="probability",
+            basis="assumed",
+            ge=0,
+            le=1,
+            doc="chance a chosen friend who has not offended recently joins in",
+        )
+        young_victim_share: float = param(
+            0.5,
+            unit="share of violence and robbery",
+            basis="assumed",
+            ge=0,
+            le=1,
+            doc="offences against the person whose victim is another young person in the model",
+        )
 
+        @field_validator("offence_mix")
+        @classmethod
+        def _mix_sums_to_one(cls, mix: tuple[float, ...]) -> tuple[float, ...]:
+            if abs(sum(mix) - 1) > 1e-6:
+                raise ValueError(f"shares must sum to 1 (they sum to {sum(mix):.3f})")
+            return mix
 
-class GangParams(Params):
-    """Joining and leaving gangs."""
+    params: Offending.Params
 
-    exit_rate: float = param(
-        0.2,
-        unit="per member per year",
-        basis="assumed",
-        ge=0,
-        le=1,
-        doc="members leaving a gang each year without intervention",
-    )
-    recruitment_peer_weight: float = param(
-        2.0,
-        unit="log odds per gang tie",
-        basis="assumed",
-        ge=0,
-        doc="recruitment runs through friends, siblings and neighbours already in a gang",
-    )
+    def __init__(self, model: YouthJusticeModel, params: Offending.Params) -> None:
+        super().__init__(model, params)
+        cap = model.people.capacity
+        self.log_age_table = log_age_table(params)
+        self.season_log_age_tables = season_log_age_tables(self.log_age_table, params)
+        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # row in the flat table - week
+        # Static part of the log hazard (area, income, propensity), set at entry.
+        self.static_log_risk = np.zeros(cap)
+        # Static and risk-flag part, cached per row, worked out again when a flag changes.
+        self.risk_flag_log_risk = np.zeros(cap)
+        self.risk_flag_seen = self.new_risk_flag_cache()
+        # Scratch for the weekly passes over the live window (no fresh allocations).
+        self.scratch_float = np.empty(cap)
+        self.scratch_int = np.empty(cap, dtype=np.int64)
+        self.hazard_multiplier = np.ones(cap)  # programmes' effect this week
+        self.da_risk_weight = np.ones(cap)  # share of domestic-abuse risk still acting
+        self.last_peer_exposure = np.zeros(cap)
+        self.last_log_hazard = np.zeros(0)  # live window, set each week by step()
+        self.last_log_hazard_lo = 0  # first row of that window
+        self.next_co_group = 0
+        self.new_offences = np.empty(0, dtype=np.int64)  # this week's offence ids
+        self.enter(slice(0, model.people.n))
 
+    # -- entry and the start of the week ---------------------------------------
+    def enter(self, rows: slice) -> None:
+        """The part of the log hazard fixed at entry: area, family income, propensity.
 
-def gang_exits(model: YouthJusticeModel, week: int) -> None:
-    """Members drift out of gangs (weekly); interventions may add exits of their own."""
-    ppl, live = model.people, model.people.live
-    p = model.params.gangs
-    members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
-    u = model.streams.uniform("gangs", week, members)
-    ppl.gang[members[u < p.exit_rate / WEEKS_PER_YEAR]] = -1
+        Also each entrant's index into the flattened age table (sex x weeks of age) less
+        the week: whole weeks of age at ``week`` are ``floor(week - birth) = week -
+        ceil(birth)``, so the weekly lookup is one integer add and one ``take``.
+        """
+        p, ppl = self.params, self.model.people
+        self.static_log_risk[rows] = (
+            p.coef_deprivation * ppl.deprivation[rows]
+            + p.coef_low_income * ppl.low_income[rows]
+            + ppl.propensity[rows]
+        )
+        sex_row = ppl.sex[rows].astype(np.int64) * self.log_age_table.shape[1]
+        self.age_table_offset[rows] = sex_row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
+        self.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
 
+    def reset_multipliers(self) -> None:
+        """Programme multipliers back to 1 for the live window (interventions set them anew)."""
+        live = self.model.people.live
+        self.hazard_multiplier[live] = 1.0
+        self.da_risk_weight[live] = 1.0
 
-def gang_recruitment(model: YouthJusticeModel, week: int) -> None:
-    """Each September gangs recruit back to the borough's share, through their ties.
+    # -- the cached log hazard ---------------------------------------------------
+    def new_risk_flag_cache(self) -> dict[str, np.ndarray]:
+        """Last seen values of the risk-flag fields, per row (n_offences -1: never seen)."""
+        ppl = self.model.people
+        seen = {name: getattr(ppl, name).copy() for name in RISK_FLAG_FIELDS}
+        seen["da_risk_weight"] = np.ones(ppl.capacity)
+        seen["n_offences"][:] = -1
+        return seen
 
-    Recruits are drawn with weights from offending propensity, age and sex
-    (older boys), and ties to members; a recruit joins the gang of a tied
-    member, or the gang of their ward if they have none.
-    """
-    ppl, live = model.people, model.people.live
-    target = round(model.params.population.gang_share * (live.stop - live.start))
-    members = ppl.gang[live] >= 0
-    need = target - int(members.sum())
-    if need <= 0:
-        return
-    ids = np.arange(live.start, live.stop)
-    age = ppl.age(week)
-    ties = model.network.ties_to(ids[members])
-    score = (
-        ppl.propensity[live]
-        + 1.0 * ppl.sex[live]
-        + 0.6 * ppl.excluded[live]
-        + 0.4 * ppl.deprivation[live]
-        - 0.5 * ((age - 17) / 2.5) ** 2
-        + model.params.gangs.recruitment_peer_weight * np.minimum(ties[live], 3)
-    )
-    score = np.where(members | ppl.in_custody(week), -np.inf, score)
-    rng = model.streams["gangs"]
-    # Weighted sampling without replacement (Efraimidis-Spirakis keys, in logs).
-    keys = np.log(rng.exponential(size=score.size)) - score
-    need = min(need, keys.size)
-    first = np.argpartition(keys, need - 1)[:need] if need < keys.size else np.arange(keys.size)
-    recruits = ids[first[np.argsort(keys[first], kind="stable")]]
-    gang_of_tie = model.network.random_gang_tie(recruits, rng.random((2, recruits.size)))
-    # Gang territories are runs of neighbouring wards (wards are numbered borough by
-    # borough, so a territory can straddle a borough boundary).
-    n_wards = model.geography.ward_borough.size
-    ward_gang = ppl.ward[recruits].astype(np.int64) * model.params.population.gangs // n_wards
-    ppl.gang[recruits] = np.where(gang_of_tie >= 0, gang_of_tie, ward_gang)
+    def risk_flag_terms(self, idx: np.ndarray) -> np.ndarray:
+        """The static and risk-flag part of the log hazard of rows ``idx``, in a fixed order
+        (so it is the same number however the flags came to be what they are)."""
+        p, ppl = self.params, self.model.people
+        v = self.static_log_risk[idx]
+        v += p.coef_looked_after * ppl.looked_after[idx]
+        v += p.coef_domestic_abuse * (ppl.domestic_abuse[idx] * self.da_risk_weight[idx])
+        v += p.coef_persistent_absence * ppl.persistent_absence[idx]
+        v += p.coef_excluded * ppl.excluded[idx]
+        v += p.coef_substance_use * ppl.substance_use[idx]
+        v += p.coef_gang * (ppl.gang[idx] >= 0)
+        v += p.coef_label * (ppl.n_formal[idx] > 0)
+        v += p.coef_prior * np.log1p(ppl.n_offences[idx])
+        return v
 
+    def update_risk_flags(self, rows: slice) -> None:
+        """Work the cached risk-flag part out again for the rows whose flags changed
+        since it was last worked out (a byte compare per field over ``rows``).
 
-def initial_gangs(model: YouthJusticeModel) -> None:
-    """Gang membership at the start: gangs are territorial, one or more wards each."""
-    model.people.gang[model.people.live] = -1
-    gang_recruitment(model, model.week)
+        The coefficients are read when a row is worked out: as for the static part,
+        set parameters before the model is built, not during a run."""
+        ppl, seen = self.model.people, self.risk_flag_seen
+        changed = self.da_risk_weight[rows] != seen["da_risk_weight"][rows]
+        for name in RISK_FLAG_FIELDS:
+            changed |= getattr(ppl, name)[rows] != seen[name][rows]
+        idx = np.flatnonzero(changed)
+        if idx.size:
+            idx += rows.start
+            for name in RISK_FLAG_FIELDS:
+                seen[name][idx] = getattr(ppl, name)[idx]
+            seen["da_risk_weight"][idx] = self.da_risk_weight[idx]
+            self.risk_flag_log_risk[idx] = self.risk_flag_terms(idx)
+
+    def log_hazard(self, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
+        """The live window's weekly log hazard (before programme multipliers), and how many
+        of its rows (a prefix) are aged 10 or more.
+
+        Over the rows aged 10 or more (the under-10s are the window's last rows, in
+        birth order, and their log hazard is -inf): the age-by-season table, plus the
+        cached static and risk-flag part (worked out again only for rows whose flags
+        changed), plus peer exposure, plus the memory terms where they are recent.
+        """
+        m, p = self.model, self.params
+        ppl, live = m.people, m.people.live
+        lo, n_live = live.start, live.stop - live.start
+        w = m.calendar
+        season = p.summer_factor if w.season == 2 else p.winter_factor if w.season == 0 else 1.0
+        # Rows are in birth order, so those aged 10 or more are a prefix: count it by bisection.
+        n = int(np.searchsorted(ppl.birth_week[live], week - FIRST_WEEK_AT_RISK, side="right"))
+        lh = np.empty(n_live)
+        lh[n:] = -np.inf
+        rows = slice(lo, lo + n)
+        self.update_risk_flags(rows)
+        a, buf, idx = lh[:n], self.scratch_float[:n], self.scratch_int[:n]
+        np.add(self.age_table_offset[rows], week, out=idx)  # table row + whole weeks of age
+        np.take(self.season_log_age_tables[season], idx, out=a)
+        np.add(a, self.risk_flag_log_risk[rows], out=a)
+        add_flag(a, p.coef_peer, peer[rows], buf)
+        add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
+        add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
+        add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)
+        return lh, n
+
+    def last_log_hazard_of(self, ids: np.ndarray | slice) -> np.ndarray:
+        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window).
+
+        ``ids`` may be a slice of rows (a run of ages): then it is a copy of a slice.
+        """
+        lh = self.last_log_hazard
+        if isinstance(ids, slice):
+            out = np.full(ids.stop - ids.start, -np.inf)
+            lo = max(ids.start, self.last_log_hazard_lo)
+            hi = min(ids.stop, self.last_log_hazard_lo + lh.size)
+            if hi > lo:
+                out[lo - ids.start : hi - ids.start] = lh[
+                    lo - self.last_log_hazard_lo : hi - self.last_log_hazard_lo
+                ]
+            return out
+        pos = np.asarray(ids) - self.last_log_hazard_lo
+        ok = (pos >= 0) & (pos < lh.size)
+        out = np.full(pos.size, -np.inf)
+        out[ok] = lh[pos[ok]]
+        return out
+
+    # -- the week's offending ------------------------------------------------------
+    def step(self) -> None:
+        """Who offends this week; records offences, co-offences and victims
+        (their ids in ``new_offences``, which the police read next)."""
+        self.new_offences = self.offend(self.model.week)
+        self.model.week_counts["offences"] += int(self.new_offences.size)
+
+    def offend(self, week: int) -> np.ndarray:
+        """This week's offences (with co-offences and young victims); returns their ids."""
+        m, p = self.model, self.params
+        ppl, live = m.people, m.people.live
+        lo, n_live = live.start, live.stop - live.start
+        rng = m.streams[self.name]
+        # Fixed draws per live person every week, whatever happens, so policies
+        # that change one person's hazard do not shift anyone else's draws.
+        u_offend = rng.random(n_live)
+
+        recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never): False
+        active = np.flatnonzero(recent) + lo
+        active = active[~(ppl.custody_release_week[active] > week)]  # at liberty (a few tested)
+        peer = m.network.peer_exposure(active, m.calendar.term)
+        self.last_peer_exposure = peer
+
+        lh, n = self.log_hazard(week, peer)  # rows from n on are under 10: hazard 0
+        self.last_log_hazard = lh
+        self.last_log_hazard_lo = lo
+        hazard = np.exp(lh[:n], out=self.scratch_float[:n])
+        np.multiply(hazard, self.hazard_multiplier[lo : lo + n], out=hazard)
+        # P(offend) = 1 - exp(-hazard) <= hazard, so only draws below the hazard can
+        # be offences (the factor 1 + 2**-20 covers rounding in expm1); the
+        # probability is then worked out for those few, out of custody.
+        cand = np.flatnonzero(u_offend[:n] < hazard * (1 + 2**-20))
+        cand = cand[~(ppl.custody_release_week[cand + lo] > week)]
+        prob = -np.expm1(-hazard[cand])
+        offenders = cand[u_offend[cand] < prob] + lo
+        if offenders.size == 0:
+            return np.empty(0, dtype=np.int64)
+
+        gang = ppl.gang[offenders] >= 0
+        mix = np.asarray(p.offence_mix)
+        gang_mix = mix * np.asarray(p.gang_mix_factor)
+        cum = np.cumsum(mix / mix.sum())
+        cum_gang = np.cumsum(gang_mix / gang_mix.sum())
+        u = m.streams.uniform(self.name, week, offenders)
+        otype = np.where(
+            gang, np.searchsorted(cum_gang, u, side="right"), np.searchsorted(cum, u, side="right")
+        ).clip(0, len(OFFENCE_TYPES) - 1)
+
+        # Co-offending: a share of offences pulls in a friend, sibling or fellow
+        # gang member, readily if they have offended recently.
+        # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
+        s = m.streams
+        u_co = s.uniforms("co_offending", week, offenders, (1, 2, 3))  # salts 1, 2, 3
+        co = u_co[0] < p.co_offending_share
+        partner = m.network.random_partner(offenders[co], u_co[1][co])
+        ok = (partner >= 0) & (partner != offenders[co])
+        partner_row = np.maximum(partner, 0)
+        ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
+        # A partner under the age of criminal responsibility (the cohort turning 10) does not
+        # take part.
+        ok &= age_of(ppl.birth_week[partner_row], week) >= AGE_OF_RESPONSIBILITY
+        partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
+        accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
+        ok &= u_co[2][co] < accept
+        leaders = offenders[co][ok]
+        partners = partner[ok]
+        first_group = self.next_co_group
+        self.next_co_group += leaders.size
+        groups = first_group + np.arange(leaders.size)
+        co_group = np.full(offenders.size, -1, dtype=np.int64)
+        co_pos = np.flatnonzero(co)[ok]
+        co_group[co_pos] = groups
+
+        persons = np.concatenate([offenders, partners])
+        types = np.concatenate([otype, otype[co_pos]])
+        co_groups = np.concatenate([co_group, groups])
+        gravity = np.asarray(p.gravity, dtype=np.int8)[types]
+        ids = m.events.offences.append(
+            person=persons,
+            week=np.full(persons.size, week),
+            type=types,
+            gravity=gravity,
+            co_group=co_groups,
+            detected=np.zeros(persons.size, dtype=bool),
+            case=np.full(persons.size, -1),
+            proven_week=np.full(persons.size, np.nan),
+            disposal=np.full(persons.size, -1),
+        )
+        # A person may appear twice (own offence and a partner's): count with unique, not
+        # np.add.at (slow at this size).
+        who, times = np.unique(persons, return_counts=True)
+        ppl.n_offences[who] += times.astype(ppl.n_offences.dtype)
+        ppl.last_offence_week[persons] = week
+
+        # Young victims of violence and robbery: a peer from school or the
+        # neighbourhood, whose own risk then rises (MPS response para 29).
+        against_person = (types == OFFENCE_TYPE["violence"]) | (types == OFFENCE_TYPE["robbery"])
+        # Each of a person's offences this week draws apart: salt by the offence's rank
+        # among that person's offences (own offence first, then those joined as a partner).
+        salt = 1000 * rank_within(persons) + 10 + types.astype(np.int64) + 8 * (co_groups >= 0)
+        u_victim, u_who = s.uniforms("victims", week, persons, (salt, salt + 50))
+        has_victim = against_person & (u_victim < p.young_victim_share)
+        victims = m.network.random_acquaintance(persons[has_victim], u_who[has_victim])
+        got = victims >= 0
+        if got.any():
+            got[got] = ~m.interventions.protect_victims(victims[got], week)
+        if got.any():
+            v = victims[got]
+            ppl.victim_week[v] = week
+            m.events.victimisations.append(
+                person=v, week=np.full(v.size, week), offence=ids[has_victim][got]
+            )
+        return ids

@@ -22,6 +22,7 @@ SEPTEMBER_WEEK = 35  # ISO-ish week of year in which the English school year sta
 _HOLIDAY_WEEKS = {0, 7, 13, 14, 21, 29, 30, 31, 32, 33, 34, 42, 51}
 TERM = np.array([w not in _HOLIDAY_WEEKS for w in range(WEEKS_PER_YEAR)])
 assert TERM.sum() == 39
+TERM_WEEKS_PER_YEAR = int(TERM.sum())  # 39 school weeks a year
 
 # Meteorological seasons by week of year.
 SEASON_NAMES = ("winter", "spring", "summer", "autumn")
@@ -61,3 +62,12 @@ def week(step: int) -> Week:
         season=int(SEASON[woy]),
         new_school_year=step > 0 and step % WEEKS_PER_YEAR == 0,
     )
+
+
+def never(n: int) -> np.ndarray:
+    """An "until week" (or "since week") array for ``n`` people: float weeks, NaN = never.
+
+    The one encoding of a spell: a person is in it while ``until > week`` (NaN compares
+    false, so "never" needs no special value), and "not in it" is ``~(until > week)``.
+    """
+    return np.full(n, np.nan)

@@ -35,17 +35,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim import simulation
 from sim.posterior import effective_size
-from sim.scenario import (
-    Scenario,
-    ScenarioError,
-    _describe,
-    apply_overrides,
-    load_scenario,
-    read_toml,
-)
+from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
+from sim.tomlfile import InputError, load_toml
 
 # Summary keys that count people or events in the borough: divided by the scale, so a
 # half-size simulation is compared with the full-size target.
@@ -104,7 +99,7 @@ def _ratio(a: float | None, b: float | None) -> float:
     return float(a) / float(b)
 
 
-class CalibrationError(ScenarioError):
+class CalibrationError(InputError):
     """A problem with a calibration config, targets file or posterior: file and key."""
 
 
@@ -236,7 +231,7 @@ class Calibration:
         self.config = _load_model(self.path, CalibrationConfig)
         self.dir = self.path.parent
         self.targets_path = self.dir / self.config.targets
-        if not self.targets_path.is_file():
+        if not os.path.lexists(self.targets_path):  # a link that loops is reported on reading
             raise CalibrationError(self.path, "targets", f"no such file {self.config.targets!r}")
         self.targets = _load_model(self.targets_path, TargetsFile).target
         self.priors = self.config.parameter
@@ -330,14 +325,7 @@ class Calibration:
 
 
 def _load_model(path: Path, model: type[BaseModel]) -> Any:
-    data = read_toml(path, CalibrationError, "no such file")
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
-        key, message = _describe(errors[0], model, data)
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise CalibrationError(path, key, message + more) from None
+    return load_toml(path, model, CalibrationError)[0]
 
 
 def load_targets(path: str | Path) -> list[Target]:
@@ -365,19 +353,21 @@ class Runaway(Exception):
     """A simulation stopped early because offending ran away (see the constant)."""
 
 
-def _simulate_guarded(sc: Scenario, seed: int) -> dict[str, Any]:
-    """Run a scenario and summarise it, stopping early if offending runs away."""
+def simulate_guarded(
+    sc: Scenario, seed: int, draw: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The summary of a run of ``sc`` with parameters ``draw``; raises :class:`Runaway`,
+    stopping early, if offending runs away."""
     from sim.calendar import WEEKS_PER_YEAR
-    from sim.runner import _simulate
 
+    sc = apply_overrides(sc, draw or {})
     cap = RUNAWAY_OFFENCES_PER_CHILD_YEAR * sc.population.population_10_17
 
     def check(model) -> None:
         if model.events.offences.n > cap * model.week / WEEKS_PER_YEAR:
             raise Runaway
 
-    summary, _, _ = _simulate(sc, seed, want_series=False, after_year=check)
-    return summary
+    return simulation.simulate(sc, seed, after_year=check).summary
 
 
 def simulate_settings(
@@ -393,9 +383,8 @@ def simulate_settings(
     for setting, stat in statistics:
         wanted.setdefault(setting, []).append(stat)
     for setting, stats in wanted.items():
-        sc = apply_overrides(scenarios[setting], theta)
         try:
-            values = statistics_of(_simulate_guarded(sc, seed), scale)
+            values = statistics_of(simulate_guarded(scenarios[setting], seed, theta), scale)
         except Runaway:
             values = {}
         for stat in stats:
@@ -602,7 +591,7 @@ def _fmt(x: float) -> str:
 # -- judging the fit -------------------------------------------------------------------
 
 
-def _pool_map(fn: Callable, tasks: Sequence, workers: int, label: str) -> list:
+def pool_map(fn: Callable, tasks: Sequence, workers: int, label: str) -> list:
     """``fn`` over ``tasks`` on ``workers`` forked processes, in order, with a progress bar."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -628,10 +617,8 @@ def _pool_map(fn: Callable, tasks: Sequence, workers: int, label: str) -> list:
 
 
 def _check_run(task: tuple[Scenario, int, str]) -> dict[str, float]:
-    from sim.runner import _simulate
-
     sc, seed, setting = task
-    summary, _, _ = _simulate(sc, seed, want_series=False)
+    summary = simulation.simulate(sc, seed).summary
     return {"setting": setting, "seed": seed, **statistics_of(summary, 1.0)}
 
 
@@ -664,7 +651,7 @@ def check_fit(
                 )
             )
     workers = workers or len(os.sched_getaffinity(0))
-    rows = _pool_map(_check_run, tasks, workers, "check-fit")
+    rows = pool_map(_check_run, tasks, workers, "check-fit")
     frame = pd.DataFrame(rows)
     frame["draw"] = np.tile(picks, len(cal.scenarios))
     return frame

@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from sim.scenario import SCENARIO_DIR, ScenarioError, load_scenario, with_overrides
+from sim.scenario import SCENARIO_DIR, RunSettings, load_scenario, with_overrides
+from sim.tomlfile import InputError, describe_error
 
 app = typer.Typer(
     add_completion=False,
@@ -35,11 +36,11 @@ def _load(path: Path, draw: int | None = None, **run):
     try:
         scenario = load_scenario(path, draw=draw)
         return with_overrides(scenario, **run) if run else scenario
-    except ScenarioError as e:
+    except InputError as e:
         _fail(str(e))
     except ValidationError as e:  # a --years or --seed out of range
-        err = e.errors()[0]
-        _fail(f"{path}: run.{err['loc'][0]}: {err['msg'].lower()}, got {err['input']!r}")
+        key, message = describe_error(e, RunSettings)
+        _fail(f"{path}: run.{key}: {message}")
 
 
 def _fmt(value) -> str:
@@ -106,16 +107,16 @@ def run(
     sc = _load(scenario, draw=draw, years=years, seed=seed)
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out}: exists and is not a folder")
-    from sim.model import YouthJusticeModel
-    from sim.summary import summarise, timeseries, write_outputs
+    from sim import simulation
+    from sim.summary import write_outputs
 
     start = time.perf_counter()
-    model = YouthJusticeModel(scenario=sc)
-    model.run(progress=progress and sys.stderr.isatty())
-    summary = summarise(model)
-    print_summary(summary)
+    done = simulation.simulate(
+        sc, sc.run.seed, series=out is not None, progress=progress and sys.stderr.isatty()
+    )
+    print_summary(done.summary)
     if out is not None:
-        write_outputs(out, summary, timeseries(model))
+        write_outputs(out, done.summary, done.series)
         typer.echo(f"wrote {out / 'summary.json'} and {out / 'timeseries.parquet'}")
     typer.echo(f"({time.perf_counter() - start:.1f} s)", err=True)
 
@@ -124,7 +125,7 @@ def run(
 def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
     """Check a scenario file without running it."""
     sc = _load(scenario)
-    on = ", ".join(sorted(sc.interventions)) or "none"
+    on = ", ".join(n for n, p in sorted(sc.interventions.items()) if p.acts()) or "none"
     typer.echo(f"{scenario}: ok ({sc.name}; interventions: {on})")
 
 
@@ -140,7 +141,7 @@ def list_scenarios(
     for f in files:
         try:
             desc = load_scenario(f).description
-        except ScenarioError as e:
+        except InputError as e:  # the file or one it extends, or its posterior
             desc = f"(invalid: {e.message})"
         typer.echo(f"  {f.name:<{width}}  {desc}")
 
@@ -188,14 +189,17 @@ def experiment(
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run an experiment (scenarios x replicates) on dask; resumable Parquet results in --out."""
-    from sim.runner import run_experiment
+    from sim.batch import run_experiment
 
     if workers is not None and workers < 1:
         _fail(f"--workers: expected a whole number >= 1, got {workers}")
     try:
         result = run_experiment(experiment_file, out, workers, scheduler, progress)
-    except ScenarioError as e:
+    except InputError as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("yjsim: interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(result.describe())
     if result.failed:
         raise typer.Exit(1)
@@ -210,7 +214,7 @@ def report(
 
     try:
         path = write_report(results)
-    except ScenarioError as e:
+    except InputError as e:
         _fail(str(e))
     typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
 
@@ -228,14 +232,13 @@ def calibrate(
     Resumable: each finished generation is saved, and running the same config again
     continues from the last one.
     """
-    from sim.calibration import CalibrationError
     from sim.calibration import calibrate as run_calibration
 
     if workers is not None and workers < 1:
         _fail(f"--workers: expected at least 1, got {workers}")
     try:
         out = run_calibration(config, workers=workers, fresh=fresh, log=typer.echo)
-    except (CalibrationError, ScenarioError) as e:
+    except InputError as e:
         _fail(str(e))
     typer.echo(f"wrote {out}")
 
@@ -254,7 +257,7 @@ def check_fit(
     Prints the table (mean and 90% interval per target) and writes the fit report
     (Markdown and PNGs) to the config's report folder.
     """
-    from sim.calibration import Calibration, CalibrationError, fit_table, format_fit_table
+    from sim.calibration import Calibration, fit_table, format_fit_table
     from sim.calibration import check_fit as run_check
     from sim.fit_report import plot_marginals, plot_targets, write_fit_report
     from sim.posterior import load_posterior
@@ -264,7 +267,7 @@ def check_fit(
     try:
         cal = Calibration(config)
         post = load_posterior(cal.posterior_path, key="posterior")
-    except (CalibrationError, ScenarioError) as e:
+    except InputError as e:
         _fail(str(e))
     out = cal.report_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -290,12 +293,11 @@ def sensitivity(
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
 ) -> None:
     """Global sensitivity (SALib): Morris screening, then Sobol on the top parameters."""
-    from sim.calibration import CalibrationError
     from sim.sensitivity import run_sensitivity
 
     try:
         run_sensitivity(config, workers=workers, log=typer.echo)
-    except (CalibrationError, ScenarioError) as e:
+    except InputError as e:
         _fail(str(e))
 
 
@@ -304,9 +306,10 @@ def viz(
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario TOML file to start with")
     ] = None,
-    host: Annotated[str, typer.Option(help="address to bind (127.0.0.1: this machine only)")] = (
-        "127.0.0.1"
-    ),
+    host: Annotated[
+        str,
+        typer.Option(help="address to bind (127.0.0.1: this machine only; others get a warning)"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8765,
 ) -> None:
     """Serve the browser view (Mesa SolaraViz) at http://HOST:PORT."""
@@ -316,7 +319,7 @@ def viz(
         _fail(f"--port: expected 1-65535, got {port}")
     try:
         serve(scenario, host, port)
-    except ScenarioError as e:
+    except InputError as e:
         _fail(str(e))
     except RuntimeError as e:  # the viz extra is not installed
         _fail(str(e))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import COURT, KIND
+from sim.events import FIRST_COURT_KIND, KIND
 from sim.params import Params, param
 
 if TYPE_CHECKING:
@@ -68,12 +68,12 @@ def pathway_costs(model: YouthJusticeModel) -> dict[str, float]:
     """GBP per measured year for each pathway item."""
     c = model.params.costs
     years = model.measured_weeks / WEEKS_PER_YEAR
-    t = model.totals
+    t = model.tally.totals
     d = model.events.disposals
     start, end = model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
     in_window = (d["week"] >= start) & (d["week"] < end)
     kind = d["kind"][in_window]
-    court = np.isin(kind, [KIND[k] for k in COURT]).sum()
+    court = (kind >= FIRST_COURT_KIND).sum()
     ooc = np.isin(
         kind,
         [KIND[k] for k in ("community_resolution", "youth_caution", "youth_conditional_caution")],

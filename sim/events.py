@@ -13,12 +13,13 @@ import pandas as pd
 from sim.calendar import DAYS_PER_WEEK
 
 OFFENCE_TYPES = ("minor", "drugs", "violence", "robbery", "weapon")
+OFFENCE_TYPE = {name: i for i, name in enumerate(OFFENCE_TYPES)}
 
-# Disposals in order of escalation. Formal ones (caution and above) make a
-# first-time entrant and count as "cautioned or sentenced".
+# Disposals in order of escalation. "diversion" is a case claimed at the police decision
+# by an intervention (triage, say: the case records which one), with no formal record.
 DISPOSALS = (
     "nfa",
-    "triage",
+    "diversion",
     "community_resolution",
     "youth_caution",
     "youth_conditional_caution",
@@ -26,9 +27,19 @@ DISPOSALS = (
     "youth_rehabilitation_order",
     "custody",
 )
-FORMAL = frozenset(DISPOSALS[3:])
-COURT = frozenset(DISPOSALS[5:])
 KIND = {name: i for i, name in enumerate(DISPOSALS)}
+# The one definition of "formal": a caution or a court sentence. Only these make a
+# first-time entrant, count as "cautioned or sentenced" and make an offence proven.
+FIRST_FORMAL_KIND = KIND["youth_caution"]
+FORMAL_DISPOSALS: tuple[str, ...] = DISPOSALS[FIRST_FORMAL_KIND:]
+# Disposals given by the youth court (convictions).
+FIRST_COURT_KIND = KIND["referral_order"]
+COURT_DISPOSALS: tuple[str, ...] = DISPOSALS[FIRST_COURT_KIND:]
+
+
+def is_formal(kind: np.ndarray) -> np.ndarray:
+    """Mask of disposal codes (``KIND`` values) that are formal: a caution or a sentence."""
+    return np.asarray(kind) >= FIRST_FORMAL_KIND
 
 
 class Table:

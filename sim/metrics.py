@@ -22,16 +22,13 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
+from sim.events import FORMAL_DISPOSALS
+from sim.population import ADULT_AGE  # youth measures count events before this birthday
 
-# Disposals that count as "cautioned or sentenced": they make a first-time entrant and are the
-# only outcomes that make an offence "proven". nfa, triage and community_resolution are informal.
-FORMAL_KINDS: tuple[str, ...] = (
-    "youth_caution",
-    "youth_conditional_caution",
-    "referral_order",
-    "youth_rehabilitation_order",
-    "custody",
-)
+# Disposals that count as "cautioned or sentenced" (defined once, in sim/events.py): they
+# make a first-time entrant and are the only outcomes that make an offence "proven"; nfa,
+# diversion and community_resolution are informal.
+FORMAL_KINDS: tuple[str, ...] = FORMAL_DISPOSALS
 
 # Disposals that start a reoffending follow-up: cautions and non-custodial convictions. A
 # custodial sentence is not one; the release from custody is (the person can only reoffend
@@ -57,9 +54,6 @@ PREVIOUS_OFFENCE_BANDS: tuple[str, ...] = ("0", "1-2", "3-6", "7-10", "11+")
 
 # Single years of age reported by offending_rate_by_age (the model follows people to 21).
 OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
-
-# Age of criminal majority: the youth measures only count events before this birthday.
-ADULT_AGE: int = 18
 
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
 # Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.

@@ -1,30 +1,49 @@
-"""``YouthJusticeModel``: the Mesa model that owns the arrays, agencies and interventions.
+"""``YouthJusticeModel``: a borough's young people and the agencies around them, week by week.
 
-Mesa is the face: the model, the agencies as agents, a DataCollector, and
-young people as agent views on demand. The weekly step is a fixed sequence
-of vectorised operations (written down in :meth:`YouthJusticeModel.step`).
-No viz imports here.
+Mesa is the face: the model, the agencies as agents, a DataCollector, and young
+people as agent views on demand. Underneath, people are rows of numpy arrays
+(:mod:`sim.population`) and each part of the world is a concern with its own
+parameters, state and weekly step (:mod:`sim.concern`):
+
+=====================  =================================================
+``offending``          the offending hazard, offences, co-offending, victims (sim/behaviour.py)
+``gangs``              recruitment each September, exits every week (sim/gangs.py)
+``schools``            exclusions and persistent absence (sim/schools.py)
+``social_care``        entry into care (sim/social_care.py)
+``yos``                supervision and releases from custody (sim/yos.py)
+``police``, ``court``  detection, arrest, the decision, sentences (sim/justice.py)
+``interventions``      the scenario's policies (sim/interventions/)
+=====================  =================================================
+
+The week's order is declared once, in :attr:`YouthJusticeModel.week_plan`. The model
+takes a :class:`~sim.scenario.Scenario`; callers read files (``load_scenario``). No
+viz imports here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import mesa
 import numpy as np
 
-from sim import behaviour, calendar
-from sim.agencies import Police, Schools, SocialCare, YouthCourt, YouthOffendingService
+from sim import calendar
+from sim.behaviour import Offending
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import EventLog, Table
+from sim.events import EventLog
+from sim.gangs import Gangs
 from sim.interventions import Interventions
+from sim.justice import Police, YouthCourt
 from sim.network import Network
 from sim.people_view import YoungPerson
-from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE, add_cohort, build_population
+from sim.population import ADULT_AGE, AGE_OF_RESPONSIBILITY, EXIT_AGE, add_cohort, build_population
 from sim.rng import Streams
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
+from sim.schools import Schools
+from sim.social_care import SocialCare
+from sim.tally import Tally
+from sim.yos import YouthOffendingService
 
 FOLLOW_UP_WEEKS = 79  # 12 months to offend + 6 months to be proven = 548 days, in whole weeks
 
@@ -46,7 +65,8 @@ class YouthJusticeModel(mesa.Model):
     """A borough's young people, week by week.
 
     Args (keyword-only, as SolaraViz resets call them):
-        scenario: a :class:`Scenario`, a path to a scenario file, or None for defaults.
+        scenario: a :class:`Scenario` (read files with :func:`sim.scenario.load_scenario`),
+            or None for the defaults.
         seed: the run's seed (defaults to the scenario's ``run.seed``).
         rng: accepted for Mesa compatibility; an integer is used as the seed.
     """
@@ -54,14 +74,17 @@ class YouthJusticeModel(mesa.Model):
     def __init__(
         self,
         *,
-        scenario: Scenario | str | Path | None = None,
+        scenario: Scenario | None = None,
         seed: int | None = None,
         rng: int | None = None,
     ) -> None:
         if scenario is None:
             scenario = Scenario(name="defaults")
         elif not isinstance(scenario, Scenario):
-            scenario = load_scenario(scenario)
+            raise TypeError(
+                f"scenario must be a Scenario (read files with sim.scenario.load_scenario), "
+                f"got {type(scenario).__name__}"
+            )
         if seed is None:
             seed = rng if isinstance(rng, int | np.integer) else scenario.run.seed
         seed = int(seed)
@@ -75,80 +98,54 @@ class YouthJusticeModel(mesa.Model):
         self.total_weeks = self.burn_in_weeks + self.measured_weeks + FOLLOW_UP_WEEKS
         self.week = 0
         self.calendar = calendar.week(0)
+        self.week_counts: Counter[str] = Counter()  # this week's events (DataCollector)
+        self.events = EventLog()
 
+        # The world: people, places, ties, gangs.
         capacity_years = self.total_weeks // WEEKS_PER_YEAR + 1
         self.people = build_population(
             scenario.population, capacity_years, self.streams["population"]
         )
         self.geography = self.people.geography
-        self.ward_deprivation = self.geography.ward_deprivation
-        self.ward_school = self.geography.ward_school
         self.network = Network(scenario.network, self.people)
         self.network.build_initial(0, self.streams["network"])
-        behaviour.initial_gangs(self)
+        self.gangs = Gangs(self, scenario.gangs)
+        self.gangs.form()
         self.network.rebuild_gangs(self.streams["network"])
 
-        cap = self.people.capacity
-        self.log_age_table = behaviour.log_age_table(scenario.behaviour)
-        self.season_log_age_tables = behaviour.season_log_age_tables(
-            self.log_age_table, scenario.behaviour
-        )
-        self.age_table_offset = np.zeros(cap, dtype=np.int64)  # row in the flat table - week
-        self.static_log_risk = np.zeros(cap)
-        # Static and risk-flag part of the log hazard, cached per row (behaviour.py).
-        self.risk_flag_log_risk = np.zeros(cap)
-        self.risk_flag_seen = behaviour.new_risk_flag_cache(self)
-        # Scratch for the weekly passes over the live window (no fresh allocations).
-        self.scratch_float = np.empty(cap)
-        self.scratch_int = np.empty(cap, dtype=np.int64)
-        behaviour.static_log_risk(self, slice(0, self.people.n))
-        self.hazard_multiplier = np.ones(cap)
-        self.detection_multiplier = np.ones(cap)
-        self.da_risk_weight = np.ones(cap)  # share of domestic-abuse risk still acting
-        self.last_peer_exposure = np.zeros(cap)
-        self.last_log_hazard = np.zeros(0)  # live window, set each week by behaviour.offend
-        self.last_log_hazard_lo = 0  # first row of that window
-        self.events = EventLog()
-        self.pending_arrests = Table({"offence": "i8", "week": "i4"}, capacity=256)
-        self.cases = Table(
-            {
-                "person": "i8",
-                "principal": "i8",
-                "kind": "i1",
-                "adult": "?",
-                "due_week": "i4",
-                "charged": "?",
-            }
-        )
-        self.open_cases = np.empty(0, dtype=np.int64)
-        self.open_offences = np.empty(0, dtype=np.int64)
-        self.open_case = np.full(cap, -1, dtype=np.int64)
-        self.next_co_group = 0
-        self.new_offences = np.empty(0, dtype=np.int64)
-        self.week_counts: Counter[str] = Counter()
-        self.totals: Counter[str] = Counter()
-        self.yos_caseload = 0
-        # Person-weeks at risk in the measured years, for rates by age and group.
-        self.person_weeks_by_age = np.zeros(int(EXIT_AGE) + 1)
-        self.person_weeks_by_group = np.zeros(5)
-        self.person_weeks_10_17 = 0
-        self.person_weeks_by_borough = np.zeros(self.geography.n_boroughs)
-
-        # Agencies, stepped in this order every week (never shuffled).
-        self.schools = Schools(self)
-        self.schools.set_rate_scale()
-        self.social_care = SocialCare(self)
-        self.yos = YouthOffendingService(self)
-        self.police = Police(self)
-        self.court = YouthCourt(self)
+        # What people do, and the agencies (Mesa agents) around them.
+        self.offending = Offending(self, scenario.behaviour)
+        self.schools = Schools(self, scenario.schools)
+        self.social_care = SocialCare(self, scenario.social_care)
+        self.yos = YouthOffendingService(self, scenario.yos)
+        self.police = Police(self, scenario.justice)
+        self.court = YouthCourt(self, scenario.justice, self.police.book)
         self.interventions = Interventions(self, scenario.interventions)
+        self.tally = Tally(self.geography.n_boroughs)
         self._views: dict[int, YoungPerson] = {}
 
+        # The week, in order (never shuffled): what happens, and who does it.
+        self.week_plan: tuple[Callable[[], None], ...] = (
+            self.start_week,  # the calendar turns; in September, the new school year
+            self.age_out,  # those who turn 21 leave
+            self.reset_multipliers,  # last week's programme effects end
+            self.schools.step,  # exclusions in term
+            self.social_care.step,  # children enter care
+            self.yos.supervise,  # supervision lowers hazards
+            self.interventions_act,  # programmes change hazards, detection, risks
+            self.offending.step,  # offences, co-offences, young victims
+            self.gangs.step,  # members drift out of gangs
+            self.police.step,  # detection; arrests and the decision (diversion hook)
+            self.court.step,  # sentences; every disposal due takes effect
+            self.yos.step,  # releases from custody
+            self.interventions_review,  # programmes' caseloads, reach and costs
+            self.record_week,  # totals, person-weeks, the DataCollector
+        )
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "week": "week",
                 **{name: (lambda m, k=name: m.week_counts[k]) for name in WEEKLY_COUNTS},
-                "yos_caseload": "yos_caseload",
+                "yos_caseload": lambda m: m.yos.caseload,
                 "custody_population": lambda m: int(m.people.in_custody(m.week).sum()),
                 "population_10_17": lambda m: m.population_10_17,
                 "gang_members": lambda m: int((m.people.gang[m.people.live] >= 0).sum()),
@@ -158,57 +155,26 @@ class YouthJusticeModel(mesa.Model):
 
     # -- the week ---------------------------------------------------------------
     def step(self) -> None:
-        """One week, in this order:
-
-        1. calendar; in September: the new cohort, year groups, gangs, network;
-        2. those who turn 21 leave (a prefix of rows);
-        3. multipliers reset; schools, social care and the YOS act on risks;
-        4. interventions' ``before_offending`` hooks;
-        5. offending (with co-offences and young victims); gang exits;
-        6. police: detection, arrests, the decision (with the diversion hook);
-        7. court: sentences and every disposal due takes effect;
-        8. YOS: releases from custody;
-        9. interventions' ``end_of_week`` hooks; the DataCollector records the week.
-        """
-        self.calendar = calendar.week(self.week)
-        self.week_counts = Counter()
-        if self.calendar.new_school_year:
-            self._new_school_year()
-        self._age_out()
-
-        live = self.people.live
-        self.hazard_multiplier[live] = 1.0
-        self.detection_multiplier[live] = 1.0
-        self.da_risk_weight[live] = 1.0
-        self.schools.step()
-        self.social_care.step()
-        self.yos.before_offending()
-        self.interventions.before_offending(self.week)
-
-        self.new_offences = behaviour.offend(self, self.week)
-        self.week_counts["offences"] += int(self.new_offences.size)
-        behaviour.gang_exits(self, self.week)
-
-        self.police.step()
-        self.court.step()
-        self.yos.step()
-        self.interventions.end_of_week(self.week)
-
-        self._tally()
-        self.datacollector.collect(self)
+        """One week: each act of :attr:`week_plan`, in order."""
+        for act in self.week_plan:
+            act()
         self.week += 1
 
-    def _new_school_year(self) -> None:
-        ppl = self.people
-        rows = add_cohort(ppl, self.params.population, self.streams["entry"], self.week)
-        behaviour.static_log_risk(self, rows)
+    def start_week(self) -> None:
+        """The calendar turns; in September: the new cohort, year groups, gangs, ties."""
+        self.calendar = calendar.week(self.week)
+        self.week_counts = Counter()
+        if not self.calendar.new_school_year:
+            return
+        rows = add_cohort(self.people, self.params.population, self.streams["entry"], self.week)
+        self.offending.enter(rows)
         self.schools.new_school_year()
         # Recruitment reads last year's ties (the entrants, aged 9, have none yet).
-        behaviour.gang_recruitment(self, self.week)
+        self.gangs.recruit()
         self.network.add_people(rows, self.week, self.streams["network"])
         self.network.rebuild_gangs(self.streams["network"])
 
-    def _age_out(self) -> None:
+    def age_out(self) -> None:
         """Advance the live window past everyone aged 21 (rows are in birth order)."""
         ppl = self.people
         limit = self.week - EXIT_AGE * WEEKS_PER_YEAR
@@ -220,31 +186,24 @@ class YouthJusticeModel(mesa.Model):
             ppl.gang[gone] = -1
             ppl.lo = lo
 
-    def _tally(self) -> None:
-        """Totals and person-weeks at risk for the measured years.
+    def reset_multipliers(self) -> None:
+        """Programme multipliers of hazards, detection and domestic-abuse risk back to 1."""
+        self.offending.reset_multipliers()
+        self.police.reset_multipliers()
 
-        Counts by whole years of age come from the window's birth order (the
-        rows of each age are a run of rows, found by bisection), so the tally
-        reads only the rows aged 10-17, for group and custody.
-        """
-        if not self.measuring:
-            return
-        ppl, lo = self.people, self.people.lo
-        older = ppl.rows_aged(self.week, np.arange(self.person_weeks_by_age.size + 1))
-        self.person_weeks_by_age += older[:-1] - older[1:]
-        at_18, at_10 = ppl.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
-        youth = slice(lo + int(at_18), lo + int(at_10))
-        self.person_weeks_by_group += np.bincount(ppl.ethnic[youth], minlength=5)
-        self.person_weeks_10_17 += youth.stop - youth.start
-        if self.geography.n_boroughs > 1:
-            self.person_weeks_by_borough += np.bincount(
-                ppl.borough[youth], minlength=self.geography.n_boroughs
-            )
-        self.totals.update(self.week_counts)
-        self.totals["yos_caseload_weeks"] += self.yos_caseload
-        self.totals["custody_weeks"] += int(
-            np.count_nonzero(ppl.custody_release_week[youth] > self.week)
-        )
+    def interventions_act(self) -> None:
+        """Each intervention's ``before_offending`` hook."""
+        self.interventions.before_offending(self.week)
+
+    def interventions_review(self) -> None:
+        """Each intervention's ``end_of_week`` hook."""
+        self.interventions.end_of_week(self.week)
+
+    def record_week(self) -> None:
+        """Totals and person-weeks at risk (measured years only); the DataCollector row."""
+        if self.measuring:
+            self.tally.record(self)
+        self.datacollector.collect(self)
 
     # -- state read by reporters, views and the runner ---------------------------
     @property
@@ -254,7 +213,9 @@ class YouthJusticeModel(mesa.Model):
 
     @property
     def population_10_17(self) -> int:
-        at_18, at_10 = self.people.rows_aged(self.week, np.array([18.0, AGE_OF_RESPONSIBILITY]))
+        at_18, at_10 = self.people.rows_aged(
+            self.week, np.array([ADULT_AGE, AGE_OF_RESPONSIBILITY])
+        )
         return int(at_10 - at_18)
 
     def run(
@@ -276,27 +237,6 @@ class YouthJusticeModel(mesa.Model):
             self.step()
             if after_year is not None and (week + 1) % WEEKS_PER_YEAR == 0:
                 after_year(self)
-
-    def last_log_hazard_of(self, ids: np.ndarray | slice) -> np.ndarray:
-        """Last week's log hazard of ``ids`` (-inf for anyone not in last week's window).
-
-        ``ids`` may be a slice of rows (a run of ages): then it is a copy of a slice.
-        """
-        lh = self.last_log_hazard
-        if isinstance(ids, slice):
-            out = np.full(ids.stop - ids.start, -np.inf)
-            lo = max(ids.start, self.last_log_hazard_lo)
-            hi = min(ids.stop, self.last_log_hazard_lo + lh.size)
-            if hi > lo:
-                out[lo - ids.start : hi - ids.start] = lh[
-                    lo - self.last_log_hazard_lo : hi - self.last_log_hazard_lo
-                ]
-            return out
-        pos = np.asarray(ids) - self.last_log_hazard_lo
-        ok = (pos >= 0) & (pos < lh.size)
-        out = np.full(pos.size, -np.inf)
-        out[ok] = lh[pos[ok]]
-        return out
 
     def young_person(self, person: int) -> YoungPerson:
         """A Mesa agent view of one young person (created on demand, then cached)."""

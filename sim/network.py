@@ -27,7 +27,7 @@ from scipy.sparse._sparsetools import csr_row_index  # the kernel behind csr[row
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.params import MPS_2009, Params, param
-from sim.population import People
+from sim.population import People, age_of
 
 LAYERS = ("school", "neighbourhood", "friendship", "siblings", "gang")
 
@@ -339,7 +339,7 @@ class Network:
         """
         p, ppl = self.params, self.people
         new = np.arange(rows.start, rows.stop)
-        year_group = np.floor((week - ppl.birth_week[new]) / WEEKS_PER_YEAR).astype(np.int64)
+        year_group = np.floor(age_of(ppl.birth_week[new], week)).astype(np.int64)
         school_key = ppl.school[new].astype(np.int64) * 100 + year_group
         # School: a small world within each school and year group.
         school = watts_strogatz_groups(school_key, new, p.school_degree, p.school_rewire, rng)
@@ -378,8 +378,8 @@ class Network:
         """Friendships with people of about the same age in other boroughs."""
         ppl = self.people
         pool = np.arange(ppl.lo, ppl.n)
-        age = (week - ppl.birth_week[pool]) / WEEKS_PER_YEAR
-        new_age = (week - ppl.birth_week[new]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[pool], week)
+        new_age = age_of(ppl.birth_week[new], week)
         pool = pool[(age >= new_age.min() - 1) & (age <= new_age.max() + 1)]
         ties = _random_ties(new, pool, self.params.cross_borough_friends, rng)
         return ties[ppl.borough[ties[:, 0]] != ppl.borough[ties[:, 1]]]
@@ -405,7 +405,7 @@ class Network:
     def build_initial(self, week: int, rng: np.random.Generator) -> None:
         """Ties for the initial population, one single-year cohort at a time (oldest first)."""
         ppl = self.people
-        age = np.floor((week - ppl.birth_week[: ppl.n]) / WEEKS_PER_YEAR).astype(np.int64)
+        age = np.floor(age_of(ppl.birth_week[: ppl.n], week)).astype(np.int64)
         parts: dict[str, list[np.ndarray]] = {layer: [] for layer in LAYERS if layer != "gang"}
         for a in np.unique(age)[::-1]:
             idx = np.flatnonzero(age == a)
@@ -456,7 +456,7 @@ class Network:
         self._counted_lo = ppl.lo
         # School ties only bind pupils of compulsory school age (under 16 at the
         # start of the academic year, DfE); classmates leave school together.
-        age = (week - ppl.birth_week) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week, week)
         self.pupil = np.nan_to_num(age, nan=99) < 16
         self.pupil[: ppl.lo] = False
         self._combined = {}

@@ -61,9 +61,16 @@ def param(
 
 
 class Params(BaseModel):
-    """Base for a concern's parameter block: unknown keys are errors, values are checked."""
+    """Base for a concern's parameter block: unknown keys are errors, values are checked.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    NaN and infinity are refused for every number (TOML spells them ``nan`` and ``inf``):
+    NaN passes every bound check (each comparison is false) and a run with it ends quietly
+    with nonsense, and infinity ends in a traceback or ``Infinity`` in summary.json.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 @dataclass(frozen=True)

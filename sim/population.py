@@ -27,7 +27,18 @@ AGE_OF_RESPONSIBILITY = 10.0  # England and Wales
 # Each September the year group in which children turn 10 enters (aged 9-10
 # then), so the number aged 10-17 stays level through the year.
 ENTRY_AGE = 9.0
+SCHOOL_LEAVING_AGE = 16.0  # compulsory school age ends (education or training to 18)
+ADULT_AGE = 18.0  # dealt with as an adult from here: not a YOS case, not in youth figures
 EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts (DESIGN.md)
+
+
+def age_of(birth_week: np.ndarray, week: int) -> np.ndarray:
+    """Ages in years at ``week`` of people born at ``birth_week`` (fractional weeks).
+
+    The one formula for an age: :meth:`People.age` gives it for the whole live window,
+    cached for the week; call this for a few people (this week's offenders, cases).
+    """
+    return (week - birth_week) / WEEKS_PER_YEAR
 
 
 class BoroughSpec(Params):
@@ -198,23 +209,6 @@ class PopulationParams(Params):
         ge=0,
         le=1,
         doc="children victimised in the last year at the start",
-    )
-    gang_share: float = param(
-        0.006,
-        unit="share",
-        basis="assumed",
-        ge=0,
-        le=1,
-        doc="gang members among 10-20s (MOPAC 2018 Gangs Matrix review: ~3,800 listed "
-        "London-wide, three quarters under 25)",
-    )
-    gangs: int = param(
-        8,
-        unit="gangs",
-        basis="assumed",
-        ge=1,
-        le=2000,
-        doc="territorial gangs in the borough, each with home wards",
     )
     children_per_family: float = param(
         1.6,
@@ -420,7 +414,7 @@ class People:
         """Ages in years of the live window at ``week`` (read-only; cached for the week)."""
         key = (week, self.lo, self.n)
         if self._age_key != key:
-            self._age = (week - self.birth_week[self.live]) / WEEKS_PER_YEAR
+            self._age = age_of(self.birth_week[self.live], week)
             self._age.flags.writeable = False
             self._age_key = key
         return self._age
@@ -439,12 +433,20 @@ class People:
         """Live-window mask of pupils attending school: compulsory school age (under 16),
         on a school's roll (the pupil referral unit included) and not in custody."""
         live = self.live
-        return (self.age(week) < 16) & (self.school[live] >= 0) & ~self.in_custody(week)
+        return (
+            (self.age(week) < SCHOOL_LEAVING_AGE)
+            & (self.school[live] >= 0)
+            & ~self.in_custody(week)
+        )
 
     def at_school_of(self, idx: np.ndarray, week: int) -> np.ndarray:
         """``at_school(week)`` for the live people ``idx`` only (a few: no pass over the window)."""
-        age = (week - self.birth_week[idx]) / WEEKS_PER_YEAR
-        return (age < 16) & (self.school[idx] >= 0) & ~(self.custody_release_week[idx] > week)
+        age = age_of(self.birth_week[idx], week)
+        return (
+            (age < SCHOOL_LEAVING_AGE)
+            & (self.school[idx] >= 0)
+            & ~(self.custody_release_week[idx] > week)
+        )
 
     def pru_of(self, idx: np.ndarray) -> np.ndarray:
         """The pupil referral unit of each person's borough."""

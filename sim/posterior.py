@@ -18,9 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.scenario import ScenarioError
+from sim.tomlfile import InputError
 
 RESERVED = ("weight", "distance")
+
+
+class PosteriorError(InputError):
+    """A problem with a posterior table, with the file and the column it concerns."""
 
 
 def effective_size(weights: np.ndarray) -> float:
@@ -84,40 +88,40 @@ class Posterior:
 
 
 def load_posterior(path: str | Path, *, key: str = "parameters") -> Posterior:
-    """Read and check a posterior table; a problem raises ScenarioError naming the file."""
+    """Read and check a posterior table; a problem raises PosteriorError naming the file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(path, "", "no such posterior file (run `yjsim calibrate` to make it)")
+        raise PosteriorError(path, "", "no such posterior file (run `yjsim calibrate` to make it)")
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as e:
-        raise ScenarioError(path, "", f"not a readable Parquet table ({e})") from None
+        raise PosteriorError(path, "", f"not a readable Parquet table ({e})") from None
     if "weight" not in table.column_names:
-        raise ScenarioError(path, "weight", "missing column: a posterior needs particle weights")
+        raise PosteriorError(path, "weight", "missing column: a posterior needs particle weights")
     for name, typ in zip(table.column_names, table.schema.types, strict=True):
         if not (pa.types.is_floating(typ) or pa.types.is_integer(typ)):
-            raise ScenarioError(path, name, f"expected a numeric column, got {typ}")
+            raise PosteriorError(path, name, f"expected a numeric column, got {typ}")
     names = tuple(n for n in table.column_names if n not in RESERVED)
     if not names:
-        raise ScenarioError(path, "", "no parameter columns")
+        raise PosteriorError(path, "", "no parameter columns")
     for n in names:
         if n.count(".") < 1:
-            raise ScenarioError(
+            raise PosteriorError(
                 path, n, "expected a dotted parameter name like behaviour.coef_peer"
             )
     if table.num_rows == 0:
-        raise ScenarioError(path, "", "no particles (the table is empty)")
+        raise PosteriorError(path, "", "no particles (the table is empty)")
     values = np.column_stack([table[n].to_numpy().astype(float) for n in names])
     weights = table["weight"].to_numpy().astype(float)
     if not np.all(np.isfinite(values)):
         bad = names[int(np.nonzero(~np.isfinite(values).all(axis=0))[0][0])]
-        raise ScenarioError(path, bad, "expected finite numbers, found NaN or infinity")
+        raise PosteriorError(path, bad, "expected finite numbers, found NaN or infinity")
     total = float(weights.sum())
     if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not total > 0:
-        raise ScenarioError(path, "weight", "expected non-negative weights with a positive sum")
+        raise PosteriorError(path, "weight", "expected non-negative weights with a positive sum")
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     return Posterior(path, names, values, weights / total, meta)
 

@@ -1,6 +1,6 @@
 """The policy comparison report: each scenario against the baseline, on paired runs.
 
-``write_report(DIR)`` reads an experiment's results folder (made by ``sim.runner``) and
+``write_report(DIR)`` reads an experiment's results folder (made by ``sim.batch``) and
 writes ``DIR/report/index.html`` and its Markdown twin ``index.md``, with PNG charts.
 
 Every comparison is paired: replicate r of a policy ran with the same seed (and, once
@@ -37,7 +37,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from sim.runner import FAILURES, batch_log, read_manifest, read_results
+from sim.results import FAILURES, batch_log, read_manifest, read_results
 
 BOOTSTRAP_RESAMPLES = 2000  # enough for stable 2.5/97.5% quantiles of a ratio
 BOOTSTRAP_SEED = 20240601  # fixed, so the same results give the same report
@@ -650,9 +650,9 @@ def _composition_sentence(s: str, comp: dict[str, dict]) -> str:
 def write_report(results_dir: Path) -> Path:
     """Write ``results_dir/report/index.html`` (and ``index.md``, PNGs); return the HTML path.
 
-    Raises :class:`sim.scenario.ScenarioError` if the folder holds no experiment results.
+    Raises :class:`sim.experiment.ExperimentError` if the folder holds no experiment results.
     """
-    from sim.runner import ExperimentError
+    from sim.experiment import ExperimentError
 
     results_dir = Path(results_dir)
     manifest = read_manifest(results_dir)

@@ -1,17 +1,21 @@
 """Named random streams, one per concern, for common random numbers.
 
 Each stream is a child of the run's ``SeedSequence`` keyed by a fixed integer
-written down here (not derived from a name, so a rename never changes
-results). Switching an intervention on draws from its own stream and leaves
-every other stream's draws where they were, so scenarios run with the same
-seed differ only by what the policy does.
+(not derived from a name, so a rename never changes results). The model's own
+concerns have their keys in :data:`STREAMS` below; an intervention declares its
+key on its class (``stream_key``, 100 and up) and registers it when the class is
+defined, so adding an intervention touches only its own module. Switching an
+intervention on draws from its own stream and leaves every other stream's draws
+where they were, so scenarios run with the same seed differ only by what the
+policy does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# The registry: stream name -> fixed key. Never renumber; add new keys at the end.
+# The registry: stream name -> fixed key. Never renumber. The model's concerns are below
+# 100; interventions register theirs (100 and up) with register_stream.
 STREAMS: dict[str, int] = {
     "population": 1,
     "network": 2,
@@ -25,16 +29,25 @@ STREAMS: dict[str, int] = {
     "social_care": 10,
     "gangs": 11,
     "entry": 12,
-    # Interventions: 100 and up, one each (sim/interventions/ registers its own).
-    "triage": 101,
-    "gangs_team": 102,
-    "schools_officers": 103,
-    "kickz": 104,
-    "encompass": 105,
-    "hotspots": 106,
-    "complex_panel": 107,
-    "met_track": 108,
 }
+FIRST_INTERVENTION_KEY = 100
+
+
+def register_stream(name: str, key: int) -> None:
+    """Register an intervention's stream ``name`` under its fixed ``key`` (100 and up).
+
+    Registering the same name with the same key again is harmless (a module reloaded);
+    a key already used by another stream, or a name registered with another key, is a
+    programming error and raises ``ValueError``.
+    """
+    if key < FIRST_INTERVENTION_KEY:
+        raise ValueError(f"stream {name!r}: keys below {FIRST_INTERVENTION_KEY} are the model's")
+    if STREAMS.get(name, key) != key:
+        raise ValueError(f"stream {name!r} is already registered with key {STREAMS[name]}")
+    owner = next((n for n, k in STREAMS.items() if k == key and n != name), None)
+    if owner is not None:
+        raise ValueError(f"stream key {key} of {name!r} is already used by {owner!r}")
+    STREAMS[name] = key
 
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -91,7 +104,7 @@ class Streams:
         key = self._keys.get(name)
         if key is None:
             if name not in STREAMS:
-                raise KeyError(f"unknown random stream {name!r}; register it in sim/rng.py")
+                raise KeyError(f"unknown random stream {name!r}; give its class a stream_key")
             seq = np.random.SeedSequence(self.seed, spawn_key=(STREAMS[name], 0))
             key = np.uint64(seq.generate_state(1, dtype=np.uint64)[0])
             self._keys[name] = key
@@ -128,7 +141,7 @@ class Streams:
         gen = self._generators.get(name)
         if gen is None:
             if name not in STREAMS:
-                raise KeyError(f"unknown random stream {name!r}; register it in sim/rng.py")
+                raise KeyError(f"unknown random stream {name!r}; give its class a stream_key")
             seq = np.random.SeedSequence(self.seed, spawn_key=(STREAMS[name],))
             gen = np.random.Generator(np.random.PCG64(seq))
             self._generators[name] = gen

@@ -10,47 +10,37 @@ file and the key, with "did you mean ...?" for typos. Nothing is evaluated.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from sim.agencies import SchoolsParams, SocialCareParams
-from sim.behaviour import BehaviourParams, GangParams
+from sim.behaviour import Offending
 from sim.costs import CostParams
+from sim.gangs import Gangs
 from sim.interventions import Intervention, InterventionParams, load_all
-from sim.justice import JusticeParams, YOSParams
+from sim.justice import JusticeParams
 from sim.network import NetworkParams
 from sim.params import RegisterRow, register_rows
 from sim.population import PopulationParams
+from sim.schools import Schools
+from sim.social_care import SocialCare
+from sim.tomlfile import InputError, UnknownName, read_toml, resolved, validate
+from sim.yos import YouthOffendingService
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-class ScenarioError(Exception):
+class ScenarioError(InputError):
     """A problem with a scenario file, with the file and key it concerns."""
-
-    def __init__(self, path: str | Path, key: str, message: str) -> None:
-        self.path, self.key, self.message = str(path), key, message
-        where = f"{self.path}: {key}: " if key else f"{self.path}: "
-        super().__init__(where + message)
 
 
 class RunSettings(BaseModel):
     """How long to run and which seed (not model parameters)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     years: int = Field(10, ge=1, le=100, description="measured years")
     burn_in_years: int = Field(
         8,
@@ -82,12 +72,12 @@ class Scenario(BaseModel):
     run: RunSettings = Field(default_factory=RunSettings)
     population: PopulationParams = Field(default_factory=PopulationParams)
     network: NetworkParams = Field(default_factory=NetworkParams)
-    behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
-    gangs: GangParams = Field(default_factory=GangParams)
+    behaviour: Offending.Params = Field(default_factory=Offending.Params)
+    gangs: Gangs.Params = Field(default_factory=Gangs.Params)
     justice: JusticeParams = Field(default_factory=JusticeParams)
-    yos: YOSParams = Field(default_factory=YOSParams)
-    schools: SchoolsParams = Field(default_factory=SchoolsParams)
-    social_care: SocialCareParams = Field(default_factory=SocialCareParams)
+    yos: YouthOffendingService.Params = Field(default_factory=YouthOffendingService.Params)
+    schools: Schools.Params = Field(default_factory=Schools.Params)
+    social_care: SocialCare.Params = Field(default_factory=SocialCare.Params)
     costs: CostParams = Field(default_factory=CostParams)
     interventions: dict[str, InterventionParams] = Field(default_factory=dict)
     # Parameters set by the posterior (for the register); not part of the file.
@@ -102,7 +92,7 @@ class Scenario(BaseModel):
         out = {}
         for name, block in value.items():
             if name not in registry:
-                raise _UnknownIntervention(name, sorted(registry))
+                raise UnknownName("intervention", name, sorted(registry))
             out[name] = (
                 block
                 if isinstance(block, InterventionParams)
@@ -143,68 +133,12 @@ class Scenario(BaseModel):
         return rows
 
 
-class _UnknownIntervention(ValueError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        self.name, self.known = name, known
-        super().__init__(f"unknown intervention {name!r}")
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Known keys of the (sub)model at ``loc`` (for suggestions)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return []
-            current = field.annotation
-        else:
-            return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _describe(err: dict, root: type[BaseModel], data: dict) -> tuple[str, str]:
-    """(key, message) for one pydantic error, in words a scenario author uses."""
-    loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in loc)
-    kind, ctx = err["type"], err.get("ctx", {})
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        parent = loc[:-1]
-        known = _fields_at(root, parent)
-        if len(parent) == 2 and parent[0] == "interventions":
-            cls = Intervention.registry.get(str(parent[1]))
-            known = list(cls.Params.model_fields) if cls else []
-        return key, "unknown key" + _suggest(str(loc[-1]), known)
-    if kind == "missing" and isinstance(loc[-1], int):
-        return ".".join(str(p) for p in loc[:-1]), "too few values in the list"
-    if kind in ("too_long", "too_short"):
-        return key, f"wrong number of values in the list, got {got!r}"
-    if kind == "missing":
-        return key, "required key is missing"
-    bounds = {
-        "greater_than_equal": ">= {ge}",
-        "greater_than": "> {gt}",
-        "less_than_equal": "<= {le}",
-        "less_than": "< {lt}",
-    }
-    if kind in bounds:
-        return key, f"expected a value {bounds[kind].format(**ctx)}, got {got!r}"
-    if kind == "value_error" and isinstance(ctx.get("error"), _UnknownIntervention):
-        e = ctx["error"]
-        return f"interventions.{e.name}", "unknown intervention" + _suggest(e.name, e.known) + (
-            f" (known: {', '.join(e.known)})" if e.known else ""
-        )
-    msg = err["msg"].replace("Value error, ", "")
-    msg = f"{msg[0].lower()}{msg[1:]}"
-    return key, f"{msg}, got {got!r}" if got is not None and not isinstance(got, dict) else msg
+def _intervention_keys(loc: tuple) -> Sequence[str] | None:
+    """The keys an intervention's block may hold (the schema types them all as the base)."""
+    if len(loc) == 2 and loc[0] == "interventions":
+        cls = Intervention.registry.get(str(loc[1]))
+        return list(cls.Params.model_fields) if cls else []
+    return None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -218,31 +152,19 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def read_toml(path: Path, error: type[ScenarioError], missing: str) -> dict:
-    """A TOML file's table; a missing, undecodable or broken file raises ``error``."""
-    if not path.is_file():
-        raise error(path, "", missing)
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise error(path, "", f"not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise error(path, "", "not a UTF-8 text file") from None
-
-
 def _read(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     """The raw table of a scenario file with its ``extends`` chain merged in."""
-    if path.resolve() in {p.resolve() for p in chain}:
+    data = read_toml(path, ScenarioError, "no such scenario file")  # a loop of links fails here
+    if resolved(path, ScenarioError) in {resolved(p, ScenarioError) for p in chain}:
         names = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(chain[0], "extends", f"circular extends: {names}")
-    data = read_toml(path, ScenarioError, "no such scenario file")
     parent = data.get("extends")
     if parent is None:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(path, "extends", f"expected a file name, got {parent!r}")
     parent_path = path.parent / parent
-    if not parent_path.is_file():
+    if not os.path.lexists(parent_path):  # a link that loops is reported by read_toml
         raise ScenarioError(path, "extends", f"no such scenario file {parent!r}")
     base = _read(parent_path, (*chain, path))
     base.pop("extends", None)
@@ -264,14 +186,7 @@ def _check_interventions(path: Path, data: dict) -> None:
         cls = registry.get(name)
         if cls is None or not isinstance(block, dict):
             continue  # unknown names and non-tables are reported by the full validation
-        try:
-            cls.Params.model_validate(block)
-        except ValidationError as e:
-            errors = e.errors()
-            key, message = _describe(errors[0], cls.Params, block)
-            more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-            full = f"interventions.{name}.{key}" if key else f"interventions.{name}"
-            raise ScenarioError(path, full, message + more) from None
+        validate(cls.Params, block, path, ScenarioError, key_prefix=f"interventions.{name}")
 
 
 def load_scenario(
@@ -287,13 +202,7 @@ def load_scenario(
     path = Path(path)
     data = _read(path)
     _check_interventions(path, data)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as e:
-        errors = e.errors()
-        key, message = _describe(errors[0], Scenario, data)
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ScenarioError(path, key, message + more) from None
+    scenario = validate(Scenario, data, path, ScenarioError, known_keys=_intervention_keys)
     if draw is not None:
         if draw < 0:
             raise ScenarioError(path, "run.draw", f"expected a value >= 0, got {draw}")
@@ -320,12 +229,12 @@ def posterior_path(path: str | Path, scenario: Scenario) -> Path | None:
 
 def _with_posterior(path: Path, data: dict, scenario: Scenario) -> Scenario:
     """The scenario with its posterior's mean or chosen particle applied."""
-    from sim.posterior import load_posterior
+    from sim.posterior import PosteriorError, load_posterior
 
     where = posterior_path(path, scenario)
     try:
         post = load_posterior(where)
-    except ScenarioError as e:
+    except PosteriorError as e:
         raise ScenarioError(path, "parameters", str(e)) from None
     # A value the scenario files set explicitly wins over the posterior's (a "what if"
     # scenario on top of a calibrated baseline); the register says where each came from.
@@ -379,8 +288,4 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenari
         if parts[-1] not in node:
             raise ScenarioError("overrides", name, "unknown parameter")
         node[parts[-1]] = value
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as e:
-        key, message = _describe(e.errors()[0], Scenario, data)
-        raise ScenarioError("overrides", key, message) from None
+    return validate(Scenario, data, "overrides", ScenarioError, known_keys=_intervention_keys)

@@ -30,13 +30,15 @@ from sim.calibration import (
     CalibrationError,
     PriorSpec,
     Runaway,
-    _pool_map,
-    _simulate_guarded,
+    pool_map,
+    simulate_guarded,
     simulate_settings,
     statistics_of,
 )
 from sim.fit_report import embed_sensitivity
-from sim.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
+from sim.posterior import PosteriorError
+from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.tomlfile import validate
 
 POLICY_STATISTICS = {
     "true_offences_per_year": "true offences",
@@ -62,15 +64,7 @@ def settings_of(cal: Calibration) -> SensitivitySettings:
     data = cal.config.sensitivity
     if data is None:
         raise CalibrationError(cal.path, "sensitivity", "missing: the block that sets the analysis")
-    from pydantic import ValidationError
-
-    from sim.scenario import _describe
-
-    try:
-        s = SensitivitySettings.model_validate(data)
-    except ValidationError as e:
-        key, message = _describe(e.errors()[0], SensitivitySettings, data)
-        raise CalibrationError(cal.path, f"sensitivity.{key}", message) from None
+    s = validate(SensitivitySettings, data, cal.path, CalibrationError, key_prefix="sensitivity")
     if s.setting not in cal.scenarios:
         raise CalibrationError(
             cal.path,
@@ -91,7 +85,7 @@ def analysis_ranges(cal: Calibration) -> tuple[list[PriorSpec], str]:
 
     try:
         post = load_posterior(cal.posterior_path)
-    except ScenarioError:
+    except PosteriorError:
         return list(cal.priors), "the priors (no posterior yet)"
     lo, hi = post.quantiles(0.05), post.quantiles(0.95)
     ranges = [
@@ -164,17 +158,14 @@ class _Evaluator:
                 continue
             try:
                 base = statistics_of(
-                    _simulate_guarded(apply_overrides(self.fit[self.setting], theta), seed),
-                    self.scale,
+                    simulate_guarded(self.fit[self.setting], seed, theta), self.scale
                 )
             except Runaway:
                 continue  # offending ran away: no policy difference at this point
             for name, sc in self.policies.items():
                 mine = {k: v for k, v in theta.items() if k not in self.policy_own[name]}
                 try:
-                    pol = statistics_of(
-                        _simulate_guarded(apply_overrides(sc, mine), seed), self.scale
-                    )
+                    pol = statistics_of(simulate_guarded(sc, seed, mine), self.scale)
                 except Runaway:
                     continue
                 for key, label in POLICY_STATISTICS.items():
@@ -205,7 +196,7 @@ def _imputed(column: pd.Series) -> tuple[np.ndarray, int]:
 
 
 def _evaluate_all(ev: _Evaluator, thetas: list[dict], workers: int, label: str) -> pd.DataFrame:
-    rows = _pool_map(ev, thetas, workers, label)
+    rows = pool_map(ev, thetas, workers, label)
     return pd.DataFrame(rows, columns=ev.outputs)
 
 
@@ -361,7 +352,7 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     try:
         fixed = load_posterior(cal.posterior_path).mean()
         fixed_from = f"the posterior mean ({cal.posterior_path.name})"
-    except ScenarioError:
+    except PosteriorError:
         fixed = {
             p.name: math.sqrt(p.low * p.high) if p.prior == "loguniform" else (p.low + p.high) / 2
             for p in cal.priors

@@ -80,11 +80,11 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         metrics.children_cautioned_or_sentenced(disposals, s, s + year_len) for s in year_starts
     ]
     fte = [metrics.first_time_entrants(people, disposals, s, s + year_len) for s in year_starts]
-    population = model.person_weeks_10_17 / max(model.measured_weeks, 1)
+    population = model.tally.person_weeks_10_17 / max(model.measured_weeks, 1)
     counts = metrics.true_and_proven_offences(offences, start, end)
     person_years_by_age = {
-        a: model.person_weeks_by_age[a] / WEEKS_PER_YEAR
-        for a in range(10, model.person_weeks_by_age.size)
+        a: model.tally.person_weeks_by_age[a] / WEEKS_PER_YEAR
+        for a in range(10, model.tally.person_weeks_by_age.size)
     }
     by_age = {}
     for s in year_starts:
@@ -97,11 +97,11 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         ).items():
             by_age.setdefault(k, []).append(v)
     population_by_group = {
-        g: model.person_weeks_by_group[i] / max(model.measured_weeks, 1)
+        g: model.tally.person_weeks_by_group[i] / max(model.measured_weeks, 1)
         for i, g in enumerate(ETHNIC_GROUPS)
     }
     rri = metrics.relative_rate_index(people, offences, disposals, start, end, population_by_group)
-    t = model.totals
+    t = model.tally.totals
     summary = {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "scenario": model.params.name,
@@ -201,7 +201,7 @@ def by_borough(
     b_of = home.loc[cohort["person"]].to_numpy()
     size = np.bincount(b_of, minlength=n_b)
     reoffenders = np.bincount(b_of, weights=cohort["reoffended"].to_numpy(float), minlength=n_b)
-    population = model.person_weeks_by_borough / max(model.measured_weeks, 1)
+    population = model.tally.person_weeks_by_borough / max(model.measured_weeks, 1)
     out = {}
     for b, name in enumerate(names):  # a loop over boroughs, assembling the rows
         out[name] = {
@@ -239,10 +239,22 @@ def timeseries(model: YouthJusticeModel) -> pd.DataFrame:
     return df
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary file in the same folder, then rename: whole or absent."""
+    """Write to a temporary file in the same folder, then rename: whole or absent.
+
+    The file gets the permissions of any file the user creates (0666 less the umask);
+    ``mkstemp`` alone would leave it readable by its owner only.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -10,8 +10,9 @@ import pytest
 from sim.interventions import InterventionParams
 from sim.model import YouthJusticeModel
 from sim.population import BoroughSpec
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario import Scenario, load_scenario
 from sim.summary import summarise, timeseries
+from sim.tomlfile import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -34,9 +35,9 @@ def small(
                     "population_10_17": population,
                     "wards": 6,
                     "secondary_schools": 4,
-                    "gangs": 2,
                 }
             ),
+            "gangs": sc.gangs.model_copy(update={"count": 2}),
             "run": sc.run.model_copy(
                 update={"years": years, "burn_in_years": burn_in, "seed": seed}
             ),
@@ -50,7 +51,7 @@ def assert_rejected_as_expected(path: Path, load) -> None:
     first = path.read_text().splitlines()[0]
     assert first.startswith("# expect: "), f"{path.name} lacks its '# expect:' line"
     key, _, text = first[len("# expect: ") :].partition(": ")
-    with pytest.raises(ScenarioError) as info:
+    with pytest.raises(InputError) as info:
         load(path)
     message = str(info.value)
     assert "\n" not in message

@@ -71,7 +71,9 @@ def test_intake_respects_capacity_weekly_limit_age_and_the_highest_risk_first():
         age = (week - m.people.birth_week[panel.on_plan]) / 52
         assert ((age >= p.min_age) & (age < p.max_age)).all()
         # Children on a plan get the plan's multiplier (the YOS may lower it further).
-        assert np.all(m.hazard_multiplier[panel.on_plan] <= np.exp(-p.plan_effect) + 1e-12)
+        assert np.all(
+            m.offending.hazard_multiplier[panel.on_plan] <= np.exp(-p.plan_effect) + 1e-12
+        )
     assert panel.caseload == p.capacity  # the panel fills up
 
 
@@ -85,7 +87,7 @@ def test_scores_flag_exploitation_risks():
     ok = np.isfinite(score)
     assert ok.sum() > 1000
     ids, score = ids[ok], score[ok]
-    base = m.last_log_hazard_of(ids)
+    base = m.offending.last_log_hazard_of(ids)
     extra = score - base
     ppl = m.people
     la = ppl.looked_after[ids]

@@ -53,7 +53,7 @@ def test_support_lowers_the_domestic_abuse_weight_of_supported_children_only():
     expected = np.where(notified, 1 - p.notification_effect, 1.0) * np.where(
         marac, 1 - p.marac_effect, 1.0
     )
-    np.testing.assert_allclose(m.da_risk_weight[ids], expected)
+    np.testing.assert_allclose(m.offending.da_risk_weight[ids], expected)
     # Only exposed children are supported; notifications reach pupils only.
     assert m.people.domestic_abuse[ids[notified | marac]].all()
     inc = e.incidents

@@ -80,14 +80,14 @@ def test_deterrence_and_displacement_multipliers():
     lh_before = None
     lo_before = 0
     while not h.active.any():
-        lh_before, lo_before = m.last_log_hazard.copy(), m.people.lo
+        lh_before, lo_before = m.offending.last_log_hazard.copy(), m.people.lo
         m.step()
     live = m.people.live
     ward = m.people.ward[live]
     mult = h.multiplier[ward]
     # The model's multiplier is this one, except where the YOS supervises.
     free = ~m.yos.supervised()
-    assert np.allclose(m.hazard_multiplier[live][free], mult[free])
+    assert np.allclose(m.offending.hazard_multiplier[live][free], mult[free])
     assert np.allclose(mult[h.active[ward]], 1 - p.deterrence)
     assert h.displace_to.sum() == p.neighbour_wards
     assert not (h.displace_to & h.active).any()

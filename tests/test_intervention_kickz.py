@@ -73,7 +73,7 @@ def test_sites_registers_and_attendance_follow_the_rules():
         week = m.week - 1
         ppl = m.people
         # Sites in the most deprived wards.
-        assert set(k.site_wards) == set(np.argsort(-m.ward_deprivation)[: p.sites])
+        assert set(k.site_wards) == set(np.argsort(-m.geography.ward_deprivation)[: p.sites])
         # Registers within capacity, of the right age and ward, nobody twice.
         members = k.members
         assert np.unique(members).size == members.size
@@ -88,7 +88,7 @@ def test_sites_registers_and_attendance_follow_the_rules():
         session_weeks += bool(k.session_week[m.calendar.week_of_year])
         if came.size:
             cut = p.session_evening_risk_share * p.sessions_attended_share * p.effect
-            assert np.all(m.hazard_multiplier[came] <= 1 - cut + 1e-12)
+            assert np.all(m.offending.hazard_multiplier[came] <= 1 - cut + 1e-12)
     assert k.session_week.sum() == p.weeks_per_year
     assert k.reached.sum() > 0 and k.caseload > 0
 
@@ -126,6 +126,6 @@ def test_each_borough_has_its_own_sites():
     borough = m.geography.ward_borough
     for b in (0, 1):
         wards = np.flatnonzero(borough == b)
-        best = wards[np.argsort(-m.ward_deprivation[wards])[: p.sites]]
+        best = wards[np.argsort(-m.geography.ward_deprivation[wards])[: p.sites]]
         assert set(k.site_wards[borough[k.site_wards] == b]) == set(best)
     assert np.unique(m.people.borough[k.members]).tolist() == [0, 1]

@@ -8,7 +8,7 @@ from conftest import assert_no_trace, run, small, with_intervention
 
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK
-from sim.events import FORMAL, KIND
+from sim.events import FORMAL_DISPOSALS, KIND
 from sim.interventions.triage import Triage
 from sim.model import YouthJusticeModel
 from sim.summary import people_frame, summarise
@@ -67,8 +67,8 @@ def test_triage_cuts_first_time_entrants_and_leaves_an_entrenched_formal_cohort(
 
 def test_only_eligible_first_arrests_are_triaged(paired):
     _, on = paired
-    cases, off, disp = on.cases, on.events.offences, on.events.disposals
-    triaged = np.flatnonzero(cases["kind"] == KIND["triage"])
+    cases, off, disp = on.police.book.cases, on.events.offences, on.events.disposals
+    triaged = np.flatnonzero(cases["kind"] == KIND["diversion"])
     assert triaged.size > 0
     p = Triage.Params()
     assert not cases["adult"][triaged].any()  # children only
@@ -76,14 +76,14 @@ def test_only_eligible_first_arrests_are_triaged(paired):
     # Nobody is triaged twice, and never after a formal disposal.
     persons = cases["person"][triaged]
     assert np.unique(persons).size == persons.size
-    formal = np.isin(disp["kind"], [KIND[k] for k in FORMAL])
+    formal = np.isin(disp["kind"], [KIND[k] for k in FORMAL_DISPOSALS])
     first_formal = {}
     for person, week in zip(disp["person"][formal], disp["week"][formal], strict=True):
         first_formal.setdefault(int(person), int(week))
     triage_week = cases["due_week"][triaged]  # when the triage takes effect
     for person, week in zip(persons, triage_week, strict=True):
         assert first_formal.get(int(person), np.inf) > week
-    assert "triage" not in FORMAL
+    assert "diversion" not in FORMAL_DISPOSALS
 
 
 def test_places_cap_the_cases_taken_each_year():

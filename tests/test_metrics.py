@@ -29,7 +29,7 @@ from sim.metrics import (
 
 # Born so that people are 14 at day 0 and turn 18 around day 1461 (4 * 365.25).
 BIRTH_14 = -14 * 365.25
-ALL_KINDS = (*FORMAL_KINDS, "nfa", "triage", "community_resolution")
+ALL_KINDS = (*FORMAL_KINDS, "nfa", "diversion", "community_resolution")
 
 
 # --- builders ------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import mesa
 import numpy as np
 from conftest import small
 
-from sim.agencies import Agency
 from sim.calendar import WEEKS_PER_YEAR
+from sim.concern import Agency
 from sim.events import KIND
 from sim.model import YouthJusticeModel
 from sim.people_view import YoungPerson
@@ -96,7 +96,7 @@ def test_no_one_offends_in_custody_or_is_at_school_in_custody(small_scenario):
         before = m.people.custody_release_week.copy()
         m.step()
         week = m.week - 1
-        new = m.new_offences
+        new = m.offending.new_offences
         persons = m.events.offences["person"][new]
         assert not np.any(before[persons] > week), "offence committed from custody"
         in_c = m.people.in_custody(week)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim import justice
 from sim.events import KIND
 from sim.model import YouthJusticeModel
 
@@ -49,10 +48,10 @@ def _arrest(m: YouthJusticeModel, person: int, kind: str) -> int:
         proven_week=[np.nan],
         disposal=[-1],
     )
-    m.open_offences = np.concatenate([m.open_offences, oid])
-    m.pending_arrests.append(offence=oid, week=[m.week])
-    justice.arrest(m, m.week)
-    justice.apply_disposals(m, m.week)
+    m.police.book.open_offences = np.concatenate([m.police.book.open_offences, oid])
+    m.police.book.pending_arrests.append(offence=oid, week=[m.week])
+    m.police.arrest(m.week)
+    m.court.apply_disposals(m.week)
     return int(oid[0])
 
 
@@ -151,5 +150,5 @@ def test_more_detection_means_more_proven_offences(scale):
     )
     other = YouthJusticeModel(scenario=sc)
     other.run()
-    more = other.totals["proven_offences"] > base.totals["proven_offences"]
+    more = other.tally.totals["proven_offences"] > base.tally.totals["proven_offences"]
     assert more == (scale > 1)

@@ -69,4 +69,4 @@ def test_people_conserved_and_windows_valid(seed, weeks):
     assert np.all(ids < m.people.n)
     in_c = m.people.in_custody(m.week - 1)
     assert not np.any(in_c & m.people.at_school(m.week - 1))
-    assert m.yos_caseload >= 0
+    assert m.yos.caseload >= 0

@@ -48,7 +48,6 @@ import pytest
 from conftest import SCENARIOS, small
 from scipy import stats
 
-from sim import justice
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import KIND, OFFENCE_TYPES
 from sim.model import YouthJusticeModel
@@ -101,8 +100,7 @@ def oracle_scenario(population: int) -> Scenario:
             "yos": sc.yos.model_copy(update={"case_managers": 4}),  # capacity 40: overloaded
             "schools": sc.schools.model_copy(update={"permanent_exclusion_rate": 0.02}),  # x10
             "social_care": sc.social_care.model_copy(update={"care_entry_rate": 0.02}),  # x10
-            "gangs": sc.gangs.model_copy(update={"exit_rate": 1.0}),  # x5
-            "population": sc.population.model_copy(update={"gang_share": 0.03}),  # x5
+            "gangs": sc.gangs.model_copy(update={"exit_rate": 1.0, "member_share": 0.03}),  # x5
         }
     )
 
@@ -132,7 +130,7 @@ def run_engine(engine: YouthJusticeModel, weeks: int) -> dict[str, float]:
         arrests += [(int(p), week) for p in live[ppl.arrest_week[live] == week]]
         totals["exclusions"] += engine.week_counts["exclusions"]
         totals["care_entries"] += engine.week_counts["care_entries"]
-        totals["yos_caseload_weeks"] += engine.yos_caseload
+        totals["yos_caseload_weeks"] += engine.yos.caseload
     off, disp = engine.events.offences, engine.events.disposals
     youth = ~disp["adult"]
     live = ppl.live
@@ -316,20 +314,20 @@ def test_hazard_matches_person_by_person(weeks: int) -> None:
     agents = [ref.person[int(i)] for i in rows]
     peer = np.array([a.peer_exposure(week) for a in agents])
     assert (peer > 0).mean() > 0.2  # a week with plenty of recent offending around
-    np.testing.assert_allclose(peer, m.last_peer_exposure[rows], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(peer, m.offending.last_peer_exposure[rows], rtol=0, atol=1e-12)
     young = np.array([a.age(week) < 10 for a in agents])
     lh = np.array(
         [-np.inf if y else a.log_hazard(week) for a, y in zip(agents, young, strict=True)]
     )
     # The engine keeps deprivation in float32, hence 1e-6.
-    np.testing.assert_allclose(lh, m.last_log_hazard, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(lh, m.offending.last_log_hazard, rtol=0, atol=1e-6)
     supervised = np.array([a.supervised(week) for a in agents])
     assert supervised.any()
-    assert ref.yos_caseload == m.yos_caseload
+    assert ref.yos_caseload == m.yos.caseload
     if weeks > 20:
-        assert m.yos_caseload > sc.yos.case_managers * sc.yos.cases_per_manager  # overloaded
+        assert m.yos.caseload > sc.yos.case_managers * sc.yos.cases_per_manager  # overloaded
     multiplier = np.where(supervised, ref.supervision_multiplier, 1.0)
-    np.testing.assert_allclose(multiplier, m.hazard_multiplier[rows], rtol=1e-12)
+    np.testing.assert_allclose(multiplier, m.offending.hazard_multiplier[rows], rtol=1e-12)
 
 
 # -- engine bugs the comparison brought up (fixed; kept as regression tests) --------------
@@ -372,7 +370,7 @@ def test_engine_custody_starts_count_children_only() -> None:
     m = _engine_after_weeks()
     d = m.events.disposals
     children_jailed = int(((d["kind"] == KIND["custody"]) & ~d["adult"]).sum())
-    assert m.totals["custody_starts"] == children_jailed
+    assert m.tally.totals["custody_starts"] == children_jailed
 
 
 def test_engine_offenders_and_victims_are_in_the_model() -> None:
@@ -443,10 +441,16 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_draws() -> None:
     columns.update(person=persons, type=drugs, gravity=3, co_group=-1, case=-1, disposal=-1)
     columns["proven_week"] = np.nan
     ids = off.append(**columns)
-    detected = np.isin(ids, justice.detect(m, ids, 0)).reshape(-1, 2)
+    detected = np.isin(ids, m.police.detect(ids, 0)).reshape(-1, 2)
     exactly_one = float((detected.sum(axis=1) == 1).mean())
     assert exactly_one > 0.35, f"one of two offences detected in {exactly_one:.0%} of pairs (0.5)"
-    arrest_week = dict(zip(m.pending_arrests["offence"], m.pending_arrests["week"], strict=True))
+    arrest_week = dict(
+        zip(
+            m.police.book.pending_arrests["offence"],
+            m.police.book.pending_arrests["week"],
+            strict=True,
+        )
+    )
     pairs = ids.reshape(-1, 2)[detected.all(axis=1)]
     same = float(np.mean([arrest_week[a] == arrest_week[b] for a, b in pairs]))
     # Two independent geometric delays of mean 3 weeks coincide with probability 1/7.

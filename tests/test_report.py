@@ -13,6 +13,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
+from sim.batch import run_experiment
+from sim.experiment import ExperimentError
 from sim.report import (
     MEASURES,
     cost_per_unit_averted,
@@ -20,8 +22,7 @@ from sim.report import (
     paired_comparison,
     write_report,
 )
-from sim.runner import run_experiment, write_part
-from sim.scenario import ScenarioError
+from sim.results import write_part
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "experiments" / "smoke.toml"
@@ -220,7 +221,7 @@ def test_headline_markdown_matches_the_report(fake_report: Path):
 
 
 def test_a_folder_without_results_is_refused(tmp_path: Path):
-    with pytest.raises(ScenarioError, match="not an experiment results folder"):
+    with pytest.raises(ExperimentError, match="not an experiment results folder"):
         write_report(tmp_path)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pkgutil
+from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "false")
@@ -33,6 +34,7 @@ from sim.viz.state import (
     VizSettings,
     apply_levers,
     available_levers,
+    clamp_population,
     lever_values,
     sample_around_gang,
     scale_population,
@@ -112,14 +114,15 @@ def test_levers_cover_the_four_policy_levers_of_the_issue():
 def test_a_smaller_borough_keeps_ward_school_and_gang_sizes():
     sc = load_scenario(CROYDON)
     pop = sc.population
-    small = scale_population(sc, 10_000).population
+    scaled = scale_population(sc, 10_000)
+    small = scaled.population
     share = 10_000 / pop.population_10_17
     assert small.population_10_17 == 10_000
     assert small.wards == max(4, round(pop.wards * share))
     assert small.secondary_schools == max(2, round(pop.secondary_schools * share))
-    assert small.gangs == max(1, round(pop.gangs * share))
+    assert scaled.gangs.count == max(1, round(sc.gangs.count * share))
     assert small.wards < pop.wards
-    assert scale_population(sc, pop.population_10_17).population == pop
+    assert scale_population(sc, pop.population_10_17) == sc
 
 
 def test_a_smaller_london_shrinks_borough_by_borough():
@@ -127,11 +130,12 @@ def test_a_smaller_london_shrinks_borough_by_borough():
     boroughs = sc.population.boroughs
     assert len(boroughs) > 1
     total = sum(b.population_10_17 for b in boroughs)
-    small = scale_population(sc, 20_000).population
+    scaled = scale_population(sc, 20_000)
+    small = scaled.population
     assert len(small.boroughs) == len(boroughs)
     assert sum(b.population_10_17 for b in small.boroughs) == pytest.approx(20_000, rel=0.05)
     assert all(b.wards >= 1 and b.secondary_schools >= 1 for b in small.boroughs)
-    assert small.gangs == max(1, round(sc.population.gangs * 20_000 / total))
+    assert scaled.gangs.count == max(1, round(sc.gangs.count * 20_000 / total))
     assert [b.name for b in small.boroughs] == [b.name for b in boroughs]
 
 
@@ -257,6 +261,10 @@ def test_server_command_binds_loopback_and_passes_the_scenario():
     assert "sim.viz.app:Page" in cmd
     assert env[SCENARIO_ENV] == str(CROYDON.resolve())
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
+    # No CDN proxy (it fetches and deletes); the front end is one of the static folders.
+    assert env["SOLARA_ASSETS_PROXY"] == "false"
+    assert env["SOLARA_ASSETS_CDN"] == "/static/assets/cdn"
+    assert (Path(env["SOLARA_ASSETS_EXTRA_LOCATIONS"]) / "cdn" / "requirejs@2.3.6").is_dir()
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -347,3 +355,39 @@ def test_page_renders_steps_and_resets_with_the_levers(monkeypatch, small_settin
     slider.v_model = 4000
     _button(rc, "Reset").click()
     assert "with 4,000 children aged 10-17" in _measures(rc)
+
+
+def test_population_from_the_browser_is_clamped_to_the_slider():
+    lo, hi, _ = viz_state.POPULATION_RANGE
+    assert clamp_population(10**8) == hi
+    assert clamp_population(-5) == lo
+    assert clamp_population(4000.4) == 4000
+    assert clamp_population("7000") == 7000
+    for bad in (float("nan"), float("inf"), "lots", None):
+        with pytest.raises(ValueError, match="children aged 10-17"):
+            clamp_population(bad)
+
+
+def test_page_clamps_the_population_slider_on_the_server(monkeypatch, small_settings):
+    """A client can send any slider value; the settings keep to the slider's range."""
+    monkeypatch.setenv(SCENARIO_ENV, str(CROYDON))
+    monkeypatch.setattr(
+        viz_state.VizSettings,
+        "for_file",
+        classmethod(lambda cls, path=None, population=SMALL: small_settings.copy()),
+    )
+    update_counter.value = 0
+    _, rc = solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+    lo, hi, _ = viz_state.POPULATION_RANGE
+
+    def slider():
+        found = [w for w in rc.find(v.Slider).widgets if w.label.startswith("Children aged")]
+        assert len(found) == 1
+        return found[0]
+
+    slider().v_model = 10**8
+    assert slider().label == f"Children aged 10-17: {hi:,}"
+    slider().v_model = -5
+    assert slider().label == f"Children aged 10-17: {lo:,}"
+    _button(rc, "Reset").click()
+    assert f"with {lo:,} children aged 10-17" in _measures(rc)

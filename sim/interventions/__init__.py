@@ -1,27 +1,31 @@
 """Pluggable policy interventions, one module each in this package.
 
-An intervention is a subclass of :class:`Intervention` with a ``name`` (its
-table in a scenario file: ``[interventions.NAME]``), a pydantic ``Params``
-model and its own random stream (registered in ``sim/rng.py``). The model
-calls its hooks in a fixed order each week:
+An intervention is a :class:`~sim.concern.Concern` like the model's own parts: a
+subclass of :class:`Intervention` with a ``name`` (its table in a scenario file:
+``[interventions.NAME]``), a pydantic ``Params`` model, and a ``stream_key`` (a
+fixed number, 100 and up, unique) for its own random stream, which the class
+registers when it is defined. The model calls its hooks in a fixed order each
+week (the week plan in :mod:`sim.model`):
 
-1. ``before_offending(week)``: change hazards (``model.hazard_multiplier``,
-   reset to 1 each week), detection of a person (``model.detection_multiplier``,
-   likewise), domestic-abuse risk (``model.da_risk_weight``) or risk factors;
+1. ``before_offending(week)``: change hazards (``model.offending.hazard_multiplier``,
+   reset to 1 each week), detection of a person (``model.police.detection_multiplier``,
+   likewise), domestic-abuse risk (``model.offending.da_risk_weight``) or risk factors;
 2. ``protect_victims(victims, week)``: while offending is drawn, prevent
    some victimisations (returns a mask over ``victims`` of those prevented);
 3. ``adjust_detection(offence_ids, prob, week)``: after offending, change the
    detection probability of this week's offences (by place, time, type);
 4. ``divert(persons, gravity, undecided, week)``: at the police decision,
-   claim cases for diversion (returns a boolean mask over ``persons``);
+   claim cases for diversion (returns a boolean mask over ``persons``); the
+   case records which intervention claimed it;
 5. ``end_of_week(week)``: caseloads, reach and costs (count costs only while
    ``model.measuring``, so ``cost_per_year_gbp`` is per measured year).
 
-Risk for targeting: ``model.last_log_hazard_of(ids)`` gives last week's log
-hazard of any people (-inf for those not in the model last week).
+Risk for targeting: ``model.offending.last_log_hazard_of(ids)`` gives last week's
+log hazard of any people (-inf for those not in the model last week).
 
-Modules in this package register themselves by subclassing; adding or
-removing one touches no other module.
+Classes register themselves by subclassing (the modules of this package are
+imported by :func:`load_all`; a class defined elsewhere registers when its module
+is imported); adding or removing one touches no other module.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
+from sim.concern import Concern
 from sim.params import Params
+from sim.rng import register_stream
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -44,23 +50,29 @@ class InterventionParams(Params):
 
     enabled: bool = Field(True, description="switch the intervention on")
 
+    def acts(self) -> bool:
+        """Whether these settings do anything: switched on, and with places, staff or
+        sessions to act with (an intervention with none is listed as off)."""
+        return self.enabled
 
-class Intervention:
+
+class Intervention(Concern):
     """Base class: hooks that do nothing, and the outputs every intervention reports."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    stream_key: ClassVar[int] = 0  # its random stream's fixed key, 100 and up, never reused
     Params: ClassVar[type[InterventionParams]] = InterventionParams
     registry: ClassVar[dict[str, type[Intervention]]] = {}
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
+            register_stream(cls.name, cls.stream_key)
             Intervention.registry[cls.name] = cls
 
     def __init__(self, model: YouthJusticeModel, params: InterventionParams) -> None:
-        self.model = model
-        self.params = params
+        super().__init__(model, params)
         self.rng = model.streams[self.name]
         self.reached = np.zeros(model.people.capacity, dtype=bool)  # ever touched
         self.cost_gbp = 0.0  # accumulated over the measured years
@@ -134,13 +146,14 @@ class Interventions:
     def divert(
         self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
     ) -> np.ndarray:
-        """Union of the cases claimed by any intervention (earlier ones first)."""
-        claimed = np.zeros(persons.size, dtype=bool)
-        for item in self.items:
-            mask = item.divert(persons, gravity, undecided & ~claimed, week)
+        """Which intervention claimed each case for diversion: its position in ``items``,
+        or -1 for none (earlier ones first; only undecided cases can be claimed)."""
+        claimed_by = np.full(persons.size, -1, dtype=np.int16)
+        for position, item in enumerate(self.items):
+            mask = item.divert(persons, gravity, undecided & (claimed_by < 0), week)
             if mask is not None:
-                claimed |= mask & undecided
-        return claimed
+                claimed_by[mask & undecided & (claimed_by < 0)] = position
+        return claimed_by
 
     def end_of_week(self, week: int) -> None:
         for item in self.items:

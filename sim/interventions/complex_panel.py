@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import model_validator
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_SCRUTINY, MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 class ComplexPanelParams(InterventionParams):
     """Who the panel takes, how many, for how long, what a plan does and costs."""
+
+    def acts(self) -> bool:
+        """Off with no places on the panel."""
+        return self.enabled and self.capacity > 0
 
     capacity: int = param(
         30,
@@ -160,6 +165,7 @@ class ComplexPanel(Intervention):
     """Weekly panel: the highest-risk children onto joint plans, up to capacity."""
 
     name = "complex_panel"
+    stream_key = 107  # its random stream (sim/rng.py); never renumber
     description = "weekly complex adolescents panel: joint safety plans for the highest-risk"
     Params = ComplexPanelParams
 
@@ -167,7 +173,7 @@ class ComplexPanel(Intervention):
         super().__init__(model, params)
         self.params: ComplexPanelParams = params
         cap = model.people.capacity
-        self.plan_until = np.full(cap, -(10**9), dtype=np.int64)  # on a plan while > week
+        self.plan_until = never(cap)  # on a plan while > week
         self.on_plan = np.empty(0, dtype=np.int64)  # ids of children on a plan
         self.plans = Table({"person": "i8", "start": "i4", "end": "i4", "score": "f8"})
         self.plans_started = 0  # measured years
@@ -188,11 +194,13 @@ class ComplexPanel(Intervention):
         )
         rows = slice(live.start + a, live.start + b)
         ids = np.arange(rows.start, rows.stop)
-        lh = m.last_log_hazard
-        if m.last_log_hazard_lo == live.start and lh.size == live.stop - live.start:  # same window
+        lh = m.offending.last_log_hazard
+        if (
+            m.offending.last_log_hazard_lo == live.start and lh.size == live.stop - live.start
+        ):  # same window
             score = lh[a:b].copy()
         else:
-            score = self.model.last_log_hazard_of(rows)
+            score = self.model.offending.last_log_hazard_of(rows)
         barred = ppl.custody_release_week[rows] > week
         barred |= self.plan_until[rows] > week - p.readmission_gap_weeks
         score[barred] = -np.inf
@@ -257,7 +265,7 @@ class ComplexPanel(Intervention):
             ids = self.on_plan
             stay = (self.plan_until[ids] > week) & (ids >= ppl.lo)
             stay &= ~(ppl.custody_release_week[ids] > week)
-            stay &= (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < p.max_age
+            stay &= age_of(ppl.birth_week[ids], week) < p.max_age
             gone = ids[~stay]
             self.plan_until[gone] = np.minimum(self.plan_until[gone], week)
             self.on_plan = ids[stay]
@@ -282,7 +290,7 @@ class ComplexPanel(Intervention):
                     self.plans_started += int(new.size)
                     self.cost_gbp += new.size * p.cost_per_plan
         if self.on_plan.size:
-            m.hazard_multiplier[self.on_plan] *= np.exp(-p.plan_effect)
+            m.offending.hazard_multiplier[self.on_plan] *= np.exp(-p.plan_effect)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
         p = self.params

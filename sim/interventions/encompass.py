@@ -13,7 +13,7 @@ Here a household (``people.family``) with a child exposed to domestic abuse
 incident notifies the school of every exposed pupil in the household; the
 fourth incident within the window escalates the household to MARAC. Support
 lowers the share of the domestic-abuse risk that still acts
-(``model.da_risk_weight``): notification some, MARAC more, for a while after.
+(``model.offending.da_risk_weight``): notification some, MARAC more, for a while after.
 The incidents themselves are not caused or prevented by the scheme, and
 change nothing unless notified.
 """
@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import ndtri
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_SCRUTINY, param
+from sim.population import ADULT_AGE, age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -136,6 +137,7 @@ class Encompass(Intervention):
     """Domestic-abuse notifications to schools, and MARAC for repeat households."""
 
     name = "encompass"
+    stream_key = 105  # its random stream (sim/rng.py); never renumber
     description = "Operation Encompass school notifications and MARAC escalation"
     Params = EncompassParams
 
@@ -146,8 +148,8 @@ class Encompass(Intervention):
         # The weeks of each household's last ``marac_incidents`` incidents, oldest first.
         self.history = np.full((cap, params.marac_incidents), _NEVER, dtype=np.int64)
         self.last_marac = np.full(cap, _NEVER, dtype=np.int64)
-        self.notified_until = np.full(cap, -1, dtype=np.int64)  # support while > week
-        self.marac_until = np.full(cap, -1, dtype=np.int64)
+        self.notified_until = never(cap)  # support while > week
+        self.marac_until = never(cap)
         self.notified = np.empty(0, dtype=np.int64)  # ids under notification support
         self.in_marac = np.empty(0, dtype=np.int64)  # ids under a MARAC plan
         self._is_notified = np.zeros(cap, dtype=bool)  # the same two lists as masks
@@ -217,8 +219,8 @@ class Encompass(Intervention):
         on = (self.marac_until[ids] > week) & (ids >= lo)
         self._is_in_marac[ids[~on]] = False
         self.in_marac = ids[on]
-        m.da_risk_weight[self.notified] *= 1.0 - p.notification_effect
-        m.da_risk_weight[self.in_marac] *= 1.0 - p.marac_effect
+        m.offending.da_risk_weight[self.notified] *= 1.0 - p.notification_effect
+        m.offending.da_risk_weight[self.in_marac] *= 1.0 - p.marac_effect
 
     def _incidents(self, week: int) -> None:
         """This week's police-attended incidents, notifications and escalations."""
@@ -229,7 +231,7 @@ class Encompass(Intervention):
             self._exposed_n = ppl.n
         ids = self._exposed[self._exposed >= ppl.lo]
         self._exposed = ids
-        ids = ids[(week - ppl.birth_week[ids]) / WEEKS_PER_YEAR < 18]
+        ids = ids[age_of(ppl.birth_week[ids], week) < ADULT_AGE]
         if ids.size == 0:
             return
         fam = ppl.family[ids].astype(np.int64)
@@ -282,7 +284,7 @@ class Encompass(Intervention):
             self.cost_gbp += escalated.size * p.cost_per_marac_case
 
     def end_of_week(self, week: int) -> None:
-        only_marac = self.notified_until[self.in_marac] <= week  # not also notified
+        only_marac = ~(self.notified_until[self.in_marac] > week)  # not also notified
         self.caseload = int(self.notified.size + only_marac.sum())
 
     def outputs(self, measured_years: float) -> dict[str, float]:

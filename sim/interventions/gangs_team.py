@@ -41,9 +41,10 @@ import scipy.sparse as sp
 from pydantic import Field
 from scipy.special import ndtri
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_2019, ISLINGTON, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -67,6 +68,7 @@ class GangsTeam(Intervention):
     """A police and council gangs team: support and enforcement for those it identifies."""
 
     name = "gangs_team"
+    stream_key = 102  # its random stream (sim/rng.py); never renumber
     description = (
         "police/council gangs team: support and enforcement for gang members, family and "
         "friends; accuracy and duplication depend on information sharing"
@@ -74,6 +76,10 @@ class GangsTeam(Intervention):
 
     class Params(InterventionParams):
         """How the team is organised and funded, whom it targets, what it does."""
+
+        def acts(self) -> bool:
+            """Off with no team (mode "none")."""
+            return self.enabled and self.mode != "none"
 
         mode: Literal["none", "separate", "integrated"] = Field(
             "separate",
@@ -222,7 +228,7 @@ class GangsTeam(Intervention):
         wasted = p.duplication_no_sharing * (1.0 - self.sharing)
         # Places left once duplicated work is taken out (whole places).
         self.effective_places = int(np.floor(self.places * (1.0 - wasted) + 1e-9))
-        self.until = np.full(cap, np.nan)  # support runs while week < until
+        self.until = never(cap)  # support runs while until > week
         self.first_intake = np.full(cap, np.nan)  # week each person was first taken on
         self.active = np.empty(0, dtype=np.int64)
         self.listed = np.zeros(cap, dtype=bool)  # matrix-style list: arrested members
@@ -242,9 +248,9 @@ class GangsTeam(Intervention):
             return
         m, p = self.model, self.params
         if p.support_effect > 0:
-            m.hazard_multiplier[self.active] *= np.exp(-p.support_effect)
+            m.offending.hazard_multiplier[self.active] *= np.exp(-p.support_effect)
         if p.enforcement_detection != 1.0:
-            m.detection_multiplier[self.active] *= p.enforcement_detection
+            m.police.detection_multiplier[self.active] *= p.enforcement_detection
 
     def end_of_week(self, week: int) -> None:
         """Supported members leave gangs; cases end; free places are filled; costs."""
@@ -314,7 +320,7 @@ class GangsTeam(Intervention):
             members = np.flatnonzero(ppl.gang[live] >= 0) + live.start
             pool = np.union1d(members, _neighbours(close_ties, members))
             pool = pool[visible[pool] & (pool >= live.start)]
-            lh = m.last_log_hazard
+            lh = m.offending.last_log_hazard
             aligned = lh.size == live.stop - live.start  # set this week for this window
             return pool, lh[pool - live.start] if aligned else np.zeros(pool.size)
         if p.targeting == "matrix":
@@ -342,7 +348,7 @@ class GangsTeam(Intervention):
         """Fill free places with the candidates the team ranks highest."""
         m, p, ppl = self.model, self.params, self.model.people
         pool, score = self._candidates()
-        age = (week - ppl.birth_week[pool]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[pool], week)
         last = self.until[pool]
         ok = (age >= 10) & (age < p.max_age) & ~(ppl.custody_release_week[pool] > week)
         ok &= np.isnan(last) | (week >= last + p.rereferral_weeks)

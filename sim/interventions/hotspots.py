@@ -46,6 +46,10 @@ BRAGA_2019 = (
 class HotspotParams(InterventionParams):
     """How often, where, for how long, and what an operation does."""
 
+    def acts(self) -> bool:
+        """Off with no wards or weeks of operation."""
+        return self.enabled and self.wards_per_operation > 0 and self.operation_weeks > 0
+
     interval_weeks: int = param(
         8,
         unit="weeks",
@@ -160,13 +164,14 @@ class Hotspots(Intervention):
     """
 
     name = "hotspots"
+    stream_key = 106  # its random stream (sim/rng.py); never renumber
     description = "3-week police operations in the wards where youth offending concentrates"
     Params = HotspotParams
 
     def __init__(self, model: YouthJusticeModel, params: HotspotParams) -> None:
         super().__init__(model, params)
         self.params: HotspotParams = params
-        n_wards = model.ward_deprivation.size
+        n_wards = model.geography.ward_deprivation.size
         self.active = np.zeros(n_wards, dtype=bool)  # wards under operation this week
         self.until = -1  # the current operation runs while week < until
         self.operations = Table({"ward": "i4", "start": "i4", "end": "i4"})
@@ -186,7 +191,7 @@ class Hotspots(Intervention):
         """Weighted offences of each ward's residents in the last weeks and a year ago."""
         m, p = self.model, self.params
         off = m.events.offences
-        n_wards = m.ward_deprivation.size
+        n_wards = m.geography.ward_deprivation.size
         weights = np.asarray(p.offence_weights)
         weeks = off["week"]
 
@@ -276,14 +281,14 @@ class Hotspots(Intervention):
         if p.deterrence > 0 and self.displace_to.any():
             # Expected offences deterred in each operation's wards, spread over its
             # neighbours' residents in proportion to their own hazard.
-            hazard = np.exp(self.model.last_log_hazard_of(ids))
+            hazard = np.exp(self.model.offending.last_log_hazard_of(ids))
             h_ward = np.bincount(ward, weights=hazard, minlength=self.active.size)
             for mine, near in self.groups:  # one group per borough with an operation
                 receiving = h_ward[near].sum()
                 if receiving > 0:
                     deterred = p.deterrence * h_ward[mine].sum()
                     self.multiplier[near] += p.displacement * deterred / receiving
-        m.hazard_multiplier[ids] *= self.multiplier[ward]
+        m.offending.hazard_multiplier[ids] *= self.multiplier[ward]
         if m.measuring:
             self.ward_weeks += int(self.active.sum())
             self.cost_gbp += self.active.sum() * p.cost_per_ward_week

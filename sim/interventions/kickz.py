@@ -22,6 +22,7 @@ from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
 from sim.params import MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -42,6 +43,12 @@ _BREAK_ORDER = (51, 0, 50, 1, 49, 2, 48, 3, 47, 4)
 
 class KickzParams(InterventionParams):
     """Sites, registers, attendance and the session-evening effect."""
+
+    def acts(self) -> bool:
+        """Off with no sites, places or session weeks."""
+        return (
+            self.enabled and self.sites > 0 and self.site_capacity > 0 and self.weeks_per_year > 0
+        )
 
     sites: int = param(
         2,
@@ -215,6 +222,7 @@ class Kickz(Intervention):
     """Football sessions in targeted wards; attendance lowers risk on session evenings."""
 
     name = "kickz"
+    stream_key = 104  # its random stream (sim/rng.py); never renumber
     description = "Kickz football sessions 3 evenings a week in targeted wards"
     Params = KickzParams
 
@@ -241,8 +249,8 @@ class Kickz(Intervention):
         """Choose each borough's site wards: the most deprived, or those whose young
         residents offended most in the last year (deprivation breaking ties)."""
         m, p = self.model, self.params
-        n_wards = m.ward_deprivation.size
-        dep = m.ward_deprivation
+        n_wards = m.geography.ward_deprivation.size
+        dep = m.geography.ward_deprivation
         count = np.zeros(n_wards)
         if p.targeting == "offending":
             off = m.events.offences
@@ -272,7 +280,7 @@ class Kickz(Intervention):
         # Leavers: too old, aged out of the model, in custody, or dropping out.
         if self.members.size:
             ids = self.members
-            age = (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR
+            age = age_of(ppl.birth_week[ids], week)
             stay = (ids >= ppl.lo) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
             drop = np.where(self.member_regular, p.dropout_regular, p.dropout_casual)
             stay &= m.streams.uniform(self.name, week, ids, 1) >= drop
@@ -289,7 +297,7 @@ class Kickz(Intervention):
         p_attend = np.where(self.member_regular, p.attendance_regular, p.attendance_casual)
         came = ids[m.streams.uniform(self.name, week, ids, 4) < p_attend]
         cut = p.session_evening_risk_share * p.sessions_attended_share * p.effect
-        m.hazard_multiplier[came] *= 1.0 - cut
+        m.offending.hazard_multiplier[came] *= 1.0 - cut
         self.reached[came] = True
         self.attended_last = came
         self.attendance.append(person=came, week=np.full(came.size, week))
@@ -300,7 +308,7 @@ class Kickz(Intervention):
         """Fill free places on each site's register from young people of its ward."""
         m, p, ppl = self.model, self.params, self.model.people
         live = ppl.live
-        site_of_ward = np.full(m.ward_deprivation.size, -1, dtype=np.int64)
+        site_of_ward = np.full(m.geography.ward_deprivation.size, -1, dtype=np.int64)
         site_of_ward[self.site_wards] = np.arange(self.site_wards.size)
         on_register = np.bincount(
             site_of_ward[ppl.ward[self.members]], minlength=self.site_wards.size
@@ -314,13 +322,13 @@ class Kickz(Intervention):
             self._residents_n = ppl.n
         ids = self._residents[self._residents >= ppl.lo]
         self._residents = ids
-        age = (week - ppl.birth_week[ids]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[ids], week)
         ok = (age >= p.min_age) & (age < p.max_age) & ~(ppl.custody_release_week[ids] > week)
         ids = ids[ok & ~self.is_member[ids]]
         if ids.size == 0:
             return
         site = site_of_ward[ppl.ward[ids]]
-        lh = self.model.last_log_hazard_of(ids)
+        lh = self.model.offending.last_log_hazard_of(ids)
         finite = np.isfinite(lh)
         z = np.zeros(ids.size)
         if finite.sum() > 1:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.calendar import never
 from sim.calendar import week as calendar_week
 from sim.interventions import Intervention, InterventionParams
 from sim.params import MPS_2009, param
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 
 class MetTrackParams(InterventionParams):
     """Where Met Track runs, who joins, and its (assumed) effects."""
+
+    def acts(self) -> bool:
+        """Off with no boroughs, schools or places."""
+        return self.enabled and (
+            self.boroughs > 0 and self.schools_per_borough > 0 and self.places_per_school_term > 0
+        )
 
     boroughs: int = param(
         16,
@@ -102,6 +109,7 @@ class MetTrack(Intervention):
     """Athletics programme in schools of the participating boroughs."""
 
     name = "met_track"
+    stream_key = 108  # its random stream (sim/rng.py); never renumber
     description = "Met Track athletics in schools of the most deprived boroughs"
     Params = MetTrackParams
 
@@ -109,7 +117,7 @@ class MetTrack(Intervention):
         super().__init__(model, params)
         self.params: MetTrackParams = params
         self.schools = self._choose_schools()
-        self.until = np.full(model.people.capacity, -np.inf)  # on the programme while > week
+        self.until = never(model.people.capacity)  # on the programme while > week
 
     def _choose_schools(self) -> np.ndarray:
         """The most deprived boroughs, and in each the schools with the most deprived pupils."""
@@ -141,7 +149,7 @@ class MetTrack(Intervention):
         on = np.flatnonzero(self.until[ppl.live] > week) + ppl.lo
         on = on[~ppl.in_custody(week)[on - ppl.lo]]
         if m.calendar.term:
-            m.hazard_multiplier[on] *= 1.0 - p.hazard_effect
+            m.offending.hazard_multiplier[on] *= 1.0 - p.hazard_effect
         self.caseload = int(on.size)
 
     def _term_starts(self, week: int) -> bool:
@@ -159,7 +167,7 @@ class MetTrack(Intervention):
         ids = np.flatnonzero(ok) + live.start
         if ids.size == 0:
             return
-        lh = m.last_log_hazard
+        lh = m.offending.last_log_hazard
         z = np.zeros(ids.size)
         if lh.size == live.stop - live.start:
             v = lh[ids - live.start]

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import TERM, WEEKS_PER_YEAR
+from sim.calendar import TERM, WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_SCRUTINY, MPS_2009, NonNegative, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -55,6 +56,7 @@ class SchoolsOfficers(Intervention):
     """Safer Schools officers in priority schools, in term time."""
 
     name = "schools_officers"
+    stream_key = 103  # its random stream (sim/rng.py); never renumber
     description = (
         "Safer Schools police officers in the highest-priority schools: less truancy and "
         "victimisation, earlier referral, more detection of minor offences"
@@ -62,6 +64,10 @@ class SchoolsOfficers(Intervention):
 
     class Params(InterventionParams):
         """How many officers, where they go, what they change and what they cost."""
+
+        def acts(self) -> bool:
+            """Off with no officers."""
+            return self.enabled and self.officers > 0
 
         officers: int = param(
             16,
@@ -199,7 +205,7 @@ class SchoolsOfficers(Intervention):
         self._dose_pad = np.zeros(n_schools + 1)  # index -1 (no school) reads 0
         self._roll = np.full(cap, -1, dtype=np.int16)  # school at the last allocation
         self._allocated_year = -1
-        self.support_until = np.full(cap, -1, dtype=np.int64)
+        self.support_until = never(cap)  # support while > week
         self.active = np.empty(0, dtype=np.int64)  # under referral support now
         self.truancy_resolved = 0
         self.victimisations_prevented = 0
@@ -246,7 +252,7 @@ class SchoolsOfficers(Intervention):
     def _pupil_dose(self, persons: np.ndarray, week: int) -> np.ndarray:
         """Effect strength for each person: their school's, if a pupil there now."""
         ppl = self.model.people
-        age = (week - ppl.birth_week[persons]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[persons], week)
         school = ppl.school[persons].astype(np.int64)
         pupil = (age < 16) & (school >= 0) & ~(ppl.custody_release_week[persons] > week)
         return np.where(pupil, self._dose_pad[school], 0.0)
@@ -279,7 +285,7 @@ class SchoolsOfficers(Intervention):
                 self.reached[back] = True
                 self.truancy_resolved += int(back.size)
         if self.active.size and p.referral_effect > 0:
-            m.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
+            m.offending.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
         """Prevent a share of term-time victimisations of pupils of covered schools."""
@@ -319,13 +325,13 @@ class SchoolsOfficers(Intervention):
         ppl, live = m.people, m.people.live
         self.active = self.active[(self.support_until[self.active] > week)]
         self.active = self.active[self.active >= ppl.lo]
-        lh = m.last_log_hazard
+        lh = m.offending.last_log_hazard
         if self._review(week) and p.referral_rate > 0 and p.at_risk_share > 0 and lh.size:
             ids = np.arange(live.start, live.stop)
             pupil = ppl.at_school(week)
             if pupil.any() and lh.size == ids.size:
                 cut = np.quantile(lh[pupil], 1.0 - p.at_risk_share)
-                risky = ids[pupil & (lh >= cut) & (self.support_until[live] <= week)]
+                risky = ids[pupil & (lh >= cut) & ~(self.support_until[live] > week)]
                 dose = self._pupil_dose(risky, week)
                 risky, dose = risky[dose > 0], dose[dose > 0]
                 if risky.size:

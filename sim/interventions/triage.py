@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import WEEKS_PER_YEAR
+from sim.calendar import never
 from sim.interventions import Intervention, InterventionParams
 from sim.params import CROYDON_EARLIER, MPS_2009, param
+from sim.population import age_of
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -44,6 +45,7 @@ class Triage(Intervention):
     """YOS triage at first arrest: diversion with a short programme, no formal record."""
 
     name = "triage"
+    stream_key = 101  # its random stream (sim/rng.py); never renumber
     description = (
         "YOS assessment at first arrest; low-gravity, admitted cases diverted to a "
         "restorative programme with no formal record (" + CROYDON_EARLIER + ")"
@@ -51,6 +53,10 @@ class Triage(Intervention):
 
     class Params(InterventionParams):
         """Who is eligible, how many places, what the programme does and costs."""
+
+        def acts(self) -> bool:
+            """Off with no places a year."""
+            return self.enabled and self.cases_per_year > 0
 
         max_gravity: int = param(
             3,
@@ -138,7 +144,7 @@ class Triage(Intervention):
         cap = model.people.capacity
         self.params: Triage.Params = params
         self.n_triaged = np.zeros(cap, dtype=np.int16)  # triages so far, per person
-        self.until = np.full(cap, -1, dtype=np.int64)  # programme runs while week < until
+        self.until = never(cap)  # on the programme while until > week
         self.active = np.empty(0, dtype=np.int64)  # on the programme now (few)
         self.cases_total = 0
         self.cases_measured = 0  # diverted in the measured years
@@ -158,7 +164,7 @@ class Triage(Intervention):
         if free <= 0:
             return None
         ppl = m.people
-        age = (week - ppl.birth_week[persons]) / WEEKS_PER_YEAR
+        age = age_of(ppl.birth_week[persons], week)
         eligible = (
             undecided
             & (gravity <= p.max_gravity)
@@ -201,7 +207,9 @@ class Triage(Intervention):
         lo = self.model.people.lo
         self.active = self.active[(self.until[self.active] > week) & (self.active >= lo)]
         if self.active.size and self.params.programme_effect > 0:
-            self.model.hazard_multiplier[self.active] *= np.exp(-self.params.programme_effect)
+            self.model.offending.hazard_multiplier[self.active] *= np.exp(
+                -self.params.programme_effect
+            )
 
     def end_of_week(self, week: int) -> None:
         """Caseload: children on the programme this week."""

@@ -13,32 +13,72 @@ say what to install when the ``viz`` extra is missing. The model never imports i
 
 from __future__ import annotations
 
+import ctypes
+import importlib.metadata
 import importlib.util
+import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.scenario import load_scenario
 
 APP = "sim.viz.app:Page"
 SCENARIO_ENV = "YJSIM_VIZ_SCENARIO"  # the scenario `yjsim viz` was started with
+ASSETS_URL = "/static/assets"  # where solara serves its asset folders, read-only
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
+
+
+def front_end_dir() -> Path:
+    """The folder the ``solara-assets`` package installed the front end in (``.../cdn``).
+
+    Raises :class:`RuntimeError` (what to install) when the package is missing.
+    """
+    try:
+        dist = importlib.metadata.distribution("solara-assets")
+    except importlib.metadata.PackageNotFoundError:
+        missing = "the browser view needs solara-assets: pip install -e '.[viz]'"
+        raise RuntimeError(missing) from None
+    # Its files are named relative to site-packages: ../../../share/solara/cdn/...
+    for f in dist.files or []:
+        parts = f.parts
+        for i in range(1, len(parts) - 1):
+            if parts[i - 1 : i + 1] == ("solara", "cdn"):
+                return Path(dist.locate_file(Path(*parts[: i + 1]))).resolve()
+    raise RuntimeError("the solara-assets package has no share/solara/cdn folder: reinstall it")
 
 
 def server_command(
-    scenario: str | Path | None, host: str = "127.0.0.1", port: int = 8765
+    scenario: str | Path | None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    assets: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that serve the page (for :func:`serve` and tests).
 
     The scenario path travels in ``$YJSIM_VIZ_SCENARIO``. Solara's telemetry is switched
-    off; its asset proxy stays on, as it serves the front end from the solara-assets
-    package, so the browser asks nothing from outside this machine.
+    off, and so is its CDN proxy (``/_solara/cdn/``): that route fetches what it lacks from
+    a public CDN and deletes a cached folder it is asked for (``shutil.rmtree``), so one
+    GET from any web page the user visits could remove the front end. Instead the front
+    end (``assets``: by default the folder ``solara-assets`` installed) is served read-only
+    among Solara's static asset folders, and the page is told to load it from there: the
+    browser asks nothing from outside this machine, and the server fetches nothing.
     """
+    assets = Path(assets) if assets is not None else front_end_dir()
+    # Solara splits this setting at commas, so such a folder cannot be named in it.
+    if "," in str(assets.parent):
+        raise RuntimeError(f"{assets.parent}: solara cannot serve a folder with a comma in it")
     env = dict(os.environ)
     env[SCENARIO_ENV] = str(Path(scenario).resolve()) if scenario is not None else ""
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
+    env["SOLARA_ASSETS_PROXY"] = "false"
+    env["SOLARA_ASSETS_EXTRA_LOCATIONS"] = str(assets.parent)
+    env["SOLARA_ASSETS_CDN"] = f"{ASSETS_URL}/{assets.name}"
     cmd = [
         sys.executable,
         "-m",
@@ -55,6 +95,43 @@ def server_command(
     return cmd, env
 
 
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is this machine's loopback (127.0.0.0/8, ::1).
+
+    A name that does not resolve counts as not loopback.
+    """
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when this process dies (Linux).
+
+    Without it, a SIGKILL of ``yjsim viz`` (which cannot be caught) leaves the solara server
+    serving. None where ``prctl`` is not available (then only :func:`serve`'s own handlers
+    stop the server).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died before prctl: nobody to serve
+            os._exit(1)
+
+    return preexec
+
+
 def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve the page at http://HOST:PORT until interrupted (binds to 127.0.0.1 by default).
 
@@ -67,7 +144,15 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> N
     if missing:
         raise RuntimeError(f"the browser view needs {', '.join(missing)}: pip install -e '.[viz]'")
     cmd, env = server_command(scenario, host, port)
-    server = subprocess.Popen(cmd, env=env)
+    if not is_loopback(host):
+        print(
+            f"yjsim: warning: serving on {host}, not a loopback address: anyone who can reach "
+            "this machine can open the page and run the model (--host 127.0.0.1 keeps it "
+            "to this machine)",
+            file=sys.stderr,
+        )
+    # The server dies with this process, even with a SIGKILL that no handler sees.
+    server = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent())
     # A SIGTERM to this process stops the server too (by default it would be left running).
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _exit_on_signal) if in_main else None

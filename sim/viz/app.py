@@ -27,6 +27,7 @@ from sim.viz.state import (
     VizModel,
     VizSettings,
     available_levers,
+    clamp_population,
     lever_values,
     scenario_files,
 )
@@ -81,7 +82,7 @@ def _measures(model: VizModel):
         unsafe_innerHTML=f"""
 <h3>Week {week} of {model.total_weeks} (year {week // 52 + 1}, {phase})</h3>
 <p>{reoff.describe()}</p>
-<p>Now: {population:,} children aged 10-17, {gang} gang members, {model.yos_caseload}
+<p>Now: {population:,} children aged 10-17, {gang} gang members, {model.yos.caseload}
 under YOS supervision, {custody} in custody.</p>
 <p>Running <b>{escape(model.params.name)}</b> with {s.population_10_17:,} children aged 10-17
 (seed {model.seed}); levers: {escape(levers) or "none available yet"}.</p>
@@ -133,6 +134,15 @@ def SettingsCard(settings: VizSettings, model: solara.Reactive[VizModel]):
             return
         change(scenario_file=path, levers=positions)
 
+    def set_population(value) -> None:
+        # The slider's range holds in the browser only: a client can send any value.
+        try:
+            size = clamp_population(value)
+        except ValueError as e:
+            error.set(str(e))
+            return
+        change(population_10_17=size)
+
     def set_lever(name: str, value) -> None:
         change(levers={**settings.levers, name: value})
 
@@ -149,7 +159,7 @@ def SettingsCard(settings: VizSettings, model: solara.Reactive[VizModel]):
             min=POPULATION_RANGE[0],
             max=POPULATION_RANGE[1],
             step=POPULATION_RANGE[2],
-            on_value=lambda v: change(population_10_17=int(v)),
+            on_value=set_population,
             thumb_label=False,
         )
         solara.Text(

@@ -292,7 +292,7 @@ def entrants_panel(model: VizModel) -> SeriesPanel:
         (
             ("formal_disposals", "cautioned or sentenced (formal disposals)", "#2166ac"),
             ("first_time_entrants", "first-time entrants", "#d6604d"),
-            ("diverted", "diverted (triage)", "#1b9e77"),
+            ("diverted", "diverted", "#1b9e77"),
         ),
     )
 
@@ -316,7 +316,7 @@ FUNNEL = (
     ("detected offences", "#8073ac"),
     ("arrests (cases decided)", "#8073ac"),
     ("no further action", "#bababa"),
-    ("diverted (triage)", "#1b9e77"),
+    ("diverted", "#1b9e77"),
     ("community resolution", "#66c2a5"),
     ("formal: caution or sentence", "#2166ac"),
     ("court sentence", "#d6604d"),
@@ -334,7 +334,7 @@ def pathway_counts(model: VizModel, weeks: int = WEEKS_PER_YEAR) -> dict[str, in
         "detected offences": int(df["detected"].sum()) if len(df) else 0,
         "arrests (cases decided)": int(df["arrests"].sum()) if len(df) else 0,
         "no further action": int(by_kind[KIND["nfa"]]),
-        "diverted (triage)": int(by_kind[KIND["triage"]]),
+        "diverted": int(by_kind[KIND["diversion"]]),
         "community resolution": int(by_kind[KIND["community_resolution"]]),
         "formal: caution or sentence": int(by_kind[KIND["youth_caution"] :].sum()),
         "court sentence": int(by_kind[KIND["referral_order"] :].sum()),

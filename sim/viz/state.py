@@ -11,6 +11,7 @@ and timed without a server.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import pkgutil
 import threading
@@ -53,7 +54,7 @@ STATE_LABELS = {
     "custody": "in custody",
     "yos": "under YOS supervision",
     "offending": "offended in the last 12 weeks",
-    "diverted": "diverted (triage) at some point",
+    "diverted": "diverted at some point",
     "none": "none of these",
     "left": "left the model (turned 21)",
 }
@@ -196,17 +197,38 @@ def scale_population(scenario: Scenario, population_10_17: int) -> Scenario:
             )
             for b in pop.boroughs
         ]
-        update = {"boroughs": boroughs, "gangs": max(1, round(pop.gangs * share))}
-        return scenario.model_copy(update={"population": pop.model_copy(update=update)})
+        gangs = scenario.gangs.model_copy(
+            update={"count": max(1, round(scenario.gangs.count * share))}
+        )
+        return scenario.model_copy(
+            update={"population": pop.model_copy(update={"boroughs": boroughs}), "gangs": gangs}
+        )
     share = min(1.0, population_10_17 / pop.population_10_17)
     update = {
         "population_10_17": int(population_10_17),
         # Floors keep a borough with several wards and schools and at least one gang.
         "wards": max(4, round(pop.wards * share)),
         "secondary_schools": max(2, round(pop.secondary_schools * share)),
-        "gangs": max(1, round(pop.gangs * share)),
     }
-    return scenario.model_copy(update={"population": pop.model_copy(update=update)})
+    gangs = scenario.gangs.model_copy(update={"count": max(1, round(scenario.gangs.count * share))})
+    return scenario.model_copy(update={"population": pop.model_copy(update=update), "gangs": gangs})
+
+
+def clamp_population(value: Any) -> int:
+    """A number of children from the page's slider, clamped to the slider's range.
+
+    The browser sends the slider's value, and anything that can reach the server can send
+    any value: a huge one would build a model that exhausts memory. Raises ValueError for
+    what is not a finite number.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"children aged 10-17: expected a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"children aged 10-17: expected a finite number, got {value!r}")
+    lo, hi, _ = POPULATION_RANGE
+    return int(min(max(round(number), lo), hi))
 
 
 def scenario_files(extra: str | Path | None = None) -> list[Path]:

@@ -22,15 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import assert_rejected_as_expected
 
-from sim import runner
-from sim.runner import (
-    ExperimentError,
-    apply_overrides,
-    flatten_summary,
-    load_experiment,
-    run_experiment,
-)
-from sim.scenario import ScenarioError, load_scenario
+from sim import batch, simulation
+from sim.batch import run_experiment
+from sim.experiment import ExperimentError, load_experiment
+from sim.results import flatten_summary
+from sim.scenario import ScenarioError, apply_overrides, load_scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -85,7 +81,7 @@ def test_malformed_experiment_is_rejected_naming_file_and_key(path: Path):
 def test_command_exits_2_with_one_line_and_writes_nothing(path: Path, tmp_path: Path):
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.runner", str(path), "--out", str(out)],
+        [sys.executable, "-m", "sim.cli", "experiment", str(path), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -272,7 +268,7 @@ def test_a_different_experiment_is_refused_and_nothing_changes(smoke_results: Pa
 
 
 def test_an_unreachable_scheduler_is_one_error_and_writes_nothing(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(runner, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(batch, "CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ExperimentError, match=r"cannot reach tcp://127\.0\.0\.1:9"):
         run_experiment(SMOKE, tmp_path / "o", scheduler="tcp://127.0.0.1:9", progress=False)
     assert not (tmp_path / "o").exists()
@@ -287,7 +283,17 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 def _start(experiment: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "sim.runner", str(experiment), "--out", str(out), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "experiment",
+            str(experiment),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -343,18 +349,18 @@ def test_a_failing_run_is_recorded_the_batch_goes_on_and_a_rerun_retries_it(
 ):
     from distributed import LocalCluster
 
-    real = runner._simulate
+    real = simulation.simulate
 
-    def flaky(sc, seed, want_series):
+    def flaky(sc, seed, draw=None, **options):
         if sc.name == "tiny-more-detection" and seed == 12:
             raise FloatingPointError("simulated failure in week 3")
-        return real(sc, seed, want_series)
+        return real(sc, seed, draw, **options)
 
     exp = _experiment(tmp_path, replicates=3)
     out = tmp_path / "out"
     # Threads in this process, so the patched function is the one the tasks call.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:
-        monkeypatch.setattr(runner, "_simulate", flaky)
+        monkeypatch.setattr(simulation, "simulate", flaky)
         result = run_experiment(exp, out, scheduler=cluster.scheduler_address, progress=False)
         assert (result.succeeded, result.failed) == (5, 1)
         assert result.failures[0]["scenario"] == "tiny-more-detection"
@@ -367,7 +373,7 @@ def test_a_failing_run_is_recorded_the_batch_goes_on_and_a_rerun_retries_it(
         assert "flaky" in failures.loc[0, "traceback"]
         assert len(pd.read_parquet(out / "summary")) == 5
 
-        monkeypatch.setattr(runner, "_simulate", real)
+        monkeypatch.setattr(simulation, "simulate", real)
         again = run_experiment(exp, out, scheduler=cluster.scheduler_address, progress=False)
     assert (again.skipped, again.succeeded, again.failed) == (5, 1, 0)
     assert not list((out / "failures").glob("*.parquet"))

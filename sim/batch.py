@@ -1,0 +1,508 @@
+"""Running an experiment on dask.distributed, resumably.
+
+:func:`run_experiment` runs every (scenario, draw, replicate) of an experiment
+(:mod:`sim.experiment`) once, each with :func:`sim.simulation.simulate`:
+
+- on a dask ``LocalCluster`` (one single-threaded worker process per core by default)
+  or on a running scheduler given by address; the same code path either way;
+- a task runs a chunk of runs and returns small status dicts, never a model, because
+  one tiny run per task costs more in scheduling than in simulation;
+- each run writes its own Parquet parts into the results folder (:mod:`sim.results`),
+  whole or not at all; a rerun skips finished runs, so a batch killed at any moment
+  resumes to exactly the uninterrupted result;
+- a run that fails is recorded in ``failures/`` and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim import simulation
+from sim.experiment import Experiment, ExperimentError, RunSpec, load_experiment
+from sim.results import (
+    FAILURES,
+    RowContext,
+    check_out,
+    code_version,
+    failure_table,
+    finished_parts,
+    locked,
+    log_batch,
+    new_manifest,
+    remove_temporaries,
+    summary_table,
+    sweep_failures,
+    timeseries_table,
+    write_json,
+    write_part,
+    write_text,
+)
+from sim.scenario import Scenario
+
+# A Croydon 10-year run peaks at about 315 MB resident (measured with
+# ru_maxrss); 2 GiB leaves room for boroughs six times larger before the
+# nanny restarts a worker. London-scale runs need more: pass memory_limit.
+DEFAULT_MEMORY_LIMIT = "2GiB"
+# Chunks of at most this many runs, and about this many chunks per worker, so
+# that a Croydon run (~10 s) dwarfs the per-task cost (~ms) yet the last
+# chunks still spread over all workers.
+MAX_CHUNK = 8
+CHUNKS_PER_WORKER = 4
+# Seconds to reach a scheduler given by address, and for its first worker to join.
+CONNECT_TIMEOUT_S = 15
+WORKER_WAIT_S = 60
+# Seconds between plain progress lines when stderr is not a terminal.
+LOG_EVERY_S = 30.0
+
+
+# -- the task a worker runs -------------------------------------------------------------
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line: the exception and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text + where
+
+
+def _report_event(topic: str | None, msg: dict) -> None:
+    if topic is None:
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(topic, msg)
+    except ValueError:  # not inside a dask worker (called directly)
+        pass
+
+
+def run_one(
+    run: RunSpec,
+    sc: Scenario,
+    out: Path,
+    outputs: Sequence[str],
+    ctx: RowContext,
+    draw: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
+    """Run one (scenario, draw, replicate), write its parts, and say how it went.
+
+    ``draw`` is a parameter set applied over the scenario (see :func:`simulate`).
+    An exception in the model is recorded in ``failures/`` and returned as
+    ``ok: False``; only writing the parts may raise (then the chunk fails).
+    """
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        done = simulation.simulate(sc, run.seed, draw, series="timeseries" in outputs)
+        timings = done.timings
+        tables = {}
+        t0 = time.perf_counter()
+        if "timeseries" in outputs:
+            tables["timeseries"] = timeseries_table(run, done.series)
+        if "summary" in outputs:
+            tables["summary"] = summary_table(run, done.scenario, done.summary, ctx)
+        timings["summarise_s"] += time.perf_counter() - t0
+    except Exception as exc:
+        error = _error_text(exc)
+        write_part(failure_table(run, error, traceback.format_exc()), out / FAILURES / run.part)
+        return {
+            "part": run.part,
+            "ok": False,
+            "error": error,
+            "total_s": time.perf_counter() - start,
+        }
+    t0 = time.perf_counter()
+    for kind in ("timeseries", "summary"):  # the summary last: it marks the run done
+        if kind in tables:
+            write_part(tables[kind], out / kind / run.part)
+    (out / FAILURES / run.part).unlink(missing_ok=True)  # an earlier failure, now retried
+    timings["write_s"] = time.perf_counter() - t0
+    return {
+        "part": run.part,
+        "ok": True,
+        "error": "",
+        **timings,
+        "total_s": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,  # below total_s when the cores are shared
+    }
+
+
+def run_chunk(
+    chunk: list[tuple[RunSpec, Scenario]],
+    out: str,
+    outputs: Sequence[str],
+    ctx: RowContext,
+    topic: str | None = None,
+) -> list[dict[str, Any]]:
+    """The dask task: run a chunk of runs one after another; return their status dicts."""
+    results = []
+    for run, sc in chunk:
+        if all((Path(out) / kind / run.part).is_file() for kind in outputs):
+            # Done by an earlier attempt of this chunk (dask retries a chunk whose worker died).
+            result = {"part": run.part, "ok": True, "error": "", "skipped": True}
+        else:
+            result = run_one(run, sc, Path(out), outputs, ctx)
+        _report_event(topic, {"part": run.part, "ok": result["ok"]})
+        results.append(result)
+    return results
+
+
+def worker_info() -> tuple[str, str]:
+    """Run on each worker of a given scheduler before a batch: its source hash, its malloc trim."""
+    return code_version(), os.environ.get("MALLOC_TRIM_THRESHOLD_", "")
+
+
+# -- the batch --------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: run counts, failures and where the time went."""
+
+    out: Path
+    runs: int
+    skipped: int
+    succeeded: int
+    failed: int
+    failures: list[dict[str, Any]]
+    workers: int
+    cluster_start_s: float
+    wall_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+    per_run: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for the terminal."""
+        text = (
+            f"{self.runs} runs: {self.skipped} already done, {self.succeeded} ran, "
+            f"{self.failed} failed ({self.wall_s:.1f} s on {self.workers} workers); "
+            f"results in {self.out}"
+        )
+        if self.failed:
+            text += f"; failures listed in {self.out / FAILURES}"
+        return text
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain log lines otherwise, or nothing."""
+
+    def __init__(self, total: int, done_before: int, name: str, enabled: bool) -> None:
+        self.total, self.enabled, self.name = total, enabled, name
+        self.start = time.monotonic()
+        self.last_log = -math.inf
+        self.bar = None
+        self.n = self.failed = 0
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                desc=f"{name} ({done_before} already done)" if done_before else name,
+                unit="run",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs "
+                "[{elapsed}<{remaining}, {rate_fmt}{postfix}]",
+            )
+            self.bar.set_postfix_str("0 failed")
+        elif enabled:
+            self._log(f"{total} runs to do ({done_before} already done)")
+
+    def _log(self, text: str) -> None:
+        print(f"yjsim: {self.name}: {text}", file=sys.stderr, flush=True)
+
+    def update(self, n: int, failed: int) -> None:
+        if not self.enabled or (n == self.n and failed == self.failed):
+            return
+        step, self.n, self.failed = n - self.n, n, failed
+        if self.bar is not None:
+            self.bar.update(step)
+            self.bar.set_postfix_str(f"{failed} failed")
+            return
+        now = time.monotonic()
+        if now - self.last_log >= LOG_EVERY_S or n == self.total:
+            self.last_log = now
+            elapsed = now - self.start
+            left = elapsed / n * (self.total - n) if n else math.nan
+            self._log(
+                f"{n}/{self.total} runs done, {failed} failed, {_hms(elapsed)} elapsed, "
+                f"about {_hms(left)} left"
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _hms(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    s = round(seconds)
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def _start_cluster(
+    workers: int | None, scheduler: str | None, memory_limit: str
+) -> tuple[Any, Any, int]:
+    """A dask Client on a new LocalCluster or on a running scheduler."""
+
+    from distributed import Client
+
+    if scheduler is not None:
+        if workers is not None:
+            raise ExperimentError(
+                "--workers",
+                "",
+                "applies to a local cluster; with --scheduler the cluster's own workers are used",
+            )
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise ExperimentError("--scheduler", "", f"cannot reach {scheduler}: {e}") from None
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            client.close()
+            raise ExperimentError(
+                "--scheduler", "", f"no worker joined {scheduler} within {WORKER_WAIT_S} s"
+            ) from None
+        return client, None, len(client.scheduler_info()["workers"])
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise ExperimentError("--workers", "", f"expected at least 1 worker, got {n}")
+    with warnings.catch_warnings():
+        # The scheduler's health endpoint falls back to a free port when another cluster
+        # holds 8787; that is fine here (no dashboard is served), so say nothing.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = _local_cluster(n, memory_limit)
+    return Client(cluster), cluster, n
+
+
+def _local_cluster(n: int, memory_limit: str) -> Any:
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which turns off
+    # glibc's adaptive mmap threshold: every large numpy temporary is then mapped and
+    # unmapped again, and a Croydon run takes twice the CPU time (14.6 s against 8.0 s
+    # measured in one process). None removes it from the workers' environment.
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,  # one run at a time per process: the step is single-threaded
+            processes=True,
+            memory_limit=memory_limit,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+
+
+def _chunks(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
+    return [runs[i : i + size] for i in range(0, len(runs), size)]
+
+
+def run_experiment(
+    path: Path,
+    out: Path,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> BatchResult:
+    """Run (or resume) an experiment into ``out``; return what was done.
+
+    Raises :class:`~sim.tomlfile.InputError` (an :class:`ExperimentError`, or the error
+    of a scenario or posterior) for a bad experiment file, a results folder of another
+    experiment, or an unreachable scheduler; in every such case nothing is written.
+    Runs that fail are recorded in ``out/failures/`` and counted in the result; they
+    are retried by the next rerun.
+    """
+    path, out = Path(path), Path(out)
+    exp = load_experiment(path)
+    check_out(out, exp)
+    outputs = tuple(exp.spec.outputs)
+    runs = exp.runs()
+
+    t_cluster = time.perf_counter()
+    client, cluster, n_workers = _start_cluster(workers, scheduler, memory_limit)
+    cluster_start_s = time.perf_counter() - t_cluster
+    try:
+        here = code_version()
+        if scheduler is not None:
+            try:
+                infos = list(client.run(worker_info).values())
+            except Exception as e:  # e.g. the workers cannot import sim
+                raise ExperimentError(
+                    "--scheduler", "", f"the workers at {scheduler} cannot run yjsim: {e}"
+                ) from None
+            theirs = {code for code, _ in infos}
+            if any(trim for _, trim in infos):
+                _warn(
+                    "the workers run with MALLOC_TRIM_THRESHOLD_ set (dask's nanny sets 65536), "
+                    "which makes a run about twice as slow; start them with it unset "
+                    "(docs/experiments.md)"
+                )
+            if theirs != {here}:
+                _warn(
+                    f"the workers at {scheduler} see other yjsim source "
+                    f"({', '.join(sorted(theirs))}) than this process ({here}); "
+                    "if the model changed, restart them from this checkout"
+                )
+        out.mkdir(parents=True, exist_ok=True)
+        with locked(out):
+            manifest = check_out(out, exp)  # again, now that we hold the lock
+            if manifest is None:
+                manifest = new_manifest(exp)
+                write_json(out / "experiment.json", manifest)
+            elif manifest.get("code_version") != here:
+                _warn(
+                    f"{out} was started with model source {manifest.get('code_version')} and "
+                    f"is resumed with {here}; if the model changed, results will mix the two "
+                    "(DIR/batches.jsonl records each batch's source)"
+                )
+            for kind in (*outputs, FAILURES):
+                (out / kind).mkdir(exist_ok=True)
+            if not (out / "experiment.toml").exists():
+                write_text(out / "experiment.toml", exp.text)
+            remove_temporaries(out)
+            result = _run_batch(
+                exp, runs, out, outputs, client, n_workers, progress, cluster_start_s
+            )
+            log_batch(
+                out,
+                version=here,
+                cluster=scheduler or f"local, {result.workers} workers",
+                runs=result.runs,
+                skipped=result.skipped,
+                succeeded=result.succeeded,
+                failed=result.failed,
+                wall_s=result.wall_s,
+            )
+            return result
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _warn(text: str) -> None:
+    print(f"yjsim: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _run_batch(
+    exp: Experiment,
+    runs: list[RunSpec],
+    out: Path,
+    outputs: tuple[str, ...],
+    client: Any,
+    n_workers: int,
+    progress: bool,
+    cluster_start_s: float,
+) -> BatchResult:
+    from distributed import wait
+
+    finished = finished_parts(out, outputs)
+    sweep_failures(out, finished)
+    pending = [r for r in runs if r.part not in finished]
+    size = exp.spec.chunk or max(
+        1, min(MAX_CHUNK, math.ceil(len(pending) / (CHUNKS_PER_WORKER * max(n_workers, 1))))
+    )
+    ctx = RowContext.of(exp)
+    topic = f"yjsim-runs-{uuid.uuid4().hex}"
+    reported: dict[str, bool] = {}
+    lock = threading.Lock()
+
+    def on_event(event: tuple[float, dict]) -> None:
+        msg = event[1]
+        with lock:
+            reported[msg["part"]] = bool(msg["ok"])
+
+    bar = _Progress(len(pending), len(runs) - len(pending), exp.name, progress)
+    results: dict[str, dict[str, Any]] = {}
+    start = time.perf_counter()
+    client.subscribe_topic(topic, on_event)
+    try:
+        futures = {}
+        for chunk in _chunks(pending, size):
+            payload = [(r, exp.scenario_for(r)) for r in chunk]
+            fut = client.submit(run_chunk, payload, str(out), outputs, ctx, topic, pure=False)
+            futures[fut] = chunk
+        waiting = set(futures)
+        while waiting:
+            try:
+                done = wait(waiting, timeout=0.5, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                done = set()
+            for fut in done:
+                waiting.discard(fut)
+                chunk = futures.pop(fut)  # and let the cluster forget its result
+                try:
+                    for r in fut.result():
+                        results[r["part"]] = r
+                except Exception as exc:  # the chunk died (a killed worker, a write error)
+                    error = f"the task failed: {_error_text(exc)}"
+                    on_disk = finished_parts(out, outputs)
+                    for run in chunk:
+                        if run.part in on_disk:
+                            results.setdefault(run.part, {"part": run.part, "ok": True})
+                        elif run.part not in results:
+                            write_part(
+                                failure_table(run, error, traceback.format_exc()),
+                                out / FAILURES / run.part,
+                            )
+                            results[run.part] = {"part": run.part, "ok": False, "error": error}
+            with lock:
+                merged = {**reported, **{k: v["ok"] for k, v in results.items()}}
+            bar.update(len(merged), sum(not ok for ok in merged.values()))
+    finally:
+        bar.close()
+        with contextlib.suppress(Exception):
+            client.unsubscribe_topic(topic)
+    wall = time.perf_counter() - start
+    sweep_failures(out, finished_parts(out, outputs))
+    by_part = {r.part: r for r in runs}
+    failures = [
+        {
+            "scenario": by_part[p].scenario,
+            "replicate": by_part[p].replicate,
+            "draw": by_part[p].draw,
+            "error": r.get("error", ""),
+        }
+        for p, r in results.items()
+        if not r["ok"]
+    ]
+    timings: dict[str, float] = {}
+    for r in results.values():
+        for k in ("build_s", "simulate_s", "summarise_s", "write_s", "total_s", "cpu_s"):
+            if k in r:
+                timings[k] = timings.get(k, 0.0) + r[k]
+    return BatchResult(
+        out=out,
+        runs=len(runs),
+        skipped=len(runs) - len(pending),
+        succeeded=sum(r["ok"] for r in results.values()),
+        failed=len(failures),
+        failures=failures,
+        workers=n_workers,
+        cluster_start_s=cluster_start_s,
+        wall_s=wall,
+        timings=timings,
+        per_run=list(results.values()),
+    )

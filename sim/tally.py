@@ -1,0 +1,52 @@
+"""The model's running totals over the measured years: events and person-weeks at risk.
+
+The summary (:mod:`sim.summary`) turns them into annual rates: person-weeks by single
+year of age and by ethnic group are the denominators of offending and arrest rates,
+and the totals give the volumes and the YOS and custody means.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.population import ADULT_AGE, AGE_OF_RESPONSIBILITY, ETHNIC_GROUPS, EXIT_AGE
+
+if TYPE_CHECKING:
+    from sim.model import YouthJusticeModel
+
+
+class Tally:
+    """Totals of the week's counts, and person-weeks at risk, in the measured years."""
+
+    def __init__(self, n_boroughs: int) -> None:
+        self.totals: Counter[str] = Counter()
+        self.person_weeks_by_age = np.zeros(int(EXIT_AGE) + 1)
+        self.person_weeks_by_group = np.zeros(len(ETHNIC_GROUPS))
+        self.person_weeks_10_17 = 0
+        self.person_weeks_by_borough = np.zeros(n_boroughs)
+
+    def record(self, model: YouthJusticeModel) -> None:
+        """Add this week: its counts, and person-weeks at risk by age, group and borough.
+
+        Counts by whole years of age come from the window's birth order (the rows of
+        each age are a run of rows, found by bisection), so the tally reads only the
+        rows aged 10-17, for group and custody.
+        """
+        ppl, lo, week = model.people, model.people.lo, model.week
+        older = ppl.rows_aged(week, np.arange(self.person_weeks_by_age.size + 1))
+        self.person_weeks_by_age += older[:-1] - older[1:]
+        at_18, at_10 = ppl.rows_aged(week, np.array([ADULT_AGE, AGE_OF_RESPONSIBILITY]))
+        youth = slice(lo + int(at_18), lo + int(at_10))
+        self.person_weeks_by_group += np.bincount(ppl.ethnic[youth], minlength=len(ETHNIC_GROUPS))
+        self.person_weeks_10_17 += youth.stop - youth.start
+        n_boroughs = self.person_weeks_by_borough.size
+        if n_boroughs > 1:
+            self.person_weeks_by_borough += np.bincount(ppl.borough[youth], minlength=n_boroughs)
+        self.totals.update(model.week_counts)
+        self.totals["yos_caseload_weeks"] += model.yos.caseload
+        self.totals["custody_weeks"] += int(
+            np.count_nonzero(ppl.custody_release_week[youth] > week)
+        )
