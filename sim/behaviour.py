@@ -29,11 +29,6 @@ from sim.rng import rank_within
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
-PETROSINO = (
-    "Petrosino, Turpin-Petrosino & Guckenburg (2010) Campbell review of juvenile system "
-    "processing: formal processing raises later delinquency"
-)
-
 
 def age_curve(age: np.ndarray, male: np.ndarray, p: Offending.Params) -> np.ndarray:
     """Relative hazard by age and sex: rises to a peak, then falls more slowly."""
@@ -127,8 +122,9 @@ class Offending(Concern):
             basis="sourced",
             ge=10,
             le=21,
-            source="Youth Endowment Fund summary: peak age of known offending 15-18 "
-            "(1995: 18 for males; violence peaks ~15 in the Peterborough study)",
+            source="yef-age-crime",
+            doc="peak age of known offending 15-18 (1995: 18 for males; violence peaks ~15 "
+            "in the Peterborough study)",
         )
         peak_age_female: float = param(
             15.0,
@@ -158,8 +154,9 @@ class Offending(Concern):
             basis="sourced",
             gt=0,
             le=2,
-            source="Youth Justice Statistics 2018/19: girls 15% of children cautioned or "
-            "sentenced (true offending less skewed: assumed 0.3)",
+            source="yjs-2018-19",
+            doc="girls 15% of children cautioned or sentenced (true offending less skewed: "
+            "assumed 0.3)",
         )
         summer_factor: float = param(
             1.10,
@@ -200,8 +197,8 @@ class Offending(Concern):
             0.4,
             unit="log hazard",
             basis="sourced",
-            source="croydon-scrutiny-police-multiagency-minutes.txt (Serious Violence Duty links "
-            "youth violence and domestic abuse)",
+            source="croydon-scrutiny",
+            doc="the Serious Violence Duty links youth violence and domestic abuse",
         )
         coef_persistent_absence: float = param(
             0.5,
@@ -270,8 +267,9 @@ class Offending(Concern):
             basis="calibrated",
             ge=-1,
             le=2,
-            source=PETROSINO,
-            doc="labelling: effect of a formal record on later offending; may be zero",
+            source="petrosino-2010",
+            doc="labelling: effect of a formal record on later offending (formal processing "
+            "raises later delinquency); may be zero",
         )
         coef_prior: float = param(
             0.4,
@@ -338,7 +336,8 @@ class Offending(Concern):
             basis="sourced",
             ge=0,
             le=1,
-            source="EVIDENCE.md: about 40% of juvenile offenders commit most offences with others "
+            source="mccord-conway-2005; csa-victoria-2017",
+            doc="about 40% of juvenile offenders commit most offences with others "
             "(Philadelphia); 56% of 10-17 offenders co-offend (Victoria 2016)",
         )
         co_offender_inactive_acceptance: float = param(

@@ -117,7 +117,7 @@ class Target(BaseModel):
     above: float | None = None
     below: float | None = None
     tolerance: float = Field(gt=0, description="one unit of misfit, in the statistic's units")
-    source: str = Field(min_length=10, description="seed file or published statistic")
+    source: str = Field(min_length=10, description="keys of docs/sources.md: the figure")
     fit: bool = True
     note: str = ""
 

@@ -172,6 +172,7 @@ def params(
         + ", ".join(f"{n} {b}" for b, n in counts.items())
         + ")"
     )
+    typer.echo("# sources: keys of docs/sources.md, where each has its full reference")
     typer.echo("name\tvalue\tunit\tbasis\tsource / note")
     for r in rows:
         note = r.source if r.source else "assumption"

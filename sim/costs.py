@@ -17,11 +17,6 @@ from sim.params import Params, param
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
-COMMISSIONER_2019 = (
-    "Children's Commissioner (2019): secure children's home ~GBP 210k, secure training "
-    "centre GBP 160k, young offender institution GBP 76k a place a year"
-)
-
 
 class CostParams(Params):
     """Unit costs (GBP, prices of the source year)."""
@@ -31,8 +26,10 @@ class CostParams(Params):
         unit="GBP per place-year",
         basis="sourced",
         ge=0,
-        source=COMMISSIONER_2019,
-        doc="blend weighted towards YOIs, where most children in custody are held",
+        source="commissioner-2019",
+        doc="blend weighted towards YOIs, where most children in custody are held (a "
+        "place a year: secure children's home ~GBP 210k, secure training centre GBP 160k, "
+        "young offender institution GBP 76k)",
     )
     yos_supervision_per_year: float = param(
         8_000,

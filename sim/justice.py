@@ -35,12 +35,6 @@ from sim.rng import rank_within
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
-YJS = "Youth Justice Statistics 2018/19 (YJB/MoJ)"
-GRAVITY_MATRIX = (
-    "ACPO/YJB Youth Gravity Matrix (2013): scores 1-2 point to a community resolution, "
-    "3-4 to a caution or conditional caution, higher scores to charge"
-)
-
 # No offence is certain to be detected, whatever programmes multiply its chance by.
 MAX_DETECTION_PROBABILITY = 0.95
 NOT_DIVERTED = -1  # ``CaseBook.cases["diverted_by"]`` of a case no intervention claimed
@@ -163,7 +157,7 @@ class JusticeParams(Params):
         unit="weeks",
         basis="sourced",
         gt=0,
-        source=YJS,
+        source="yjs-2018-19",
         doc="average time in custody of a detention and training order (~110 days)",
     )
     referral_order_weeks: int = param(
@@ -193,7 +187,7 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=8,
-        source=GRAVITY_MATRIX,
+        source="acpo-gravity-2013",
         doc="highest gravity a first offence may be dealt with by community resolution",
     )
     caution_max_gravity: int = param(
@@ -202,7 +196,7 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=8,
-        source=GRAVITY_MATRIX,
+        source="acpo-gravity-2013",
         doc="highest gravity of a first formal offence that is cautioned rather than charged",
     )
     conditional_caution_min_gravity: int = param(
@@ -211,7 +205,7 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=8,
-        source=GRAVITY_MATRIX,
+        source="acpo-gravity-2013",
         doc="a first caution may be conditional from this gravity",
     )
     second_out_of_court_max_gravity: int = param(
@@ -220,7 +214,7 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=8,
-        source=GRAVITY_MATRIX,
+        source="acpo-gravity-2013",
         doc="highest gravity of a second offence (after one formal disposal) that may still "
         "get a conditional caution",
     )

@@ -58,7 +58,8 @@ OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
 # Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.
 COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
-# Since October 2017 the MoJ builds the measure from 3-month cohorts (EVIDENCE.md): a
+# Since October 2017 the MoJ builds the measure from 3-month cohorts (docs/sources.md,
+# moj-reoffending-2016-17): a
 # quarter of the model year, 13 weeks. A child can then be indexed four times a year.
 QUARTER_COHORT_DAYS: int = COHORT_DAYS // 4
 

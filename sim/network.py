@@ -132,7 +132,7 @@ class NetworkParams(Params):
         unit="multiplier",
         basis="assumed",
         ge=0,
-        doc="neighbourhood ties matter more out of term (DESIGN.md: holidays, summer evenings)",
+        doc="neighbourhood ties matter more out of term (holidays, summer evenings)",
     )
 
 

@@ -19,12 +19,13 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 Gravity = Annotated[int, Field(ge=1, le=8)]  # YJB gravity scores run 1-8
 
-# Short names for the seed documents, cited by file name as the project requires.
-CROYDON_2019 = "croydon-yos-inspection-2019-news.txt"
-CROYDON_EARLIER = "croydon-yot-inspection-earlier-news.txt"
-ISLINGTON = "islington-yos-inspection-news.txt"
-CROYDON_SCRUTINY = "croydon-scrutiny-police-multiagency-minutes.txt"
-MPS_2009 = "mps-response-time-for-action-2009.txt"
+# Bibliography keys (docs/sources.md) of the five seed documents, cited by many
+# parameters. Other sources are cited by their key directly: source="wilson-2018".
+CROYDON_2019 = "croydon-yos-2019"
+CROYDON_EARLIER = "croydon-yot-earlier"
+ISLINGTON = "islington-yos-2016"
+CROYDON_SCRUTINY = "croydon-scrutiny"
+MPS_2009 = "mps-2009"
 
 
 def param(
@@ -41,11 +42,12 @@ def param(
 ) -> Any:
     """Declare a parameter with its unit, its source and its basis.
 
-    ``basis`` is "sourced" (a seed file or a published figure), "assumed" (our
-    judgement, to be tested by sensitivity analysis) or "calibrated" (fitted to
-    targets; the value here is the prior centre until a posterior is loaded).
-    A sourced parameter must name its source; an assumption may explain itself
-    in ``doc`` instead.
+    ``basis`` is "sourced" (a published figure), "assumed" (our judgement, to be
+    tested by sensitivity analysis) or "calibrated" (fitted to targets; the value
+    here is the prior centre until a posterior is loaded). ``source`` cites keys of
+    the bibliography, docs/sources.md ("mps-2009", or "key; key"); the figure used
+    goes in ``doc``. A sourced parameter must cite a source; an assumption may
+    explain itself in ``doc`` instead.
     """
     if basis == "sourced" and not source:
         raise ValueError("a sourced parameter needs its source")

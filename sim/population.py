@@ -29,7 +29,7 @@ AGE_OF_RESPONSIBILITY = 10.0  # England and Wales
 ENTRY_AGE = 9.0
 SCHOOL_LEAVING_AGE = 16.0  # compulsory school age ends (education or training to 18)
 ADULT_AGE = 18.0  # dealt with as an adult from here: not a YOS case, not in youth figures
-EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts (DESIGN.md)
+EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts
 
 
 def age_of(birth_week: np.ndarray, week: int) -> np.ndarray:
@@ -93,7 +93,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="ONS Census 2011, Croydon (Black 20% of residents of 46% minority ethnic)",
+        source="census-2011",
+        doc="Croydon: Black 20% of residents, of 46% from minority ethnic groups",
     )
     asian_share_of_minority: float = param(
         0.34,
@@ -101,7 +102,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="ONS Census 2011, Croydon (Asian 16% of residents)",
+        source="census-2011",
+        doc="Croydon: Asian 16% of residents",
     )
     mixed_share_of_minority: float = param(
         0.16,
@@ -109,7 +111,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="ONS Census 2011, Croydon (Mixed 7% of residents)",
+        source="census-2011",
+        doc="Croydon: Mixed 7% of residents",
     )
     low_income_share: float = param(
         0.20,
@@ -126,7 +129,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=1,
         le=200,
-        source="LGBCE electoral review of Croydon (2018): 28 wards",
+        source="lgbce-croydon-2017",
+        doc="Croydon's 28 wards, in force from the 2018 elections",
     )
     deprivation_mean: float = param(
         0.0,
@@ -167,7 +171,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="DfE Children looked after in England 2018 (64 per 10,000 under 18)",
+        source="dfe-cla-2018",
+        doc="64 looked-after children per 10,000 under 18",
     )
     domestic_abuse_share: float = param(
         0.12,
@@ -175,7 +180,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="Radford et al. (2011) NSPCC: about 1 in 8 children exposed to domestic abuse",
+        source="radford-2011",
+        doc="about 1 in 8 children exposed to domestic abuse",
     )
     persistent_absence_share: float = param(
         0.139,
@@ -183,7 +189,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="DfE Pupil absence 2017/18: 13.9% of secondary pupils persistently absent",
+        source="dfe-absence-2018",
+        doc="13.9% of secondary pupils persistently absent (2017/18)",
     )
     excluded_share: float = param(
         0.005,
@@ -199,8 +206,8 @@ class PopulationParams(Params):
         basis="sourced",
         ge=0,
         le=1,
-        source="NHS Digital Smoking, Drinking and Drug Use 2018: 17% of 15-year-olds used drugs "
-        "in the last year (lower at younger ages)",
+        source="nhs-sdd-2018",
+        doc="17% of 15-year-olds used drugs in the last year (lower at younger ages)",
     )
     victim_share: float = param(
         0.08,

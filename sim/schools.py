@@ -36,7 +36,8 @@ class Schools(Agency):
             basis="sourced",
             ge=0,
             le=1,
-            source="DfE Permanent and fixed-period exclusions 2017/18: 0.20% of secondary pupils",
+            source="dfe-exclusions-2018",
+            doc="0.20% of secondary pupils permanently excluded (2017/18)",
         )
         exclusion_risk_tilt: float = param(
             1.0,

@@ -3,7 +3,6 @@ known parameter, resuming, and the posterior reaching scenarios, runs and experi
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -27,10 +26,10 @@ from sim.calibration import (
 from sim.experiment import ExperimentError, load_experiment
 from sim.posterior import load_posterior
 from sim.scenario import ScenarioError, load_scenario
+from sim.sources import bibliography_keys, cited_keys
 
 HERE = Path(__file__).resolve().parent
 CONFIG = ROOT / "calibration" / "croydon-islington-average.toml"
-SHARED = ROOT.parent / "shared"
 BAD = sorted((HERE / "bad_calibrations").glob("*.toml"))
 TINY = HERE / "experiment_scenarios" / "tiny.toml"
 
@@ -45,14 +44,15 @@ def test_targets_file_has_the_issue_targets_each_with_a_source():
     assert targets["croydon_yos_supervision"].above == 200
     assert targets["national_reoffending"].value == pytest.approx(0.392)
     assert targets["islington_reoffending"].above == pytest.approx(0.50)
+    known = bibliography_keys()
     for t in targets.values():
-        # A seed file that exists, or a published statistic with its year.
-        cited = re.findall(r"[\w-]+\.txt", t.source)
-        if cited:
-            for name in cited:
-                assert (SHARED / "seeds" / name).is_file(), f"{t.name}: {name} not in seeds/"
-        else:
-            assert re.search(r"(19|20)\d\d", t.source), f"{t.name}: no year in {t.source!r}"
+        # "key; key: the figure": keys of docs/sources.md, then the figure quoted.
+        keys = cited_keys(t.source)
+        assert keys, f"{t.name}: no source"
+        unknown = [k for k in keys if k not in known]
+        assert not unknown, f"{t.name}: {unknown} not in docs/sources.md"
+        assert ":" in t.source and t.source.split(":", 1)[1].strip(), f"{t.name}: no figure"
+    assert cited_keys(targets["croydon_reoffending"].source) == ["croydon-yos-2019"]
 
 
 def test_config_settings_and_priors_load():

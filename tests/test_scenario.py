@@ -10,6 +10,7 @@ import pytest
 from conftest import assert_rejected_as_expected
 
 from sim.scenario import Scenario, load_scenario
+from sim.sources import bibliography, cited_keys
 
 HERE = Path(__file__).resolve().parent
 BAD = sorted((HERE / "bad_scenarios").glob("*.toml"))
@@ -94,19 +95,16 @@ def test_register_lists_every_parameter_with_a_basis_and_sourced_ones_with_a_sou
             assert r.source or r.doc, f"{r.name}: an assumption should say what it assumes"
 
 
-def test_seed_files_cited_in_the_register_exist():
-    shared = HERE.parent.parent / "shared" / "seeds"
-    if not shared.is_dir():
-        pytest.fail(f"../shared/seeds not found beside the repo at {shared}")
-    cited = {
-        word.strip("(),;:'")
-        for r in Scenario(name="x").register()
-        for word in r.source.split()
-        if word.strip("(),;:'").endswith(".txt")
-    }
-    assert cited, "no seed file is cited"
-    for name in cited:
-        assert (shared / name).is_file(), name
+def test_seed_documents_are_cited_in_the_register_by_bibliography_key():
+    # Every register row, defaults and the values each scenario file sets (those name
+    # the default's source too), so that the interventions' parameters are covered.
+    rows = [r for path in SCENARIOS for r in load_scenario(path).register()]
+    rows += Scenario(name="x").register()
+    assert not [r.name for r in rows if ".txt" in r.source], "seed documents cited by file"
+    seeds = {key for key, e in bibliography().items() if e.seed_file}
+    assert len(seeds) == 5
+    cited = {k for r in rows for k in cited_keys(r.source.rsplit(" from ", 1)[-1])}
+    assert seeds <= cited, f"seed documents no parameter cites: {sorted(seeds - cited)}"
 
 
 def test_params_command_prints_the_register():
@@ -118,4 +116,6 @@ def test_params_command_prints_the_register():
     )
     assert proc.returncode == 0
     assert "population.population_10_17\t39334\tpeople\tsourced" in proc.stdout
-    assert "croydon-yos-inspection-2019-news.txt" in proc.stdout
+    # The source column gives the bibliography key, then the parameter's note.
+    assert "population.population_10_17\t39334\tpeople\tsourced\tcroydon-yos-2019: " in proc.stdout
+    assert "# sources: keys of docs/sources.md" in proc.stdout

@@ -5,9 +5,9 @@ Islington's inspection found police and council working apart: "miscommunication
 extra GBP 500k of targeted support and a new integrated gangs team, police
 co-located with the youth offending service, to "target those most at risk ... as
 well as helping other family members and friends to stay away from gangs"
-(islington-yos-inspection-news.txt). Croydon's 2019 inspection praised its
+(islington-yos-2016). Croydon's 2019 inspection praised its
 police/YOS gangs partnership and its "timely sharing of information"
-(croydon-yos-inspection-2019-news.txt).
+(croydon-yos-2019).
 
 Mechanism, each week:
 
@@ -57,11 +57,6 @@ _SALT_EXIT = 3
 # Matrix-style listing puts listed members ahead of their family and friends
 # whatever their records: a priority rule, not a parameter.
 _LISTED_FIRST = 10.0
-
-BRAGA_2018 = (
-    "Braga, Weisburd & Turchan (2018) focused deterrence: moderate crime reductions; "
-    "Glasgow CIRV offending -52% vs -29% (preliminary) (EVIDENCE.md)"
-)
 
 
 class GangsTeam(Intervention):
@@ -192,7 +187,7 @@ class GangsTeam(Intervention):
             basis="assumed",
             ge=0,
             le=3,
-            source=BRAGA_2018,
+            source="braga-2018; williams-2014",
             doc="risk while supported (hazard x0.74)",
         )
         support_exit_rate: float = param(

@@ -36,12 +36,6 @@ from sim.params import CROYDON_SCRUTINY, NonNegative, param
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
-BRAGA_2019 = (
-    "Braga, Turchan, Papachristos & Hureau (2019) Campbell review of hot spots policing: "
-    "small, significant crime reductions; displacement uncommon, diffusion of benefits "
-    "more likely"
-)
-
 
 class HotspotParams(InterventionParams):
     """How often, where, for how long, and what an operation does."""
@@ -127,7 +121,7 @@ class HotspotParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=1,
-        source=BRAGA_2019,
+        source="braga-2019",
         doc="offending deterred in the operation ward while it runs (small effects)",
     )
     displacement: float = param(
@@ -136,8 +130,9 @@ class HotspotParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=1,
-        source=BRAGA_2019,
-        doc="deterred offending that moves to neighbouring wards instead",
+        source="braga-2019",
+        doc="deterred offending that moves to neighbouring wards instead (displacement is "
+        "uncommon, diffusion of benefits more likely)",
     )
     neighbour_wards: int = param(
         2,

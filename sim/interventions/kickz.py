@@ -6,7 +6,7 @@ on its register, some as regulars, some as casual attenders, and drop out
 over time. A participant who attends in a week is off the street for part
 of the evenings when youth offending peaks, so their hazard that week falls
 by ``session_evening_risk_share x sessions_attended_share x effect``. The
-evidence is weak (area-level falls with no control group, EVIDENCE.md), so the
+evidence is weak (area-level falls with no control group, kickz-2011), so the
 effect is modest and marked as an assumption. Nothing else changes: no
 lasting effect on risk, no effect on detection.
 """
@@ -27,14 +27,6 @@ from sim.population import age_of
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
-MPA_2007 = (
-    "MPA Co-ordination and Policing Committee, 7 June 2007, report 4 ('Kickz youth diversion "
-    "programme growth proposal'): GBP 3m a year to grow from 17 to 64 London schemes"
-)
-KICKS_HOURS = (
-    "Leyton Orient Trust, Premier League Kicks: three nights a week, 48 weeks a year, about "
-    "68 hours of contact per participant"
-)
 
 # Weeks of the year (0 = first week of January) without sessions, in the order
 # they are dropped: Christmas and New Year first, then either side of them.
@@ -54,7 +46,7 @@ class KickzParams(InterventionParams):
         2,
         unit="sites per borough",
         basis="sourced",
-        source=MPA_2007,
+        source="mpa-2007",
         ge=0,
         le=200,
         doc="Kickz schemes in each borough: 64 planned across 32 London boroughs, 2 each "
@@ -161,7 +153,7 @@ class KickzParams(InterventionParams):
         0.02,
         unit="per week",
         basis="sourced",
-        source=KICKS_HOURS,
+        source="leyton-orient-kicks",
         ge=0,
         le=1,
         doc="regulars stay about a year; with the casual rate, set so a participant attends "
@@ -171,7 +163,7 @@ class KickzParams(InterventionParams):
         0.06,
         unit="per week",
         basis="sourced",
-        source=KICKS_HOURS,
+        source="leyton-orient-kicks",
         ge=0,
         le=1,
         doc="casual participants stay about 4 months (see dropout_regular)",
@@ -200,13 +192,13 @@ class KickzParams(InterventionParams):
         ge=0,
         le=1,
         doc="modest on purpose: Kickz areas saw robbery -26% and criminal damage -23% in "
-        "2006-2010 but with no control group (EVIDENCE.md: weak evidence)",
+        "2006-2010 but with no control group (kickz-2011: weak evidence)",
     )
     cost_per_site_per_year: float = param(
         64_000,
         unit="GBP per site-year",
         basis="sourced",
-        source=MPA_2007,
+        source="mpa-2007",
         ge=0,
         doc="GBP 3m a year for 47 more schemes (coaches, venues, kit, management)",
     )

@@ -3,7 +3,7 @@
 "Met Track is a sports engagement programme for schools to participate in
 athletics and other sports, developing their ability to keep safe and
 avoiding violent crime. It operates in 16 Boroughs at present"
-(mps-response-time-for-action-2009.txt). In the model: in the participating
+(mps-2009). In the model: in the participating
 boroughs (the most deprived by default), the schools with the most
 deprived intakes take part; each term some of their pupils aged 11-15 join
 a one-term programme. While on it, a pupil's offending hazard is a little

@@ -4,8 +4,8 @@ The MPS gives dedicated Safer Schools officers to its highest-priority schools
 (181 in 2009); where they are in place "there have been reductions in truancy
 and improvements in behaviour", and they have "engagement, problem solving and
 enforcement roles at schools and on routes to school"
-(mps-response-time-for-action-2009.txt paras 5-6). Croydon had "16 Schools
-Officers in priority schools" (croydon-scrutiny-police-multiagency-minutes.txt).
+(mps-2009 paras 5-6). Croydon had "16 Schools
+Officers in priority schools" (croydon-scrutiny).
 
 Mechanism: each September the officers go to the schools (secondaries and the
 pupil referral unit) with the highest priority, from school-level risk: the
@@ -45,11 +45,6 @@ MINOR = 0  # offence type index of minor offences (sim.events.OFFENCE_TYPES)
 _SALT_ATTEND = 1
 _SALT_VICTIM = 2
 _SALT_REFER = 3
-
-OWENS_2017 = (
-    "Owens (2017): school resource officers raise school crimes recorded and arrests, mainly "
-    "of under-15s; Fisher & Hennessy (2016): exclusionary discipline RR 1.21 (EVIDENCE.md)"
-)
 
 
 class SchoolsOfficers(Intervention):
@@ -172,7 +167,7 @@ class SchoolsOfficers(Intervention):
             basis="assumed",
             ge=1,
             le=10,
-            source=OWENS_2017,
+            source="owens-2017; fisher-hennessy-2016",
             doc="detection of those minor offences with an officer in the school",
         )
         review_weeks: int = param(

@@ -35,11 +35,6 @@ if TYPE_CHECKING:
 _SALT_ADMIT = 1
 _SALT_QUEUE = 2
 
-WILSON_2018 = (
-    "Wilson, Brennan & Olaghere (2018) police-led diversion: about 44% reoffend against "
-    "50% after formal processing (EVIDENCE.md)"
-)
-
 
 class Triage(Intervention):
     """YOS triage at first arrest: diversion with a short programme, no formal record."""
@@ -90,9 +85,9 @@ class Triage(Intervention):
             basis="sourced",
             gt=10,
             le=21,
-            source="Crime and Disorder Act 1998 s.39: youth offending teams work with children "
-            "aged 10-17",
-            doc="children only: 18-year-olds are dealt with as adults",
+            source="cda-1998",
+            doc="youth offending teams work with children aged 10-17; 18-year-olds are dealt "
+            "with as adults",
         )
         admission_probability: float = param(
             0.8,
@@ -125,7 +120,7 @@ class Triage(Intervention):
             basis="assumed",
             ge=0,
             le=3,
-            source=WILSON_2018,
+            source="wilson-2018",
             doc="risk while on the programme; part of the diversion effect in the meta-analysis "
             "is avoided labelling, which the model has separately (behaviour.coef_label)",
         )
