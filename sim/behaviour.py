@@ -22,7 +22,17 @@ from pydantic import field_validator
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Concern
 from sim.events import OFFENCE_TYPE, OFFENCE_TYPES
-from sim.params import MPS_2009, Gravity, NonNegative, Params, Probability, param
+from sim.params import (
+    MAX_LOG_EFFECT,
+    MAX_WEEKS,
+    MAX_WEIGHT,
+    MPS_2009,
+    Gravity,
+    NonNegative,
+    Params,
+    Probability,
+    param,
+)
 from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE, age_of
 from sim.rng import rank_within
 
@@ -138,6 +148,7 @@ class Offending(Concern):
             2.2,
             unit="years",
             basis="assumed",
+            le=20,
             gt=0,
             doc="spread of the age-crime curve below the peak",
         )
@@ -145,6 +156,7 @@ class Offending(Concern):
             3.5,
             unit="years",
             basis="assumed",
+            le=20,
             gt=0,
             doc="spread above the peak (desistance is slower than onset)",
         )
@@ -162,6 +174,7 @@ class Offending(Concern):
             1.10,
             unit="multiplier",
             basis="assumed",
+            le=MAX_WEIGHT,
             gt=0,
             doc="seasonal swing in recorded youth crime (summer high)",
         )
@@ -169,6 +182,7 @@ class Offending(Concern):
             0.95,
             unit="multiplier",
             basis="assumed",
+            le=MAX_WEIGHT,
             gt=0,
             doc="dark evenings keep fewer young people out",
         )
@@ -176,6 +190,8 @@ class Offending(Concern):
             0.2,
             unit="log hazard per SD",
             basis="calibrated",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source=MPS_2009,
             doc="most deprived areas most affected by crime (section C.1), with no size given; "
             "fitted with the borough profiles (calibration/)",
@@ -184,12 +200,16 @@ class Offending(Concern):
             0.3,
             unit="log hazard",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             doc="family low income beyond the ward's deprivation",
         )
         coef_looked_after: float = param(
             0.7,
             unit="log hazard",
             basis="sourced",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source=MPS_2009,
             doc="looked-after children most likely to become victims and perpetrators (para 14)",
         )
@@ -197,6 +217,8 @@ class Offending(Concern):
             0.4,
             unit="log hazard",
             basis="sourced",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source="croydon-scrutiny",
             doc="the Serious Violence Duty links youth violence and domestic abuse",
         )
@@ -204,6 +226,8 @@ class Offending(Concern):
             0.5,
             unit="log hazard",
             basis="sourced",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source=MPS_2009,
             doc="truancy as a factor in later offending (para 4)",
         )
@@ -211,6 +235,8 @@ class Offending(Concern):
             0.8,
             unit="log hazard",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             doc="permanent exclusion (pupil referral unit); excluded pupils are heavily over-"
             "represented among young offenders (Timpson review 2019)",
         )
@@ -218,6 +244,8 @@ class Offending(Concern):
             0.6,
             unit="log hazard",
             basis="sourced",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source=MPS_2009,
             doc="significant link between youth offending and drugs and alcohol (para 32)",
         )
@@ -225,6 +253,8 @@ class Offending(Concern):
             0.6,
             unit="log hazard",
             basis="sourced",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             source=MPS_2009,
             doc="being a victim, especially of violence, is often a precursor to offending "
             "(para 29)",
@@ -233,6 +263,7 @@ class Offending(Concern):
             52,
             unit="weeks",
             basis="assumed",
+            le=MAX_WEEKS,
             gt=0,
             doc="how long victimisation keeps raising risk (e-folding time)",
         )
@@ -291,6 +322,7 @@ class Offending(Concern):
             26,
             unit="weeks",
             basis="assumed",
+            le=MAX_WEEKS,
             gt=0,
             doc="e-folding time of the recent-offending term (drives desistance)",
         )
@@ -306,6 +338,7 @@ class Offending(Concern):
             26,
             unit="weeks",
             basis="assumed",
+            le=MAX_WEEKS,
             gt=0,
             doc="e-folding time of the post-release risk",
         )

@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import FIRST_COURT_KIND, KIND
-from sim.params import Params, param
+from sim.params import MAX_GBP, Params, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -25,6 +25,7 @@ class CostParams(Params):
         100_000,
         unit="GBP per place-year",
         basis="sourced",
+        le=MAX_GBP,
         ge=0,
         source="commissioner-2019",
         doc="blend weighted towards YOIs, where most children in custody are held (a "
@@ -35,6 +36,7 @@ class CostParams(Params):
         8_000,
         unit="GBP per case-year",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="a YOS budget of a few GBP million over a few hundred cases a year",
     )
@@ -42,6 +44,7 @@ class CostParams(Params):
         1_500,
         unit="GBP per case",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="youth court hearing(s), prosecution and defence",
     )
@@ -49,6 +52,7 @@ class CostParams(Params):
         500,
         unit="GBP per arrest",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="police time for an arrest, interview and file",
     )
@@ -56,6 +60,7 @@ class CostParams(Params):
         300,
         unit="GBP per disposal",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="community resolution, youth caution or conditional caution (admin, YOS check)",
     )

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Concern
-from sim.params import Params, param
+from sim.params import MAX_LOG_EFFECT, Params, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -60,6 +60,7 @@ class Gangs(Concern):
             2.0,
             unit="log odds per gang tie",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
             ge=0,
             doc="recruitment runs through friends, siblings and neighbours already in a gang",
         )
@@ -75,18 +76,24 @@ class Gangs(Concern):
             1.0,
             unit="log odds",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             doc="boys are recruited more than girls (Gangs Matrix: nearly all listed are male)",
         )
         recruitment_excluded_weight: float = param(
             0.6,
             unit="log odds",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             doc="excluded pupils (pupil referral unit) are recruited more (Timpson review 2019)",
         )
         recruitment_deprivation_weight: float = param(
             0.4,
             unit="log odds per SD",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
+            ge=-MAX_LOG_EFFECT,
             doc="recruitment is higher in more deprived wards",
         )
         recruitment_peak_age: float = param(
@@ -109,6 +116,7 @@ class Gangs(Concern):
             0.5,
             unit="log odds per squared width",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
             ge=0,
             doc="how fast recruitment falls away from the peak age (a Gaussian in log odds)",
         )

@@ -28,7 +28,7 @@ import numpy as np
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
 from sim.events import FIRST_COURT_KIND, KIND, Table, is_formal
-from sim.params import Params, Probability, param
+from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, Params, Probability, param
 from sim.population import ADULT_AGE, EXIT_AGE, age_of
 from sim.rng import rank_within
 
@@ -69,12 +69,13 @@ class JusticeParams(Params):
         doc="chance co-offenders are identified when one of the group is",
     )
     arrest_lag_weeks: float = param(
-        3.0, unit="weeks", basis="assumed", ge=0, doc="mean offence-to-arrest delay"
+        3.0, unit="weeks", basis="assumed", le=MAX_WEEKS, ge=0, doc="mean offence-to-arrest delay"
     )
     out_of_court_lag_weeks: int = param(
         2,
         unit="weeks",
         basis="assumed",
+        le=MAX_WEEKS,
         ge=0,
         doc="arrest to out-of-court disposal",
     )
@@ -82,6 +83,7 @@ class JusticeParams(Params):
         10,
         unit="weeks",
         basis="assumed",
+        le=MAX_WEEKS,
         ge=0,
         doc="charge to sentence (MoJ Criminal Court Statistics: youth cases take months)",
     )
@@ -105,6 +107,7 @@ class JusticeParams(Params):
         2,
         unit="resolutions",
         basis="assumed",
+        le=100,
         ge=0,
         doc="community resolutions before a formal disposal is used instead",
     )
@@ -136,6 +139,7 @@ class JusticeParams(Params):
         -7.6,
         unit="log odds",
         basis="assumed",
+        ge=-50,
         le=10,
         doc="custody at sentence: logit = intercept + gravity and conviction terms; set so "
         "that custody is a few per cent of sentences; no custody target is fitted",
@@ -144,18 +148,23 @@ class JusticeParams(Params):
         0.9,
         unit="log odds per gravity point",
         basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
         doc="custody is for serious offences (Sentencing Council youth guideline)",
     )
     custody_per_conviction: float = param(
         0.45,
         unit="log odds per conviction",
         basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
         doc="and for persistent offending (Sentencing Council youth guideline)",
     )
     custody_weeks: float = param(
         16,
         unit="weeks",
         basis="sourced",
+        le=MAX_WEEKS,
         gt=0,
         source="yjs-2018-19",
         doc="average time in custody of a detention and training order (~110 days)",
@@ -164,6 +173,7 @@ class JusticeParams(Params):
         26,
         unit="weeks",
         basis="assumed",
+        le=MAX_WEEKS,
         ge=1,
         doc="referral orders last 3-12 months; about six months is typical",
     )
@@ -171,6 +181,7 @@ class JusticeParams(Params):
         40,
         unit="weeks",
         basis="assumed",
+        le=MAX_WEEKS,
         ge=1,
         doc="youth rehabilitation orders run up to 3 years; most are under a year",
     )
@@ -178,6 +189,7 @@ class JusticeParams(Params):
         12,
         unit="weeks",
         basis="assumed",
+        le=MAX_WEEKS,
         ge=1,
         doc="YOS work attached to a youth conditional caution",
     )

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse._sparsetools import csr_row_index  # the kernel behind csr[rows]
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.params import MPS_2009, Params, param
+from sim.params import MAX_WEIGHT, MPS_2009, Params, param
 from sim.population import People, age_of
 
 LAYERS = ("school", "neighbourhood", "friendship", "siblings", "gang")
@@ -95,6 +95,7 @@ class NetworkParams(Params):
         0.5,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="weight of classmates in peer exposure (term time only)",
     )
@@ -102,6 +103,7 @@ class NetworkParams(Params):
         0.5,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         source=MPS_2009,
         doc="loose neighbourhood associations with criminal role models (para 31)",
@@ -110,6 +112,7 @@ class NetworkParams(Params):
         1.0,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="friends are the reference layer (weight 1)",
     )
@@ -117,6 +120,7 @@ class NetworkParams(Params):
         0.5,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="older siblings as role models (MPS response para 31)",
     )
@@ -124,6 +128,7 @@ class NetworkParams(Params):
         1.0,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="fellow gang members, on top of the gang effect itself",
     )
@@ -131,6 +136,7 @@ class NetworkParams(Params):
         1.5,
         unit="multiplier",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="neighbourhood ties matter more out of term (holidays, summer evenings)",
     )

@@ -14,9 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Basis = Literal["calibrated", "sourced", "assumed"]
 
+# Every number has both bounds. Where no source or physical law sets the upper one, these
+# generous plausibility limits do: far beyond any value a scenario means, they refuse
+# typos and sizes that would exhaust the machine (issue: "every value is bounded").
+MAX_LOG_EFFECT = 10.0  # a log-hazard or log-odds term: e**10 is a factor of about 22,000
+MAX_WEIGHT = 100.0  # a relative weight or multiplier (1 is "as much as the reference")
+MAX_WEEKS = 1040  # a duration in weeks: 20 years, longer than anyone stays in the model
+MAX_GBP = 1e9  # a unit cost or budget in pounds: a billion, a borough's whole budget
+MAX_COUNT = 1_000_000  # staff, places or cases: more than England and Wales have
+
 # Element types for per-offence-type tuples, so each entry is range-checked.
 Probability = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]  # a weight or multiplier
 Gravity = Annotated[int, Field(ge=1, le=8)]  # YJB gravity scores run 1-8
 
 # Bibliography keys (docs/sources.md) of the five seed documents, cited by many

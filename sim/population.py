@@ -145,6 +145,7 @@ class PopulationParams(Params):
         1.0,
         unit="SD of ward score",
         basis="assumed",
+        le=5,
         ge=0,
         doc="spread of ward deprivation (standardised index); the wards take evenly "
         "spaced quantiles of a normal with this SD, the same for every seed",
@@ -221,6 +222,7 @@ class PopulationParams(Params):
         1.6,
         unit="children aged 10-20",
         basis="assumed",
+        le=10,
         ge=1,
         doc="mean siblings aged 10-20 per family, for the sibling layer",
     )

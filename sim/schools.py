@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.calendar import TERM_WEEKS_PER_YEAR
 from sim.concern import Agency
-from sim.params import Params, param
+from sim.params import MAX_LOG_EFFECT, Params, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -43,6 +43,7 @@ class Schools(Agency):
             1.0,
             unit="log rate per unit risk",
             basis="assumed",
+            le=MAX_LOG_EFFECT,
             ge=0,
             doc="exclusions concentrate on pupils with adversity and offending",
         )

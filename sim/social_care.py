@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
-from sim.params import Params, param
+from sim.params import MAX_WEIGHT, Params, param
 from sim.population import ADULT_AGE, age_of
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class SocialCare(Agency):
             4.0,
             unit="rate ratio",
             basis="assumed",
+            le=MAX_WEIGHT,
             ge=1,
             doc="domestic abuse is the second most common reason for entering care",
         )

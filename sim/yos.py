@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.concern import Agency
-from sim.params import CROYDON_2019, CROYDON_EARLIER, Params, param
+from sim.params import CROYDON_2019, CROYDON_EARLIER, MAX_COUNT, Params, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -33,6 +33,7 @@ class YouthOffendingService(Agency):
             24,
             unit="case managers",
             basis="assumed",
+            le=MAX_COUNT,
             ge=0,
             doc="set so that capacity is near the 200+ children supervised in 2018",
         )
@@ -40,6 +41,7 @@ class YouthOffendingService(Agency):
             10.0,
             unit="cases",
             basis="assumed",
+            le=1000,
             gt=0,
             doc="caseload a case manager can supervise well",
         )
@@ -66,6 +68,7 @@ class YouthOffendingService(Agency):
             200,
             unit="children",
             basis="sourced",
+            le=MAX_COUNT,
             source=CROYDON_2019,
             ge=0,
             doc="the YOS supervised more than 200 children in custody or the community "

@@ -150,3 +150,44 @@ def test_cli_refuses_a_non_finite_value_with_one_line_and_exit_2(stem: str, tmp_
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"yjsim: error: {path}: {key}: {text}"], proc.stderr
     assert not out.exists()
+
+
+def _bounds(metadata: list) -> tuple[bool, bool]:
+    """Whether a field's (or a tuple element's) constraints set a lower and an upper bound."""
+    import annotated_types as at
+
+    lower = any(isinstance(m, at.Ge | at.Gt) for m in metadata)
+    upper = any(isinstance(m, at.Le | at.Lt) for m in metadata)
+    return lower, upper
+
+
+def _unbounded(model: type[BaseModel], prefix: str) -> list[str]:
+    """Dotted names of the numbers in ``model`` (recursing into blocks) that lack a bound."""
+    missing: list[str] = []
+    for name, field in model.model_fields.items():
+        key, ann = f"{prefix}{name}", field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            missing += _unbounded(ann, key + ".")
+        elif typing.get_origin(ann) is list:
+            (item,) = typing.get_args(ann)
+            if isinstance(item, type) and issubclass(item, BaseModel):
+                missing += _unbounded(item, key + "[].")
+        elif ann in (int, float) and _bounds(field.metadata) != (True, True):
+            missing.append(key)
+        elif typing.get_origin(ann) is tuple:
+            for element in set(typing.get_args(ann)):
+                inner = [c for m in getattr(element, "__metadata__", ()) for c in m.metadata]
+                if typing.get_args(element) and _bounds(inner) != (True, True):
+                    missing.append(f"{key}[*]")
+    return missing
+
+
+def test_every_numeric_parameter_has_a_lower_and_an_upper_bound():
+    """Issue 21: a size, rate, weight or cost without an upper bound let
+    ``population_10_17 = 100000000`` validate and exhaust memory. The bounds are sourced,
+    physical, or the plausibility limits declared in sim/params.py (MAX_*). ``run.draw`` is
+    bounded at load by the posterior's size instead."""
+    missing = _unbounded(Scenario, "")
+    for name, cls in sorted(load_all().items()):
+        missing += _unbounded(cls.Params, f"interventions.{name}.")
+    assert [m for m in missing if m != "run.draw"] == []

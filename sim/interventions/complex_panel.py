@@ -25,7 +25,7 @@ from pydantic import model_validator
 from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, MPS_2009, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MAX_WEIGHT, MPS_2009, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ class ComplexPanelParams(InterventionParams):
         1.0,
         unit="log-hazard points",
         basis="assumed",
+        le=MAX_WEIGHT,
         source=MPS_2009,
         ge=0,
         doc="priority for looked-after children, the most likely to become victims and "
@@ -101,6 +102,7 @@ class ComplexPanelParams(InterventionParams):
         0.5,
         unit="log-hazard points",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="priority for children victimised in the last year (exploitation often shows "
         "as victimisation)",
@@ -109,6 +111,7 @@ class ComplexPanelParams(InterventionParams):
         1.0,
         unit="log-hazard points",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="priority for gang members and children with a friend, sibling or fellow "
         "member in a gang (criminal exploitation runs through these ties)",
@@ -150,6 +153,7 @@ class ComplexPanelParams(InterventionParams):
         5_000,
         unit="GBP per plan",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="panel preparation and six months of a lead professional's and partners' time",
     )

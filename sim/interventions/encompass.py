@@ -28,7 +28,7 @@ from scipy.special import ndtri
 from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, param
 from sim.population import ADULT_AGE, age_of
 
 if TYPE_CHECKING:
@@ -121,6 +121,7 @@ class EncompassParams(InterventionParams):
         40,
         unit="GBP per child notified",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="MASH processing and an hour of a safeguarding lead's time",
     )
@@ -128,6 +129,7 @@ class EncompassParams(InterventionParams):
         500,
         unit="GBP per household case",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="agency time to prepare, discuss and follow up a case at the conference",
     )

@@ -43,7 +43,7 @@ from scipy.special import ndtri
 
 from sim.calendar import WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_2019, ISLINGTON, param
+from sim.params import CROYDON_2019, ISLINGTON, MAX_COUNT, MAX_GBP, MAX_WEEKS, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class GangsTeam(Intervention):
             500_000,
             unit="GBP a year",
             basis="sourced",
+            le=MAX_GBP,
             ge=0,
             source=ISLINGTON,
             doc="Islington's extra GBP 500k for targeted support to those most at risk of "
@@ -139,6 +140,7 @@ class GangsTeam(Intervention):
             6_000,
             unit="GBP per place-year",
             basis="assumed",
+            le=MAX_GBP,
             gt=0,
             doc="a key worker (about GBP 45k with on-costs) holding 7-8 intensive cases",
         )
@@ -146,6 +148,7 @@ class GangsTeam(Intervention):
             80,
             unit="places",
             basis="assumed",
+            le=MAX_COUNT,
             ge=0,
             doc="most young people the team can hold at once, whatever the budget",
         )
@@ -178,6 +181,7 @@ class GangsTeam(Intervention):
             52,
             unit="weeks",
             basis="assumed",
+            le=MAX_WEEKS,
             ge=0,
             doc="time after support ends before the same person can be taken on again",
         )

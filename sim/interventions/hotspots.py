@@ -31,7 +31,7 @@ import numpy as np
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, NonNegative, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MAX_WEIGHT, NonNegative, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -94,6 +94,7 @@ class HotspotParams(InterventionParams):
         1.0,
         unit="weight",
         basis="assumed",
+        le=MAX_WEIGHT,
         source=CROYDON_SCRUTINY,
         ge=0,
         doc="weight of offences in the same weeks a year earlier: hotspots move with the "
@@ -146,6 +147,7 @@ class HotspotParams(InterventionParams):
         20_000,
         unit="GBP per ward-week of operation",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="about 10 officers full time (400 hours at ~GBP 50 an hour with on-costs)",
     )

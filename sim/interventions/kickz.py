@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import MPS_2009, param
+from sim.params import MAX_COUNT, MAX_GBP, MAX_WEIGHT, MPS_2009, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class KickzParams(InterventionParams):
         180,
         unit="participants on a site's register",
         basis="sourced",
+        le=MAX_COUNT,
         source=MPS_2009,
         ge=0,
         doc="about 6,000 young people a week across 32 boroughs (para 19) = ~94 a site-week "
@@ -113,6 +114,7 @@ class KickzParams(InterventionParams):
         3.0,
         unit="odds ratio",
         basis="assumed",
+        le=MAX_WEIGHT,
         ge=0,
         doc="football sessions draw mainly boys",
     )
@@ -198,6 +200,7 @@ class KickzParams(InterventionParams):
         64_000,
         unit="GBP per site-year",
         basis="sourced",
+        le=MAX_GBP,
         source="mpa-2007",
         ge=0,
         doc="GBP 3m a year for 47 more schemes (coaches, venues, kit, management)",

@@ -21,7 +21,7 @@ import numpy as np
 from sim.calendar import never
 from sim.calendar import week as calendar_week
 from sim.interventions import Intervention, InterventionParams
-from sim.params import MPS_2009, param
+from sim.params import MAX_COUNT, MAX_GBP, MPS_2009, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -57,6 +57,7 @@ class MetTrackParams(InterventionParams):
         30,
         unit="pupils per school per term",
         basis="assumed",
+        le=MAX_COUNT,
         ge=0,
         doc="a squad of about 30 pupils each term",
     )
@@ -100,6 +101,7 @@ class MetTrackParams(InterventionParams):
         250,
         unit="GBP per pupil-term",
         basis="assumed",
+        le=MAX_GBP,
         ge=0,
         doc="coaching, kit and venue for a term's sessions",
     )

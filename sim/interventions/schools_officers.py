@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.calendar import TERM, WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, MPS_2009, NonNegative, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MPS_2009, NonNegative, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -183,6 +183,7 @@ class SchoolsOfficers(Intervention):
             60_000,
             unit="GBP per officer-year",
             basis="assumed",
+            le=MAX_GBP,
             ge=0,
             doc="a police constable's pay with on-costs (London weighting, pension, kit)",
         )

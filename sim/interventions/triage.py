@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.calendar import never
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_EARLIER, MPS_2009, param
+from sim.params import CROYDON_EARLIER, MAX_COUNT, MAX_GBP, MPS_2009, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class Triage(Intervention):
             0,
             unit="formal disposals",
             basis="sourced",
+            le=100,
             ge=0,
             source=MPS_2009,
             doc="para 11: triage is for young people arrested for the first time (no previous "
@@ -75,6 +76,7 @@ class Triage(Intervention):
             0,
             unit="triages",
             basis="sourced",
+            le=100,
             ge=0,
             source=MPS_2009,
             doc="para 11: first arrest only; some schemes allow a second triage (set 1)",
@@ -102,6 +104,7 @@ class Triage(Intervention):
             600,
             unit="cases a year",
             basis="assumed",
+            le=MAX_COUNT,
             ge=0,
             doc="triage places a year (YOS workers in custody suites); set above Croydon's "
             "eligible volume so that admission, not places, limits it; 0 switches triage off",
@@ -128,6 +131,7 @@ class Triage(Intervention):
             700,
             unit="GBP per case",
             basis="assumed",
+            le=MAX_GBP,
             ge=0,
             doc="a YOS assessment in custody and a few restorative sessions (about 20 hours of a "
             "YOS worker at GBP 35 an hour); Cleveland PCC funded county-wide triage with up "
