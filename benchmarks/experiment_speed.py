@@ -15,7 +15,7 @@ and where the time went:
   the last chunks' tail when fewer runs than workers remain);
 - cluster start: starting the worker processes (once per batch).
 
-The design target (DESIGN.md) is 1,000 runs in under 10 minutes on 2 cores.
+The design target (README, Performance) is 1,000 runs in under 10 minutes on 2 cores.
 """
 
 from __future__ import annotations
