@@ -443,7 +443,11 @@ def run_experiment(
     plan = {r.part for r in runs}
     if manifest is not None and plan <= finished_parts(out, outputs):
         # Every run has its parts; if they all read, there is nothing to do (no cluster).
-        if plan <= _readable(out, outputs, plan):
+        surveys = [survey_parts(out / kind, plan) for kind in outputs]
+        if not any(s.damaged for s in surveys):
+            for s in surveys:
+                for path in s.strays:
+                    _warn(f"{path}: not a part of this experiment; ignored")
             return BatchResult(out, len(runs), len(runs), 0, 0, [], 0, 0.0, 0.0)
     made = check_writable(out)  # before the cluster starts: a fault here costs nothing
 
@@ -537,12 +541,6 @@ def _interrupts_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _readable(out: Path, outputs: Sequence[str], plan: set[str]) -> set[str]:
-    """Runs of the plan whose every output part reads (a Parquet footer each)."""
-    sets = [{p.name for p in survey_parts(out / kind, plan).good} for kind in outputs]
-    return set.intersection(*sets) if sets else set()
 
 
 def _warn(text: str) -> None:

@@ -169,7 +169,7 @@ def run(
 ) -> None:
     """Run a scenario, print its summary, and write the outputs to --out."""
     sc = _load(scenario, draw=draw, years=years, seed=seed)
-    if out is not None and out.exists() and not out.is_dir():
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
         _fail(f"--out {out}: exists and is not a folder")
     from sim import simulation
     from sim.summary import write_outputs

@@ -14,6 +14,8 @@ import os
 import uuid
 from pathlib import Path
 
+from sim.tomlfile import InputError
+
 RESUME = "rerun the same command to resume"
 
 
@@ -51,30 +53,37 @@ def os_fault(e: OSError, what: str = "cannot write", *, resumable: bool = False)
     return Fault(path, f"{what}: {os_reason(e)}", resumable=resumable)
 
 
+# Errors that say the path itself is wrong (a file where a folder should be, a name too
+# long), not that the machine refused: these are bad input.
+BAD_PATH_ERRNOS = (errno.ENAMETOOLONG, errno.ENOTDIR, errno.EEXIST)
+
+
 def check_writable(folder: Path) -> list[Path]:
     """Make ``folder`` (and its parents) if need be, and prove a file can be written in it.
 
     Returns the folders it made (so a caller that gives up can remove them). Raises
     :class:`Fault` naming the folder if it cannot be made or written (permissions, a
-    read-only or full file system, a name too long), having removed what it made.
+    read-only or full file system), or :class:`~sim.tomlfile.InputError` if the path
+    cannot be a folder (a file in the way, a name too long), having removed what it made.
     The probe is a real write, not ``os.access``: root passes every permission check,
     but not a read-only file system.
     """
     folder = Path(folder)
     made: list[Path] = []
-    missing = folder
-    while not missing.exists() and missing != missing.parent:
-        made.append(missing)
-        missing = missing.parent
-    made.reverse()  # parents first
     probe = folder / f".yjsim-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
+        missing = folder
+        while not os.path.lexists(missing) and missing != missing.parent:
+            made.insert(0, missing)  # parents first
+            missing = missing.parent
         folder.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as f:
             f.write(b"x")
         probe.unlink()
     except OSError as e:
         remove_made(made)
+        if e.errno in BAD_PATH_ERRNOS:  # the path given is wrong: bad input, exit 2
+            raise InputError(folder, "", f"cannot be a folder: {os_reason(e)}") from None
         raise Fault(folder, f"cannot write here: {os_reason(e)}") from None
     return made
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
@@ -241,16 +241,15 @@ class PopulationParams(Params):
         default_factory=list, description="several boroughs (e.g. London); empty = one borough"
     )
 
-    @field_validator("boroughs")
-    @classmethod
-    def _boroughs_within_bound(cls, value: list[BoroughSpec]) -> list[BoroughSpec]:
-        total = sum(b.population_10_17 for b in value)
+    @model_validator(mode="after")
+    def _boroughs_within_bound(self) -> PopulationParams:
+        total = sum(b.population_10_17 for b in self.boroughs)
         if total > MAX_CHILDREN:
             raise ValueError(
                 f"the boroughs hold {total:,} children aged 10-17 in all; "
                 f"the limit is {MAX_CHILDREN:,} (over twice London's ~800,000)"
             )
-        return value
+        return self
 
     def borough_specs(self) -> list[BoroughSpec]:
         """The boroughs, or the single borough the top-level fields describe."""

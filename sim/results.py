@@ -335,11 +335,11 @@ def manifest_parts(manifest: Mapping[str, Any]) -> set[str]:
 
 def check_out(out: Path, exp: Experiment) -> dict[str, Any] | None:
     """Refuse a folder that is a file, someone else's, or another experiment's results."""
-    if out.exists() and not out.is_dir():
+    if os.path.exists(out) and not os.path.isdir(out):  # (os.path: no error for a long name)
         raise ExperimentError(out, "", "--out exists and is not a folder")
     manifest_path = out / "experiment.json"
-    if not manifest_path.is_file():
-        if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()):
+    if not os.path.isfile(manifest_path):
+        if os.path.isdir(out) and any(p.name != ".lock" for p in out.iterdir()):
             raise ExperimentError(
                 out, "", "--out is a folder that holds something other than experiment results"
             )
