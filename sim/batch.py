@@ -408,7 +408,9 @@ def _local_cluster(n: int, memory_limit: str) -> Any:
             memory_limit=memory_limit,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # Errors in a task come back to the batch and are recorded in failures/;
+            # the workers' own log of them (a traceback each) would only be noise.
+            silence_logs=logging.CRITICAL,
         )
 
 
@@ -523,7 +525,7 @@ def run_experiment(
             )
             return result
     except OSError as e:  # a full disk, a folder made read-only mid-batch
-        raise os_fault(e, resumable=True) from None
+        raise os_fault(e, where=out, resumable=True) from None
     finally:
         with _interrupts_ignored():  # a second Ctrl-C while the workers stop says nothing
             client.close()

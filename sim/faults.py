@@ -47,9 +47,11 @@ def os_reason(e: OSError) -> str:
     return reasons.get(e.errno, e.strerror or str(e))
 
 
-def os_fault(e: OSError, what: str = "cannot write", *, resumable: bool = False) -> Fault:
-    """A :class:`Fault` for ``e``, naming the file it was about."""
-    path = e.filename if e.filename is not None else "?"
+def os_fault(
+    e: OSError, what: str = "cannot write", *, where: str | Path = "?", resumable: bool = False
+) -> Fault:
+    """A :class:`Fault` for ``e``, naming the file it was about (else ``where``)."""
+    path = e.filename if e.filename is not None else where
     return Fault(path, f"{what}: {os_reason(e)}", resumable=resumable)
 
 

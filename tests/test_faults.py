@@ -510,6 +510,58 @@ def test_a_disk_that_fills_mid_batch_keeps_the_work_and_says_rerun(finished, tmp
     assert len(list((out / "summary").glob("*.parquet"))) == 4  # the finished runs are kept
 
 
+@contextlib.contextmanager
+def small_disk(path: Path) -> Iterator[bool]:
+    """A 256 KiB tmpfs at ``path`` (room for about 3 tiny runs' parts) if this machine
+    lets us mount one (root here); yields whether it did, and unmounts it after."""
+    path.mkdir()
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
+    try:
+        yield mounted
+    finally:
+        if mounted:  # lazily: a worker may still hold a file open for a moment
+            subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_full_disk_mid_batch_is_one_line_and_resumes_to_the_same_result(
+    finished, tmp_path, monkeypatch, capfd
+):
+    """A real full disk: the results folder on a 256 KiB tmpfs (where mounting is not
+    allowed, ENOSPC is injected into every write instead, as in the test above).
+    Before: the failure-record write raised ENOSPC again, a traceback."""
+    exp = _experiment(tmp_path)  # the same runs as the ``finished`` fixture
+    small = tmp_path / "small"
+    with small_disk(small) as mounted:
+        if not mounted:
+
+            def worker_full(*_a, **_k):
+                raise OSError(errno.ENOSPC, "No space left on device", "part")
+
+            monkeypatch.setattr(batch, "run_chunk", worker_full)
+        try:
+            result = run_experiment(exp, small / "out", workers=1, progress=False)
+        except Fault as e:  # the failure records did not fit either
+            assert str(e).endswith("rerun the same command to resume"), e
+            assert "no space left" in str(e) and str(e).startswith(str(small / "out")), e
+        else:  # they fitted: the runs that did not are recorded as failed
+            assert result.failed > 0 and result.succeeded < 6
+        err = capfd.readouterr().err
+        assert "Traceback" not in err and "Compute Failed" not in err, err
+        shutil.copytree(small / "out", tmp_path / "big")
+    monkeypatch.undo()
+    result = run_experiment(exp, tmp_path / "big", workers=1, progress=False)
+    assert result.failed == 0 and result.skipped + result.succeeded == 6
+    for kind in ("summary", "timeseries"):
+        pd.testing.assert_frame_equal(
+            _frame(tmp_path / "big", kind), _frame(finished, kind), check_exact=True
+        )
+
+
 def test_a_scenario_name_too_long_for_a_file_name_is_bad_input(tmp_path):
     """Before: OSError (file name too long) from the first part's write."""
     long = tmp_path / "long.toml"
