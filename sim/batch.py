@@ -70,6 +70,7 @@ CONNECT_TIMEOUT_S = 15
 WORKER_WAIT_S = 60
 # Seconds an external cluster may have no worker during a batch before we say so.
 NO_WORKERS_WARN_S = 60
+LOOK_EVERY_S = 5.0  # how often the batch asks an external scheduler how many workers it has
 # A dask handshake is a small message (a few hundred bytes); a first frame longer than
 # this is some other protocol's greeting.
 MAX_HANDSHAKE_BYTES = 1 << 20
@@ -366,8 +367,9 @@ class WorkerWatch:
     """Says when an external cluster has had no worker for ``limit_s`` seconds (and when
     one is back): dask itself waits for workers without a word."""
 
-    def __init__(self, address: str, limit_s: float = NO_WORKERS_WARN_S) -> None:
-        self.address, self.limit_s = address, limit_s
+    def __init__(self, address: str, limit_s: float | None = None) -> None:
+        self.address = address
+        self.limit_s = NO_WORKERS_WARN_S if limit_s is None else limit_s
         self.since: float | None = None
         self.warned = False
 
@@ -580,6 +582,7 @@ def _run_batch(
 
     bar = _Progress(len(pending), len(runs) - len(pending), exp.name, progress)
     watch = WorkerWatch(scheduler) if scheduler is not None else None
+    last_look = -math.inf
     results: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     client.subscribe_topic(topic, on_event)
@@ -613,8 +616,11 @@ def _run_batch(
                                 out / FAILURES / run.part,
                             )
                             results[run.part] = {"part": run.part, "ok": False, "error": error}
-            if watch is not None and waiting:
-                line = watch.see(len(client.scheduler_info().get("workers", {})), time.monotonic())
+            if watch is not None and waiting and time.monotonic() - last_look >= LOOK_EVERY_S:
+                last_look = time.monotonic()
+                # n_workers=0: the count alone, not every worker's details.
+                info = client.scheduler_info(n_workers=0)
+                line = watch.see(int(info.get("n_workers", len(info["workers"]))), last_look)
                 if line is not None:
                     _warn(line)
             with lock:

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import http.server
 import json
+import logging
 import os
 import shutil
 import signal
@@ -417,6 +418,51 @@ def test_an_external_cluster_without_workers_is_said_once_and_its_return_too():
     assert watch.see(0, 200.0) is None  # once
     assert "again" in (watch.see(1, 201.0) or "")
     assert watch.see(1, 202.0) is None
+
+
+def test_an_external_cluster_that_loses_its_only_worker_says_so(tmp_path, monkeypatch, capsys):
+    """Before: the batch waited without a word. The "external" cluster is a LocalCluster
+    started here (loopback); its worker is retired mid-batch, then one is started again
+    and the batch finishes."""
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(batch, "NO_WORKERS_WARN_S", 1)
+    monkeypatch.setattr(batch, "LOOK_EVERY_S", 0.1)
+    exp = _experiment(tmp_path, replicates=4, chunk=1)
+    out = tmp_path / "out"
+    with LocalCluster(
+        n_workers=1,
+        processes=True,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    ) as cluster:
+        box: dict[str, object] = {}
+
+        def go() -> None:
+            try:
+                box["result"] = run_experiment(
+                    exp, out, scheduler=cluster.scheduler_address, progress=False
+                )
+            except BaseException as e:  # handed to the test
+                box["error"] = e
+
+        thread = threading.Thread(target=go, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not list(out.glob("summary/*.parquet")):
+            assert time.monotonic() < deadline and thread.is_alive(), box
+            time.sleep(0.05)
+        cluster.scale(0)
+        while "no worker for 1 s" not in (seen := capsys.readouterr().err):
+            assert time.monotonic() < deadline and thread.is_alive(), box
+            time.sleep(0.1)
+        assert "rerun the same command to resume" in seen
+        cluster.scale(1)
+        thread.join(120)
+    assert not thread.is_alive() and "error" not in box, box
+    assert box["result"].failed == 0 and box["result"].succeeded == 8
 
 
 # -- item 6: operating-system errors ----------------------------------------------------
