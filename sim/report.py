@@ -661,11 +661,18 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
     results_dir = Path(results_dir)
     manifest = read_manifest(results_dir)
     plan = manifest_parts(manifest)
-    summary = read_results(results_dir, "summary", plan, log)
+    left_out: list[str] = []  # damaged or foreign parts, named on the page and through log
+
+    def note(line: str) -> None:
+        left_out.append(line)
+        if log is not None:
+            log(line)
+
+    summary = read_results(results_dir, "summary", plan, note)
     if summary.empty:
         raise ExperimentError(results_dir, "summary", "no finished runs to report on yet")
-    series = read_results(results_dir, "timeseries", plan, log)
-    failures = read_results(results_dir, FAILURES, plan, log)
+    series = read_results(results_dir, "timeseries", plan, note)
+    failures = read_results(results_dir, FAILURES, plan, note)
     baseline = manifest["baseline"]
     order = [s["name"] for s in manifest["scenarios"]]
     scenarios = [s for s in order if s in set(summary["scenario"])]
@@ -727,6 +734,14 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
         for s in policies:
             _detail(doc, s, results[s], ce[s], baseline)
     _failures_section(doc, failures)
+    if left_out:
+        doc.heading("Parts left out")
+        doc.para(
+            "These files in the results folder are damaged or are no part of this "
+            "experiment; the report leaves them out (a rerun of the experiment runs a "
+            "damaged run again):"
+        )
+        doc.bullets(left_out)
     doc.para(
         "Confidence intervals are for the mean paired difference (Student's t over the pairs); "
         "'95% of runs' ranges are the 2.5th to 97.5th percentiles of the paired differences; "

@@ -280,6 +280,7 @@ def test_the_report_names_damaged_and_foreign_parts_and_leaves_them_out(finished
         assert any(str(path) in ln and word in ln for ln in lines), lines
     md = page.with_suffix(".md").read_text()
     assert "4 of 6 runs finished" in md
+    assert "Parts left out" in md and all(ln in md for ln in lines)
 
 
 def test_a_rerun_with_nothing_left_starts_no_cluster_and_names_strays(
