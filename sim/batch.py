@@ -18,19 +18,21 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
 import threading
 import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sim import simulation
 from sim.experiment import Experiment, ExperimentError, RunSpec, load_experiment
+from sim.faults import RESUME, Fault, check_writable, os_fault, remove_made
 from sim.results import (
     FAILURES,
     RowContext,
@@ -43,8 +45,10 @@ from sim.results import (
     new_manifest,
     remove_temporaries,
     summary_table,
+    survey_parts,
     sweep_failures,
     timeseries_table,
+    verify_parts,
     write_json,
     write_part,
     write_text,
@@ -60,9 +64,16 @@ DEFAULT_MEMORY_LIMIT = "2GiB"
 # chunks still spread over all workers.
 MAX_CHUNK = 8
 CHUNKS_PER_WORKER = 4
-# Seconds to reach a scheduler given by address, and for its first worker to join.
+# Seconds to reach a scheduler given by address and hear its handshake, and for its
+# first worker to join.
 CONNECT_TIMEOUT_S = 15
 WORKER_WAIT_S = 60
+# Seconds an external cluster may have no worker during a batch before we say so.
+NO_WORKERS_WARN_S = 60
+LOOK_EVERY_S = 5.0  # how often the batch asks an external scheduler how many workers it has
+# A dask handshake is a small message (a few hundred bytes); a first frame longer than
+# this is some other protocol's greeting.
+MAX_HANDSHAKE_BYTES = 1 << 20
 # Seconds between plain progress lines when stderr is not a terminal.
 LOG_EVERY_S = 30.0
 
@@ -185,6 +196,11 @@ class BatchResult:
 
     def describe(self) -> str:
         """One line for the terminal."""
+        if self.workers == 0:  # see run_experiment: nothing was left to do
+            return (
+                f"{self.runs} runs: all already done, nothing to do (no cluster started); "
+                f"results in {self.out}"
+            )
         text = (
             f"{self.runs} runs: {self.skipped} already done, {self.succeeded} ran, "
             f"{self.failed} failed ({self.wall_s:.1f} s on {self.workers} workers); "
@@ -255,6 +271,54 @@ def _hms(seconds: float) -> str:
     )
 
 
+def probe_scheduler(address: str, timeout: float | None = None) -> None:
+    """Check that ``address`` (tcp://host:port) is a dask scheduler before dask connects.
+
+    A dask scheduler sends its handshake as soon as a connection opens. Dask's own
+    connect waits for it with no time limit, so a port that accepts and says nothing
+    (an HTTP server, a mistyped dashboard port) would hang it for good: here the first
+    frame must arrive within ``timeout`` seconds and look like a handshake. Other
+    schemes (tls://, ucx://) are left to dask. Raises :class:`~sim.faults.Fault`.
+    ``timeout`` defaults to :data:`CONNECT_TIMEOUT_S`.
+    """
+    import socket
+    import struct
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, loc = parse_address(address)
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError) as e:
+        raise ExperimentError(
+            "--scheduler", "", f"not an address like tcp://host:8786: {e}"
+        ) from None
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            head = b""
+            while len(head) < 8:
+                sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise Fault(address, "closed the connection: not a dask scheduler")
+                head += chunk
+    except TimeoutError:
+        raise Fault(
+            address,
+            f"no dask handshake within {timeout:g} s: not a dask scheduler "
+            "(the scheduler's port is usually 8786; 8787 is its dashboard)",
+        ) from None
+    except OSError as e:
+        raise Fault(address, f"cannot reach the scheduler: {e.strerror or e}") from None
+    (size,) = struct.unpack("<Q", head)
+    if not 0 < size <= MAX_HANDSHAKE_BYTES:
+        raise Fault(address, "answered with something other than a dask handshake")
+
+
 def _start_cluster(
     workers: int | None, scheduler: str | None, memory_limit: str
 ) -> tuple[Any, Any, int]:
@@ -269,16 +333,17 @@ def _start_cluster(
                 "",
                 "applies to a local cluster; with --scheduler the cluster's own workers are used",
             )
+        probe_scheduler(scheduler)
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError) as e:
-            raise ExperimentError("--scheduler", "", f"cannot reach {scheduler}: {e}") from None
+            raise Fault(scheduler, f"cannot reach the scheduler: {e}") from None
         try:
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)
         except TimeoutError:
             client.close()
-            raise ExperimentError(
-                "--scheduler", "", f"no worker joined {scheduler} within {WORKER_WAIT_S} s"
+            raise Fault(
+                scheduler, f"no worker joined the scheduler within {WORKER_WAIT_S} s"
             ) from None
         return client, None, len(client.scheduler_info()["workers"])
     n = workers if workers is not None else (os.cpu_count() or 1)
@@ -288,8 +353,43 @@ def _start_cluster(
         # The scheduler's health endpoint falls back to a free port when another cluster
         # holds 8787; that is fine here (no dashboard is served), so say nothing.
         warnings.filterwarnings("ignore", message="Port .* is already in use")
-        cluster = _local_cluster(n, memory_limit)
+        # The workers ignore Ctrl-C (they inherit SIGINT ignored, and Python keeps it so):
+        # this process stops them in order, instead of each printing a traceback.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = _local_cluster(n, memory_limit)
+        finally:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster, n
+
+
+class WorkerWatch:
+    """Says when an external cluster has had no worker for ``limit_s`` seconds (and when
+    one is back): dask itself waits for workers without a word."""
+
+    def __init__(self, address: str, limit_s: float | None = None) -> None:
+        self.address = address
+        self.limit_s = NO_WORKERS_WARN_S if limit_s is None else limit_s
+        self.since: float | None = None
+        self.warned = False
+
+    def see(self, n_workers: int, now: float) -> str | None:
+        """The line to print, if any, after seeing ``n_workers`` at time ``now`` (seconds)."""
+        if n_workers > 0:
+            self.since = None
+            if self.warned:
+                self.warned = False
+                return f"{self.address} has {n_workers} worker(s) again; going on"
+            return None
+        if self.since is None:
+            self.since = now
+        if not self.warned and now - self.since >= self.limit_s:
+            self.warned = True
+            return (
+                f"{self.address} has had no worker for {self.limit_s:g} s; the batch waits "
+                f"for one to join (start a worker, or press Ctrl-C and later {RESUME})"
+            )
+        return None
 
 
 def _local_cluster(n: int, memory_limit: str) -> Any:
@@ -310,7 +410,9 @@ def _local_cluster(n: int, memory_limit: str) -> Any:
             memory_limit=memory_limit,
             host="127.0.0.1",
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # Errors in a task come back to the batch and are recorded in failures/;
+            # the workers' own log of them (a traceback each) would only be noise.
+            silence_logs=logging.CRITICAL,
         )
 
 
@@ -329,19 +431,36 @@ def run_experiment(
     """Run (or resume) an experiment into ``out``; return what was done.
 
     Raises :class:`~sim.tomlfile.InputError` (an :class:`ExperimentError`, or the error
-    of a scenario or posterior) for a bad experiment file, a results folder of another
-    experiment, or an unreachable scheduler; in every such case nothing is written.
-    Runs that fail are recorded in ``out/failures/`` and counted in the result; they
-    are retried by the next rerun.
+    of a scenario or posterior) for a bad experiment file, a plan over the size limit
+    or a results folder of another experiment, and :class:`~sim.faults.Fault` for a
+    results folder that cannot be written or a scheduler that does not answer; in every
+    such case nothing is written and no cluster is left running. A fault during the
+    batch (a full disk) keeps what was finished and says to rerun. Runs that fail are
+    recorded in ``out/failures/`` and counted in the result; they are retried by the
+    next rerun. If every run is already done, no cluster is started.
     """
     path, out = Path(path), Path(out)
     exp = load_experiment(path)
-    check_out(out, exp)
+    manifest = check_out(out, exp)
     outputs = tuple(exp.spec.outputs)
     runs = exp.runs()
+    plan = {r.part for r in runs}
+    if manifest is not None and plan <= finished_parts(out, outputs):
+        # Every run has its parts; if they all read, there is nothing to do (no cluster).
+        surveys = [survey_parts(out / kind, plan) for kind in outputs]
+        if not any(s.damaged for s in surveys):
+            for s in surveys:
+                for path in s.strays:
+                    _warn(f"{path}: not a part of this experiment; ignored")
+            return BatchResult(out, len(runs), len(runs), 0, 0, [], 0, 0.0, 0.0)
+    made = check_writable(out)  # before the cluster starts: a fault here costs nothing
 
     t_cluster = time.perf_counter()
-    client, cluster, n_workers = _start_cluster(workers, scheduler, memory_limit)
+    try:
+        client, cluster, n_workers = _start_cluster(workers, scheduler, memory_limit)
+    except BaseException:
+        remove_made(made)
+        raise
     cluster_start_s = time.perf_counter() - t_cluster
     try:
         here = code_version()
@@ -349,6 +468,7 @@ def run_experiment(
             try:
                 infos = list(client.run(worker_info).values())
             except Exception as e:  # e.g. the workers cannot import sim
+                remove_made(made)
                 raise ExperimentError(
                     "--scheduler", "", f"the workers at {scheduler} cannot run yjsim: {e}"
                 ) from None
@@ -382,8 +502,18 @@ def run_experiment(
             if not (out / "experiment.toml").exists():
                 write_text(out / "experiment.toml", exp.text)
             remove_temporaries(out)
+            finished = verify_parts(out, outputs, plan, _warn)
             result = _run_batch(
-                exp, runs, out, outputs, client, n_workers, progress, cluster_start_s
+                exp,
+                runs,
+                finished,
+                out,
+                outputs,
+                client,
+                n_workers,
+                progress,
+                cluster_start_s,
+                scheduler,
             )
             log_batch(
                 out,
@@ -396,10 +526,25 @@ def run_experiment(
                 wall_s=result.wall_s,
             )
             return result
+    except OSError as e:  # a full disk, a folder made read-only mid-batch
+        raise os_fault(e, where=out, resumable=True) from None
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with _interrupts_ignored():  # a second Ctrl-C while the workers stop says nothing
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _warn(text: str) -> None:
@@ -409,16 +554,17 @@ def _warn(text: str) -> None:
 def _run_batch(
     exp: Experiment,
     runs: list[RunSpec],
+    finished: set[str],
     out: Path,
     outputs: tuple[str, ...],
     client: Any,
     n_workers: int,
     progress: bool,
     cluster_start_s: float,
+    scheduler: str | None = None,
 ) -> BatchResult:
     from distributed import wait
 
-    finished = finished_parts(out, outputs)
     sweep_failures(out, finished)
     pending = [r for r in runs if r.part not in finished]
     size = exp.spec.chunk or max(
@@ -435,6 +581,8 @@ def _run_batch(
             reported[msg["part"]] = bool(msg["ok"])
 
     bar = _Progress(len(pending), len(runs) - len(pending), exp.name, progress)
+    watch = WorkerWatch(scheduler) if scheduler is not None else None
+    last_look = -math.inf
     results: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     client.subscribe_topic(topic, on_event)
@@ -468,6 +616,13 @@ def _run_batch(
                                 out / FAILURES / run.part,
                             )
                             results[run.part] = {"part": run.part, "ok": False, "error": error}
+            if watch is not None and waiting and time.monotonic() - last_look >= LOOK_EVERY_S:
+                last_look = time.monotonic()
+                # n_workers=0: the count alone, not every worker's details.
+                info = client.scheduler_info(n_workers=0)
+                line = watch.see(int(info.get("n_workers", len(info["workers"]))), last_look)
+                if line is not None:
+                    _warn(line)
             with lock:
                 merged = {**reported, **{k: v["ok"] for k, v in results.items()}}
             bar.update(len(merged), sum(not ok for ok in merged.values()))

@@ -1,19 +1,31 @@
 """The ``yjsim`` command line: run, validate, list scenarios, print the parameter register.
 
-Bad input never produces a traceback: one line on stderr names the file and
-the key and says what is expected, and the exit status is 2.
+Nothing ends in a traceback. Exit statuses:
+
+- 0: done;
+- 1: an experiment finished but some runs failed (listed in DIR/failures/);
+- 2: bad input: one line on stderr names the file (or option) and the key, and says
+  what is expected; nothing is written;
+- 3: a fault outside the input (a folder that cannot be written, a full disk, a
+  damaged results folder, a scheduler that does not answer): one line names the path,
+  and says "rerun the same command to resume" where the work so far is kept;
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
+from sim.faults import Fault, check_writable, os_fault, remove_made
 from sim.scenario import SCENARIO_DIR, RunSettings, load_scenario, with_overrides
 from sim.tomlfile import InputError, describe_error
 
@@ -25,11 +37,62 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
+EXIT_FAULT = 3
+EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT (128 + 2)
 
 
 def _fail(message: str) -> None:
     typer.echo(f"yjsim: error: {message}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _fault(message: str) -> None:
+    typer.echo(f"yjsim: fault: {message}", err=True)
+    raise typer.Exit(EXIT_FAULT)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"yjsim: warning: {message}", err=True)
+
+
+def _guarded(command: Callable) -> Callable:
+    """Bad input (exit 2) and faults (exit 3) as one line each, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as e:
+            _fail(str(e))
+        except Fault as e:
+            _fault(str(e))
+        except OSError as e:  # a write or read that the command did not foresee
+            _fault(str(os_fault(e, "cannot read or write")))
+
+    return wrapper
+
+
+def _check_workers(workers: int | None, allow_more: bool) -> None:
+    """At least one; at most this machine's cores unless ``--allow-more-workers``."""
+    if workers is None:
+        return
+    if workers < 1:
+        _fail(f"--workers: expected a whole number >= 1, got {workers}")
+    cores = os.cpu_count() or 1
+    if workers > cores and not allow_more:
+        _fail(
+            f"--workers: at most {cores} (this machine's cores), got {workers}; "
+            "pass --allow-more-workers to start more"
+        )
+
+
+AllowMoreWorkers = Annotated[
+    bool,
+    typer.Option(
+        "--allow-more-workers",
+        help="allow --workers above this machine's cores (by default the cap)",
+    ),
+]
 
 
 def _load(path: Path, draw: int | None = None, **run):
@@ -90,6 +153,7 @@ def print_summary(summary: dict) -> None:
 
 
 @app.command()
+@_guarded
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML file")],
     years: Annotated[int | None, typer.Option(help="measured years (after burn-in)")] = None,
@@ -105,15 +169,20 @@ def run(
 ) -> None:
     """Run a scenario, print its summary, and write the outputs to --out."""
     sc = _load(scenario, draw=draw, years=years, seed=seed)
-    if out is not None and out.exists() and not out.is_dir():
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
         _fail(f"--out {out}: exists and is not a folder")
     from sim import simulation
     from sim.summary import write_outputs
 
+    made = check_writable(out) if out is not None else []  # before the run, not after
     start = time.perf_counter()
-    done = simulation.simulate(
-        sc, sc.run.seed, series=out is not None, progress=progress and sys.stderr.isatty()
-    )
+    try:
+        done = simulation.simulate(
+            sc, sc.run.seed, series=out is not None, progress=progress and sys.stderr.isatty()
+        )
+    except BaseException:
+        remove_made(made)
+        raise
     print_summary(done.summary)
     if out is not None:
         write_outputs(out, done.summary, done.series)
@@ -126,6 +195,7 @@ def run(
 
 
 @app.command()
+@_guarded
 def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")]) -> None:
     """Check a scenario file without running it."""
     sc = _load(scenario)
@@ -134,6 +204,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario TOML file")
 
 
 @app.command("list")
+@_guarded
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="folder of scenarios")] = SCENARIO_DIR,
 ) -> None:
@@ -151,6 +222,7 @@ def list_scenarios(
 
 
 @app.command()
+@_guarded
 def params(
     scenario: Annotated[Path | None, typer.Argument(help="scenario TOML file")] = None,
     basis: Annotated[
@@ -182,6 +254,7 @@ def params(
 
 
 @app.command()
+@_guarded
 def experiment(
     experiment_file: Annotated[Path, typer.Argument(help="experiment TOML file")],
     out: Annotated[Path, typer.Option(help="results folder (rerun to resume)")],
@@ -192,45 +265,46 @@ def experiment(
         str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
-    """Run an experiment (scenarios x replicates) on dask; resumable Parquet results in --out."""
+    """Run an experiment (scenarios x replicates) on dask; resumable Parquet results in --out.
+
+    --workers is capped at this machine's cores (--allow-more-workers lifts the cap).
+    """
     from sim.batch import run_experiment
 
-    if workers is not None and workers < 1:
-        _fail(f"--workers: expected a whole number >= 1, got {workers}")
+    _check_workers(workers, allow_more_workers)
     try:
         result = run_experiment(experiment_file, out, workers, scheduler, progress)
-    except InputError as e:
-        _fail(str(e))
     except KeyboardInterrupt:
         typer.echo("yjsim: interrupted; rerun the same command to resume", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     typer.echo(result.describe())
     if result.failed:
         raise typer.Exit(1)
 
 
 @app.command()
+@_guarded
 def report(
     results: Annotated[Path, typer.Argument(help="results folder of an experiment")],
 ) -> None:
     """Write RESULTS/report/index.html (and index.md) comparing each policy with the baseline."""
     from sim.report import write_report
 
-    try:
-        path = write_report(results)
-    except InputError as e:
-        _fail(str(e))
+    path = write_report(results, log=_warn)
     typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
 
 
 @app.command()
+@_guarded
 def calibrate(
     config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
     fresh: Annotated[
         bool, typer.Option(help="start again instead of resuming the saved history")
     ] = False,
+    allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
     """Fit the free parameters to the targets by ABC-SMC; write the posterior (Parquet).
 
@@ -239,8 +313,7 @@ def calibrate(
     """
     from sim.calibration import calibrate as run_calibration
 
-    if workers is not None and workers < 1:
-        _fail(f"--workers: expected at least 1, got {workers}")
+    _check_workers(workers, allow_more_workers)
     try:
         out = run_calibration(config, workers=workers, fresh=fresh, log=typer.echo)
     except InputError as e:
@@ -249,6 +322,7 @@ def calibrate(
 
 
 @app.command("check-fit")
+@_guarded
 def check_fit(
     config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
     seeds: Annotated[int, typer.Option(help="seeds per setting")] = 20,
@@ -256,6 +330,7 @@ def check_fit(
     draws: Annotated[
         bool, typer.Option(help="also run one posterior draw per seed (parameter uncertainty)")
     ] = True,
+    allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
     """Judge the posterior: each setting at full size over many seeds, against the targets.
 
@@ -269,13 +344,12 @@ def check_fit(
 
     if seeds < 2:
         _fail(f"--seeds: expected at least 2, got {seeds}")
-    try:
-        cal = Calibration(config)
-        post = load_posterior(cal.posterior_path, key="posterior")
-    except InputError as e:
-        _fail(str(e))
+    _check_workers(workers, allow_more_workers)
+    cal = Calibration(config)
+    post = load_posterior(cal.posterior_path, key="posterior")
+    _check_posterior_applies(cal, post)  # before the report folder is made
     out = cal.report_dir
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out)
     kinds = {"mean": "posterior mean"}
     if draws:
         kinds["draws"] = "one posterior draw per seed"
@@ -292,14 +366,35 @@ def check_fit(
     typer.echo(f"\nwrote {page} and its figures")
 
 
+def _check_posterior_applies(cal, post) -> None:
+    """Every particle (and the mean) of ``post`` must apply to every setting's scenario."""
+    from sim.posterior import PosteriorError
+    from sim.scenario import apply_overrides
+
+    for setting, sc in cal.scenarios.items():
+        for k in range(post.size + 1):  # 0: the mean
+            try:
+                apply_overrides(sc, post.draw(k))
+            except InputError as e:
+                what = "the mean" if k == 0 else f"particle {k}"
+                raise PosteriorError(
+                    post.path,
+                    e.key,
+                    f"cannot be applied to setting {setting!r} ({what}): {e.message}",
+                ) from None
+
+
 @app.command()
+@_guarded
 def sensitivity(
     config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
     """Global sensitivity (SALib): Morris screening, then Sobol on the top parameters."""
     from sim.sensitivity import run_sensitivity
 
+    _check_workers(workers, allow_more_workers)
     try:
         run_sensitivity(config, workers=workers, log=typer.echo)
     except InputError as e:
@@ -307,6 +402,7 @@ def sensitivity(
 
 
 @app.command()
+@_guarded
 def viz(
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario TOML file to start with")

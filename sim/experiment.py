@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,14 @@ from sim.scenario import (
     posterior_path,
 )
 from sim.tomlfile import InputError, read_toml_text, resolved, suggest, validate
+
+# The most runs one experiment may plan. A Croydon run takes about 10 s of one core, so
+# 100,000 runs are about 12 core-days, and their run list stays a few tens of MB.
+MAX_RUNS = 100_000
+# The longest scenario name as it appears in a part's file name: a part is
+# NAME__dDDDD__rRRRRR.parquet (24 more characters), written first to a temporary
+# .PART.PID.XXXXXXXX.tmp (up to 22 more), and a file name may be 255 bytes.
+MAX_NAME_CHARS = 200
 
 
 class ExperimentError(InputError):
@@ -145,7 +154,7 @@ class Experiment:
                 seed = run_seed(self.spec.seed, d, r, self.spec.replicates)
                 particle = self.particles[d - 1] if d else 0
                 for i, sc in enumerate(self.scenarios):
-                    part = f"{_slug(sc.name)}__d{d:04d}__r{r:05d}.parquet"
+                    part = part_name(sc.name, d, r)
                     out.append(RunSpec(i, sc.name, d, r, seed, part, particle))
         return out
 
@@ -195,6 +204,17 @@ def run_seed(base: int, draw: int, replicate: int, replicates: int) -> int:
     return base + max(draw - 1, 0) * replicates + replicate
 
 
+def part_name(scenario: str, draw: int, replicate: int) -> str:
+    """The file name of a run's Parquet parts."""
+    return f"{_slug(scenario)}__d{draw:04d}__r{replicate:05d}.parquet"
+
+
+def planned_parts(scenarios: Sequence[str], draws: int, replicates: int) -> set[str]:
+    """The part names of every run of a plan (from a manifest's scenarios and sizes)."""
+    ds = range(1, draws + 1) if draws else [0]
+    return {part_name(s, d, r) for s in scenarios for d in ds for r in range(replicates)}
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "scenario"
 
@@ -218,6 +238,15 @@ def load_experiment(path: str | Path) -> Experiment:
     path = Path(path)
     data, text = read_toml_text(path, ExperimentError, "no such experiment file")
     spec = validate(ExperimentFile, data, path, ExperimentError)
+    size = spec.replicates * max(spec.draws, 1) * len(spec.scenarios)
+    if size > MAX_RUNS:  # refused before a run (or the list of them) is made
+        raise ExperimentError(
+            path,
+            "replicates",
+            f"the plan is {size:,} runs ({spec.replicates:,} replicates x "
+            f"{max(spec.draws, 1):,} draws x {len(spec.scenarios)} scenarios); "
+            f"the limit is {MAX_RUNS:,}: split it into several experiments",
+        )
     files, scenarios = [], []
     for entry in spec.scenarios:
         where = path.parent / entry
@@ -238,6 +267,13 @@ def load_experiment(path: str | Path) -> Experiment:
     names: dict[str, Path] = {}
     for sc, f in zip(scenarios, files, strict=True):
         slug = _slug(sc.name)
+        if len(slug) > MAX_NAME_CHARS:
+            raise ExperimentError(
+                path,
+                "scenarios",
+                f"in scenario {f.name}: name: too long for a results file name "
+                f"({len(slug)} characters; at most {MAX_NAME_CHARS})",
+            )
         if slug in names:
             raise ExperimentError(
                 path,

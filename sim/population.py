@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
@@ -30,6 +30,10 @@ ENTRY_AGE = 9.0
 SCHOOL_LEAVING_AGE = 16.0  # compulsory school age ends (education or training to 18)
 ADULT_AGE = 18.0  # dealt with as an adult from here: not a YOS case, not in youth figures
 EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts
+# The most children aged 10-17 an area may hold (one borough, or all boroughs together):
+# more than twice London's (about 800,000; ONS mid-year estimates), and a bound on a
+# run's memory, which grows with the population (about 315 MB for Croydon's 39,334).
+MAX_CHILDREN = 2_000_000
 
 
 def age_of(birth_week: np.ndarray, week: int) -> np.ndarray:
@@ -46,7 +50,12 @@ class BoroughSpec(Params):
 
     name: str
     population_10_17: int = param(
-        20_000, unit="people", basis="assumed", ge=100, doc="children aged 10-17"
+        20_000,
+        unit="people",
+        basis="assumed",
+        ge=100,
+        le=MAX_CHILDREN,
+        doc="children aged 10-17 (at most 2,000,000, over twice London's ~800,000)",
     )
     deprivation: float = param(
         0.0,
@@ -76,7 +85,9 @@ class PopulationParams(Params):
         basis="sourced",
         source=CROYDON_2019,
         ge=100,
-        doc="children aged 10-17 in the borough (Croydon: largest in London)",
+        le=MAX_CHILDREN,
+        doc="children aged 10-17 in the borough (Croydon: largest in London); at most "
+        "2,000,000, over twice London's ~800,000, which bounds a run's memory",
     )
     minority_ethnic_share: float = param(
         0.54,
@@ -238,6 +249,16 @@ class PopulationParams(Params):
     boroughs: list[BoroughSpec] = Field(
         default_factory=list, description="several boroughs (e.g. London); empty = one borough"
     )
+
+    @model_validator(mode="after")
+    def _boroughs_within_bound(self) -> PopulationParams:
+        total = sum(b.population_10_17 for b in self.boroughs)
+        if total > MAX_CHILDREN:
+            raise ValueError(
+                f"the boroughs hold {total:,} children aged 10-17 in all; "
+                f"the limit is {MAX_CHILDREN:,} (over twice London's ~800,000)"
+            )
+        return self
 
     def borough_specs(self) -> list[BoroughSpec]:
         """The boroughs, or the single borough the top-level fields describe."""

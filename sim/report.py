@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from sim.results import FAILURES, batch_log, read_manifest, read_results
+from sim.results import FAILURES, batch_log, manifest_parts, read_manifest, read_results
 
 BOOTSTRAP_RESAMPLES = 2000  # enough for stable 2.5/97.5% quantiles of a ratio
 BOOTSTRAP_SEED = 20240601  # fixed, so the same results give the same report
@@ -647,20 +647,32 @@ def _composition_sentence(s: str, comp: dict[str, dict]) -> str:
     return text
 
 
-def write_report(results_dir: Path) -> Path:
+def write_report(results_dir: Path, log: Callable[[str], None] | None = None) -> Path:
     """Write ``results_dir/report/index.html`` (and ``index.md``, PNGs); return the HTML path.
 
-    Raises :class:`sim.experiment.ExperimentError` if the folder holds no experiment results.
+    Raises :class:`sim.experiment.ExperimentError` if the folder holds no experiment results,
+    and :class:`sim.faults.Fault` if its manifest is damaged or the report cannot be written.
+    Parts that are damaged or no part of the experiment are left out, each named through
+    ``log``.
     """
     from sim.experiment import ExperimentError
+    from sim.faults import check_writable
 
     results_dir = Path(results_dir)
     manifest = read_manifest(results_dir)
-    summary = read_results(results_dir, "summary")
+    plan = manifest_parts(manifest)
+    left_out: list[str] = []  # damaged or foreign parts, named on the page and through log
+
+    def note(line: str) -> None:
+        left_out.append(line)
+        if log is not None:
+            log(line)
+
+    summary = read_results(results_dir, "summary", plan, note)
     if summary.empty:
         raise ExperimentError(results_dir, "summary", "no finished runs to report on yet")
-    series = read_results(results_dir, "timeseries")
-    failures = read_results(results_dir, FAILURES)
+    series = read_results(results_dir, "timeseries", plan, note)
+    failures = read_results(results_dir, FAILURES, plan, note)
     baseline = manifest["baseline"]
     order = [s["name"] for s in manifest["scenarios"]]
     scenarios = [s for s in order if s in set(summary["scenario"])]
@@ -670,7 +682,7 @@ def write_report(results_dir: Path) -> Path:
             results_dir, "summary", f"no finished run of the baseline {baseline!r}"
         )
     out = results_dir / "report"
-    out.mkdir(exist_ok=True)
+    check_writable(out)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
 
     results = {
@@ -722,6 +734,14 @@ def write_report(results_dir: Path) -> Path:
         for s in policies:
             _detail(doc, s, results[s], ce[s], baseline)
     _failures_section(doc, failures)
+    if left_out:
+        doc.heading("Parts left out")
+        doc.para(
+            "These files in the results folder are damaged or are no part of this "
+            "experiment; the report leaves them out (a rerun of the experiment runs a "
+            "damaged run again):"
+        )
+        doc.bullets(left_out)
     doc.para(
         "Confidence intervals are for the mean paired difference (Student's t over the pairs); "
         "'95% of runs' ranges are the 2.5th to 97.5th percentiles of the paired differences; "
@@ -1001,7 +1021,7 @@ def _failures_section(doc: _Doc, failures: pd.DataFrame) -> None:
 def headline_markdown(results_dir: Path) -> str:
     """The headline table alone, as Markdown (for notes and issue comments)."""
     manifest = read_manifest(Path(results_dir))
-    summary = read_results(results_dir, "summary")
+    summary = read_results(results_dir, "summary", manifest_parts(manifest))
     baseline = manifest["baseline"]
     policies = [s["name"] for s in manifest["scenarios"] if s["name"] != baseline]
     policies = [s for s in policies if s in set(summary["scenario"])]

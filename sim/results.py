@@ -19,7 +19,7 @@ import json
 import math
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from sim.experiment import Experiment, ExperimentError, RunSpec
+from sim.experiment import MAX_RUNS, Experiment, ExperimentError, RunSpec, planned_parts
+from sim.faults import Fault, os_fault
 from sim.scenario import Scenario
 
 EXPERIMENT_FORMAT = 1  # version of DIR/experiment.json and of the part layout
@@ -295,20 +296,50 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    """The experiment a results folder was made by (``DIR/experiment.json``)."""
+    """The experiment a results folder was made by (``DIR/experiment.json``).
+
+    No such file is bad input (:class:`ExperimentError`: not a results folder); a file
+    that cannot be read or is not a manifest is a :class:`~sim.faults.Fault`.
+    """
     path = Path(out) / "experiment.json"
     if not path.is_file():
         raise ExperimentError(out, "", "not an experiment results folder (no experiment.json)")
-    return json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise os_fault(e, "cannot read") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise Fault(path, f"damaged: not valid JSON ({e})") from None
+    missing = [k for k in _MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise Fault(path, f"damaged: not an experiment manifest (no {', '.join(missing)})")
+    try:
+        manifest_parts(manifest)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise Fault(path, "damaged: its scenarios, draws or replicates are malformed") from None
+    return manifest
+
+
+_MANIFEST_KEYS = ("name", "baseline", "scenarios", "replicates", "draws", "runs")
+
+
+def manifest_parts(manifest: Mapping[str, Any]) -> set[str]:
+    """The part names of every run a manifest plans."""
+    draws, replicates = manifest["draws"], manifest["replicates"]
+    if not (isinstance(draws, int) and isinstance(replicates, int)):
+        raise TypeError("draws and replicates must be whole numbers")
+    if max(draws, 1) * replicates * len(manifest["scenarios"]) > MAX_RUNS:
+        raise ValueError("too many runs")
+    return planned_parts([s["name"] for s in manifest["scenarios"]], draws, replicates)
 
 
 def check_out(out: Path, exp: Experiment) -> dict[str, Any] | None:
     """Refuse a folder that is a file, someone else's, or another experiment's results."""
-    if out.exists() and not out.is_dir():
+    if os.path.exists(out) and not os.path.isdir(out):  # (os.path: no error for a long name)
         raise ExperimentError(out, "", "--out exists and is not a folder")
     manifest_path = out / "experiment.json"
-    if not manifest_path.is_file():
-        if out.is_dir() and any(p.name != ".lock" for p in out.iterdir()):
+    if not os.path.isfile(manifest_path):
+        if os.path.isdir(out) and any(p.name != ".lock" for p in out.iterdir()):
             raise ExperimentError(
                 out, "", "--out is a folder that holds something other than experiment results"
             )
@@ -353,12 +384,80 @@ def locked(out: Path) -> Iterator[None]:
 
 
 def finished_parts(out: Path, outputs: Sequence[str]) -> set[str]:
-    """Parts whose every requested output exists (temporary files do not count)."""
+    """Parts whose every requested output exists (temporary files do not count).
+
+    By name only, for a batch's own bookkeeping; :func:`verify_parts` reads them.
+    """
     sets = []
     for kind in outputs:
         folder = out / kind
         names = {e.name for e in os.scandir(folder)} if folder.is_dir() else set()
         sets.append({n for n in names if n.endswith(".parquet") and not n.startswith(".")})
+    return set.intersection(*sets) if sets else set()
+
+
+DAMAGED = "damaged"  # where a resume moves parts it cannot read (DIR/damaged/KIND/NAME)
+
+
+@dataclass
+class PartSurvey:
+    """The ``*.parquet`` entries of one folder of parts, sorted out."""
+
+    good: list[Path]  # readable parts of the plan
+    damaged: list[Path]  # parts of the plan that are not readable Parquet (or not files)
+    strays: list[Path]  # entries that are no part of this plan (foreign or stray files)
+
+
+def part_readable(path: Path) -> bool:
+    """A regular file whose Parquet footer reads and which holds at least one row."""
+    try:
+        return path.is_file() and pq.read_metadata(path).num_rows > 0
+    except (OSError, pa.ArrowException):
+        return False
+
+
+def survey_parts(folder: Path, expected: Collection[str] | None) -> PartSurvey:
+    """Check each part in ``folder``: its footer must read and its run be in ``expected``
+    (None: any name). Temporaries (names starting with ".") are not looked at."""
+    survey = PartSurvey([], [], [])
+    if not folder.is_dir():
+        return survey
+    for e in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not e.name.endswith(".parquet") or e.name.startswith((".", "_")):
+            continue
+        path = Path(e.path)
+        if expected is not None and e.name not in expected:
+            survey.strays.append(path)
+        elif part_readable(path):
+            survey.good.append(path)
+        else:
+            survey.damaged.append(path)
+    return survey
+
+
+def verify_parts(
+    out: Path, outputs: Sequence[str], expected: Collection[str], log: Callable[[str], None]
+) -> set[str]:
+    """Before a batch resumes: the runs whose every output part reads.
+
+    A damaged part (cut short, emptied, not Parquet, a folder) is moved to
+    ``DIR/damaged/KIND/`` and its run is run again; an entry that is no part of this
+    plan is left where it is and ignored. Each is named in one line through ``log``.
+    """
+    sets = []
+    for kind in (*outputs, FAILURES):
+        survey = survey_parts(out / kind, expected)
+        for path in survey.damaged:
+            aside = out / DAMAGED / kind / path.name
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            if aside.exists():
+                aside = aside.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+            os.replace(path, aside)
+            log(f"{path}: damaged (not a readable Parquet part); moved to {aside}, run again")
+        for path in survey.strays:
+            log(f"{path}: not a part of this experiment; ignored")
+        if kind != FAILURES:
+            sets.append({p.name for p in survey.good})
     return set.intersection(*sets) if sets else set()
 
 
@@ -381,12 +480,27 @@ def sweep_failures(out: Path, finished: set[str]) -> None:
                 Path(e.path).unlink(missing_ok=True)
 
 
-def read_results(out: str | Path, kind: str = "summary") -> Any:
-    """A results folder's parts of one kind as one pandas DataFrame (empty if none)."""
+def read_results(
+    out: str | Path,
+    kind: str = "summary",
+    expected: Collection[str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Any:
+    """A results folder's parts of one kind as one pandas DataFrame (empty if none).
+
+    With ``expected`` (the plan's part names, :func:`sim.experiment.planned_parts`),
+    each part is checked first: a damaged part or one that is no part of the plan is
+    left out and named in one line through ``log``.
+    """
     import pandas as pd
 
-    folder = Path(out) / kind
-    files = sorted(folder.glob("[!._]*.parquet")) if folder.is_dir() else []
+    survey = survey_parts(Path(out) / kind, expected)
+    if log is not None:
+        for path in survey.damaged:
+            log(f"{path}: damaged (not a readable Parquet part); left out")
+        for path in survey.strays:
+            log(f"{path}: not a part of this experiment; left out")
+    files = survey.good
     if not files:
         return pd.DataFrame()
     schema = pa.unify_schemas([pq.read_schema(f) for f in files])

@@ -25,6 +25,7 @@ from conftest import assert_rejected_as_expected
 from sim import batch, simulation
 from sim.batch import run_experiment
 from sim.experiment import ExperimentError, load_experiment
+from sim.faults import Fault
 from sim.results import flatten_summary
 from sim.scenario import ScenarioError, apply_overrides, load_scenario
 
@@ -269,7 +270,8 @@ def test_a_different_experiment_is_refused_and_nothing_changes(smoke_results: Pa
 
 def test_an_unreachable_scheduler_is_one_error_and_writes_nothing(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(batch, "CONNECT_TIMEOUT_S", 2)
-    with pytest.raises(ExperimentError, match=r"cannot reach tcp://127\.0\.0\.1:9"):
+    # A fault (exit status 3), not bad input: the address may be right and the scheduler down.
+    with pytest.raises(Fault, match=r"tcp://127\.0\.0\.1:9: cannot reach the scheduler"):
         run_experiment(SMOKE, tmp_path / "o", scheduler="tcp://127.0.0.1:9", progress=False)
     assert not (tmp_path / "o").exists()
 

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from sim.batch import run_experiment
-from sim.experiment import ExperimentError
+from sim.experiment import ExperimentError, part_name
 from sim.report import (
     MEASURES,
     cost_per_unit_averted,
@@ -132,7 +132,7 @@ def _fake_results(out: Path, replicates: int = 8) -> None:
             if name == "other" and r == 0:
                 continue  # this run failed
             row = {"scenario": name, "replicate": r, "draw": 0, "seed": 1 + r, **values}
-            write_part(pa.Table.from_pylist([row]), out / "summary" / f"{name}__r{r}.parquet")
+            write_part(pa.Table.from_pylist([row]), out / "summary" / part_name(name, 0, r))
     failure = {
         "scenario": "other",
         "replicate": 0,
@@ -141,7 +141,7 @@ def _fake_results(out: Path, replicates: int = 8) -> None:
         "error": "ValueError: made up",
         "traceback": "",
     }
-    write_part(pa.Table.from_pylist([failure]), out / "failures" / "other__r0.parquet")
+    write_part(pa.Table.from_pylist([failure]), out / "failures" / part_name("other", 0, 0))
 
 
 @pytest.fixture(scope="module")
