@@ -434,8 +434,13 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     report = work / "report-smoke"
     for name in ("README.md", "targets-mean.png", "marginals.png", "check-mean.csv"):
         assert (report / name).is_file(), name
+    # Screen over the prior: a 12-particle fit's 90% interval can be so narrow that no
+    # detection draw of a 1,500-child year changes across it (mu* exactly 0, seen twice).
+    # The posterior's intervals have their own test below.
+    (work / "posterior-smoke.parquet").rename(work / "fitted-smoke.parquet")
     proc = cli("sensitivity", str(cfg), "--workers", "1")
     assert proc.returncode == 0, proc.stderr
+    assert "the priors (no posterior yet)" in (report / "sensitivity.md").read_text()
     morris = pd.read_csv(report / "sensitivity-morris.csv")
     assert set(morris["output"]) == {
         "tiny_cautioned_or_sentenced",
@@ -451,6 +456,20 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     # The fit report, written by check-fit before this ran, now carries the analysis.
     page = (report / "README.md").read_text()
     assert page.count("## Sensitivity") == 1 and "![Morris screening](morris.png)" in page
+
+
+def test_the_sensitivity_ranges_are_the_posteriors_90_percent_intervals():
+    from sim.sensitivity import analysis_ranges
+
+    cal = Calibration(CONFIG)
+    post = load_posterior(cal.posterior_path)
+    ranges, where = analysis_ranges(cal)
+    assert cal.posterior_path.name in where
+    lo, hi = post.quantiles(0.05), post.quantiles(0.95)
+    for prior, r in zip(cal.priors, ranges, strict=True):
+        assert r.name == prior.name and r.prior == prior.prior
+        assert r.low == lo[r.name] and r.high == max(hi[r.name], lo[r.name] * 1.001 + 1e-9)
+        assert prior.low <= r.low < r.high <= prior.high
 
 
 def test_the_posterior_is_the_latest_generation_with_enough_effective_particles():
