@@ -11,16 +11,11 @@ Interventions (the gangs team, the complex panel) may add exits of their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Concern
 from sim.params import MAX_LOG_EFFECT, Params, param
-
-if TYPE_CHECKING:
-    from sim.model import YouthJusticeModel
 
 
 class Gangs(Concern):
@@ -122,9 +117,6 @@ class Gangs(Concern):
         )
 
     params: Gangs.Params
-
-    def __init__(self, model: YouthJusticeModel, params: Gangs.Params) -> None:
-        super().__init__(model, params)
 
     def form(self) -> None:
         """Gang membership at the start: gangs are territorial, one or more wards each."""

@@ -28,6 +28,7 @@ import numpy as np
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
 from sim.events import FIRST_COURT_KIND, KIND, Table, is_formal
+from sim.interventions import NOT_DIVERTED
 from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, Params, Probability, param
 from sim.population import ADULT_AGE, EXIT_AGE, age_of
 from sim.rng import rank_within
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 # No offence is certain to be detected, whatever programmes multiply its chance by.
 MAX_DETECTION_PROBABILITY = 0.95
-NOT_DIVERTED = -1  # ``CaseBook.cases["diverted_by"]`` of a case no intervention claimed
 
 
 class JusticeParams(Params):

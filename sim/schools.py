@@ -110,7 +110,6 @@ class Schools(Agency):
 
     def __init__(self, model: YouthJusticeModel, params: Schools.Params) -> None:
         super().__init__(model, params)
-        self.exclusions = 0  # pupils excluded this week
         self.set_rate_scale()
 
     def step(self) -> None:

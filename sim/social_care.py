@@ -7,17 +7,12 @@ domestic abuse. Being looked after is a risk factor of the offending hazard
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
 from sim.params import MAX_WEIGHT, Params, param
 from sim.population import ADULT_AGE, age_of
-
-if TYPE_CHECKING:
-    from sim.model import YouthJusticeModel
 
 
 class SocialCare(Agency):
@@ -47,9 +42,6 @@ class SocialCare(Agency):
         )
 
     params: SocialCare.Params
-
-    def __init__(self, model: YouthJusticeModel, params: SocialCare.Params) -> None:
-        super().__init__(model, params)
 
     def step(self) -> None:
         """Children entering care this week."""

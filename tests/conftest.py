@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -108,3 +113,44 @@ def assert_no_trace(name: str, with_it: YouthJusticeModel, without_it: YouthJust
     assert s_on["intervention_outputs"].pop(name)["reach"] == 0
     assert s_on == s_off
     pd.testing.assert_frame_equal(timeseries(with_it), timeseries(without_it))
+
+
+EXPERIMENT_SCENARIOS = Path(__file__).resolve().parent / "experiment_scenarios"
+
+
+def write_experiment(
+    tmp: Path, name: str = "exp", replicates: int = 3, *, seed: int, **extra
+) -> Path:
+    """An experiment file in ``tmp`` comparing the tiny borough with more detection."""
+    lines = [
+        f'name = "{name}"',
+        f'scenarios = ["{EXPERIMENT_SCENARIOS / "tiny.toml"}", '
+        f'"{EXPERIMENT_SCENARIOS / "tiny-more-detection.toml"}"]',
+        f"replicates = {replicates}",
+        f"seed = {seed}",
+        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
+    ]
+    path = tmp / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Return once ``url`` answers; fail with the server's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited:\n{log.read_text()}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"server did not answer at {url}:\n{log.read_text()}")

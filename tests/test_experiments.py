@@ -20,7 +20,7 @@ import psutil
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
-from conftest import assert_rejected_as_expected
+from conftest import assert_rejected_as_expected, write_experiment
 
 from sim import batch, simulation
 from sim.batch import run_experiment
@@ -34,22 +34,14 @@ ROOT = HERE.parent
 BAD = sorted((HERE / "bad_experiments").glob("*.toml"))
 SMOKE = ROOT / "experiments" / "smoke.toml"
 TINY = HERE / "experiment_scenarios" / "tiny.toml"
-MORE = HERE / "experiment_scenarios" / "tiny-more-detection.toml"
+
+
+def experiment_file(tmp: Path, name: str = "exp", replicates: int = 3, **extra) -> Path:
+    """The tiny borough against more detection, with this file's seed."""
+    return write_experiment(tmp, name, replicates, seed=11, **extra)
+
+
 SORT = ["scenario", "draw", "replicate"]
-
-
-def _experiment(tmp: Path, name: str = "exp", replicates: int = 3, **extra) -> Path:
-    """An experiment file in ``tmp`` comparing the tiny borough with more detection."""
-    lines = [
-        f'name = "{name}"',
-        f'scenarios = ["{TINY}", "{MORE}"]',
-        f"replicates = {replicates}",
-        "seed = 11",
-        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
-    ]
-    path = tmp / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _frame(out: Path, kind: str) -> pd.DataFrame:
@@ -101,7 +93,7 @@ def test_smoke_experiment_loads_with_the_first_scenario_as_baseline():
 
 
 def test_replicate_r_has_the_same_seed_in_every_scenario(tmp_path: Path):
-    exp = load_experiment(_experiment(tmp_path, replicates=5))
+    exp = load_experiment(experiment_file(tmp_path, replicates=5))
     runs = exp.runs()
     assert len(runs) == 10
     by = {}
@@ -113,12 +105,12 @@ def test_replicate_r_has_the_same_seed_in_every_scenario(tmp_path: Path):
 
 
 def test_experiment_years_override_every_scenario(tmp_path: Path):
-    exp = load_experiment(_experiment(tmp_path, years=3, burn_in_years=0))
+    exp = load_experiment(experiment_file(tmp_path, years=3, burn_in_years=0))
     assert {(s.run.years, s.run.burn_in_years) for s in exp.scenarios} == {(3, 0)}
 
 
 def test_parameters_that_differ_between_scenarios_become_columns(tmp_path: Path):
-    cols = load_experiment(_experiment(tmp_path)).param_columns()
+    cols = load_experiment(experiment_file(tmp_path)).param_columns()
     base = load_scenario(TINY).justice.detection_scale
     assert base != 2.7
     assert cols["param.justice.detection_scale"] == {"tiny": base, "tiny-more-detection": 2.7}
@@ -256,7 +248,7 @@ def test_a_missing_part_is_rerun_and_the_result_is_unchanged(smoke_results: Path
 def test_a_different_experiment_is_refused_and_nothing_changes(smoke_results: Path, tmp_path: Path):
     out = tmp_path / "copy"
     shutil.copytree(smoke_results, out)
-    other = _experiment(tmp_path, name="other", replicates=4)
+    other = experiment_file(tmp_path, name="other", replicates=4)
     with pytest.raises(ExperimentError, match="holds results of a different experiment"):
         run_experiment(other, out, workers=1, progress=False)
     assert len(list((out / "summary").glob("*.parquet"))) == 6
@@ -326,7 +318,7 @@ def _kill_after(proc: subprocess.Popen, out: Path, parts: int, total: int) -> in
 
 
 def test_a_batch_killed_twice_resumes_to_the_uninterrupted_result(tmp_path: Path):
-    exp = _experiment(tmp_path, name="killme", replicates=5, chunk=2)
+    exp = experiment_file(tmp_path, name="killme", replicates=5, chunk=2)
     total = 10
     clean = tmp_path / "clean"
     result = run_experiment(exp, clean, workers=1, progress=False)
@@ -358,7 +350,7 @@ def test_a_failing_run_is_recorded_the_batch_goes_on_and_a_rerun_retries_it(
             raise FloatingPointError("simulated failure in week 3")
         return real(sc, seed, draw, **options)
 
-    exp = _experiment(tmp_path, replicates=3)
+    exp = experiment_file(tmp_path, replicates=3)
     out = tmp_path / "out"
     # Threads in this process, so the patched function is the one the tasks call.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster:

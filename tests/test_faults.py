@@ -17,7 +17,6 @@ import builtins
 import contextlib
 import errno
 import http.server
-import json
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_experiment
 from typer.testing import CliRunner
 
 from sim import batch, simulation
@@ -50,21 +50,14 @@ from sim.tomlfile import InputError
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TINY = HERE / "experiment_scenarios" / "tiny.toml"
-MORE = HERE / "experiment_scenarios" / "tiny-more-detection.toml"
+
+
+def experiment_file(tmp: Path, name: str = "exp", replicates: int = 3, **extra) -> Path:
+    """The tiny borough against more detection, with this file's seed."""
+    return write_experiment(tmp, name, replicates, seed=5, **extra)
+
+
 SORT = ["scenario", "draw", "replicate"]
-
-
-def _experiment(tmp: Path, name: str = "exp", replicates: int = 3, **extra) -> Path:
-    lines = [
-        f'name = "{name}"',
-        f'scenarios = ["{TINY}", "{MORE}"]',
-        f"replicates = {replicates}",
-        "seed = 5",
-        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
-    ]
-    path = tmp / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _cli(*args: str) -> tuple[int, str]:
@@ -165,7 +158,7 @@ def test_workers_above_the_cores_are_refused_unless_allowed(tmp_path, monkeypatc
         raise Fault(out, "stopped here by the test")
 
     monkeypatch.setattr(batch, "run_experiment", fake_run)
-    exp = _experiment(tmp_path)
+    exp = experiment_file(tmp_path)
     too_many = str((os.cpu_count() or 1) + 1)
     code, err = _cli("experiment", str(exp), "--out", str(tmp_path / "o"), "--workers", too_many)
     assert code == EXIT_BAD_INPUT
@@ -207,7 +200,7 @@ def finished(tmp_path_factory) -> Path:
     """A finished 6-run experiment (kept pristine: tests copy it)."""
     tmp = tmp_path_factory.mktemp("finished")
     out = tmp / "out"
-    result = run_experiment(_experiment(tmp), out, workers=1, progress=False)
+    result = run_experiment(experiment_file(tmp), out, workers=1, progress=False)
     assert result.succeeded == 6 and result.failed == 0
     return out
 
@@ -376,7 +369,7 @@ def test_a_port_that_is_not_dask_fails_within_the_timeout(kind, tmp_path, monkey
             _bounded(
                 30,
                 lambda: run_experiment(
-                    _experiment(tmp_path), tmp_path / "o", scheduler=address, progress=False
+                    experiment_file(tmp_path), tmp_path / "o", scheduler=address, progress=False
                 ),
             )
         assert time.monotonic() - start < 10
@@ -391,7 +384,7 @@ def test_a_port_that_is_not_dask_exits_with_the_fault_status(tmp_path, monkeypat
             30,
             lambda: _cli(
                 "experiment",
-                str(_experiment(tmp_path)),
+                str(experiment_file(tmp_path)),
                 "--out",
                 str(tmp_path / "o"),
                 "--scheduler",
@@ -429,7 +422,7 @@ def test_an_external_cluster_that_loses_its_only_worker_says_so(tmp_path, monkey
 
     monkeypatch.setattr(batch, "NO_WORKERS_WARN_S", 1)
     monkeypatch.setattr(batch, "LOOK_EVERY_S", 0.1)
-    exp = _experiment(tmp_path, replicates=4, chunk=1)
+    exp = experiment_file(tmp_path, replicates=4, chunk=1)
     out = tmp_path / "out"
     with LocalCluster(
         n_workers=1,
@@ -504,7 +497,7 @@ def test_experiment_with_a_read_only_out_fails_before_the_cluster(tmp_path, monk
     monkeypatch.setattr(batch, "_start_cluster", _no_cluster)
     ro = tmp_path / "ro"
     ro.mkdir()
-    exp = _experiment(tmp_path)
+    exp = experiment_file(tmp_path)
     with read_only(ro, monkeypatch):
         code, err = _cli("experiment", str(exp), "--out", str(ro / "out"), "--workers", "1")
     assert code == EXIT_FAULT
@@ -581,7 +574,7 @@ def test_a_full_disk_mid_batch_is_one_line_and_resumes_to_the_same_result(
     """A real full disk: the results folder on a 256 KiB tmpfs (where mounting is not
     allowed, ENOSPC is injected into every write instead, as in the test above).
     Before: the failure-record write raised ENOSPC again, a traceback."""
-    exp = _experiment(tmp_path)  # the same runs as the ``finished`` fixture
+    exp = experiment_file(tmp_path)  # the same runs as the ``finished`` fixture
     small = tmp_path / "small"
     with small_disk(small) as mounted:
         if not mounted:
@@ -684,7 +677,7 @@ def test_check_fit_with_a_column_it_cannot_apply_writes_nothing(tmp_path):
 def test_ctrl_c_exits_130_with_the_resume_line_and_no_worker_tracebacks(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it. Before: 66
     lines of dask worker tracebacks and no line on resuming."""
-    exp = _experiment(tmp_path, name="ctrlc", replicates=20, chunk=1)
+    exp = experiment_file(tmp_path, name="ctrlc", replicates=20, chunk=1)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [

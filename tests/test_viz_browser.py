@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, free_port, wait_for_server
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,25 +61,6 @@ def test_a_missing_browser_fails_in_ci_and_skips_elsewhere():
     assert browser_required({REQUIRE_BROWSER: "1"})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"server did not answer at {url}:\n{log.read_text()}")
-
-
 def _step(page) -> int:
     text = page.locator("text=/^Step: \\d+$/").first.inner_text()
     return int(text.split(":")[1])
@@ -121,7 +100,7 @@ def _srcs(page) -> dict[str, str]:
 
 def test_served_page_steps_in_headless_chromium(tmp_path):
     _chromium_or_skip()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = tmp_path / "server.log"
     scenario = SCENARIOS / "croydon-2018.toml"
@@ -134,7 +113,7 @@ def test_served_page_steps_in_headless_chromium(tmp_path):
         )  # fmt: skip
     outside: list[str] = []
     try:
-        _wait_for(url, server, log)
+        wait_for_server(url, server, log, timeout=60)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

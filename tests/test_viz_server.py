@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, free_port, wait_for_server
 
 import sim.viz
 from sim.viz import front_end_dir, is_loopback, serve, server_command
@@ -34,12 +34,6 @@ UNCACHED = "left-pad@1.3.0/index.js"  # a package solara-assets does not ship
 QUICK = 2.0  # seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, bytes, float]:
     """(status, body, seconds) of a GET."""
     t0 = time.monotonic()
@@ -48,19 +42,6 @@ def _get(url: str) -> tuple[int, bytes, float]:
             return r.status, r.read(), time.monotonic() - t0
     except urllib.error.HTTPError as e:
         return e.code, b"", time.monotonic() - t0
-
-
-def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"server did not answer at {url}:\n{log.read_text()}")
 
 
 def _port_open(port: int) -> bool:
@@ -97,7 +78,7 @@ def front_end(tmp_path: Path) -> Path:
 
 
 def test_no_request_can_delete_the_front_end_or_fetch_from_a_cdn(tmp_path, front_end):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd, env = server_command(CROYDON, port=port, assets=front_end)
     env["PYTHONPATH"] = str(ROOT)
@@ -107,7 +88,7 @@ def test_no_request_can_delete_the_front_end_or_fetch_from_a_cdn(tmp_path, front
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        _wait_for(f"{base}/readyz", server, log)
+        wait_for_server(f"{base}/readyz", server, log, timeout=90)
         # The GET that removed the 61 MB dist/ folder through Solara's CDN proxy, the same
         # path where the page now loads its front end, and a path nobody has cached (the
         # proxy fetched it from a public CDN): each refused at once, without the network.
@@ -140,7 +121,7 @@ def test_no_request_can_delete_the_front_end_or_fetch_from_a_cdn(tmp_path, front
 
 
 def test_the_server_dies_with_yjsim_viz_on_sigkill(tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     code = f"from sim.viz import serve; serve({str(CROYDON)!r}, port={port})"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -151,7 +132,7 @@ def test_the_server_dies_with_yjsim_viz_on_sigkill(tmp_path):
             start_new_session=True,
         )  # fmt: skip
     try:
-        _wait_for(f"http://127.0.0.1:{port}/readyz", parent, log)
+        wait_for_server(f"http://127.0.0.1:{port}/readyz", parent, log, timeout=90)
         os.kill(parent.pid, signal.SIGKILL)  # no handler runs: only the kernel can tell
         parent.wait()
         deadline = time.monotonic() + 5  # seconds; the kernel signals the child at once
@@ -182,7 +163,7 @@ class _FinishedServer:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
 def test_serving_beyond_this_machine_warns_on_stderr(monkeypatch, capsys, host):
     monkeypatch.setattr(sim.viz.subprocess, "Popen", _FinishedServer)
-    serve(None, host=host, port=_free_port())
+    serve(None, host=host, port=free_port())
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert f"warning: serving on {host}, not a loopback address" in err
@@ -191,7 +172,7 @@ def test_serving_beyond_this_machine_warns_on_stderr(monkeypatch, capsys, host):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_serving_on_loopback_says_nothing(monkeypatch, capsys, host):
     monkeypatch.setattr(sim.viz.subprocess, "Popen", _FinishedServer)
-    serve(None, host=host, port=_free_port())
+    serve(None, host=host, port=free_port())
     assert capsys.readouterr().err == ""
     assert is_loopback(host)
 

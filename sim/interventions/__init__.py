@@ -110,6 +110,9 @@ class Intervention(Concern):
         }
 
 
+NOT_DIVERTED = -1  # ``Interventions.divert``'s answer for a case no intervention claimed
+
+
 class Interventions:
     """The scenario's active interventions, called in a fixed order."""
 
@@ -147,12 +150,13 @@ class Interventions:
         self, persons: np.ndarray, gravity: np.ndarray, undecided: np.ndarray, week: int
     ) -> np.ndarray:
         """Which intervention claimed each case for diversion: its position in ``items``,
-        or -1 for none (earlier ones first; only undecided cases can be claimed)."""
-        claimed_by = np.full(persons.size, -1, dtype=np.int16)
+        or ``NOT_DIVERTED`` (earlier ones first; only undecided cases can be claimed)."""
+        claimed_by = np.full(persons.size, NOT_DIVERTED, dtype=np.int16)
         for position, item in enumerate(self.items):
-            mask = item.divert(persons, gravity, undecided & (claimed_by < 0), week)
+            open_ = undecided & (claimed_by == NOT_DIVERTED)
+            mask = item.divert(persons, gravity, open_, week)
             if mask is not None:
-                claimed_by[mask & undecided & (claimed_by < 0)] = position
+                claimed_by[mask & open_] = position
         return claimed_by
 
     def end_of_week(self, week: int) -> None:
