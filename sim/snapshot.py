@@ -24,8 +24,9 @@ The file (format ``yjsim-snapshot``, version :data:`VERSION`)
     attributes; a second reference to the same object is a ``ref``), ``list``,
     ``tuple``, ``dict``, ``counter``, ``set``, ``scalar`` (a NumPy scalar and its
     dtype), ``float`` (NaN and infinities), ``generator`` (a NumPy bit generator's
-    state), ``random`` (Python's ``random.Random`` state), and ``model``, ``params``,
-    ``skip`` (taken from the model it is restored into). Nothing in a file is evaluated
+    state), ``random`` (Python's ``random.Random`` state), and ``model`` and ``params`` (taken
+    from the model it is restored into). Functions are code, not state: a concern that
+    keeps one is refused when the snapshot is taken. Nothing in a file is evaluated
     or unpickled: a class is looked up by name among yjsim's own (``sim.*``) and its
     attributes set; anything else is refused.
 
@@ -157,8 +158,6 @@ class _Encoder:
         if type(value) is random.Random:
             version, internal, gauss = value.getstate()
             return {"t": "random", "state": [version, list(internal), gauss]}
-        if callable(value) and not hasattr(value, "__dict__"):
-            return {"t": "skip"}  # a bound method or function: code, rebuilt
         cls = type(value)
         if cls.__module__.split(".")[0] == "sim" and hasattr(value, "__dict__"):
             return self._object(value, path)
@@ -249,7 +248,7 @@ class _Decoder:
         if not isinstance(node, dict):
             return node
         t = node.get("t")
-        if t in ("params", "skip"):
+        if t == "params":
             if current is _MISSING:
                 raise SnapshotError(f"{path}: not in the model it is restored into")
             return current
