@@ -111,3 +111,13 @@ def test_own_burn_in_runs_every_scenario_as_it_runs_alone(tmp_path):
     exp = load_experiment(_experiment(tmp_path, burn_in="own"))
     assert exp.sources == [-1, -1, -1, -1]
     assert all(exp.source_for(r) is None for r in exp.runs())
+
+
+def test_the_report_says_which_burn_in_was_run(forked: Path, tmp_path: Path):
+    from sim.report import write_report
+
+    out = tmp_path / "results"
+    shutil.copytree(forked, out)
+    text = (write_report(out).parent / "index.md").read_text()
+    assert "Shared burn-in: each seed burned in once under tiny's policies" in text
+    assert "tiny-more-detection differ in more than policy and burned in on their own" in text
