@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim import simulation
+from sim import fork, simulation, snapshot
 from sim.experiment import Experiment, ExperimentError, RunSpec, load_experiment
 from sim.faults import RESUME, Fault, check_writable, os_fault, remove_made
 from sim.results import (
     FAILURES,
+    SNAPSHOTS,
     RowContext,
     check_out,
     code_version,
@@ -54,6 +55,7 @@ from sim.results import (
     write_text,
 )
 from sim.scenario import Scenario
+from sim.snapshot import Snapshot
 
 # A Croydon 10-year run peaks at about 315 MB resident (measured with
 # ru_maxrss); 2 GiB leaves room for boroughs six times larger before the
@@ -107,16 +109,20 @@ def run_one(
     outputs: Sequence[str],
     ctx: RowContext,
     draw: Mapping[str, float] | None = None,
+    burned_in: Snapshot | None = None,
 ) -> dict[str, Any]:
     """Run one (scenario, draw, replicate), write its parts, and say how it went.
 
-    ``draw`` is a parameter set applied over the scenario (see :func:`simulate`).
+    ``draw`` is a parameter set applied over the scenario (see :func:`simulate`);
+    ``burned_in`` a world to start from at its first measured week (:mod:`sim.fork`).
     An exception in the model is recorded in ``failures/`` and returned as
     ``ok: False``; only writing the parts may raise (then the chunk fails).
     """
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        done = simulation.simulate(sc, run.seed, draw, series="timeseries" in outputs)
+        done = simulation.simulate(
+            sc, run.seed, draw, series="timeseries" in outputs, start=burned_in
+        )
         timings = done.timings
         tables = {}
         t0 = time.perf_counter()
@@ -150,23 +156,71 @@ def run_one(
     }
 
 
+def shared_burn_in(source: Scenario, seed: int, out: Path) -> tuple[Snapshot, str, float]:
+    """The burned-in world of ``source`` with ``seed``: from ``out/snapshots/`` if a valid
+    snapshot is there (a resumed batch), else made and saved there. Returns it, its file
+    and the seconds spent making it (0 if it was read)."""
+    key = fork.burn_in_key(source, seed, code_version())
+    path = out / SNAPSHOTS / f"{key}{snapshot.SUFFIX}"
+    if path.is_file():
+        try:
+            return snapshot.load(path, key), str(path), 0.0
+        except snapshot.SnapshotError:
+            path.unlink(missing_ok=True)  # damaged (a killed write cannot leave one): make it again
+    t0 = time.perf_counter()
+    snap = fork.burn_in(source, seed, key)
+    path.parent.mkdir(exist_ok=True)
+    snapshot.save(snap, path, code_version())
+    return snap, str(path), time.perf_counter() - t0
+
+
 def run_chunk(
-    chunk: list[tuple[RunSpec, Scenario]],
+    chunk: list[tuple[RunSpec, Scenario, Scenario | None]],
     out: str,
     outputs: Sequence[str],
     ctx: RowContext,
     topic: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The dask task: run a chunk of runs one after another; return their status dicts."""
+    """The dask task: run a chunk of runs one after another; return their status dicts.
+
+    Each run is (its spec, its scenario, the scenario whose burn-in it starts from or
+    None). Runs that share a burn-in are adjacent in a chunk (:func:`_chunks`): the
+    burn-in is made (or read) once for them, and its file is removed when all of them
+    have succeeded.
+    """
     results = []
-    for run, sc in chunk:
+    held: tuple[str, Snapshot, str] | None = None  # (key, snapshot, file) of the last group
+    group_ok: dict[str, bool] = {}
+    for run, sc, source in chunk:
         if all((Path(out) / kind / run.part).is_file() for kind in outputs):
             # Done by an earlier attempt of this chunk (dask retries a chunk whose worker died).
             result = {"part": run.part, "ok": True, "error": "", "skipped": True}
-        else:
+        elif source is None:
             result = run_one(run, sc, Path(out), outputs, ctx)
+        else:
+            key = fork.burn_in_key(source, run.seed, code_version())
+            made_s = 0.0
+            try:
+                if held is None or held[0] != key:
+                    held = None  # let the last group's world go before making the next
+                    snap, path, made_s = shared_burn_in(source, run.seed, Path(out))
+                    held = (key, snap, path)
+            except Exception as exc:  # the burn-in itself failed: every run of it fails
+                error = f"the shared burn-in failed: {_error_text(exc)}"
+                write_part(
+                    failure_table(run, error, traceback.format_exc()),
+                    Path(out) / FAILURES / run.part,
+                )
+                result = {"part": run.part, "ok": False, "error": error}
+            else:
+                result = run_one(run, sc, Path(out), outputs, ctx, burned_in=held[1])
+                result["burn_in_s"] = made_s
+                group_ok[held[2]] = group_ok.get(held[2], True) and result["ok"]
         _report_event(topic, {"part": run.part, "ok": result["ok"]})
         results.append(result)
+    for path, ok in group_ok.items():
+        if ok:  # every run of the group is done: nothing will start from it again
+            Path(path).unlink(missing_ok=True)
     return results
 
 
@@ -417,7 +471,21 @@ def _local_cluster(n: int, memory_limit: str) -> Any:
 
 
 def _chunks(runs: list[RunSpec], size: int) -> list[list[RunSpec]]:
-    return [runs[i : i + size] for i in range(0, len(runs), size)]
+    """Chunks of about ``size`` runs that never split a (draw, replicate): the runs that
+    start from one shared burn-in stay in one task, which makes the burn-in once."""
+    chunks: list[list[RunSpec]] = []
+    current: list[RunSpec] = []
+    for run in runs:
+        if len(current) >= size and (run.draw, run.replicate) != (
+            current[-1].draw,
+            current[-1].replicate,
+        ):
+            chunks.append(current)
+            current = []
+        current.append(run)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def run_experiment(
@@ -589,7 +657,7 @@ def _run_batch(
     try:
         futures = {}
         for chunk in _chunks(pending, size):
-            payload = [(r, exp.scenario_for(r)) for r in chunk]
+            payload = [(r, exp.scenario_for(r), exp.source_for(r)) for r in chunk]
             fut = client.submit(run_chunk, payload, str(out), outputs, ctx, topic, pure=False)
             futures[fut] = chunk
         waiting = set(futures)
@@ -645,7 +713,15 @@ def _run_batch(
     ]
     timings: dict[str, float] = {}
     for r in results.values():
-        for k in ("build_s", "simulate_s", "summarise_s", "write_s", "total_s", "cpu_s"):
+        for k in (
+            "burn_in_s",
+            "build_s",
+            "simulate_s",
+            "summarise_s",
+            "write_s",
+            "total_s",
+            "cpu_s",
+        ):
             if k in r:
                 timings[k] = timings.get(k, 0.0) + r[k]
     return BatchResult(

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sim import fork
 from sim.posterior import Posterior, load_posterior
 from sim.scenario import (
     Scenario,
@@ -81,6 +82,13 @@ class ExperimentFile(BaseModel):
     chunk: int | None = Field(
         None, ge=1, le=1000, description="runs per dask task (default: chosen from the batch)"
     )
+    burn_in: Literal["shared", "own"] = Field(
+        "shared",
+        description="shared: each (seed, draw) burns in once under the baseline's policies and "
+        "every scenario starts from that world, its policies changing at year 0 ('if we change "
+        "this now'); own: each scenario burns in under its own policies ('a borough that "
+        "always had this policy'). See sim/fork.py",
+    )
 
     @field_validator("outputs")
     @classmethod
@@ -101,6 +109,9 @@ class RunSpec:
     seed: int
     part: str  # file name of its Parquet parts
     particle: int = 0  # posterior particle of this draw (1-based); 0: the scenario's own
+    # The scenario whose burned-in world this run starts from (burn_in = "shared"), or -1:
+    # the run burns in on its own.
+    source: int = -1
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -141,6 +152,20 @@ class Experiment:
         return [s.name for s in self.scenarios]
 
     @property
+    def sources(self) -> list[int]:
+        """For each scenario, the scenario whose burn-in it starts from, or -1 (its own).
+
+        With ``burn_in = "shared"``, the first scenario with the same world (sim/fork.py):
+        the baseline for every policy scenario. A scenario that no other shares a world
+        with burns in on its own either way (a snapshot would change nothing).
+        """
+        if self.spec.burn_in == "own":
+            return [-1] * len(self.scenarios)
+        found = fork.sources(self.scenarios)
+        shared = {s for i, s in enumerate(found) if s != i}
+        return [s if s in shared else -1 for s in found]
+
+    @property
     def interventions(self) -> list[str]:
         """Every intervention switched on in any scenario (columns exist for all of them)."""
         return sorted({n for s in self.scenarios for n, p in s.interventions.items() if p.enabled})
@@ -149,14 +174,31 @@ class Experiment:
         """Every run, replicate by replicate, so a partial batch holds whole pairs."""
         draws = range(1, self.spec.draws + 1) if self.spec.draws else [0]
         out = []
+        sources = self.sources
         for d in draws:
             for r in range(self.spec.replicates):
                 seed = run_seed(self.spec.seed, d, r, self.spec.replicates)
                 particle = self.particles[d - 1] if d else 0
                 for i, sc in enumerate(self.scenarios):
                     part = part_name(sc.name, d, r)
-                    out.append(RunSpec(i, sc.name, d, r, seed, part, particle))
+                    out.append(RunSpec(i, sc.name, d, r, seed, part, particle, sources[i]))
         return out
+
+    def source_for(self, run: RunSpec) -> Scenario | None:
+        """The scenario (draw applied) whose burn-in ``run`` starts from, or None."""
+        if run.source < 0:
+            return None
+        return self.scenario_for(
+            RunSpec(
+                run.source,
+                self.scenarios[run.source].name,
+                run.draw,
+                run.replicate,
+                run.seed,
+                "",
+                run.particle,
+            )
+        )
 
     def fingerprint(self) -> dict[str, str]:
         """Hashes of what determines the results: the file and each resolved scenario."""
@@ -167,6 +209,7 @@ class Experiment:
                     [s.model_dump(mode="json", serialize_as_any=True) for s in self.scenarios]
                 ).encode()
             ),
+            "burn_in": self.spec.burn_in,
         }
         if self.posterior is not None:
             out["posterior_sha256"] = _sha256(self.posterior.path.read_bytes())

@@ -222,13 +222,16 @@ class YouthJusticeModel(mesa.Model):
         self,
         progress: bool = False,
         after_year: Callable[[YouthJusticeModel], None] | None = None,
+        until: int | None = None,
     ) -> None:
-        """Run every week of the scenario: burn-in, measured years, follow-up.
+        """Run from this week to the scenario's end (burn-in, measured years, follow-up),
+        or to the start of week ``until``.
 
         ``after_year`` is called after each 52nd week; it may raise to stop the run
         (the calibration stops runs whose offending runs away).
         """
-        weeks = range(self.week, self.total_weeks)
+        end = self.total_weeks if until is None else min(int(until), self.total_weeks)
+        weeks = range(self.week, end)
         if progress:
             from tqdm import tqdm
 

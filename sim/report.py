@@ -759,6 +759,28 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _burn_in_sentence(manifest: dict) -> str:
+    """Which question the runs answer: policies changed now, or always in place."""
+    if manifest.get("burn_in", "own") == "own":
+        return (
+            "Each scenario burned in under its own policies: the comparison is between "
+            "boroughs that have always had each set of policies."
+        )
+    forked = [
+        s["name"] for s in manifest["scenarios"] if s.get("burn_in_from") not in (None, s["name"])
+    ]
+    alone = [s["name"] for s in manifest["scenarios"] if s.get("burn_in_from") is None]
+    text = (
+        f"Shared burn-in: each seed burned in once under {manifest['baseline']}'s policies, "
+        f"and {', '.join(forked) if forked else 'no scenario'} started from that world at "
+        "year 0, so the comparison is of changing policy now: each forked run is identical to "
+        "the baseline until year 0."
+    )
+    if alone:
+        text += f" {', '.join(alone)} differ in more than policy and burned in on their own."
+    return text
+
+
 def _intro(
     doc: _Doc, manifest: dict, summary: pd.DataFrame, failures: pd.DataFrame, results_dir: Path
 ) -> None:
@@ -778,6 +800,7 @@ def _intro(
         f"{_plural(manifest['burn_in_years'], 'year')} of burn-in; "
         f"{done} of {planned} runs finished, {len(failures)} failed."
     )
+    doc.para(_burn_in_sentence(manifest))
     rows = []
     described = {s["name"]: s for s in manifest["scenarios"]}
     for s in [x["name"] for x in manifest["scenarios"]]:

@@ -35,6 +35,7 @@ from sim.scenario import Scenario
 EXPERIMENT_FORMAT = 1  # version of DIR/experiment.json and of the part layout
 OUTPUTS = ("summary", "timeseries")
 FAILURES = "failures"
+SNAPSHOTS = "snapshots"  # burned-in worlds of runs not yet finished (sim/fork.py)
 # Keys of summary.json that identify a run rather than measure it.
 _IDENTITY_KEYS = (
     "schema_version",
@@ -277,8 +278,10 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
                 "file": os.path.normpath(f),
                 # Those that act (an intervention set to no places or no team is off).
                 "interventions": sorted(n for n, p in sc.interventions.items() if p.acts()),
+                # The scenario whose burned-in world it starts from (None: its own burn-in).
+                "burn_in_from": exp.scenarios[src].name if src >= 0 else None,
             }
-            for sc, f in zip(exp.scenarios, exp.files, strict=True)
+            for sc, f, src in zip(exp.scenarios, exp.files, exp.sources, strict=True)
         ],
         "replicates": exp.spec.replicates,
         "draws": exp.spec.draws,
@@ -356,6 +359,14 @@ def check_out(out: Path, exp: Experiment) -> dict[str, Any] | None:
             f"holds results of a different experiment ({old.get('name')!r}, from "
             f"{old.get('experiment_file')}); the experiment file {exp.path} differs from the "
             "one recorded there: use a new --out folder, or delete this one to start again",
+        )
+    if old.get("burn_in", "own") != new["burn_in"]:
+        raise ExperimentError(
+            out,
+            "",
+            f"holds runs made with burn_in = {old.get('burn_in', 'own')!r}; this batch would "
+            f"make them with {new['burn_in']!r}, and the two are different questions: use a "
+            "new --out folder",
         )
     if old.get("scenarios_sha256") != new["scenarios_sha256"]:
         raise ExperimentError(
@@ -463,7 +474,7 @@ def verify_parts(
 
 def remove_temporaries(out: Path) -> None:
     """Leftovers of writes a kill interrupted (never read: their names start with ".")."""
-    for kind in (*OUTPUTS, FAILURES):
+    for kind in (*OUTPUTS, FAILURES, SNAPSHOTS):
         folder = out / kind
         if folder.is_dir():
             for e in os.scandir(folder):

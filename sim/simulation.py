@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sim.scenario import Scenario, apply_overrides
+from sim.snapshot import Snapshot, restore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +32,8 @@ class Simulation:
     summary: dict[str, Any]
     series: pd.DataFrame | None  # None unless asked for
     timings: dict[str, float] = field(default_factory=dict)  # build_s, simulate_s, summarise_s
+    # With a start snapshot: the interventions that began afresh at the fork (sim.fork).
+    started_afresh: list[str] = field(default_factory=list)
 
 
 def simulate(
@@ -41,6 +44,7 @@ def simulate(
     series: bool = False,
     after_year: Callable[[YouthJusticeModel], None] | None = None,
     progress: bool = False,
+    start: Snapshot | None = None,
 ) -> Simulation:
     """Build and run a model of ``scenario`` with ``seed``; return its summary and series.
 
@@ -48,7 +52,10 @@ def simulate(
     calibration's proposal: ``{"behaviour.base_weekly_rate": 0.01}``), applied over the
     scenario's own values. ``after_year`` is called after each simulated year and may
     raise to stop the run (the calibration stops runs whose offending runs away).
-    ``progress`` shows a bar of weeks on stderr.
+    ``progress`` shows a bar of weeks on stderr. ``start`` is a burned-in world
+    (:func:`sim.fork.burn_in`, taken with the same seed from a scenario with the same
+    world): the run restores it and goes on from the first measured week, its policies
+    those of ``scenario`` (see :mod:`sim.fork` for what carries over).
 
     The model is dropped before returning: Mesa 3.3.1's class-level ``Agent._ids``
     holds every model it has seen, so a worker would otherwise keep them all alive.
@@ -61,7 +68,15 @@ def simulate(
     sc = apply_overrides(scenario, draw or {})
     t0 = time.perf_counter()
     model = YouthJusticeModel(scenario=sc, seed=seed)
+    afresh: list[str] = []
     try:
+        if start is not None:
+            if start.week != model.burn_in_weeks:
+                raise ValueError(
+                    f"the start snapshot is of week {start.week}; this scenario's measured "
+                    f"years start at week {model.burn_in_weeks}"
+                )
+            afresh = restore(model, start)
         t1 = time.perf_counter()
         model.run(progress=progress, after_year=after_year)
         t2 = time.perf_counter()
@@ -73,4 +88,4 @@ def simulate(
         del model
         gc.collect()
     timings = {"build_s": t1 - t0, "simulate_s": t2 - t1, "summarise_s": t3 - t2}
-    return Simulation(sc, seed, summary, weekly, timings)
+    return Simulation(sc, seed, summary, weekly, timings, afresh)

@@ -98,6 +98,13 @@ def run(scenario: Scenario) -> YouthJusticeModel:
     return model
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Tests keep the viz's burned-in worlds in a folder of the session, never in ~/.cache
+    (servers the tests start inherit it)."""
+    monkeypatch.setenv("YJSIM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def small_scenario() -> Scenario:
     return small()

@@ -152,7 +152,8 @@ def test_an_experiment_run_goes_through_simulate(simulate_calls, tmp_path: Path)
         (out / kind).mkdir(parents=True)
     run = exp.runs()[0]
     # The dask task, called directly: the function a worker runs for each chunk.
-    [status] = run_chunk([(run, exp.scenario_for(run))], str(out), ("summary",), RowContext.of(exp))
+    payload = [(run, exp.scenario_for(run), exp.source_for(run))]
+    [status] = run_chunk(payload, str(out), ("summary",), RowContext.of(exp))
     assert status["ok"], status
     assert [c[:2] for c in simulate_calls] == [("tiny", 3)]
     assert (out / "summary" / run.part).is_file()

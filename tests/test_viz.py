@@ -23,6 +23,7 @@ from conftest import SCENARIOS
 from mesa.visualization.utils import update_counter
 
 from sim.interventions import Intervention
+from sim.model import YouthJusticeModel
 from sim.scenario import load_scenario
 from sim.viz import SCENARIO_ENV, figures, server_command
 from sim.viz import state as viz_state
@@ -47,7 +48,11 @@ PLAY_TO = 30  # weeks: by then every series has something to show
 
 @pytest.fixture
 def small_settings() -> VizSettings:
-    return VizSettings.for_file(CROYDON, SMALL)
+    """Settings that start at week 0 (the tests below count weeks from there); the page's
+    default start, in the burned-in world, has tests of its own."""
+    settings = VizSettings.for_file(CROYDON, SMALL)
+    settings.start_burned_in = False
+    return settings
 
 
 # -- levers ----------------------------------------------------------------------------------
@@ -191,6 +196,63 @@ def test_viz_model_runs_the_settings_it_was_built_from(small_settings):
     assert model.settings is not small_settings  # a later change waits for the next Reset
     small_settings.seed = 12
     assert model.settings.seed == 11
+
+
+# -- where the page starts -------------------------------------------------------------------
+def test_the_page_starts_at_the_first_measured_week_in_the_burned_in_world(tmp_path):
+    settings = VizSettings.for_file(CROYDON, SMALL)
+    assert settings.start_burned_in
+    model = VizModel(settings=settings)
+    burn_in = model.burn_in_weeks
+    assert model.week == burn_in > 0
+    assert list(model.frame_series()["week"]) == list(range(burn_in))  # the burn-in's record
+    plain = YouthJusticeModel(scenario=settings.scenario(), seed=model.seed)
+    plain.run(until=burn_in)
+    assert np.array_equal(model.people.n_offences, plain.people.n_offences)
+    for _ in range(3):
+        model.step()
+    assert model.week == burn_in + 3
+
+
+def test_the_burned_in_world_is_made_once_and_the_levers_act_from_it(monkeypatch):
+    from sim import fork
+
+    settings = VizSettings.for_file(CROYDON, SMALL)
+    settings.seed = 101
+    first = VizModel(settings=settings)
+    assert len(list(viz_state.cache_dir().glob("*.yjsnap"))) >= 1
+    monkeypatch.setattr(fork, "burn_in", lambda *a, **k: pytest.fail("burned in again"))
+    lever = next(lv for lv in available_levers() if lv.kind == "count")
+    settings.levers[lever.name] = 0  # a policy changed: the same world, read from the cache
+    second = VizModel(settings=settings)
+    assert second.params.interventions[lever.name].enabled is False
+    assert np.array_equal(first.people.gang, second.people.gang)
+
+
+def test_a_damaged_cache_file_is_made_again_and_an_unwritable_cache_costs_nothing(
+    monkeypatch, tmp_path
+):
+    settings = VizSettings.for_file(CROYDON, SMALL)
+    settings.seed = 102
+    monkeypatch.setenv("YJSIM_CACHE", str(tmp_path / "cache"))
+    world = viz_state.burned_in_world(settings)
+    (path,) = viz_state.cache_dir().glob("*.yjsnap")
+    path.write_bytes(b"not a snapshot")
+    again = viz_state.burned_in_world(settings)
+    assert np.array_equal(world.arrays[0], again.arrays[0], equal_nan=True)
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("YJSIM_CACHE", str(blocked))
+    assert VizModel(settings=settings).week == world.week
+
+
+def test_the_cache_keeps_the_most_recently_used_worlds(tmp_path):
+    for i in range(5):
+        f = tmp_path / f"{i}.yjsnap"
+        f.write_bytes(b"x")
+        os.utime(f, (i, i))
+    viz_state.prune_cache(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["3.yjsnap", "4.yjsnap"]
 
 
 # -- figures ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,6 +144,7 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> N
     missing = [m for m in ("solara", "ipyvuetify") if importlib.util.find_spec(m) is None]
     if missing:
         raise RuntimeError(f"the browser view needs {', '.join(missing)}: pip install -e '.[viz]'")
+    prepare_default_world(scenario)
     cmd, env = server_command(scenario, host, port)
     if not is_loopback(host):
         print(
@@ -172,6 +174,20 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> N
             signal.signal(signal.SIGTERM, previous)
     if rc not in (0, -signal.SIGINT, 128 + signal.SIGINT):  # stopped by Ctrl-C is fine
         raise RuntimeError(f"the solara server stopped with exit status {rc}")
+
+
+def prepare_default_world(scenario: Path | None) -> None:
+    """Make (or find) the burned-in world the page opens with, before serving it, so
+    that the first visitor sees the first measured week within seconds."""
+    from sim.viz.state import VizSettings, burned_in_world, cache_dir
+
+    t0 = time.perf_counter()
+    print("yjsim: preparing the burned-in world the page starts from...", file=sys.stderr)
+    burned_in_world(VizSettings.for_file(scenario))
+    print(
+        f"yjsim: ready in {time.perf_counter() - t0:.1f} s (cached in {cache_dir()})",
+        file=sys.stderr,
+    )
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:

@@ -193,6 +193,16 @@ def SettingsCard(settings: VizSettings, model: solara.Reactive[VizModel]):
                 )
         seed = settings.seed if settings.seed is not None else model.value.seed
         solara.InputInt("Seed", value=seed, on_value=lambda v: change(seed=int(v)))
+        solara.Switch(
+            label="Start where policy starts (skip the burn-in)",
+            value=settings.start_burned_in,
+            on_value=lambda v: change(start_burned_in=bool(v)),
+        )
+        solara.Text(
+            "On: the run starts at its first measured week, in the world the scenario's own "
+            "policies built over the burn-in; the levers change policy from that week. Off: "
+            "watch the burn-in from week 0."
+        )
         if error.value:
             solara.Error(error.value)
         elif settings != model.value.settings:

@@ -6,6 +6,12 @@ with the policy levers applied through each intervention's own ``Params``
 class, plus a network sample whose layout is computed once, when the model is
 built (that is, once per Reset). Nothing here imports solara, so it is tested
 and timed without a server.
+
+The page starts where policy starts: at the first measured week, in the world the
+scenario file's own policies burned in (:mod:`sim.fork`), so a visitor watches the
+policy, not eight years of warm-up, and the levers change policy at that week. The
+burned-in world is made once per (file, size, seed) and kept in a cache folder
+(:func:`cache_dir`); ``yjsim viz`` makes the default one before it serves.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import scipy.sparse as sp
 from annotated_types import Le
 
 import sim.interventions
+from sim import fork, snapshot
 from sim.calendar import WEEKS_PER_YEAR
 from sim.interventions import Intervention
 from sim.model import YouthJusticeModel
+from sim.results import code_version
 from sim.scenario import SCENARIO_DIR, Scenario, load_scenario
 from sim.summary import people_frame
 from sim.viz import SCENARIO_ENV
@@ -241,6 +249,58 @@ def scenario_files(extra: str | Path | None = None) -> list[Path]:
     return files
 
 
+# -- the burned-in world ---------------------------------------------------------------------
+CACHE_ENV = "YJSIM_CACHE"  # a folder for yjsim's caches (default: $XDG_CACHE_HOME/yjsim)
+# Burned-in worlds kept: a 10,000-child world is about 20 MB, so 20 of them (a visitor's
+# sizes and seeds) stay well under half a gigabyte; the least recently used go first.
+CACHE_KEEP = 20
+
+
+def cache_dir() -> Path:
+    """Where the page keeps burned-in worlds: ``$YJSIM_CACHE/snapshots``, else
+    ``$XDG_CACHE_HOME/yjsim/snapshots``, else ``~/.cache/yjsim/snapshots``."""
+    base = os.environ.get(CACHE_ENV)
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = str(Path(xdg) / "yjsim")
+    return Path(base) / "snapshots"
+
+
+def burned_in_world(settings: VizSettings) -> snapshot.Snapshot:
+    """The world the settings' file (at their size and seed) has at its first measured
+    week, under the file's own policies: from the cache, or made now and cached.
+
+    A cache that cannot be written (a read-only home) costs the burn-in each time, never
+    the page; a damaged file is made again.
+    """
+    source = settings.world()
+    seed = settings.seed if settings.seed is not None else source.run.seed
+    key = fork.burn_in_key(source, seed, code_version())
+    path = cache_dir() / f"{key}{snapshot.SUFFIX}"
+    if path.is_file():
+        try:
+            snap = snapshot.load(path, key)
+            os.utime(path)  # recently used: pruned last
+            return snap
+        except snapshot.SnapshotError:
+            pass  # made again below
+    snap = fork.burn_in(source, seed, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.save(snap, path, code_version())
+        prune_cache(path.parent, CACHE_KEEP)
+    except OSError:
+        pass
+    return snap
+
+
+def prune_cache(folder: Path, keep: int) -> None:
+    """Remove all but the ``keep`` most recently used snapshots in ``folder``."""
+    files = sorted(folder.glob(f"*{snapshot.SUFFIX}"), key=lambda p: p.stat().st_mtime)
+    for old in files[: max(0, len(files) - keep)]:
+        old.unlink(missing_ok=True)
+
+
 # -- settings --------------------------------------------------------------------------------
 @dataclass
 class VizSettings:
@@ -254,6 +314,9 @@ class VizSettings:
     population_10_17: int = DEFAULT_POPULATION
     seed: int | None = None  # None: the scenario's own run.seed
     levers: dict[str, Any] = field(default_factory=dict)
+    # True: start at the first measured week, in the burned-in world (the levers act from
+    # there); False: start at week 0 and watch the burn-in.
+    start_burned_in: bool = True
 
     @classmethod
     def for_file(
@@ -268,13 +331,16 @@ class VizSettings:
         path = str(Path(path).resolve())
         return cls(path, population_10_17, None, lever_values(load_scenario(path)))
 
+    def world(self) -> Scenario:
+        """The file at the chosen size, with the file's own policies: what burns in."""
+        return scale_population(load_scenario(self.scenario_file), self.population_10_17)
+
     def copy(self) -> VizSettings:
         return replace(self, levers=dict(self.levers))
 
     def scenario(self) -> Scenario:
         """The scenario to run: the file, shrunk to the chosen size, with the levers applied."""
-        sc = load_scenario(self.scenario_file)
-        return apply_levers(scale_population(sc, self.population_10_17), self.levers)
+        return apply_levers(self.world(), self.levers)
 
 
 # -- the model the page runs -----------------------------------------------------------------
@@ -288,6 +354,8 @@ class VizModel(YouthJusticeModel):
         settings = (settings or VizSettings.for_file()).copy()
         scenario = settings.scenario()
         super().__init__(scenario=scenario, seed=settings.seed)
+        if settings.start_burned_in and self.burn_in_weeks > 0:
+            snapshot.restore(self, burned_in_world(settings))
         self.settings = settings
         self.sample = NetworkSample(self)
         self.panels: dict[str, Any] = {}  # the page's figures, built once per model
