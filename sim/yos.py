@@ -99,10 +99,8 @@ class YouthOffendingService(Agency):
         self.caseload = int(sup.sum())
         load = self.caseload / max(self.capacity(), 1e-9)
         self.effectiveness = p.assessment_quality * min(1.0, 1.0 / max(load, 1e-9))
-        live = m.people.live
-        m.offending.hazard_multiplier[live][sup] *= np.exp(
-            -p.supervision_effect * self.effectiveness
-        )
+        rows = np.flatnonzero(sup) + m.people.live.start  # a few thousand of a million
+        m.offending.hazard_multiplier[rows] *= np.exp(-p.supervision_effect * self.effectiveness)
 
     def step(self) -> None:
         """Release those whose custody ends this week (a reoffending index event; licence
