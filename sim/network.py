@@ -569,7 +569,10 @@ class Network:
             base, was, g, add = state[1:]
             base[g] -= add  # last week's gang term
             base[g[np.abs(base[g]) < 1e-9]] = 0.0
-            changed = np.flatnonzero(on != was)
+            # Only rows from the last refresh's window start to the last entrant can
+            # differ (the active are live): a third of London's capacity.
+            c, m = self._counted_lo, self.people.n
+            changed = np.flatnonzero(on[c:m] != was[c:m]) + c
             if changed.size:
                 up = on[changed]
                 self._update_exposure(base, changed[up], changed[~up], term)

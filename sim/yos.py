@@ -96,7 +96,7 @@ class YouthOffendingService(Agency):
         """Supervision lowers the hazard, less so when overloaded or poorly assessed."""
         m, p = self.model, self.params
         sup = self.supervised()
-        self.caseload = int(sup.sum())
+        self.caseload = int(np.count_nonzero(sup))
         load = self.caseload / max(self.capacity(), 1e-9)
         self.effectiveness = p.assessment_quality * min(1.0, 1.0 / max(load, 1e-9))
         rows = np.flatnonzero(sup) + m.people.live.start  # a few thousand of a million
