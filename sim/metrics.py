@@ -89,6 +89,19 @@ def age_in_years(day: np.ndarray | pd.Series, birth_day: np.ndarray | pd.Series)
     return np.floor(diff / DAYS_PER_YEAR).astype(np.int64)
 
 
+def by_person(people: pd.DataFrame, columns: str | list[str]) -> pd.Series | pd.DataFrame:
+    """``people.set_index("person")[columns]``: attributes to look up by person id.
+
+    A run's people frame lists the ids 0..n-1 in order; then the index is a RangeIndex,
+    so lookups are positional, with no hash table of millions of ids to build and check
+    for uniqueness each time (London's summary did that a dozen times, over 3 million).
+    """
+    ids = people["person"].to_numpy()
+    if np.array_equal(ids, np.arange(ids.size)):
+        return people[columns].set_axis(pd.RangeIndex(ids.size, name="person"))
+    return people.set_index("person")[columns]
+
+
 def previous_offence_band(counts: np.ndarray | pd.Series) -> np.ndarray:
     """Map previous-offence counts to PREVIOUS_OFFENCE_BANDS, as the MoJ tables group them."""
     n = np.asarray(counts, dtype=np.int64)
@@ -198,7 +211,7 @@ def _index_events(
         disp = disp.loc[~disp["adult"].astype(bool)]
     rel = releases.loc[_in_window(releases["day"], start_day, end_day), ["person", "day"]]
     if youth_only and len(rel):
-        birth = rel["person"].map(people.set_index("person")["birth_day"])
+        birth = rel["person"].map(by_person(people, "birth_day"))
         if birth.isna().any():
             raise ValueError("releases refer to people missing from the people table")
         rel = rel.loc[age_in_years(rel["day"], birth) < ADULT_AGE]
@@ -257,7 +270,7 @@ def proven_reoffending(
     )
     reoffences = linked.loc[is_reoffence].groupby(key).size()
 
-    attrs = people.set_index("person")[["sex", "ethnic_group", "birth_day"]]
+    attrs = by_person(people, ["sex", "ethnic_group", "birth_day"])
     missing = ~index["person"].isin(attrs.index)
     if missing.any():
         raise ValueError(
@@ -332,7 +345,7 @@ def offending_rate_by_age(
     """
     exposure = {int(k): float(v) for k, v in dict(person_days_by_age).items()}
     window = offences.loc[_in_window(offences["day"], start_day, end_day), ["person", "day"]]
-    birth = window["person"].map(people.set_index("person")["birth_day"])
+    birth = window["person"].map(by_person(people, "birth_day"))
     if birth.isna().any():
         raise ValueError("offences refer to people missing from the people table")
     ages = pd.DataFrame({"person": window["person"], "age": age_in_years(window["day"], birth)})
@@ -374,8 +387,8 @@ def relative_rate_index(
     the 18th birthday and custody only youth sentences, so every stage is about children.
     Returns stage -> group -> RRI for every group in population_by_group or people.
     """
-    group_of = people.set_index("person")["ethnic_group"]
-    birth = people.set_index("person")["birth_day"]
+    group_of = by_person(people, "ethnic_group")
+    birth = by_person(people, "birth_day")
 
     arrests = offences.loc[
         offences["detected"].astype(bool) & _in_window(offences["day"], start_day, end_day),
@@ -400,7 +413,9 @@ def relative_rate_index(
         "custody": people_per_group(custody),
     }
     groups = sorted(
-        set(population_by_group) | set(people["ethnic_group"].dropna().astype(str)) | {reference}
+        set(population_by_group)
+        | set(people["ethnic_group"].dropna().astype(str).unique())  # set() of 3M strings: slow
+        | {reference}
     )
 
     def stage_rates(stage: str) -> dict[str, float]:
@@ -433,5 +448,5 @@ def true_and_proven_offences(
     conviction at any time, so the gap between the two is the model's dark figure plus
     attrition.
     """
-    window = offences.loc[_in_window(offences["day"], start_day, end_day)]
-    return {"true": len(window), "proven": int(_formal_proven(window).sum())}
+    window = _in_window(offences["day"], start_day, end_day)  # a mask: no copy of the rows
+    return {"true": int(window.sum()), "proven": int((_formal_proven(offences) & window).sum())}

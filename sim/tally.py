@@ -27,6 +27,11 @@ class Tally:
         self.person_weeks_by_group = np.zeros(len(ETHNIC_GROUPS))
         self.person_weeks_10_17 = 0
         self.person_weeks_by_borough = np.zeros(n_boroughs)
+        # Rows aged 10-17 last time, and their counts by group and borough: the window
+        # moves on by the few thousand rows that turned 10 or 18, so only they are counted.
+        self.youth = slice(0, 0)
+        self.youth_by_group = np.zeros(len(ETHNIC_GROUPS), dtype=np.int64)
+        self.youth_by_borough = np.zeros(n_boroughs, dtype=np.int64)
 
     def record(self, model: YouthJusticeModel) -> None:
         """Add this week: its counts, and person-weeks at risk by age, group and borough.
@@ -40,13 +45,28 @@ class Tally:
         self.person_weeks_by_age += older[:-1] - older[1:]
         at_18, at_10 = ppl.rows_aged(week, np.array([ADULT_AGE, AGE_OF_RESPONSIBILITY]))
         youth = slice(lo + int(at_18), lo + int(at_10))
-        self.person_weeks_by_group += np.bincount(ppl.ethnic[youth], minlength=len(ETHNIC_GROUPS))
+        self.count_youth(ppl.ethnic, ppl.borough, youth)
+        self.person_weeks_by_group += self.youth_by_group
         self.person_weeks_10_17 += youth.stop - youth.start
-        n_boroughs = self.person_weeks_by_borough.size
-        if n_boroughs > 1:
-            self.person_weeks_by_borough += np.bincount(ppl.borough[youth], minlength=n_boroughs)
+        if self.person_weeks_by_borough.size > 1:
+            self.person_weeks_by_borough += self.youth_by_borough
         self.totals.update(model.week_counts)
         self.totals["yos_caseload_weeks"] += model.yos.caseload
         self.totals["custody_weeks"] += int(
             np.count_nonzero(ppl.custody_release_week[youth] > week)
         )
+
+    def count_youth(self, ethnic: np.ndarray, borough: np.ndarray, youth: slice) -> None:
+        """Counts by ethnic group and borough of the rows in ``youth``, from the last counts
+        where the window only moved on (rows never change group or borough)."""
+        old, n_g, n_b = self.youth, self.youth_by_group.size, self.youth_by_borough.size
+        if youth.start < old.start or youth.stop < old.stop or youth.start > old.stop:
+            self.youth_by_group = np.bincount(ethnic[youth], minlength=n_g)
+            self.youth_by_borough = np.bincount(borough[youth], minlength=n_b)
+        else:
+            came, went = slice(old.stop, youth.stop), slice(old.start, youth.start)
+            self.youth_by_group += np.bincount(ethnic[came], minlength=n_g)
+            self.youth_by_group -= np.bincount(ethnic[went], minlength=n_g)
+            self.youth_by_borough += np.bincount(borough[came], minlength=n_b)
+            self.youth_by_borough -= np.bincount(borough[went], minlength=n_b)
+        self.youth = youth

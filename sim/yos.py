@@ -96,13 +96,11 @@ class YouthOffendingService(Agency):
         """Supervision lowers the hazard, less so when overloaded or poorly assessed."""
         m, p = self.model, self.params
         sup = self.supervised()
-        self.caseload = int(sup.sum())
+        self.caseload = int(np.count_nonzero(sup))
         load = self.caseload / max(self.capacity(), 1e-9)
         self.effectiveness = p.assessment_quality * min(1.0, 1.0 / max(load, 1e-9))
-        live = m.people.live
-        m.offending.hazard_multiplier[live][sup] *= np.exp(
-            -p.supervision_effect * self.effectiveness
-        )
+        rows = np.flatnonzero(sup) + m.people.live.start  # a few thousand of a million
+        m.offending.hazard_multiplier[rows] *= np.exp(-p.supervision_effect * self.effectiveness)
 
     def step(self) -> None:
         """Release those whose custody ends this week (a reoffending index event; licence

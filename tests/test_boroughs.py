@@ -7,6 +7,7 @@ import pytest
 from conftest import small
 
 from sim import metrics
+from sim.calendar import DAYS_PER_WEEK
 from sim.model import YouthJusticeModel
 from sim.population import BoroughSpec
 from sim.summary import people_frame, summarise
@@ -89,3 +90,48 @@ def test_borough_reoffending_equals_the_measure_on_that_borough_alone(area):
     got = summarise(area)["by_borough"]["North"]["proven_reoffending_rate"]
     assert alone.cohort_size > 5
     assert got == pytest.approx(alone.rate)
+
+
+def test_entrenchment_counts_each_index_members_offences_before_it(area):
+    """The cohort's true offences before index: each index event's own count, by brute force."""
+    s = summarise(area)["reoffending_cohort_true_offences_before_index"]
+    start = area.burn_in_weeks * DAYS_PER_WEEK
+    end = start + area.measured_weeks * DAYS_PER_WEEK
+    ev = area.events
+    cohort = metrics.proven_reoffending(
+        people_frame(area),
+        ev.offences_frame(),
+        ev.disposals_frame(),
+        ev.releases_frame(),
+        start,
+        end,
+    ).cohort
+    assert len(cohort) > 10
+    person, day = ev.offences["person"], ev.offences["week"].astype(np.int64) * DAYS_PER_WEEK
+    pairs = zip(cohort["person"], cohort["index_day"], strict=True)
+    counts = np.array([np.sum((person == p) & (day < d)) for p, d in pairs])  # a small cohort
+    assert s == {"mean": float(counts.mean()), "median": float(np.median(counts))}
+
+
+def test_tally_youth_counts_kept_from_week_to_week_equal_a_fresh_count():
+    """The counts of 10-17s by group and borough, moved on with the window, are each
+    week's fresh count (also after a jump back, as a new window gives)."""
+    sc = small(years=2, burn_in=0)
+    sc = sc.model_copy(
+        update={"population": sc.population.model_copy(update={"boroughs": BOROUGHS})}
+    )
+    m = YouthJusticeModel(scenario=sc)
+    for _ in range(60):  # measured weeks, past a September
+        m.step()
+        youth = m.tally.youth
+        assert youth.stop > youth.start
+        ppl = m.people
+        want_g = np.bincount(ppl.ethnic[youth], minlength=m.tally.youth_by_group.size)
+        want_b = np.bincount(ppl.borough[youth], minlength=len(BOROUGHS))
+        np.testing.assert_array_equal(m.tally.youth_by_group, want_g)
+        np.testing.assert_array_equal(m.tally.youth_by_borough, want_b)
+    back = slice(youth.start - 5, youth.stop - 5)
+    m.tally.count_youth(ppl.ethnic, ppl.borough, back)
+    np.testing.assert_array_equal(
+        m.tally.youth_by_borough, np.bincount(ppl.borough[back], minlength=3)
+    )

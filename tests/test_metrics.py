@@ -17,6 +17,7 @@ from sim.metrics import (
     INDEX_KINDS,
     PREVIOUS_OFFENCE_BANDS,
     QUARTER_COHORT_DAYS,
+    by_person,
     children_cautioned_or_sentenced,
     first_time_entrants,
     offending_rate_by_age,
@@ -585,3 +586,20 @@ def test_property_reoffending_invariants(history, youth_only):
         (r.person, r.index_day): (r.previous_offences, r.reoffences) for r in cohort.itertuples()
     }
     assert got == expected
+
+
+def test_by_person_is_set_index_with_or_without_a_range_of_ids():
+    """Ids 0..n-1 in order give a RangeIndex; any other ids the plain set_index; the same
+    lookups either way."""
+    people = pd.DataFrame({"person": np.arange(5), "birth_day": [10, 11, 12, 13, 14]})
+    got = by_person(people, "birth_day")
+    assert isinstance(got.index, pd.RangeIndex)
+    want = people.set_index("person")["birth_day"]
+    pd.testing.assert_series_equal(got, want, check_index_type=False)
+    assert pd.Series([4, 0, 4]).map(got).tolist() == [14, 10, 14]
+    shuffled = people.iloc[[2, 0, 1, 4, 3]]
+    pd.testing.assert_series_equal(
+        by_person(shuffled, "birth_day"), shuffled.set_index("person")["birth_day"]
+    )
+    gaps = people.assign(person=[0, 1, 2, 3, 9])
+    assert by_person(gaps, ["birth_day"]).loc[9, "birth_day"] == 14

@@ -12,6 +12,7 @@ from sim.network import (
     _row_entries,
     gnp_groups,
     gnp_pairs,
+    stable_order,
     ties_to_elders,
     watts_strogatz_groups,
 )
@@ -132,3 +133,38 @@ def test_gang_ties_are_networkx_gnp_edge_for_edge():
                 g = nx.gnp_random_graph(n, p, seed=seed)
                 expected = np.asarray(list(g.edges()), dtype=np.int64).reshape(-1, 2)
                 np.testing.assert_array_equal(gnp_pairs(n, p, seed), expected)
+
+
+def test_stable_order_is_numpy_stable_argsort():
+    """The int16 fast path gives numpy's stable order; other keys fall back to it."""
+    rng = np.random.default_rng(3)
+    for keys in (
+        rng.integers(0, 600, 5000),  # wards: the fast path
+        rng.integers(-(2**15), 2**15, 5000),  # the int16 range's ends
+        rng.integers(-40_000, 40_000, 5000),  # beyond int16: numpy's own sort
+        np.array([2**15, 1, 2**15, 0]),
+        rng.random(100),
+        np.empty(0, dtype=np.int64),
+    ):
+        np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
+def test_leavers_rows_emptied_and_live_rows_kept():
+    """After Septembers, no matrix row of anyone who has left holds a tie, and every live
+    row is the row the kept edge list gives: no live person's tie is lost."""
+    model = YouthJusticeModel(scenario=small(years=2, burn_in=0))
+    for _ in range(2 * 52 + 1):  # two Septembers with leavers
+        model.step()
+    net, lo = model.network, model.network._counted_lo
+    assert lo > 0
+    n = model.people.capacity
+    for layer, a in net.adjacency.items():
+        assert a.indptr[lo] == 0
+        e = net.edges[layer]
+        assert (np.maximum(e[:, 0], e[:, 1]) >= lo).all()
+        rows = np.concatenate([e[:, 0], e[:, 1]])
+        cols = np.concatenate([e[:, 1], e[:, 0]])
+        full = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        full.sum_duplicates()
+        live = slice(lo, n)
+        assert (a[live] != full[live]).nnz == 0
