@@ -63,8 +63,25 @@ COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 # quarter of the model year, 13 weeks. A child can then be indexed four times a year.
 QUARTER_COHORT_DAYS: int = COHORT_DAYS // 4
 
+# The MoJ's age bands for children's proven reoffending, by age at the index event.
+REOFFENDING_AGE_BANDS: tuple[str, ...] = ("10-14", "15-17")
+# The follow-up year in quarters: when reoffenders' first proven reoffence came.
+FIRST_REOFFENCE_QUARTERS: tuple[str, ...] = (
+    "0-3 months",
+    "3-6 months",
+    "6-9 months",
+    "9-12 months",
+)
+
 # Columns of ReoffendingResult.by() may group on.
-BY_COLUMNS: tuple[str, ...] = ("previous_band", "index_kind", "age_at_index", "sex", "ethnic_group")
+BY_COLUMNS: tuple[str, ...] = (
+    "previous_band",
+    "index_kind",
+    "age_at_index",
+    "age_band",
+    "sex",
+    "ethnic_group",
+)
 
 _COHORT_COLUMNS: tuple[str, ...] = (
     "person",
@@ -73,10 +90,12 @@ _COHORT_COLUMNS: tuple[str, ...] = (
     "previous_offences",
     "previous_band",
     "age_at_index",
+    "age_band",
     "sex",
     "ethnic_group",
     "reoffences",
     "reoffended",
+    "first_reoffence_days",  # days from the index to the first proven reoffence; NaN: none
 )
 
 # RRI stages, in the order a child moves through the system.
@@ -172,7 +191,11 @@ class ReoffendingResult:
             raise ValueError(f"cannot group reoffending by {column!r}; choose from {BY_COLUMNS}")
         rates = self.cohort.groupby(self.cohort[column].astype(str))["reoffended"].mean()
         out = {str(k): float(v) for k, v in rates.items()}
-        fixed = {"previous_band": PREVIOUS_OFFENCE_BANDS, "index_kind": INDEX_KINDS}.get(column)
+        fixed = {
+            "previous_band": PREVIOUS_OFFENCE_BANDS,
+            "index_kind": INDEX_KINDS,
+            "age_band": REOFFENDING_AGE_BANDS,
+        }.get(column)
         if fixed is not None:
             return {k: out.get(k, float("nan")) for k in fixed}
         return dict(sorted(out.items(), key=lambda kv: _sort_key(kv[0])))
@@ -269,6 +292,12 @@ def proven_reoffending(
         & (linked["proven_day"] <= follow_end + WAITING_DAYS)
     )
     reoffences = linked.loc[is_reoffence].groupby(key).size()
+    first_gap = (
+        (linked["day"] - linked["index_day"])
+        .loc[is_reoffence]
+        .groupby([linked["person"].loc[is_reoffence], linked["index_day"].loc[is_reoffence]])
+        .min()
+    )
 
     attrs = by_person(people, ["sex", "ethnic_group", "birth_day"])
     missing = ~index["person"].isin(attrs.index)
@@ -280,6 +309,12 @@ def proven_reoffending(
 
     prev_counts = counts_per_index(previous, index)
     re_counts = counts_per_index(reoffences, index)
+    age = age_in_years(index["index_day"], member["birth_day"])
+    if first_gap.empty:
+        first_days = np.full(len(index), np.nan)
+    else:
+        keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
+        first_days = first_gap.reindex(keys).to_numpy(dtype=float)
     cohort = pd.DataFrame(
         {
             "person": index["person"].to_numpy(dtype=np.int64),
@@ -287,11 +322,15 @@ def proven_reoffending(
             "index_kind": index["index_kind"].to_numpy(dtype=object),
             "previous_offences": prev_counts,
             "previous_band": previous_offence_band(prev_counts).astype(object),
-            "age_at_index": age_in_years(index["index_day"], member["birth_day"]),
+            "age_at_index": age,
+            "age_band": np.where(age < 15, "10-14", np.where(age < 18, "15-17", "18+")).astype(
+                object
+            ),
             "sex": member["sex"].to_numpy(dtype=object),
             "ethnic_group": member["ethnic_group"].to_numpy(dtype=object),
             "reoffences": re_counts,
             "reoffended": re_counts > 0,
+            "first_reoffence_days": first_days,
         },
         columns=list(_COHORT_COLUMNS),
     )
@@ -450,3 +489,133 @@ def true_and_proven_offences(
     """
     window = _in_window(offences["day"], start_day, end_day)  # a mask: no copy of the rows
     return {"true": int(window.sum()), "proven": int((_formal_proven(offences) & window).sum())}
+
+
+def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
+    """When reoffenders reoffended: mean and median days from the index event to the first
+    proven reoffence, and the share whose first came in each quarter of the follow-up year
+    (FIRST_REOFFENCE_QUARTERS), as the MoJ's time-to-reoffence tables group it."""
+    days = cohort["first_reoffence_days"].dropna().to_numpy(dtype=float)
+    out: dict[str, float] = {
+        "mean_days": float(days.mean()) if days.size else float("nan"),
+        "median_days": float(np.median(days)) if days.size else float("nan"),
+    }
+    quarter = np.minimum((days - 1) // (FOLLOW_UP_DAYS / 4), 3)  # day 365 is in the last
+    for q, name in enumerate(FIRST_REOFFENCE_QUARTERS):
+        out[name] = float((quarter == q).mean()) if days.size else float("nan")
+    return out
+
+
+def _children_in_window(
+    people: pd.DataFrame, events: pd.DataFrame, start_day: int, end_day: int
+) -> pd.DataFrame:
+    """The events in [start_day, end_day) of people then aged 10-17, with their age and year
+    of the window (0, 1, ...)."""
+    window = events.loc[_in_window(events["day"], start_day, end_day)]
+    birth = window["person"].map(by_person(people, "birth_day"))
+    if birth.isna().any():
+        raise ValueError("events refer to people missing from the people table")
+    age = age_in_years(window["day"], birth)
+    child = age < ADULT_AGE
+    out = window.loc[child].copy()
+    out["age"] = age[child]
+    out["year"] = ((out["day"] - start_day) // DAYS_PER_YEAR).astype(np.int64)
+    return out
+
+
+def offending_prevalence(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    population_10_17: float,
+) -> float:
+    """The share of 10-17-year-olds who offend in a year, as self-report surveys ask it.
+
+    Distinct children with at least one true offence (detected or not) at ages 10-17 in
+    each year of [start_day, end_day), averaged over the years, over the mean number of
+    10-17-year-olds. (A survey asks children of 10-17 about the last 12 months; counting
+    offences at 10-17 differs from that only at the edges of the age range.)
+    """
+    kids = _children_in_window(people, offences[["person", "day"]], start_day, end_day)
+    years = (end_day - start_day) / DAYS_PER_YEAR
+    offenders = len(kids[["person", "year"]].drop_duplicates())
+    return _rate(offenders / years, population_10_17)
+
+
+def attrition(
+    people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
+) -> dict[str, float]:
+    """Of the offences children (10-17) commit in [start_day, end_day): the share detected
+    and the share proven by a caution or conviction (the rest is the dark figure and the
+    attrition of the pathway)."""
+    kids = _children_in_window(
+        people,
+        offences[["person", "day", "detected", "proven_day", "disposal"]],
+        start_day,
+        end_day,
+    )
+    n = len(kids)
+    return {
+        "detected": _rate(kids["detected"].astype(bool).sum(), n),
+        "proven": _rate(_formal_proven(kids).sum(), n),
+    }
+
+
+def disposal_mix(disposals: pd.DataFrame, start_day: int, end_day: int) -> dict[str, float]:
+    """Shares of the formal disposals given to children in [start_day, end_day), by kind
+    (FORMAL_KINDS: cautions, referral orders, youth rehabilitation orders, custody), as
+    the Youth Justice Statistics break down the cautions and sentences given to children."""
+    formal = _youth_formal(disposals)
+    kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"].astype(str)
+    counts = kinds.value_counts()
+    return {k: _rate(counts.get(k, 0), len(kinds)) for k in FORMAL_KINDS}
+
+
+def disposals_per_year(
+    disposals: pd.DataFrame, start_day: int, end_day: int, kinds: tuple[str, ...]
+) -> dict[str, float]:
+    """Disposals of each kind given to children per year of [start_day, end_day), formal or
+    not (community resolutions and diversions included)."""
+    child = disposals.loc[
+        ~disposals["adult"].astype(bool) & _in_window(disposals["day"], start_day, end_day)
+    ]
+    counts = child["kind"].astype(str).value_counts()
+    years = (end_day - start_day) / DAYS_PER_YEAR
+    return {k: float(counts.get(k, 0)) / years for k in kinds}
+
+
+def co_offending(
+    people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
+) -> dict[str, object]:
+    """Co-offending in [start_day, end_day), in both of its units.
+
+    - ``share_of_offences_10_17``: offences by 10-17-year-olds committed with others;
+    - ``share_of_offenders_10_17``: children who offended in a year who did so with others
+      at least once that year (the unit of most "share who co-offend" figures);
+    - ``share_of_offences_by_age``: by single year of age at the offence, 10 to 20 (it
+      falls with age in the Cambridge Study: Reiss and Farrington 1991).
+
+    ``offences`` needs person, day and co_group (-1 for an offence committed alone).
+    """
+    window = offences.loc[_in_window(offences["day"], start_day, end_day)]
+    birth = window["person"].map(by_person(people, "birth_day"))
+    if birth.isna().any():
+        raise ValueError("offences refer to people missing from the people table")
+    age = age_in_years(window["day"], birth)
+    together = (window["co_group"] >= 0).to_numpy()
+    by_age = {}
+    for a in OFFENDING_AGES:  # a loop over 11 ages, not people
+        at = age == a
+        by_age[str(a)] = _rate(together[at].sum(), at.sum())
+    child = age < ADULT_AGE
+    year = ((window["day"].to_numpy() - start_day) // DAYS_PER_YEAR).astype(np.int64)
+    pairs = pd.DataFrame(
+        {"person": window["person"].to_numpy()[child], "year": year[child], "with": together[child]}
+    )
+    per_offender = pairs.groupby(["person", "year"])["with"].any()
+    return {
+        "share_of_offences_10_17": _rate(together[child].sum(), child.sum()),
+        "share_of_offenders_10_17": _rate(per_offender.sum(), len(per_offender)),
+        "share_of_offences_by_age": by_age,
+    }

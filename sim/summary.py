@@ -20,11 +20,11 @@ import pandas as pd
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from sim.costs import pathway_costs
-from sim.events import labels
+from sim.events import DISPOSALS, labels
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
-OUTPUT_SCHEMA_VERSION = 1
+OUTPUT_SCHEMA_VERSION = 2  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
 
 
 def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
@@ -127,6 +127,8 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "reoffending_rate_by_previous_offences": reoff.by("previous_band"),
         "reoffending_rate_by_index_disposal": reoff.by("index_kind"),
         "reoffending_rate_by_age": reoff.by("age_at_index"),
+        "reoffending_rate_by_age_band": reoff.by("age_band"),
+        "time_to_first_reoffence": metrics.time_to_first_reoffence(reoff.cohort),
         "reoffending_rate_by_sex": reoff.by("sex"),
         "reoffending_rate_by_ethnic_group": reoff.by("ethnic_group"),
         "reoffending_cohort_true_offences_before_index": _entrenchment(reoff.cohort, offences),
@@ -142,6 +144,17 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "diversions_per_year": t["diverted"] / years,
         "custody_sentences_per_year": t["custody_starts"] / years,
         "offending_rate_by_age": {k: float(np.nanmean(v)) for k, v in by_age.items()},
+        "offending_prevalence_10_17": metrics.offending_prevalence(
+            people, offences, start, end, population
+        ),
+        "attrition_10_17": metrics.attrition(people, offences, start, end),
+        "disposal_mix": metrics.disposal_mix(disposals, start, end),
+        "disposals_per_year": metrics.disposals_per_year(
+            disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
+        ),
+        "co_offending": metrics.co_offending(
+            people, model.events.offences_frame(("person", "day", "co_group")), start, end
+        ),
         "relative_rate_index": rri,
         "cost_per_year_gbp": cost_per_year(model),
         "intervention_reach": {i.name: i.outputs(years)["reach"] for i in model.interventions},

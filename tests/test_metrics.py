@@ -12,19 +12,26 @@ from hypothesis import strategies as st
 
 from sim.metrics import (
     DAYS_PER_YEAR,
+    FIRST_REOFFENCE_QUARTERS,
     FORMAL_KINDS,
     INDEX_DISPOSAL_KINDS,
     INDEX_KINDS,
     PREVIOUS_OFFENCE_BANDS,
     QUARTER_COHORT_DAYS,
+    attrition,
     by_person,
     children_cautioned_or_sentenced,
+    co_offending,
+    disposal_mix,
+    disposals_per_year,
     first_time_entrants,
+    offending_prevalence,
     offending_rate_by_age,
     per_100k,
     previous_offence_band,
     proven_reoffending,
     relative_rate_index,
+    time_to_first_reoffence,
     true_and_proven_offences,
 )
 
@@ -603,3 +610,100 @@ def test_by_person_is_set_index_with_or_without_a_range_of_ids():
     )
     gaps = people.assign(person=[0, 1, 2, 3, 9])
     assert by_person(gaps, ["birth_day"]).loc[9, "birth_day"] == 14
+
+
+# --- the outputs a reviewer checks against published patterns (issue 17) ------------------
+
+
+def test_reoffending_by_mojs_age_bands_and_time_to_first_reoffence():
+    born_16 = -16 * 365.25
+    people = people_df((1, BIRTH_14), (2, born_16), (3, born_16), (4, BIRTH_14))
+    disposals = disposals_df(
+        (1, 10, "youth_caution"),
+        (2, 10, "referral_order"),
+        (3, 10, "referral_order"),
+        (4, 10, "youth_caution"),
+    )
+    offences = offences_df(
+        (1, 40, 60, "youth_caution"),  # first reoffence 30 days on (a later one ignored)
+        (1, 300, 320, "referral_order"),
+        (2, 110, 130, "referral_order"),  # 100 days: the second quarter
+        (3, 375, 400, "referral_order"),  # day 365 of the follow-up: the last quarter
+    )
+    result = run(people, offences, disposals)
+    assert result.by("age_band") == {"10-14": 0.5, "15-17": 1.0}
+    assert list(cohort_row(result, 1)[["first_reoffence_days"]]) == [30.0]
+    assert math.isnan(cohort_row(result, 4)["first_reoffence_days"])
+    timing = time_to_first_reoffence(result.cohort)
+    assert timing["mean_days"] == pytest.approx((30 + 100 + 365) / 3)
+    assert timing["median_days"] == 100
+    assert [timing[q] for q in FIRST_REOFFENCE_QUARTERS] == pytest.approx([1 / 3, 1 / 3, 0, 1 / 3])
+
+
+def test_time_to_first_reoffence_without_reoffenders_is_nan():
+    cohort = pd.DataFrame({"first_reoffence_days": [np.nan, np.nan]})
+    assert all(math.isnan(v) for v in time_to_first_reoffence(cohort).values())
+
+
+def test_offending_prevalence_counts_children_once_a_year():
+    born_17 = -17.5 * 365.25  # turns 18 half-way through the first year
+    people = people_df((1, BIRTH_14), (2, BIRTH_14), (3, born_17))
+    year = int(DAYS_PER_YEAR)
+    offences = offences_df(
+        (1, 10, None, "nfa"),
+        (1, 20, None, "nfa"),  # the same child, the same year: once
+        (1, year + 5, None, "nfa"),  # and again the next year
+        (2, year + 6, None, "nfa"),
+        (3, 300, None, "nfa"),  # at 18: an adult's offence
+    )
+    # 3 child-years of offending over 2 years among 4 children.
+    assert offending_prevalence(people, offences, 0, 2 * year, 4.0) == pytest.approx(0.375)
+    assert math.isnan(offending_prevalence(people, offences, 0, year, 0.0))
+
+
+def test_attrition_is_the_detected_and_proven_share_of_childrens_offences():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14))
+    offences = offences_df(
+        (1, 10, 20, "youth_caution"),  # proven
+        (1, 30, None, "nfa", True),  # detected, no further action
+        (2, 40, None, "community_resolution", True),  # detected, informal: not proven
+        (2, 50, None, "nfa", False),  # never detected
+        (2, 9999, 10_010, "referral_order"),  # outside the window
+    )
+    assert attrition(people, offences, 0, 1000) == {"detected": 0.75, "proven": 0.25}
+
+
+def test_disposal_mix_is_formal_childrens_disposals_by_kind():
+    disposals = disposals_df(
+        (1, 10, "youth_caution"),
+        (2, 10, "youth_caution"),
+        (3, 10, "referral_order"),
+        (4, 10, "custody"),
+        (5, 10, "community_resolution"),  # informal: not in the mix
+        (6, 10, "custody", True),  # an adult's sentence
+        (7, 5000, "custody"),  # outside the window
+    )
+    mix = disposal_mix(disposals, 0, 1000)
+    assert list(mix) == list(FORMAL_KINDS)
+    assert mix["youth_caution"] == 0.5
+    assert mix["referral_order"] == mix["custody"] == 0.25
+    assert sum(mix.values()) == pytest.approx(1.0)
+    per_year = disposals_per_year(
+        disposals, 0, int(DAYS_PER_YEAR), ("community_resolution", "custody")
+    )
+    assert per_year == {"community_resolution": 1.0, "custody": 1.0}
+
+
+def test_co_offending_counts_offences_and_offenders_by_age():
+    people = people_df((1, BIRTH_14), (2, BIRTH_14), (3, -19.2 * 365.25))
+    offences = offences_df(
+        (1, 10, None, "nfa"), (1, 20, None, "nfa"), (2, 20, None, "nfa"), (3, 30, None, "nfa")
+    )
+    offences["co_group"] = [-1, 7, 7, -1]  # persons 1 and 2 together on day 20
+    result = co_offending(people, offences, 0, 1000)
+    assert result["share_of_offences_10_17"] == pytest.approx(2 / 3)
+    assert result["share_of_offenders_10_17"] == 1.0
+    by_age = result["share_of_offences_by_age"]
+    assert by_age["14"] == pytest.approx(2 / 3)
+    assert by_age["19"] == 0.0
+    assert math.isnan(by_age["12"])
