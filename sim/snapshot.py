@@ -22,7 +22,7 @@ The file (format ``yjsim-snapshot``, version :data:`VERSION`)
     (``{"t": ...}``): ``array`` (an index into ``arrays/``), ``sparse`` (a CSR matrix's
     three arrays and shape), ``object`` (a yjsim class by module and name, with its
     attributes; a second reference to the same object is a ``ref``), ``list``,
-    ``tuple``, ``dict``, ``counter``, ``set``, ``scalar`` (a NumPy scalar and its
+    ``tuple``, ``dict``, ``counter``, ``set``, ``slice``, ``scalar`` (a NumPy scalar and its
     dtype), ``float`` (NaN and infinities), ``generator`` (a NumPy bit generator's
     state), ``random`` (Python's ``random.Random`` state), and ``model`` and ``params`` (taken
     from the model it is restored into). Functions are code, not state: a concern that
@@ -150,6 +150,11 @@ class _Encoder:
             keys = [self.encode(k, f"{path} key") for k in value]
             vals = [self.encode(v, f"{path}[{k!r}]") for k, v in value.items()]
             return {"t": "counter" if type(value) is Counter else "dict", "k": keys, "v": vals}
+        if type(value) is slice:
+            return {
+                "t": "slice",
+                "v": [self.encode(x, path) for x in (value.start, value.stop, value.step)],
+            }
         if type(value) is set or type(value) is frozenset:
             return {"t": "set", "v": [self.encode(v, path) for v in sorted(value)]}
         if isinstance(value, np.random.Generator):
@@ -284,6 +289,8 @@ class _Decoder:
                 key = tuple(key) if isinstance(key, list) else key
                 out[key] = self.decode(v, cur.get(key, _MISSING), f"{path}[{key!r}]")
             return out
+        if t == "slice":
+            return slice(*(self.decode(x, _MISSING, path) for x in node["v"]))
         if t == "set":
             return {self.decode(v, _MISSING, path) for v in node["v"]}
         if t == "generator":
