@@ -160,8 +160,34 @@ class _FinishedServer:
         return 0
 
 
+@pytest.fixture
+def no_world(monkeypatch):
+    """serve() without making the burned-in world first (a test of its own below)."""
+    monkeypatch.setattr(sim.viz, "prepare_default_world", lambda scenario: None)
+
+
+def test_serve_makes_the_default_burned_in_world_before_the_server_starts(
+    monkeypatch, capsys, tmp_path
+):
+    from sim.viz.state import cache_dir
+
+    started = []
+
+    class Server(_FinishedServer):
+        def __init__(self, cmd, **kwargs) -> None:
+            super().__init__(cmd, **kwargs)
+            started.append(sorted(cache_dir().glob("*.yjsnap")))
+
+    monkeypatch.setenv("YJSIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(sim.viz.subprocess, "Popen", Server)
+    serve(None, port=free_port())
+    assert len(started) == 1 and len(started[0]) == 1  # the world was there first
+    err = capsys.readouterr().err
+    assert "preparing the burned-in world" in err and "ready in" in err
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1"])
-def test_serving_beyond_this_machine_warns_on_stderr(monkeypatch, capsys, host):
+def test_serving_beyond_this_machine_warns_on_stderr(monkeypatch, capsys, host, no_world):
     monkeypatch.setattr(sim.viz.subprocess, "Popen", _FinishedServer)
     serve(None, host=host, port=free_port())
     err = capsys.readouterr().err
@@ -170,7 +196,7 @@ def test_serving_beyond_this_machine_warns_on_stderr(monkeypatch, capsys, host):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
-def test_serving_on_loopback_says_nothing(monkeypatch, capsys, host):
+def test_serving_on_loopback_says_nothing(monkeypatch, capsys, host, no_world):
     monkeypatch.setattr(sim.viz.subprocess, "Popen", _FinishedServer)
     serve(None, host=host, port=free_port())
     assert capsys.readouterr().err == ""
