@@ -156,12 +156,12 @@ def run_one(
     }
 
 
-def shared_burn_in(source: Scenario, seed: int, out: Path) -> tuple[Snapshot, str, float]:
-    """The burned-in world of ``source`` with ``seed``: from ``out/snapshots/`` if a valid
-    snapshot is there (a resumed batch), else made and saved there. Returns it, its file
-    and the seconds spent making it (0 if it was read)."""
+def shared_burn_in(source: Scenario, seed: int, store: Path) -> tuple[Snapshot, str, float]:
+    """The burned-in world of ``source`` with ``seed``: from the folder ``store`` if a valid
+    snapshot is there (a resumed batch, or an earlier experiment sharing the store), else
+    made and saved there. Returns it, its file and the seconds spent making it (0 if read)."""
     key = fork.burn_in_key(source, seed, code_version())
-    path = out / SNAPSHOTS / f"{key}{snapshot.SUFFIX}"
+    path = store / f"{key}{snapshot.SUFFIX}"
     if path.is_file():
         try:
             return snapshot.load(path, key), str(path), 0.0
@@ -180,14 +180,18 @@ def run_chunk(
     outputs: Sequence[str],
     ctx: RowContext,
     topic: str | None = None,
+    store: str | None = None,
+    keep: bool = False,
 ) -> list[dict[str, Any]]:
     """The dask task: run a chunk of runs one after another; return their status dicts.
 
     Each run is (its spec, its scenario, the scenario whose burn-in it starts from or
     None). Runs that share a burn-in are adjacent in a chunk (:func:`_chunks`): the
-    burn-in is made (or read) once for them, and its file is removed when all of them
-    have succeeded.
+    burn-in is made (or read) once for them, in the folder ``store`` (default
+    ``out/snapshots``), and its file is removed when all of them have succeeded unless
+    ``keep`` (a store shared by experiments).
     """
+    folder = Path(store) if store is not None else Path(out) / SNAPSHOTS
     results = []
     held: tuple[str, Snapshot, str] | None = None  # (key, snapshot, file) of the last group
     group_ok: dict[str, bool] = {}
@@ -203,7 +207,7 @@ def run_chunk(
             try:
                 if held is None or held[0] != key:
                     held = None  # let the last group's world go before making the next
-                    snap, path, made_s = shared_burn_in(source, run.seed, Path(out))
+                    snap, path, made_s = shared_burn_in(source, run.seed, folder)
                     held = (key, snap, path)
             except Exception as exc:  # the burn-in itself failed: every run of it fails
                 error = f"the shared burn-in failed: {_error_text(exc)}"
@@ -219,7 +223,7 @@ def run_chunk(
         _report_event(topic, {"part": run.part, "ok": result["ok"]})
         results.append(result)
     for path, ok in group_ok.items():
-        if ok:  # every run of the group is done: nothing will start from it again
+        if ok and not keep:  # every run of the group is done: nothing starts from it again
             Path(path).unlink(missing_ok=True)
     return results
 
@@ -495,8 +499,14 @@ def run_experiment(
     scheduler: str | None = None,
     progress: bool = True,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    snapshots: Path | None = None,
 ) -> BatchResult:
     """Run (or resume) an experiment into ``out``; return what was done.
+
+    With a shared burn-in, the burned-in worlds are kept in ``out/snapshots`` while runs
+    that start from them are unfinished; ``snapshots`` names a folder to keep them in
+    instead, for good, so that later experiments with the same baseline world, seeds and
+    draws read them rather than burn in again (:mod:`sim.fork`).
 
     Raises :class:`~sim.tomlfile.InputError` (an :class:`ExperimentError`, or the error
     of a scenario or posterior) for a bad experiment file, a plan over the size limit
@@ -522,6 +532,12 @@ def run_experiment(
                     _warn(f"{path}: not a part of this experiment; ignored")
             return BatchResult(out, len(runs), len(runs), 0, 0, [], 0, 0.0, 0.0)
     made = check_writable(out)  # before the cluster starts: a fault here costs nothing
+    if snapshots is not None:
+        try:
+            made += check_writable(Path(snapshots))
+        except BaseException:
+            remove_made(made)
+            raise
 
     t_cluster = time.perf_counter()
     try:
@@ -582,6 +598,7 @@ def run_experiment(
                 progress,
                 cluster_start_s,
                 scheduler,
+                snapshots,
             )
             log_batch(
                 out,
@@ -630,6 +647,7 @@ def _run_batch(
     progress: bool,
     cluster_start_s: float,
     scheduler: str | None = None,
+    snapshots: Path | None = None,
 ) -> BatchResult:
     from distributed import wait
 
@@ -658,7 +676,17 @@ def _run_batch(
         futures = {}
         for chunk in _chunks(pending, size):
             payload = [(r, exp.scenario_for(r), exp.source_for(r)) for r in chunk]
-            fut = client.submit(run_chunk, payload, str(out), outputs, ctx, topic, pure=False)
+            fut = client.submit(
+                run_chunk,
+                payload,
+                str(out),
+                outputs,
+                ctx,
+                topic,
+                str(snapshots) if snapshots is not None else None,
+                snapshots is not None,
+                pure=False,
+            )
             futures[fut] = chunk
         waiting = set(futures)
         while waiting:

@@ -266,6 +266,14 @@ def experiment(
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     allow_more_workers: AllowMoreWorkers = False,
+    snapshots: Annotated[
+        Path | None,
+        typer.Option(
+            help="keep the burned-in worlds in this folder, for good, and reuse those there "
+            "(shared by experiments with the same baseline, seeds and draws); default: in "
+            "--out, removed as their runs finish"
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment (scenarios x replicates) on dask; resumable Parquet results in --out.
 
@@ -275,7 +283,9 @@ def experiment(
 
     _check_workers(workers, allow_more_workers)
     try:
-        result = run_experiment(experiment_file, out, workers, scheduler, progress)
+        result = run_experiment(
+            experiment_file, out, workers, scheduler, progress, snapshots=snapshots
+        )
     except KeyboardInterrupt:
         typer.echo("yjsim: interrupted; rerun the same command to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

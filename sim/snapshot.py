@@ -14,7 +14,7 @@ What is kept
     from a scenario with the same world (:func:`restore`), which supplies those.
 
 The file (format ``yjsim-snapshot``, version :data:`VERSION`)
-    An uncompressed zip holding ``snapshot.json`` and ``arrays/<i>.npy``: NumPy's own
+    A zip (deflated) holding ``snapshot.json`` and ``arrays/<i>.npy``: NumPy's own
     ``.npy`` format, read with ``allow_pickle=False``. ``snapshot.json`` has the format
     and version, the key (a hash of everything that shaped the state, see
     :mod:`sim.fork`), the week, the source version that wrote it, each array's dtype and
@@ -398,7 +398,12 @@ def save(snap: Snapshot, path: Path, source_version: str) -> None:
     }
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
+        # Deflate at level 1: a Croydon world goes from 89 MB to 12 MB for 0.5 s of a core
+        # (against 2 s for the burn-in itself), and reads back in 0.16 s.
+        with (
+            os.fdopen(fd, "wb") as fh,
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        ):
             zf.writestr(MANIFEST, json.dumps(manifest, separators=(",", ":")))
             for i, arr in enumerate(snap.arrays):
                 with zf.open(f"arrays/{i}.npy", "w", force_zip64=True) as out:

@@ -82,7 +82,7 @@ def test_a_resume_reads_a_snapshot_left_behind_and_remakes_a_damaged_one(forked,
     runs = exp.runs()
     first = next(r for r in runs if r.replicate == 0 and r.source == 0)
     second = next(r for r in runs if r.replicate == 1 and r.source == 0)
-    batch.shared_burn_in(exp.source_for(first), first.seed, out)  # finished before the kill
+    batch.shared_burn_in(exp.source_for(first), first.seed, out / "snapshots")  # before a kill
     key = fork.burn_in_key(exp.source_for(second), second.seed, batch.code_version())
     (out / "snapshots" / f"{key}.yjsnap").write_bytes(b"half a file")  # a damaged file
     result = run_experiment(forked.parent / "fork.toml", out, workers=1, progress=False)
@@ -121,3 +121,35 @@ def test_the_report_says_which_burn_in_was_run(forked: Path, tmp_path: Path):
     text = (write_report(out).parent / "index.md").read_text()
     assert "Shared burn-in: each seed burned in once under tiny's policies" in text
     assert "tiny-more-detection differ in more than policy and burned in on their own" in text
+
+
+def test_a_shared_store_keeps_the_worlds_for_the_next_experiment(forked: Path, tmp_path: Path):
+    store = tmp_path / "worlds"
+    first = run_experiment(
+        forked.parent / "fork.toml", tmp_path / "a", workers=1, progress=False, snapshots=store
+    )
+    made = [r["burn_in_s"] for r in first.per_run if "burn_in_s" in r]
+    assert made and max(made) > 0  # made once per seed...
+    assert len(list(store.glob("*.yjsnap"))) == 2  # ...and kept: 2 seeds
+    # Another experiment with the same baseline world and seeds reads them all.
+    again = run_experiment(
+        _experiment(tmp_path, name="more"), tmp_path / "b", workers=1, progress=False,
+        snapshots=store,
+    )  # fmt: skip
+    assert all(r.get("burn_in_s", 0.0) == 0.0 for r in again.per_run)
+    a = pd.read_parquet(forked / "summary").drop(columns=["experiment"], errors="ignore")
+    b = pd.read_parquet(tmp_path / "b" / "summary").drop(columns=["experiment"], errors="ignore")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_store_that_cannot_be_a_folder_is_one_error_and_nothing_is_left(forked, tmp_path):
+    from sim.tomlfile import InputError
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the store would go")
+    with pytest.raises(InputError, match="cannot be a folder"):
+        run_experiment(
+            forked.parent / "fork.toml", tmp_path / "out", workers=1, progress=False,
+            snapshots=blocked / "worlds",
+        )  # fmt: skip
+    assert not (tmp_path / "out").exists()
