@@ -251,8 +251,9 @@ def scenario_files(extra: str | Path | None = None) -> list[Path]:
 
 # -- the burned-in world ---------------------------------------------------------------------
 CACHE_ENV = "YJSIM_CACHE"  # a folder for yjsim's caches (default: $XDG_CACHE_HOME/yjsim)
-# Burned-in worlds kept: a 10,000-child world is about 20 MB, so 20 of them (a visitor's
-# sizes and seeds) stay well under half a gigabyte; the least recently used go first.
+# Burned-in worlds kept: a 10,000-child world is about 3 MB on disk (40,000 children about
+# 12 MB), so 20 of them (a visitor's sizes and seeds) stay under a quarter of a gigabyte;
+# the least recently used go first.
 CACHE_KEEP = 20
 
 
