@@ -153,3 +153,19 @@ def test_a_store_that_cannot_be_a_folder_is_one_error_and_nothing_is_left(forked
             snapshots=blocked / "worlds",
         )  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_each_posterior_draw_forks_from_its_own_burned_in_world(tmp_path: Path):
+    files = ", ".join(f'"{EXPERIMENT_SCENARIOS / f}.toml"' for f in ("tiny", "tiny-more-officers"))
+    path = tmp_path / "draws.toml"
+    path.write_text(f'name = "draws"\nscenarios = [{files}]\nreplicates = 1\ndraws = 2\nseed = 4\n')
+    exp = load_experiment(path)
+    assert exp.particles[0] != exp.particles[1]
+    result = run_experiment(path, tmp_path / "out", workers=1, progress=False)
+    assert (result.succeeded, result.failed) == (4, 0)
+    series = pd.read_parquet(tmp_path / "out" / "timeseries")
+    burn = series[series["week"] < 52].sort_values("week")
+    by = {key: g["offences"].to_numpy() for key, g in burn.groupby(["scenario", "draw"])}
+    for d in (1, 2):  # the policy shares its draw's burn-in with the baseline...
+        assert (by[("tiny", d)] == by[("tiny-more-officers", d)]).all()
+    assert not (by[("tiny", 1)] == by[("tiny", 2)]).all()  # ...and the draws differ
