@@ -35,7 +35,6 @@ from typing import Any
 from sim.scenario import Scenario
 from sim.snapshot import FORMAT, VERSION, Snapshot, capture
 
-MODES = ("shared", "own")
 # A scenario's parts that are names and labels, not the world or its policies.
 LABELS = ("name", "description", "extends", "parameters")
 # What a forked scenario may change at year 0.
