@@ -45,7 +45,6 @@ import random
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -342,17 +341,13 @@ def _yjsim_class(name: str, path: str) -> type:
     return cls
 
 
-def restore(
-    model: YouthJusticeModel,
-    snap: Snapshot,
-    keep_intervention: Callable[[str], bool] | None = None,
-) -> list[str]:
+def restore(model: YouthJusticeModel, snap: Snapshot) -> list[str]:
     """Write ``snap`` into ``model``, freshly built from a scenario with the same world.
 
     Each intervention of ``model`` that also ran in the snapshot with the same parameters
-    takes its state from it (and ``keep_intervention(name)``, if given, agrees); any
-    other starts as built: a programme begun, changed or stopped at the snapshot's week.
-    Returns the names of the interventions that started afresh.
+    takes its state from it; any other starts as built: a programme begun, changed or
+    stopped at the snapshot's week. Returns the names of the interventions that started
+    afresh.
     """
     if model.week != 0:
         raise SnapshotError("restore into a freshly built model (week 0)")
@@ -368,7 +363,7 @@ def restore(
     for item in model.interventions:
         saved = kept.get(item.name)
         same = saved is not None and saved["params"] == item.params.model_dump(mode="json")
-        if same and (keep_intervention is None or keep_intervention(item.name)):
+        if same:
             dec.decode(saved["state"], item, f"model.interventions.{item.name}")
         else:
             fresh.append(item.name)
