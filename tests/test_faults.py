@@ -153,7 +153,7 @@ def test_population_bound_is_documented_and_enforced():
 def test_workers_above_the_cores_are_refused_unless_allowed(tmp_path, monkeypatch):
     seen: list[int | None] = []
 
-    def fake_run(path, out, workers, scheduler, progress):
+    def fake_run(path, out, workers, scheduler, progress, snapshots=None):
         seen.append(workers)
         raise Fault(out, "stopped here by the test")
 
