@@ -603,7 +603,7 @@ class Network:
         receivers, values = [], []
         for layer, w in self._exposure_weights(term).items():
             rows = active[self.pupil[active]] if layer == "school" else active
-            cols, shares = _row_entries(self.adjacency[layer], rows, self._peer_shares(layer))
+            cols, shares = self._peer_shares(layer, rows)
             shares *= w
             receivers.append(cols)
             values.append(shares)
@@ -619,7 +619,7 @@ class Network:
         for layer, w in self._exposure_weights(term).items():
             u, d = (up[self.pupil[up]], down[self.pupil[down]]) if layer == "school" else (up, down)
             a = self.adjacency[layer]
-            cols, shares = _row_entries(a, np.concatenate([u, d]), self._peer_shares(layer))
+            cols, shares = self._peer_shares(layer, np.concatenate([u, d]))
             n_up = int((a.indptr[u + 1] - a.indptr[u]).sum())
             shares[:n_up] *= w
             shares[n_up:] *= -w
@@ -630,29 +630,24 @@ class Network:
         left = base[cols]
         base[cols[np.abs(left) < 1e-9]] = 0.0  # rounding left over from a share taken off
 
-    def _peer_shares(self, layer: str) -> np.ndarray:
-        """Each tie's share in peer exposure before the layer's weight, ``ties / the
-        receiver's live degree``, aligned with the layer matrix's entries (kept until the
-        next ``refresh``).
+    def _peer_shares(self, layer: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ties of ``rows`` in ``layer`` (their columns, in row order) and each tie's
+        share in peer exposure before the layer's weight, ``ties / the receiver's live
+        degree``.
 
-        Worked out once a year, for the rows live at the time only (those who have
-        left are never active; their entries are 0), instead of for the gathered ties
-        every week. School ties to someone who is not a pupil count 0 (adding 0
-        changes no sum).
+        Worked out for the rows gathered only (a few thousand after a September, a
+        few hundred a week), not for every tie each September: the live degrees and
+        who is a pupil change only in ``refresh``, so a tie's share is the same number
+        whenever it is worked out. School ties to someone who is not a pupil count 0
+        (adding 0 changes no sum). Those who have left are never gathered (their rows
+        are empty).
         """
-        key = f"peer:{layer}"
-        shares = self._combined.get(key)
-        if shares is None:
-            a = self.adjacency[layer]
-            first = a.indptr[self.people.lo]  # entries of live rows: the CSR's tail
-            shares = np.zeros(a.data.size)
-            cols = a.indices[first:]
-            with np.errstate(divide="ignore", invalid="ignore"):  # ties to leavers only
-                np.divide(a.data[first:], self.live_degree[layer][cols], out=shares[first:])
-            if layer == "school":
-                shares[first:][~self.pupil[cols]] = 0.0
-            self._combined[key] = shares
-        return shares
+        cols, shares = _row_entries(self.adjacency[layer], rows)
+        with np.errstate(divide="ignore", invalid="ignore"):  # ties to leavers only
+            np.divide(shares, self.live_degree[layer][cols], out=shares)
+        if layer == "school":
+            shares[~self.pupil[cols]] = 0.0
+        return cols, shares
 
     def random_partner(self, people: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One random friend, sibling or fellow gang member of each person (-1 if none).
