@@ -458,9 +458,17 @@ class Network:
         self._add(self.new_ties(rows, week, rng), week)
 
     def _add(self, ties: dict[str, np.ndarray], week: int) -> None:
-        """Add new ties to the edge lists, the matrices and the live degrees."""
+        """Add new ties to the edge lists, the matrices and the live degrees.
+
+        Those who have left are taken out first (see ``refresh``), so each layer's
+        matrix is copied once, by the merge, not a second time to empty their rows:
+        new ties are between live people only, so emptying before or after the merge
+        gives the same matrix, and the degrees are whole counts (exact in any order).
+        """
         n = self.people.capacity
-        for layer, e in ties.items():
+        self._drop_leavers(copy=False)
+        for layer in self.adjacency:  # every layer merged (a fresh copy), ties or none
+            e = ties.get(layer, np.empty((0, 2), dtype=np.int64))
             self.edges[layer] = np.concatenate([self.edges[layer], e])
             self.adjacency[layer] = self.adjacency[layer] + _adjacency(e, n)
             ends = np.concatenate([e[:, 0], e[:, 1]])
@@ -488,7 +496,22 @@ class Network:
     def refresh(self, week: int) -> None:
         """Take those who have left out of live degrees; who is a pupil; forget combined lists."""
         ppl = self.people
+        self._drop_leavers(copy=True)
+        # School ties only bind pupils of compulsory school age (under 16 at the
+        # start of the academic year, DfE); classmates leave school together.
+        age = age_of(ppl.birth_week, week)
+        self.pupil = np.nan_to_num(age, nan=99) < 16
+        self.pupil[: ppl.lo] = False
+        self._combined = {}
+
+    def _drop_leavers(self, copy: bool) -> None:
+        """Take those who have left since the last call out of the live degrees, the
+        matrices' rows and the edge lists. ``copy=False``: the matrices keep views of
+        their old arrays (for a merge that copies them next)."""
+        ppl = self.people
         n = ppl.capacity
+        if self._counted_lo == ppl.lo:
+            return
         leavers = np.arange(self._counted_lo, ppl.lo)
         for layer, a in list(self.adjacency.items()):
             cols, counts = _row_entries(a, leavers)
@@ -497,17 +520,11 @@ class Network:
             # active, offend or are searched from): empty them, so the matrices, the
             # peer shares and next September's merge hold live rows only. Ties between
             # two leavers go from the edge lists too.
-            self.adjacency[layer] = _without_rows_below(a, ppl.lo)
+            self.adjacency[layer] = _without_rows_below(a, ppl.lo, copy)
             e = self.edges[layer]
             # (compress: half the time of a boolean index of the (n, 2) array)
             self.edges[layer] = np.compress(np.maximum(e[:, 0], e[:, 1]) >= ppl.lo, e, axis=0)
         self._counted_lo = ppl.lo
-        # School ties only bind pupils of compulsory school age (under 16 at the
-        # start of the academic year, DfE); classmates leave school together.
-        age = age_of(ppl.birth_week, week)
-        self.pupil = np.nan_to_num(age, nan=99) < 16
-        self.pupil[: ppl.lo] = False
-        self._combined = {}
 
     @property
     def close_ties(self) -> sp.csr_matrix:
@@ -715,15 +732,21 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.diags(inv) @ a
 
 
-def _without_rows_below(m: sp.csr_matrix, lo: int) -> sp.csr_matrix:
-    """``m`` with rows ``0 .. lo-1`` emptied (the other rows' entries as they were)."""
+def _without_rows_below(m: sp.csr_matrix, lo: int, copy: bool = True) -> sp.csr_matrix:
+    """``m`` with rows ``0 .. lo-1`` emptied (the other rows' entries as they were).
+
+    ``copy=False``: the result's entries are views of ``m``'s (for a caller that
+    replaces it at once by a new matrix; a kept matrix must not be a view).
+    """
     first = int(m.indptr[lo])
     if first == 0:
         return m
     indptr = m.indptr - first
     indptr[: lo + 1] = 0
-    data, indices = m.data[first:].copy(), m.indices[first:].copy()  # copies free the rest
-    return sp.csr_matrix((data, indices, indptr), shape=m.shape)
+    data, indices = m.data[first:], m.indices[first:]
+    if copy:
+        data, indices = data.copy(), indices.copy()  # copies free the rest
+    return sp.csr_matrix((data, indices, indptr), shape=m.shape, copy=False)
 
 
 def _row_entries(
