@@ -466,10 +466,19 @@ class Network:
         gives the same matrix, and the degrees are whole counts (exact in any order).
         """
         n = self.people.capacity
-        self._drop_leavers(copy=False)
+        kept = self._drop_leavers(copy=False)
         for layer in self.adjacency:  # every layer merged (a fresh copy), ties or none
             e = ties.get(layer, np.empty((0, 2), dtype=np.int64))
-            self.edges[layer] = np.concatenate([self.edges[layer], e])
+            old, keep = self.edges[layer], kept.get(layer)
+            # The kept old ties and the new in one array, written once.
+            k = old.shape[0] if keep is None else int(np.count_nonzero(keep))
+            edges = np.empty((k + e.shape[0], 2), dtype=np.result_type(old, e))
+            if keep is None:
+                edges[:k] = old
+            else:
+                np.compress(keep, old, axis=0, out=edges[:k])
+            edges[k:] = e
+            self.edges[layer] = edges
             self.adjacency[layer] = self.adjacency[layer] + _adjacency(e, n)
             ends = np.concatenate([e[:, 0], e[:, 1]])
             self.live_degree[layer] += np.bincount(ends, minlength=n)
@@ -504,14 +513,16 @@ class Network:
         self.pupil[: ppl.lo] = False
         self._combined = {}
 
-    def _drop_leavers(self, copy: bool) -> None:
+    def _drop_leavers(self, copy: bool) -> dict[str, np.ndarray]:
         """Take those who have left since the last call out of the live degrees, the
         matrices' rows and the edge lists. ``copy=False``: the matrices keep views of
-        their old arrays (for a merge that copies them next)."""
+        their old arrays and the edge lists are left as they are; the masks of the
+        edges to keep are returned (for a merge that copies them all next)."""
         ppl = self.people
         n = ppl.capacity
+        kept: dict[str, np.ndarray] = {}
         if self._counted_lo == ppl.lo:
-            return
+            return kept
         leavers = np.arange(self._counted_lo, ppl.lo)
         for layer, a in list(self.adjacency.items()):
             cols, counts = _row_entries(a, leavers)
@@ -522,9 +533,12 @@ class Network:
             # two leavers go from the edge lists too.
             self.adjacency[layer] = _without_rows_below(a, ppl.lo, copy)
             e = self.edges[layer]
-            # (compress: half the time of a boolean index of the (n, 2) array)
-            self.edges[layer] = np.compress(np.maximum(e[:, 0], e[:, 1]) >= ppl.lo, e, axis=0)
+            kept[layer] = np.maximum(e[:, 0], e[:, 1]) >= ppl.lo
+            if copy:
+                # (compress: half the time of a boolean index of the (n, 2) array)
+                self.edges[layer] = np.compress(kept[layer], e, axis=0)
         self._counted_lo = ppl.lo
+        return kept
 
     @property
     def close_ties(self) -> sp.csr_matrix:
