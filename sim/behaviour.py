@@ -91,21 +91,9 @@ MEMORY_CUTOFF = 10.0
 FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
 
 
-def add_decay(
-    lh: np.ndarray,
-    now: int,
-    since: np.ndarray,
-    coef: float,
-    memory: float,
-    idx: np.ndarray | None = None,
-) -> None:
-    """lh += coef * exp(-(now - since)/memory), only where ``since`` is recent (NaN = never).
-
-    ``idx``: the positions where ``since >= now - MEMORY_CUTOFF * memory``, if the
-    caller has found them already (ascending); otherwise found here.
-    """
-    if idx is None:
-        idx = np.flatnonzero(since >= now - MEMORY_CUTOFF * memory)
+def add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
+    """lh += coef * exp(-(now - since)/memory), only where ``since`` is recent (NaN = never)."""
+    idx = np.flatnonzero(since >= now - MEMORY_CUTOFF * memory)
     if idx.size:
         lh[idx] += coef * np.exp((since[idx] - now) / memory)
 
@@ -500,15 +488,9 @@ class Offending(Concern):
             seen["da_risk_weight"][idx] = self.da_risk_weight[idx]
             self.risk_flag_log_risk[idx] = self.risk_flag_terms(idx)
 
-    def log_hazard(
-        self, week: int, peer: np.ndarray, recent: np.ndarray | None = None
-    ) -> tuple[np.ndarray, int]:
+    def log_hazard(self, week: int, peer: np.ndarray) -> tuple[np.ndarray, int]:
         """The live window's weekly log hazard (before programme multipliers), and how many
         of its rows (a prefix) are aged 10 or more.
-
-        ``recent``: if given, the live window's positions (ascending) whose last offence
-        is within the recent-offending term's reach (``last_offence_week >= week -
-        MEMORY_CUTOFF * recent_memory_weeks``), found by the caller's scan.
 
         Over the rows aged 10 or more (the under-10s are the window's last rows, in
         birth order, and their log hazard is -inf): the age-by-season table, plus the
@@ -534,11 +516,7 @@ class Offending(Concern):
         np.add(a, self.risk_flag_log_risk[rows], out=a)
         add_flag(a, p.coef_peer, peer[rows], buf)
         add_decay(a, week, ppl.victim_week[rows], p.coef_victim, p.victim_memory_weeks)
-        if recent is not None:
-            recent = recent[: np.searchsorted(recent, n)]  # the rows aged 10 or more
-        add_decay(
-            a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks, recent
-        )
+        add_decay(a, week, ppl.last_offence_week[rows], p.coef_recent, p.recent_memory_weeks)
         add_decay(a, week, ppl.released_week[rows], p.coef_post_release, p.release_memory_weeks)
         return lh, n
 
@@ -580,21 +558,13 @@ class Offending(Concern):
         # that change one person's hazard do not shift anyone else's draws.
         u_offend = rng.random(n_live)
 
-        # One scan of the window's last offences for both uses: who offended within the
-        # peer window (active) and who within the recent-offending term's reach.
-        last = ppl.last_offence_week[live]
-        peer_from = week - p.peer_window_weeks
-        memory_from = week - MEMORY_CUTOFF * p.recent_memory_weeks
-        seen = np.flatnonzero(last >= min(peer_from, memory_from))  # NaN (never): False
-        at = last[seen]
-        active = seen[at >= peer_from] + lo
+        recent = ppl.last_offence_week[live] >= week - p.peer_window_weeks  # NaN (never): False
+        active = np.flatnonzero(recent) + lo
         active = active[~(ppl.custody_release_week[active] > week)]  # at liberty (a few tested)
         peer = m.network.peer_exposure(active, m.calendar.term)
         self.last_peer_exposure = peer
 
-        # (nothing writes last_offence_week between the scan and the hazard)
-        recent = seen[at >= memory_from]
-        lh, n = self.log_hazard(week, peer, recent)  # rows from n on are under 10: hazard 0
+        lh, n = self.log_hazard(week, peer)  # rows from n on are under 10: hazard 0
         self.last_log_hazard = lh
         self.last_log_hazard_lo = lo
         hazard = np.exp(lh[:n], out=self.scratch_float[:n])

@@ -6,7 +6,6 @@ import mesa
 import numpy as np
 from conftest import small
 
-from sim.behaviour import MEMORY_CUTOFF
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
 from sim.events import KIND
@@ -118,24 +117,3 @@ def test_people_are_conserved_through_ageing_and_entry(small_scenario):
     assert age.min() >= 9 and age.max() < EXIT_AGE
     everyone_aged_out = (last - m.people.birth_week[: m.people.lo]) / 52 >= EXIT_AGE
     assert everyone_aged_out.all()
-
-
-def test_hazard_from_the_callers_scan_of_recent_offences_is_the_hazards_own():
-    """The log hazard given the window's recent offenders (found by the weekly scan that
-    also finds who is active) is, to the bit, the one that scans for them itself, week
-    by week through a September."""
-    m = YouthJusticeModel(scenario=small(years=2, burn_in=0))
-    p = m.offending.params
-    checked = 0
-    for _ in range(60):
-        m.step()
-        week, ppl = m.week, m.people
-        last = ppl.last_offence_week[ppl.live]
-        recent = np.flatnonzero(last >= week - MEMORY_CUTOFF * p.recent_memory_weeks)
-        peer = m.offending.last_peer_exposure
-        own, n = m.offending.log_hazard(week, peer)
-        given, n2 = m.offending.log_hazard(week, peer, recent)
-        assert n == n2
-        assert own.tobytes() == given.tobytes()
-        checked += recent.size
-    assert checked > 0
