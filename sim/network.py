@@ -458,10 +458,21 @@ class Network:
         self._add(self.new_ties(rows, week, rng), week)
 
     def _add(self, ties: dict[str, np.ndarray], week: int) -> None:
-        """Add new ties to the edge lists, the matrices and the live degrees."""
+        """Add new ties to the edge lists, the matrices and the live degrees.
+
+        Those who have left are taken out first (see ``refresh``), so each layer's
+        matrix is copied once, by the merge, not a second time to empty their rows:
+        new ties are between live people only, so emptying before or after the merge
+        gives the same matrix, and the degrees are whole counts (exact in any order).
+        """
         n = self.people.capacity
-        for layer, e in ties.items():
-            self.edges[layer] = np.concatenate([self.edges[layer], e])
+        kept = self._drop_leavers(copy=False)
+        for layer in self.adjacency:  # every layer merged (a fresh copy), ties or none
+            e = ties.get(layer, np.empty((0, 2), dtype=np.int64))
+            old, keep = self.edges[layer], kept.get(layer)
+            if keep is not None:  # leavers' ties out before the new are put after them
+                old = np.compress(keep, old, axis=0)  # (half the time of a boolean index)
+            self.edges[layer] = np.concatenate([old, e])
             self.adjacency[layer] = self.adjacency[layer] + _adjacency(e, n)
             ends = np.concatenate([e[:, 0], e[:, 1]])
             self.live_degree[layer] += np.bincount(ends, minlength=n)
@@ -488,7 +499,24 @@ class Network:
     def refresh(self, week: int) -> None:
         """Take those who have left out of live degrees; who is a pupil; forget combined lists."""
         ppl = self.people
+        self._drop_leavers(copy=True)
+        # School ties only bind pupils of compulsory school age (under 16 at the
+        # start of the academic year, DfE); classmates leave school together.
+        age = age_of(ppl.birth_week, week)
+        self.pupil = np.nan_to_num(age, nan=99) < 16
+        self.pupil[: ppl.lo] = False
+        self._combined = {}
+
+    def _drop_leavers(self, copy: bool) -> dict[str, np.ndarray]:
+        """Take those who have left since the last call out of the live degrees, the
+        matrices' rows and the edge lists. ``copy=False``: the matrices keep views of
+        their old arrays and the edge lists are left as they are; the masks of the
+        edges to keep are returned (for a merge that copies them all next)."""
+        ppl = self.people
         n = ppl.capacity
+        kept: dict[str, np.ndarray] = {}
+        if self._counted_lo == ppl.lo:
+            return kept
         leavers = np.arange(self._counted_lo, ppl.lo)
         for layer, a in list(self.adjacency.items()):
             cols, counts = _row_entries(a, leavers)
@@ -497,17 +525,14 @@ class Network:
             # active, offend or are searched from): empty them, so the matrices, the
             # peer shares and next September's merge hold live rows only. Ties between
             # two leavers go from the edge lists too.
-            self.adjacency[layer] = _without_rows_below(a, ppl.lo)
+            self.adjacency[layer] = _without_rows_below(a, ppl.lo, copy)
             e = self.edges[layer]
-            # (compress: half the time of a boolean index of the (n, 2) array)
-            self.edges[layer] = np.compress(np.maximum(e[:, 0], e[:, 1]) >= ppl.lo, e, axis=0)
+            kept[layer] = np.maximum(e[:, 0], e[:, 1]) >= ppl.lo
+            if copy:
+                # (compress: half the time of a boolean index of the (n, 2) array)
+                self.edges[layer] = np.compress(kept[layer], e, axis=0)
         self._counted_lo = ppl.lo
-        # School ties only bind pupils of compulsory school age (under 16 at the
-        # start of the academic year, DfE); classmates leave school together.
-        age = age_of(ppl.birth_week, week)
-        self.pupil = np.nan_to_num(age, nan=99) < 16
-        self.pupil[: ppl.lo] = False
-        self._combined = {}
+        return kept
 
     @property
     def close_ties(self) -> sp.csr_matrix:
@@ -603,7 +628,7 @@ class Network:
         receivers, values = [], []
         for layer, w in self._exposure_weights(term).items():
             rows = active[self.pupil[active]] if layer == "school" else active
-            cols, shares = _row_entries(self.adjacency[layer], rows, self._peer_shares(layer))
+            cols, shares = self._peer_shares(layer, rows)
             shares *= w
             receivers.append(cols)
             values.append(shares)
@@ -619,7 +644,7 @@ class Network:
         for layer, w in self._exposure_weights(term).items():
             u, d = (up[self.pupil[up]], down[self.pupil[down]]) if layer == "school" else (up, down)
             a = self.adjacency[layer]
-            cols, shares = _row_entries(a, np.concatenate([u, d]), self._peer_shares(layer))
+            cols, shares = self._peer_shares(layer, np.concatenate([u, d]))
             n_up = int((a.indptr[u + 1] - a.indptr[u]).sum())
             shares[:n_up] *= w
             shares[n_up:] *= -w
@@ -630,29 +655,24 @@ class Network:
         left = base[cols]
         base[cols[np.abs(left) < 1e-9]] = 0.0  # rounding left over from a share taken off
 
-    def _peer_shares(self, layer: str) -> np.ndarray:
-        """Each tie's share in peer exposure before the layer's weight, ``ties / the
-        receiver's live degree``, aligned with the layer matrix's entries (kept until the
-        next ``refresh``).
+    def _peer_shares(self, layer: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ties of ``rows`` in ``layer`` (their columns, in row order) and each tie's
+        share in peer exposure before the layer's weight, ``ties / the receiver's live
+        degree``.
 
-        Worked out once a year, for the rows live at the time only (those who have
-        left are never active; their entries are 0), instead of for the gathered ties
-        every week. School ties to someone who is not a pupil count 0 (adding 0
-        changes no sum).
+        Worked out for the rows gathered only (a few thousand after a September, a
+        few hundred a week), not for every tie each September: the live degrees and
+        who is a pupil change only in ``refresh``, so a tie's share is the same number
+        whenever it is worked out. School ties to someone who is not a pupil count 0
+        (adding 0 changes no sum). Those who have left are never gathered (their rows
+        are empty).
         """
-        key = f"peer:{layer}"
-        shares = self._combined.get(key)
-        if shares is None:
-            a = self.adjacency[layer]
-            first = a.indptr[self.people.lo]  # entries of live rows: the CSR's tail
-            shares = np.zeros(a.data.size)
-            cols = a.indices[first:]
-            with np.errstate(divide="ignore", invalid="ignore"):  # ties to leavers only
-                np.divide(a.data[first:], self.live_degree[layer][cols], out=shares[first:])
-            if layer == "school":
-                shares[first:][~self.pupil[cols]] = 0.0
-            self._combined[key] = shares
-        return shares
+        cols, shares = _row_entries(self.adjacency[layer], rows)
+        with np.errstate(divide="ignore", invalid="ignore"):  # ties to leavers only
+            np.divide(shares, self.live_degree[layer][cols], out=shares)
+        if layer == "school":
+            shares[~self.pupil[cols]] = 0.0
+        return cols, shares
 
     def random_partner(self, people: np.ndarray, u: np.ndarray) -> np.ndarray:
         """One random friend, sibling or fellow gang member of each person (-1 if none).
@@ -720,15 +740,21 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.diags(inv) @ a
 
 
-def _without_rows_below(m: sp.csr_matrix, lo: int) -> sp.csr_matrix:
-    """``m`` with rows ``0 .. lo-1`` emptied (the other rows' entries as they were)."""
+def _without_rows_below(m: sp.csr_matrix, lo: int, copy: bool = True) -> sp.csr_matrix:
+    """``m`` with rows ``0 .. lo-1`` emptied (the other rows' entries as they were).
+
+    ``copy=False``: the result's entries are views of ``m``'s (for a caller that
+    replaces it at once by a new matrix; a kept matrix must not be a view).
+    """
     first = int(m.indptr[lo])
     if first == 0:
         return m
     indptr = m.indptr - first
     indptr[: lo + 1] = 0
-    data, indices = m.data[first:].copy(), m.indices[first:].copy()  # copies free the rest
-    return sp.csr_matrix((data, indices, indptr), shape=m.shape)
+    data, indices = m.data[first:], m.indices[first:]
+    if copy:
+        data, indices = data.copy(), indices.copy()  # copies free the rest
+    return sp.csr_matrix((data, indices, indptr), shape=m.shape, copy=False)
 
 
 def _row_entries(

@@ -168,3 +168,35 @@ def test_leavers_rows_emptied_and_live_rows_kept():
         full.sum_duplicates()
         live = slice(lo, n)
         assert (a[live] != full[live]).nnz == 0
+
+
+def test_peer_shares_of_gathered_rows_are_each_ties_share_of_the_live_degree():
+    """The shares worked out for the rows gathered are, to the bit, every live tie's
+    ``ties / the receiver's live degree`` worked out for the whole matrix at once (school
+    ties to non-pupils 0), after Septembers; and the merged matrices own their arrays
+    (no views of the matrices they replaced, which a snapshot could not keep)."""
+    model = YouthJusticeModel(scenario=small(years=2, burn_in=0))
+    for _ in range(2 * 52):
+        model.step()
+    before = dict(model.network.adjacency)
+    model.step()  # the second September with leavers
+    net, ppl = model.network, model.people
+    assert net._counted_lo > 0
+    rows = np.arange(ppl.lo, ppl.n)
+    for layer, a in net.adjacency.items():
+        old = before[layer]
+        assert a is not old
+        assert not np.shares_memory(a.data, old.data)
+        assert not np.shares_memory(a.indices, old.indices)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = a.data / net.live_degree[layer][a.indices]
+        if layer == "school":
+            want[~net.pupil[a.indices]] = 0.0
+        pick = rows[::7]
+        cols, shares = net._peer_shares(layer, pick)
+        got_cols, got = [], []
+        for r in pick:
+            got_cols.append(a.indices[a.indptr[r] : a.indptr[r + 1]])
+            got.append(want[a.indptr[r] : a.indptr[r + 1]])
+        np.testing.assert_array_equal(cols, np.concatenate(got_cols))
+        assert shares.tobytes() == np.concatenate(got).tobytes()
