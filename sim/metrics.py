@@ -506,21 +506,58 @@ def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def _children_in_window(
-    people: pd.DataFrame, events: pd.DataFrame, start_day: int, end_day: int
-) -> pd.DataFrame:
-    """The events in [start_day, end_day) of people then aged 10-17, with their age and year
-    of the window (0, 1, ...)."""
-    window = events.loc[_in_window(events["day"], start_day, end_day)]
-    birth = window["person"].map(by_person(people, "birth_day"))
-    if birth.isna().any():
-        raise ValueError("events refer to people missing from the people table")
-    age = age_in_years(window["day"], birth)
-    child = age < ADULT_AGE
-    out = window.loc[child].copy()
-    out["age"] = age[child]
-    out["year"] = ((out["day"] - start_day) // DAYS_PER_YEAR).astype(np.int64)
-    return out
+@dataclass(frozen=True)
+class _WindowOffences:
+    """Row numbers of the offences committed in a window, with the offender's age then and
+    the window's year (0, 1, ...): plain arrays over the offence table, no copy of it."""
+
+    rows: np.ndarray
+    person: np.ndarray
+    age: np.ndarray
+    year: np.ndarray
+
+    @classmethod
+    def of(
+        cls, people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
+    ) -> _WindowOffences:
+        day = offences["day"].to_numpy()
+        rows = np.flatnonzero((day >= start_day) & (day < end_day))
+        person = offences["person"].to_numpy()[rows]
+        birth = by_person(people, "birth_day")
+        if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
+            if person.size and person.max() >= len(birth):
+                raise ValueError("offences refer to people missing from the people table")
+            born = birth.to_numpy()[person]
+        else:
+            born = birth.reindex(person).to_numpy()
+            if np.isnan(born.astype(float)).any():
+                raise ValueError("offences refer to people missing from the people table")
+        age = age_in_years(day[rows], born)
+        year = ((day[rows] - start_day) // DAYS_PER_YEAR).astype(np.int64)
+        return cls(rows, person, age, year)
+
+    def children(self) -> np.ndarray:
+        """Mask of the offences committed at 10-17."""
+        return self.age < ADULT_AGE
+
+
+def _distinct_per_year(person: np.ndarray, year: np.ndarray, flag: np.ndarray) -> tuple[int, int]:
+    """Over the years: distinct (person, year) pairs, and those of them with ``flag`` on at
+    least one row. Marker arrays, one year at a time (a loop over years, not people)."""
+    if person.size == 0:
+        return 0, 0
+    seen = np.zeros(int(person.max()) + 1, dtype=bool)
+    flagged = np.zeros_like(seen)
+    pairs = with_flag = 0
+    for y in np.unique(year):
+        at = year == y
+        seen[:] = False
+        flagged[:] = False
+        seen[person[at]] = True
+        flagged[person[at & flag]] = True
+        pairs += int(seen.sum())
+        with_flag += int(flagged.sum())
+    return pairs, with_flag
 
 
 def offending_prevalence(
@@ -537,9 +574,10 @@ def offending_prevalence(
     10-17-year-olds. (A survey asks children of 10-17 about the last 12 months; counting
     offences at 10-17 differs from that only at the edges of the age range.)
     """
-    kids = _children_in_window(people, offences[["person", "day"]], start_day, end_day)
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    child = w.children()
+    offenders, _ = _distinct_per_year(w.person[child], w.year[child], np.zeros(child.sum(), bool))
     years = (end_day - start_day) / DAYS_PER_YEAR
-    offenders = len(kids[["person", "year"]].drop_duplicates())
     return _rate(offenders / years, population_10_17)
 
 
@@ -549,16 +587,14 @@ def attrition(
     """Of the offences children (10-17) commit in [start_day, end_day): the share detected
     and the share proven by a caution or conviction (the rest is the dark figure and the
     attrition of the pathway)."""
-    kids = _children_in_window(
-        people,
-        offences[["person", "day", "detected", "proven_day", "disposal"]],
-        start_day,
-        end_day,
-    )
-    n = len(kids)
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    rows = w.rows[w.children()]
+    proven = offences["proven_day"].to_numpy()[rows]
+    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
+    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
     return {
-        "detected": _rate(kids["detected"].astype(bool).sum(), n),
-        "proven": _rate(_formal_proven(kids).sum(), n),
+        "detected": _rate(offences["detected"].to_numpy()[rows].astype(bool).sum(), rows.size),
+        "proven": _rate(formal.sum(), rows.size),
     }
 
 
@@ -598,24 +634,16 @@ def co_offending(
 
     ``offences`` needs person, day and co_group (-1 for an offence committed alone).
     """
-    window = offences.loc[_in_window(offences["day"], start_day, end_day)]
-    birth = window["person"].map(by_person(people, "birth_day"))
-    if birth.isna().any():
-        raise ValueError("offences refer to people missing from the people table")
-    age = age_in_years(window["day"], birth)
-    together = (window["co_group"] >= 0).to_numpy()
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    together = offences["co_group"].to_numpy()[w.rows] >= 0
     by_age = {}
     for a in OFFENDING_AGES:  # a loop over 11 ages, not people
-        at = age == a
+        at = w.age == a
         by_age[str(a)] = _rate(together[at].sum(), at.sum())
-    child = age < ADULT_AGE
-    year = ((window["day"].to_numpy() - start_day) // DAYS_PER_YEAR).astype(np.int64)
-    pairs = pd.DataFrame(
-        {"person": window["person"].to_numpy()[child], "year": year[child], "with": together[child]}
-    )
-    per_offender = pairs.groupby(["person", "year"])["with"].any()
+    child = w.children()
+    offenders, with_others = _distinct_per_year(w.person[child], w.year[child], together[child])
     return {
         "share_of_offences_10_17": _rate(together[child].sum(), child.sum()),
-        "share_of_offenders_10_17": _rate(per_offender.sum(), len(per_offender)),
+        "share_of_offenders_10_17": _rate(with_others, offenders),
         "share_of_offences_by_age": by_age,
     }

@@ -62,8 +62,10 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     start = model.burn_in_weeks * DAYS_PER_WEEK
     end = (model.burn_in_weeks + model.measured_weeks) * DAYS_PER_WEEK
     people = people_frame(model)
-    # The measures read no offence's type, gravity or co-offending group (0.3 GB for London).
-    offences = model.events.offences_frame(("person", "day", "detected", "proven_day", "disposal"))
+    # The measures read no offence's type or gravity (0.2 GB for London).
+    offences = model.events.offences_frame(
+        ("person", "day", "detected", "proven_day", "disposal", "co_group")
+    )
     disposals = model.events.disposals_frame()
     releases = model.events.releases_frame()
 
@@ -152,9 +154,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "disposals_per_year": metrics.disposals_per_year(
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
         ),
-        "co_offending": metrics.co_offending(
-            people, model.events.offences_frame(("person", "day", "co_group")), start, end
-        ),
+        "co_offending": metrics.co_offending(people, offences, start, end),
         "relative_rate_index": rri,
         "cost_per_year_gbp": cost_per_year(model),
         "intervention_reach": {i.name: i.outputs(years)["reach"] for i in model.interventions},
