@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from sim.tomlfile import InputError
@@ -97,3 +99,28 @@ def remove_made(made: list[Path]) -> None:
             d.rmdir()
         except OSError:
             break
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """``write(tmp)`` to a temporary file in the same folder, then rename: whole or absent.
+
+    The temporary name starts with "." and ends with ".tmp" (readers skip it; a batch
+    sweeps leftovers). The file gets the permissions of any file the user creates (0666
+    less the umask); ``mkstemp`` alone would leave it readable by its owner only.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

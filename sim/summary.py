@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from sim.costs import pathway_costs
 from sim.events import DISPOSALS, labels
+from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
@@ -274,30 +273,6 @@ def timeseries(model: YouthJusticeModel) -> pd.DataFrame:
     return df
 
 
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write to a temporary file in the same folder, then rename: whole or absent.
-
-    The file gets the permissions of any file the user creates (0666 less the umask);
-    ``mkstemp`` alone would leave it readable by its owner only.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(out: Path, summary: dict[str, Any], series: pd.DataFrame) -> None:
     """``summary.json`` and ``timeseries.parquet`` in ``out``, each written atomically."""
     out.mkdir(parents=True, exist_ok=True)
@@ -305,5 +280,5 @@ def write_outputs(out: Path, summary: dict[str, Any], series: pd.DataFrame) -> N
     def _json(tmp: str) -> None:
         Path(tmp).write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
 
-    _atomic_write(out / "summary.json", _json)
-    _atomic_write(out / "timeseries.parquet", lambda tmp: series.to_parquet(tmp, index=False))
+    write_atomically(out / "summary.json", _json)
+    write_atomically(out / "timeseries.parquet", lambda tmp: series.to_parquet(tmp, index=False))
