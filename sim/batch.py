@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim import fork, simulation, snapshot
+from sim import fork, simulation
 from sim.experiment import Experiment, ExperimentError, RunSpec, load_experiment
 from sim.faults import RESUME, Fault, check_writable, os_fault, remove_made
 from sim.results import (
@@ -156,22 +156,15 @@ def run_one(
     }
 
 
-def shared_burn_in(source: Scenario, seed: int, store: Path) -> tuple[Snapshot, str, float]:
-    """The burned-in world of ``source`` with ``seed``: from the folder ``store`` if a valid
-    snapshot is there (a resumed batch, or an earlier experiment sharing the store), else
-    made and saved there. Returns it, its file and the seconds spent making it (0 if read)."""
-    key = fork.burn_in_key(source, seed, code_version())
-    path = store / f"{key}{snapshot.SUFFIX}"
-    if path.is_file():
-        try:
-            return snapshot.load(path, key), str(path), 0.0
-        except snapshot.SnapshotError:
-            path.unlink(missing_ok=True)  # damaged (a killed write cannot leave one): make it again
-    t0 = time.perf_counter()
-    snap = fork.burn_in(source, seed, key)
-    path.parent.mkdir(exist_ok=True)
-    snapshot.save(snap, path, code_version())
-    return snap, str(path), time.perf_counter() - t0
+def shared_burn_in(
+    source: Scenario, seed: int, store: Path, source_version: str | None = None
+) -> tuple[Snapshot, str, float]:
+    """The burned-in world of ``source`` with ``seed``, kept in the folder ``store`` (a
+    resumed batch, or an earlier experiment sharing the store, finds it there): see
+    :func:`sim.fork.stored_burn_in`. Returns it, its file and the seconds spent making it."""
+    version = source_version or code_version()
+    snap, path, made_s = fork.stored_burn_in(source, seed, store, version)
+    return snap, str(path), made_s
 
 
 def run_chunk(
@@ -192,6 +185,8 @@ def run_chunk(
     ``keep`` (a store shared by experiments).
     """
     folder = Path(store) if store is not None else Path(out) / SNAPSHOTS
+    # The source's hash (a read of every module) once a chunk, not once a run.
+    version = code_version() if any(source is not None for _, _, source in chunk) else ""
     results = []
     held: tuple[str, Snapshot, str] | None = None  # (key, snapshot, file) of the last group
     group_ok: dict[str, bool] = {}
@@ -202,12 +197,12 @@ def run_chunk(
         elif source is None:
             result = run_one(run, sc, Path(out), outputs, ctx)
         else:
-            key = fork.burn_in_key(source, run.seed, code_version())
+            key = fork.burn_in_key(source, run.seed, version)
             made_s = 0.0
             try:
                 if held is None or held[0] != key:
                     held = None  # let the last group's world go before making the next
-                    snap, path, made_s = shared_burn_in(source, run.seed, folder)
+                    snap, path, made_s = shared_burn_in(source, run.seed, folder, version)
                     held = (key, snap, path)
             except Exception as exc:  # the burn-in itself failed: every run of it fails
                 error = f"the shared burn-in failed: {_error_text(exc)}"

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sim.scenario import Scenario
-from sim.snapshot import FORMAT, VERSION, Snapshot, capture
+from sim.snapshot import FORMAT, SUFFIX, VERSION, Snapshot, SnapshotError, capture, load, save
 
 # A scenario's parts that are names and labels, not the world or its policies.
 LABELS = ("name", "description", "extends", "parameters")
@@ -105,3 +107,37 @@ def burn_in(scenario: Scenario, seed: int, key: str = "") -> Snapshot:
         return capture(model, key)  # the model is dropped: its arrays are the snapshot's
     finally:
         mesa.Agent._ids.pop(model, None)
+
+
+def stored_burn_in(
+    source: Scenario,
+    seed: int,
+    folder: Path,
+    source_version: str,
+    *,
+    unwritable_ok: bool = False,
+) -> tuple[Snapshot, Path, float]:
+    """``source``'s burned-in world with ``seed``, kept in ``folder`` under its key: read
+    from there if a valid snapshot is there, else made and saved there (a damaged file is
+    made again). Returns the world, its file and the seconds spent making it (0 if read).
+
+    With ``unwritable_ok`` a folder that cannot be written costs the burn-in next time
+    rather than raising (the browser view's cache in a read-only home).
+    """
+    key = burn_in_key(source, seed, source_version)
+    path = Path(folder) / f"{key}{SUFFIX}"
+    if path.is_file():
+        try:
+            return load(path, key), path, 0.0
+        except SnapshotError:
+            pass  # damaged (a killed write cannot leave one): made again below
+    t0 = time.perf_counter()
+    snap = burn_in(source, seed, key)
+    made_s = time.perf_counter() - t0
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(snap, path, source_version)
+    except OSError:
+        if not unwritable_ok:
+            raise
+    return snap, path, made_s

@@ -276,22 +276,13 @@ def burned_in_world(settings: VizSettings) -> snapshot.Snapshot:
     """
     source = settings.world()
     seed = settings.seed if settings.seed is not None else source.run.seed
-    key = fork.burn_in_key(source, seed, code_version())
-    path = cache_dir() / f"{key}{snapshot.SUFFIX}"
-    if path.is_file():
-        try:
-            snap = snapshot.load(path, key)
-            os.utime(path)  # recently used: pruned last
-            return snap
-        except snapshot.SnapshotError:
-            pass  # made again below
-    snap = fork.burn_in(source, seed, key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.save(snap, path, code_version())
+    snap, path, made_s = fork.stored_burn_in(
+        source, seed, cache_dir(), code_version(), unwritable_ok=True
+    )
+    if made_s and path.is_file():
         prune_cache(path.parent, CACHE_KEEP)
-    except OSError:
-        pass
+    elif path.is_file():
+        os.utime(path)  # recently used: pruned last
     return snap
 
 
