@@ -132,10 +132,14 @@ class Experiment:
 
     def scenario_for(self, run: RunSpec) -> Scenario:
         """The run's scenario, with its draw's particle applied."""
-        sc = self.scenarios[run.scenario_index]
-        if run.particle == 0 or self.posterior is None:
+        return self._drawn(run.scenario_index, run.particle)
+
+    def _drawn(self, index: int, particle: int) -> Scenario:
+        """Scenario ``index`` with posterior ``particle`` applied (0: as it is)."""
+        sc = self.scenarios[index]
+        if particle == 0 or self.posterior is None:
             return sc
-        drawn = self.posterior.draw(run.particle)
+        drawn = self.posterior.draw(particle)
         # Parameters the scenario file sets itself are not drawn (scenario.py).
         return apply_overrides(sc, {k: v for k, v in drawn.items() if k in sc.posterior_names})
 
@@ -186,19 +190,7 @@ class Experiment:
 
     def source_for(self, run: RunSpec) -> Scenario | None:
         """The scenario (draw applied) whose burn-in ``run`` starts from, or None."""
-        if run.source < 0:
-            return None
-        return self.scenario_for(
-            RunSpec(
-                run.source,
-                self.scenarios[run.source].name,
-                run.draw,
-                run.replicate,
-                run.seed,
-                "",
-                run.particle,
-            )
-        )
+        return None if run.source < 0 else self._drawn(run.source, run.particle)
 
     def fingerprint(self) -> dict[str, str]:
         """Hashes of what determines the results: the file and each resolved scenario."""

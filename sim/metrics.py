@@ -541,9 +541,12 @@ class _WindowOffences:
         return self.age < ADULT_AGE
 
 
-def _distinct_per_year(person: np.ndarray, year: np.ndarray, flag: np.ndarray) -> tuple[int, int]:
+def _distinct_per_year(
+    person: np.ndarray, year: np.ndarray, flag: np.ndarray | None = None
+) -> tuple[int, int]:
     """Over the years: distinct (person, year) pairs, and those of them with ``flag`` on at
-    least one row. Marker arrays, one year at a time (a loop over years, not people)."""
+    least one row (0 without a flag). Marker arrays, one year at a time (a loop over
+    years, not people)."""
     if person.size == 0:
         return 0, 0
     seen = np.zeros(int(person.max()) + 1, dtype=bool)
@@ -554,7 +557,8 @@ def _distinct_per_year(person: np.ndarray, year: np.ndarray, flag: np.ndarray) -
         seen[:] = False
         flagged[:] = False
         seen[person[at]] = True
-        flagged[person[at & flag]] = True
+        if flag is not None:
+            flagged[person[at & flag]] = True
         pairs += int(seen.sum())
         with_flag += int(flagged.sum())
     return pairs, with_flag
@@ -576,7 +580,7 @@ def offending_prevalence(
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
     child = w.children()
-    offenders, _ = _distinct_per_year(w.person[child], w.year[child], np.zeros(child.sum(), bool))
+    offenders, _ = _distinct_per_year(w.person[child], w.year[child])
     years = (end_day - start_day) / DAYS_PER_YEAR
     return _rate(offenders / years, population_10_17)
 

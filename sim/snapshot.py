@@ -96,11 +96,6 @@ class Snapshot:
     tree: dict[str, Any]
     arrays: list[np.ndarray]
 
-    @property
-    def intervention_params(self) -> dict[str, Any]:
-        """The parameters each intervention ran with (JSON), by name."""
-        return {k: v["params"] for k, v in self.tree["interventions"].items()}
-
 
 # -- taking a snapshot ---------------------------------------------------------------
 
@@ -118,7 +113,7 @@ class _Encoder:
             return {"t": "model"}
         if value is None or isinstance(value, bool | str):
             return value
-        if isinstance(value, int) and type(value) is int:
+        if type(value) is int:
             return value
         if type(value) is float:
             return value if np.isfinite(value) else {"t": "float", "v": repr(value)}
