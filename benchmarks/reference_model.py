@@ -131,6 +131,7 @@ class YoungPerson(mesa.Agent):
         self.row = row  # the person's id (their row in the engine it was copied from)
         self.male = bool(state.pop("sex") == 1)
         self.pupil_referral_unit = state.pop("pupil_referral_unit")  # school id if excluded
+        self.persistent = bool(state.pop("persistent"))  # early-onset persistent trajectory
         for name in COPIED:
             setattr(self, name, state[name])
         self.open_case: Case | None = None
@@ -212,8 +213,16 @@ class YoungPerson(mesa.Agent):
         b, m = self.model.params.behaviour, self.model
         age = math.floor(week - self.birth_week) / WEEKS_PER_YEAR  # whole weeks (docs/ODD.md)
         peak = b.peak_age_male if self.male else b.peak_age_female
-        width = b.rise_width if age < peak else b.fall_width
-        sex = 1.0 if self.male else b.female_rate_ratio
+        if self.persistent:  # early onset, slow desistance, a higher level
+            rise, fall, level = (
+                b.persistent_rise_width,
+                b.persistent_fall_width,
+                b.persistent_rate_ratio,
+            )
+        else:
+            rise, fall, level = b.rise_width, b.fall_width, 1.0
+        width = rise if age < peak else fall
+        sex = level * (1.0 if self.male else b.female_rate_ratio)
         lh = math.log(b.base_weekly_rate * m.season_factor * sex)
         lh -= 0.5 * ((age - peak) / width) ** 2
         lh += b.coef_deprivation * self.deprivation
@@ -264,7 +273,8 @@ class YoungPerson(mesa.Agent):
         m, b = self.model, self.model.params.behaviour
         kind = self.random.choices(range(len(OFFENCE_TYPES)), weights=m.offence_mix(self))[0]
         partner = None
-        if self.random.random() < b.co_offending_share:
+        share = b.co_offending_share_at_14 + b.co_offending_change_per_year * (self.age(week) - 14)
+        if self.random.random() < share:
             partner = self.find_co_offender(week)
         group = m.new_group() if partner is not None else None
         self.commit(kind, group, week)
@@ -272,22 +282,30 @@ class YoungPerson(mesa.Agent):
             partner.commit(kind, group, week)
 
     def find_co_offender(self, week: int) -> YoungPerson | None:
-        """A random friend, sibling or fellow gang member, readily if they offend already."""
+        """Up to three random friends, siblings or fellow gang members are asked in turn:
+        one who offends already joins, another with a chance; if none says yes, the
+        first one able to (here, at liberty, 10 or over) goes along."""
         m = self.model
         ties = [j for layer in m.close_tie_layers for j in layer[self.row]]
         if not ties:
             return None
-        other = m.person[self.random.choice(ties)]
-        if not other.present or other.in_custody(week):
-            return None
-        if other.age(week) < AGE_OF_RESPONSIBILITY:
-            return None
-        accept = (
-            1.0
-            if other.offended_recently(week)
-            else m.params.behaviour.co_offender_inactive_acceptance
-        )
-        return other if self.random.random() < accept else None
+        first_able = None
+        for _ in range(3):
+            other = m.person[self.random.choice(ties)]
+            able = other is not self and other.present and not other.in_custody(week)
+            able = able and other.age(week) >= AGE_OF_RESPONSIBILITY
+            accept = (
+                1.0
+                if other.offended_recently(week)
+                else m.params.behaviour.co_offender_inactive_acceptance
+            )
+            says_yes = self.random.random() < accept
+            if not able:
+                continue
+            if says_yes:
+                return other
+            first_able = first_able or other
+        return first_able
 
     def commit(self, kind: int, group: int | None, week: int) -> None:
         """Record this person's part in an offence, and its young victim if any."""
@@ -532,6 +550,7 @@ class ReferenceModel(mesa.Model):
         for i in range(ppl.n):  # those who left (rows below lo) are kept: their ties remain
             state = {name: _python(getattr(ppl, name)[i]) for name in (*COPIED, "sex")}
             state["pupil_referral_unit"] = _pupil_referral_unit(ppl, i)
+            state["persistent"] = int(engine.offending.trajectory[i]) == 1
             self.person[i] = YoungPerson(self, row=i, state=state)
             if i < ppl.lo:
                 self.person[i].leave()

@@ -1,8 +1,16 @@
 """Offending: the weekly hazard, offence types, co-offending, young victims.
 
-    h_i = base x age_curve(age, sex) x season
+    h_i = base x age_curve(age, sex, trajectory_i) x season
               x exp(b.x_i + g.peer_i + d.gang_i + l.label_i + history_i + propensity_i)
               x programme multipliers
+
+Each child follows one of two developmental trajectories, fixed at entry (the
+taxonomy of Moffitt 1993; the Cambridge Study's chronic group, Farrington et al.
+2013): most are **adolescence-limited**, whose age curve rises steeply to the
+mid-teen peak and falls after it; a few are **early-onset persistent**, more
+likely among children with the most childhood adversity, whose curve is higher,
+starts early and falls slowly. So early onset predicts persistence without any
+rule saying so: a child offending at 10-12 is more likely to be persistent.
 
 Ethnic group is not an argument of anything here. Desistance is not a
 separate rule: it follows from the falling side of the age curve and from
@@ -33,34 +41,81 @@ from sim.params import (
     Probability,
     param,
 )
-from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE, age_of
+from sim.population import AGE_OF_RESPONSIBILITY, EXIT_AGE, People, age_of
 from sim.rng import rank_within
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
 
-def age_curve(age: np.ndarray, male: np.ndarray, p: Offending.Params) -> np.ndarray:
-    """Relative hazard by age and sex: rises to a peak, then falls more slowly."""
+# The developmental trajectories, in the order of ``Offending.trajectory``'s values.
+TRAJECTORIES = ("adolescence_limited", "early_onset_persistent")
+PERSISTENT = TRAJECTORIES.index("early_onset_persistent")
+
+
+def age_curve(
+    age: np.ndarray, male: np.ndarray, p: Offending.Params, trajectory: int = 0
+) -> np.ndarray:
+    """Relative hazard by age, sex and trajectory: rises to a peak, then falls more slowly.
+
+    The early-onset persistent curve is ``persistent_rate_ratio`` times higher at the
+    peak and wider on both sides (it starts earlier and falls later)."""
     peak = np.where(male, p.peak_age_male, p.peak_age_female)
-    width = np.where(age < peak, p.rise_width, p.fall_width)
-    scale = np.where(male, 1.0, p.female_rate_ratio) * (age >= AGE_OF_RESPONSIBILITY)
+    if trajectory == PERSISTENT:
+        rise, fall, level = (
+            p.persistent_rise_width,
+            p.persistent_fall_width,
+            p.persistent_rate_ratio,
+        )
+    else:
+        rise, fall, level = p.rise_width, p.fall_width, 1.0
+    width = np.where(age < peak, rise, fall)
+    scale = level * np.where(male, 1.0, p.female_rate_ratio) * (age >= AGE_OF_RESPONSIBILITY)
     return scale * np.exp(-0.5 * ((age - peak) / width) ** 2)
 
 
+def age_table_row(trajectory: np.ndarray, male: np.ndarray) -> np.ndarray:
+    """Row of :func:`log_age_table` for each person: trajectory-major, then sex (0 F, 1 M)."""
+    return 2 * trajectory.astype(np.int64) + male.astype(np.int64)
+
+
 def log_age_table(p: Offending.Params) -> np.ndarray:
-    """log(base rate x age curve) by sex (rows 0 F, 1 M) and whole weeks of age.
+    """log(base rate x age curve) by trajectory and sex (rows: :func:`age_table_row`) and
+    whole weeks of age.
 
     The hazard is constant within a week of age, so the step looks it up
     instead of evaluating the curve for everyone every week.
     """
     weeks = np.arange(int(EXIT_AGE * WEEKS_PER_YEAR) + 2)
     age = weeks / WEEKS_PER_YEAR
+    female = np.zeros_like(age, bool)
+    rows = [
+        age_curve(age, male, p, t) for t in range(len(TRAJECTORIES)) for male in (female, ~female)
+    ]
     with np.errstate(divide="ignore"):  # under-10s have zero hazard: log 0 = -inf
-        return np.log(
-            p.base_weekly_rate
-            * np.vstack([age_curve(age, np.zeros_like(age, bool), p), age_curve(age, True, p)])
-        )
+        return np.log(p.base_weekly_rate * np.vstack(rows))
+
+
+def childhood_risk_count(ppl: People, rows: slice | np.ndarray) -> np.ndarray:
+    """Childhood risk factors a child has at entry (0-5): low income, domestic abuse, in
+    care, persistently absent, excluded. The persistent trajectory is likelier with more."""
+    return (
+        ppl.low_income[rows].astype(np.int64)
+        + ppl.domestic_abuse[rows]
+        + ppl.looked_after[rows]
+        + ppl.persistent_absence[rows]
+        + ppl.excluded[rows]
+    )
+
+
+def persistent_probability(risk_count: np.ndarray, male: np.ndarray, p: Offending.Params):
+    """Chance of the early-onset persistent trajectory: ``persistent_share`` for a boy (a
+    girl: times ``persistent_female_ratio``), tilted by childhood risk as
+    exp(tilt x (risks - the entrants' mean)) and capped at 1. The tilt keeps the
+    entrants' average near the share (exactly so while nobody is capped)."""
+    tilt = np.exp(p.persistent_risk_tilt * (risk_count - risk_count.mean()))
+    share = p.persistent_share * np.where(male, 1.0, p.persistent_female_ratio)
+    return np.minimum(share * tilt / tilt.mean(), 1.0)
 
 
 def season_log_age_tables(table: np.ndarray, p: Offending.Params) -> dict[float, np.ndarray]:
@@ -89,6 +144,17 @@ RISK_FLAG_FIELDS = (
 MEMORY_CUTOFF = 10.0
 # Age in whole weeks from which the hazard is not zero (the age of criminal responsibility).
 FIRST_WEEK_AT_RISK = int(AGE_OF_RESPONSIBILITY * WEEKS_PER_YEAR)
+# Ties asked in turn to join a group offence (the last one able goes along if none says yes).
+CO_OFFENDER_TRIES = 3
+# Salts of the co-offending stream: whether the offence is a group one, then for each try
+# the pick of a tie and its answer (1, 2, 3 as before the tries; 4-7 the later tries).
+CO_OFFENDING_SALTS = (1, 2, 3, 4, 5, 6, 7)
+
+
+def co_offending_share(age: np.ndarray, p: Offending.Params) -> np.ndarray:
+    """Share of offences committed with others at each age: linear in age through the
+    share at 14, kept within [0, 1]."""
+    return np.clip(p.co_offending_share_at_14 + p.co_offending_change_per_year * (age - 14), 0, 1)
 
 
 def add_decay(lh: np.ndarray, now: int, since: np.ndarray, coef: float, memory: float) -> None:
@@ -159,6 +225,67 @@ class Offending(Concern):
             le=20,
             gt=0,
             doc="spread above the peak (desistance is slower than onset)",
+        )
+        persistent_share: float = param(
+            0.05,
+            unit="share of boys",
+            basis="assumed",
+            ge=0,
+            le=0.5,
+            source="farrington-2013; yessine-bonta-2012; piquero-2008",
+            doc="boys on the early-onset persistent trajectory: a small chronic group (7% of "
+            "the Cambridge Study's males had half its convictions; 13% of Canadian youth "
+            "probationers were chronic; trajectory studies find a small high-rate group)",
+        )
+        persistent_female_ratio: float = param(
+            0.25,
+            unit="ratio",
+            basis="assumed",
+            ge=0,
+            le=1,
+            source="moffitt-1993",
+            doc="girls are far rarer than boys on the persistent path (Moffitt's taxonomy: "
+            "life-course-persistent offending is mostly male); the size is assumed",
+        )
+        persistent_risk_tilt: float = param(
+            0.5,
+            unit="log odds-like tilt per childhood risk",
+            basis="assumed",
+            ge=0,
+            le=MAX_LOG_EFFECT,
+            source="farrington-2013",
+            doc="the chronic group had the most extreme childhood risk scores (Cambridge "
+            "Study); the size per risk factor (low income, domestic abuse, care, absence, "
+            "exclusion) is assumed",
+        )
+        persistent_rate_ratio: float = param(
+            3.0,
+            unit="ratio at the peak",
+            basis="calibrated",
+            gt=0,
+            le=50,
+            doc="how much higher the persistent trajectory's hazard is than the adolescence-"
+            "limited one's at the peak age; fitted (prevalence, reoffences per reoffender)",
+        )
+        persistent_rise_width: float = param(
+            5.0,
+            unit="years",
+            basis="assumed",
+            gt=0,
+            le=20,
+            source="moffitt-1993",
+            doc="early onset: the persistent curve is already about 40% of its peak at 10 "
+            "(rising over 5 years to a 16.5 peak), where the adolescence-limited one is 1%",
+        )
+        persistent_fall_width: float = param(
+            10.0,
+            unit="years",
+            basis="assumed",
+            gt=0,
+            le=40,
+            source="moffitt-1993; farrington-2013",
+            doc="persistence: the curve has barely fallen by 21 (Cambridge conviction careers "
+            "last about 10 years on average)",
         )
         female_rate_ratio: float = param(
             0.3,
@@ -363,15 +490,27 @@ class Offending(Concern):
             basis="assumed",
             doc="typical score per type, after the YJB/ACPO gravity factor matrix",
         )
-        co_offending_share: float = param(
+        co_offending_share_at_14: float = param(
             0.40,
             unit="share of offences",
-            basis="sourced",
+            basis="assumed",
             ge=0,
             le=1,
-            source="mccord-conway-2005; csa-victoria-2017",
-            doc="about 40% of juvenile offenders commit most offences with others "
-            "(Philadelphia); 56% of 10-17 offenders co-offend (Victoria 2016)",
+            source="co-offending-meta-2025; csa-victoria-2017",
+            doc="share of a 14-year-old's offences committed with others (a share of "
+            "offences, not of offenders): 0.29 of offences pooled over all ages (95% CrI "
+            "0.22-0.35), higher for the young, whose pooled value was not read; 56% of "
+            "10-17 offenders co-offend (Victoria 2016)",
+        )
+        co_offending_change_per_year: float = param(
+            -0.03,
+            unit="share per year of age",
+            basis="assumed",
+            ge=-0.2,
+            le=0.2,
+            source="reiss-1988; reiss-farrington-1991",
+            doc="co-offending falls steadily with age (Cambridge Study; Reiss's review): "
+            "from 0.52 at 10 to 0.31 at 17 and 0.22 at 20; the slope is assumed",
         )
         co_offender_inactive_acceptance: float = param(
             0.3,
@@ -379,7 +518,9 @@ class Offending(Concern):
             basis="assumed",
             ge=0,
             le=1,
-            doc="chance a chosen friend who has not offended recently joins in",
+            doc="who joins a group offence: a tie who has offended recently always will; one "
+            "who has not, with this chance (else the next tie is asked; the last asked goes "
+            "along)",
         )
         young_victim_share: float = param(
             0.5,
@@ -405,6 +546,7 @@ class Offending(Concern):
         self.log_age_table = log_age_table(params)
         self.season_log_age_tables = season_log_age_tables(self.log_age_table, params)
         self.age_table_offset = np.zeros(cap, dtype=np.int64)  # row in the flat table - week
+        self.trajectory = np.zeros(cap, dtype=np.int8)  # index into TRAJECTORIES, at entry
         # Static part of the log hazard (area, income, propensity), set at entry.
         self.static_log_risk = np.zeros(cap)
         # Static and risk-flag part, cached per row, worked out again when a flag changes.
@@ -426,18 +568,25 @@ class Offending(Concern):
     def enter(self, rows: slice) -> None:
         """The part of the log hazard fixed at entry: area, family income, propensity.
 
-        Also each entrant's index into the flattened age table (sex x weeks of age) less
+        Also each entrant's trajectory (one uniform per person from the ``trajectory``
+        stream, so a child's path depends only on the seed and their own risks) and
+        their index into the flattened age table (trajectory x sex x weeks of age) less
         the week: whole weeks of age at ``week`` are ``floor(week - birth) = week -
         ceil(birth)``, so the weekly lookup is one integer add and one ``take``.
         """
         p, ppl = self.params, self.model.people
+        ids = np.arange(rows.start, rows.stop)
+        if ids.size:
+            u = self.model.streams.uniform("trajectory", 0, ids)
+            chance = persistent_probability(childhood_risk_count(ppl, rows), ppl.sex[rows], p)
+            self.trajectory[rows] = np.where(u < chance, PERSISTENT, 0)
         self.static_log_risk[rows] = (
             p.coef_deprivation * ppl.deprivation[rows]
             + p.coef_low_income * ppl.low_income[rows]
             + ppl.propensity[rows]
         )
-        sex_row = ppl.sex[rows].astype(np.int64) * self.log_age_table.shape[1]
-        self.age_table_offset[rows] = sex_row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
+        row = age_table_row(self.trajectory[rows], ppl.sex[rows]) * self.log_age_table.shape[1]
+        self.age_table_offset[rows] = row - np.ceil(ppl.birth_week[rows]).astype(np.int64)
         self.risk_flag_seen["n_offences"][rows] = -1  # no cached risk-flag part yet
 
     def reset_multipliers(self) -> None:
@@ -589,29 +738,43 @@ class Offending(Concern):
             gang, np.searchsorted(cum_gang, u, side="right"), np.searchsorted(cum, u, side="right")
         ).clip(0, len(OFFENCE_TYPES) - 1)
 
-        # Co-offending: a share of offences pulls in a friend, sibling or fellow
-        # gang member, readily if they have offended recently.
+        # Co-offending: a share of offences, falling with the offender's age, is committed
+        # with a friend, sibling or fellow gang member. Up to CO_OFFENDER_TRIES ties are
+        # asked in turn: one who offended recently joins, one who has not joins with
+        # ``co_offender_inactive_acceptance``; if nobody says yes, the first one able to
+        # (here, at liberty, aged 10+) goes along. With nobody able, the offence is solo.
         # Draws keyed by (week, person), so one offence more or less elsewhere shifts no one.
         s = m.streams
-        u_co = s.uniforms("co_offending", week, offenders, (1, 2, 3))  # salts 1, 2, 3
-        co = u_co[0] < p.co_offending_share
-        partner = m.network.random_partner(offenders[co], u_co[1][co])
-        ok = (partner >= 0) & (partner != offenders[co])
-        partner_row = np.maximum(partner, 0)
-        ok &= ~(ppl.custody_release_week[partner_row] > week)  # at liberty
-        # A partner under the age of criminal responsibility (the cohort turning 10) does not
-        # take part.
-        ok &= age_of(ppl.birth_week[partner_row], week) >= AGE_OF_RESPONSIBILITY
-        partner_recent = ppl.last_offence_week[partner_row] >= week - p.peer_window_weeks
-        accept = np.where(partner_recent, 1.0, p.co_offender_inactive_acceptance)
-        ok &= u_co[2][co] < accept
-        leaders = offenders[co][ok]
+        age = age_of(ppl.birth_week[offenders], week)
+        share = co_offending_share(age, p)
+        u_co = s.uniforms("co_offending", week, offenders, CO_OFFENDING_SALTS)
+        co = np.flatnonzero(u_co[0] < share)
+        partner = np.full(co.size, -1, dtype=np.int64)
+        fallback = np.full(co.size, -1, dtype=np.int64)
+        for t in range(CO_OFFENDER_TRIES):  # a loop over tries (3), not people
+            u_pick, u_accept = u_co[1 + 2 * t][co], u_co[2 + 2 * t][co]
+            cand = m.network.random_partner(offenders[co], u_pick)
+            row = np.maximum(cand, 0)
+            able = (cand >= 0) & (cand != offenders[co])
+            able &= ~(ppl.custody_release_week[row] > week)  # at liberty
+            # A tie under the age of criminal responsibility (the cohort turning 10) does
+            # not take part.
+            able &= age_of(ppl.birth_week[row], week) >= AGE_OF_RESPONSIBILITY
+            recent = ppl.last_offence_week[row] >= week - p.peer_window_weeks
+            accept = np.where(recent, 1.0, p.co_offender_inactive_acceptance)
+            yes = able & (partner < 0) & (u_accept < accept)
+            partner[yes] = cand[yes]
+            first_able = able & (fallback < 0)
+            fallback[first_able] = cand[first_able]
+        partner = np.where(partner >= 0, partner, fallback)
+        ok = partner >= 0
+        co_pos = co[ok]
+        leaders = offenders[co_pos]
         partners = partner[ok]
         first_group = self.next_co_group
         self.next_co_group += leaders.size
         groups = first_group + np.arange(leaders.size)
         co_group = np.full(offenders.size, -1, dtype=np.int64)
-        co_pos = np.flatnonzero(co)[ok]
         co_group[co_pos] = groups
 
         persons = np.concatenate([offenders, partners])

@@ -382,7 +382,8 @@ def test_engine_offenders_and_victims_are_in_the_model() -> None:
     sc = oracle_scenario(FAST_POPULATION)
     young_offenders_with_partners = sc.behaviour.model_copy(
         update={
-            "co_offending_share": 1.0,
+            "co_offending_share_at_14": 1.0,
+            "co_offending_change_per_year": 0.0,
             "co_offender_inactive_acceptance": 1.0,
             "peak_age_male": 11.0,
             "peak_age_female": 11.0,
@@ -465,7 +466,11 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_victims() -> Non
     draws end alike about a quarter of the time."""
     sc = oracle_scenario(FAST_POPULATION)
     everyone_co_offends = sc.behaviour.model_copy(
-        update={"co_offending_share": 1.0, "co_offender_inactive_acceptance": 1.0}
+        update={
+            "co_offending_share_at_14": 1.0,
+            "co_offending_change_per_year": 0.0,
+            "co_offender_inactive_acceptance": 1.0,
+        }
     )
     m = YouthJusticeModel(
         scenario=sc.model_copy(update={"behaviour": everyone_co_offends}), seed=BUG_SEED
