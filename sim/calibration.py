@@ -66,6 +66,7 @@ _SUMMARY_KEYS = COUNT_STATISTICS | {
     "proven_reoffending_rate_3_month_cohorts",
     "reoffences_per_reoffender",
     "first_time_entrants_per_100k",
+    "offending_prevalence_10_17",
 }
 
 # Statistics computed from the summary rather than read from it.
@@ -81,6 +82,11 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "children_cautioned_or_sentenced_per_100k": lambda s: _ratio(
         1e5 * s["children_cautioned_or_sentenced_per_year"], s["population_10_17"]
     ),
+    # Of the offences 10-17s commit, the share proven by a caution or conviction.
+    "attrition_10_17": lambda s: s["attrition_10_17"]["proven"],
+    # Of the children who reoffended, the share whose first proven reoffence came within
+    # one month of the index event.
+    "first_reoffence_within_one_month": lambda s: s["time_to_first_reoffence"]["within_one_month"],
 }
 
 # A simulation whose statistic is undefined (nobody indexed, say) is as far as can be.

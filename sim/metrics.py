@@ -66,6 +66,10 @@ QUARTER_COHORT_DAYS: int = COHORT_DAYS // 4
 # The MoJ's age bands for children's proven reoffending, by age at the index event.
 REOFFENDING_AGE_BANDS: tuple[str, ...] = ("10-14", "15-17")
 # The follow-up year in quarters: when reoffenders' first proven reoffence came.
+# "Within one month" of the index event, as the MoJ's juvenile bulletins quote it (11% of
+# the children who reoffended in 2016/17): 30 days, so 4 model weeks (28 days) count.
+ONE_MONTH_DAYS: int = 30
+
 FIRST_REOFFENCE_QUARTERS: tuple[str, ...] = (
     "0-3 months",
     "3-6 months",
@@ -493,12 +497,14 @@ def true_and_proven_offences(
 
 def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
     """When reoffenders reoffended: mean and median days from the index event to the first
-    proven reoffence, and the share whose first came in each quarter of the follow-up year
-    (FIRST_REOFFENCE_QUARTERS), as the MoJ's time-to-reoffence tables group it."""
+    proven reoffence, the share whose first came within one month (ONE_MONTH_DAYS), and the
+    share in each quarter of the follow-up year (FIRST_REOFFENCE_QUARTERS), as the MoJ's
+    time-to-reoffence tables group it."""
     days = cohort["first_reoffence_days"].dropna().to_numpy(dtype=float)
     out: dict[str, float] = {
         "mean_days": float(days.mean()) if days.size else float("nan"),
         "median_days": float(np.median(days)) if days.size else float("nan"),
+        "within_one_month": float((days <= ONE_MONTH_DAYS).mean()) if days.size else float("nan"),
     }
     quarter = np.minimum((days - 1) // (FOLLOW_UP_DAYS / 4), 3)  # day 365 is in the last
     for q, name in enumerate(FIRST_REOFFENCE_QUARTERS):
@@ -630,24 +636,34 @@ def co_offending(
 ) -> dict[str, object]:
     """Co-offending in [start_day, end_day), in both of its units.
 
-    - ``share_of_offences_10_17``: offences by 10-17-year-olds committed with others;
+    - ``share_of_offences_10_17``: offences (incidents) by 10-17-year-olds committed with
+      others, the unit of the meta-analyses' "share of offences" (0.29 over all ages);
     - ``share_of_offenders_10_17``: children who offended in a year who did so with others
       at least once that year (the unit of most "share who co-offend" figures);
     - ``share_of_offences_by_age``: by single year of age at the offence, 10 to 20 (it
       falls with age in the Cambridge Study: Reiss and Farrington 1991).
 
+    The event log has a row per person in an offence, so an offence by a group of k is
+    k rows: each row counts 1/k of an incident (a group of children and adults counts
+    the children's share).
+
     ``offences`` needs person, day and co_group (-1 for an offence committed alone).
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    together = offences["co_group"].to_numpy()[w.rows] >= 0
+    group = offences["co_group"].to_numpy()[w.rows]
+    together = group >= 0
+    weight = np.ones(group.size)
+    if together.any():
+        _, inverse, size = np.unique(group[together], return_inverse=True, return_counts=True)
+        weight[together] = 1.0 / size[inverse]
     by_age = {}
     for a in OFFENDING_AGES:  # a loop over 11 ages, not people
         at = w.age == a
-        by_age[str(a)] = _rate(together[at].sum(), at.sum())
+        by_age[str(a)] = _rate(weight[at & together].sum(), weight[at].sum())
     child = w.children()
     offenders, with_others = _distinct_per_year(w.person[child], w.year[child], together[child])
     return {
-        "share_of_offences_10_17": _rate(together[child].sum(), child.sum()),
+        "share_of_offences_10_17": _rate(weight[child & together].sum(), weight[child].sum()),
         "share_of_offenders_10_17": _rate(with_others, offenders),
         "share_of_offences_by_age": by_age,
     }

@@ -23,7 +23,8 @@ from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
-OUTPUT_SCHEMA_VERSION = 2  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
+OUTPUT_SCHEMA_VERSION = 3  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
+# 3: reoffences within one month
 
 
 def people_frame(model: YouthJusticeModel) -> pd.DataFrame:

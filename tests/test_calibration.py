@@ -30,6 +30,8 @@ from sim.sources import bibliography_keys, cited_keys
 
 HERE = Path(__file__).resolve().parent
 CONFIG = ROOT / "calibration" / "croydon-islington-average.toml"
+# The refit of issue 17 (new structure and targets), before its posterior exists.
+REFIT = ROOT / "calibration" / "validity.toml"
 BAD = sorted((HERE / "bad_calibrations").glob("*.toml"))
 TINY = HERE / "experiment_scenarios" / "tiny.toml"
 
@@ -53,10 +55,18 @@ def test_targets_file_has_the_issue_targets_each_with_a_source():
         assert not unknown, f"{t.name}: {unknown} not in docs/sources.md"
         assert ":" in t.source and t.source.split(":", 1)[1].strip(), f"{t.name}: no figure"
     assert cited_keys(targets["croydon_reoffending"].source) == ["croydon-yos-2019"]
+    # Issue 17: the dark figure, attrition and the national volume are fitted; the
+    # inspection's rates are read on the MoJ's 3-month cohorts (see the file's comment).
+    for name in ("national_offending_prevalence", "national_attrition"):
+        assert targets[name].fit
+    assert targets["national_cautioned_or_sentenced_rate"].fit
+    assert targets["croydon_reoffending"].statistic == "proven_reoffending_rate_3_month_cohorts"
+    assert not targets["croydon_reoffending_annual_cohorts"].fit
 
 
-def test_config_settings_and_priors_load():
-    cal = Calibration(CONFIG)
+@pytest.mark.parametrize("config", [CONFIG, REFIT], ids=["committed", "refit"])
+def test_config_settings_and_priors_load(config: Path):
+    cal = Calibration(config)
     assert set(cal.scenarios) == {"croydon", "islington", "average"}
     assert all(t.setting in cal.scenarios for t in cal.targets)
     assert {p.name for p in cal.priors} >= {
@@ -485,7 +495,10 @@ def test_calibrated_in_the_register_means_fitted_by_the_calibration():
     from sim.scenario import Scenario
 
     calibrated = {r.name for r in Scenario(name="x").register() if r.basis == "calibrated"}
-    assert calibrated == {p.name for p in Calibration(CONFIG).priors}
+    assert calibrated == {p.name for p in Calibration(REFIT).priors}
+    # The committed fit predates the trajectories and the fitted decay of state dependence.
+    new = {"behaviour.persistent_rate_ratio", "behaviour.recent_memory_weeks"}
+    assert {p.name for p in Calibration(CONFIG).priors} == calibrated - new
 
 
 def test_parameter_overrides_keep_each_interventions_own_settings():

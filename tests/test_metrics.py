@@ -694,16 +694,19 @@ def test_disposal_mix_is_formal_childrens_disposals_by_kind():
     assert per_year == {"community_resolution": 1.0, "custody": 1.0}
 
 
-def test_co_offending_counts_offences_and_offenders_by_age():
+def test_co_offending_counts_incidents_and_offenders_by_age():
+    """A group offence is one incident however many took part (the meta-analyses' unit):
+    children 1 and 2 together on day 20 and child 1 alone on day 10 are two incidents,
+    one co-offended, though the log has three rows for them."""
     people = people_df((1, BIRTH_14), (2, BIRTH_14), (3, -19.2 * 365.25))
     offences = offences_df(
         (1, 10, None, "nfa"), (1, 20, None, "nfa"), (2, 20, None, "nfa"), (3, 30, None, "nfa")
     )
     offences["co_group"] = [-1, 7, 7, -1]  # persons 1 and 2 together on day 20
     result = co_offending(people, offences, 0, 1000)
-    assert result["share_of_offences_10_17"] == pytest.approx(2 / 3)
+    assert result["share_of_offences_10_17"] == pytest.approx(1 / 2)
     assert result["share_of_offenders_10_17"] == 1.0
     by_age = result["share_of_offences_by_age"]
-    assert by_age["14"] == pytest.approx(2 / 3)
+    assert by_age["14"] == pytest.approx(1 / 2)
     assert by_age["19"] == 0.0
     assert math.isnan(by_age["12"])
