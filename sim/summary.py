@@ -150,6 +150,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
             people, offences, start, end, population
         ),
         "attrition_10_17": metrics.attrition(people, offences, start, end),
+        "onset_and_persistence": metrics.onset_and_persistence(people, offences, start, end),
         "disposal_mix": metrics.disposal_mix(disposals, start, end),
         "disposals_per_year": metrics.disposals_per_year(
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")

@@ -27,6 +27,7 @@ from sim.metrics import (
     first_time_entrants,
     offending_prevalence,
     offending_rate_by_age,
+    onset_and_persistence,
     per_100k,
     previous_offence_band,
     proven_reoffending,
@@ -710,3 +711,29 @@ def test_co_offending_counts_incidents_and_offenders_by_age():
     assert by_age["14"] == pytest.approx(1 / 2)
     assert by_age["19"] == 0.0
     assert math.isnan(by_age["12"])
+
+
+def test_onset_and_persistence_follows_the_children_who_turn_18_by_age_at_first_offence():
+    """Children turning 18 in the window, by age at their first offence at 10-17. Person 1
+    starts at 11 and offends three times (once at 17, proven by a caution); person 2 starts
+    at 16; person 3 turns 18 after the window and person 4 only offends as an adult."""
+    y = DAYS_PER_YEAR
+    people = people_df((1, -17.5 * y), (2, -17.2 * y), (3, -10 * y), (4, -17.9 * y))
+    offences = offences_df(
+        (1, -6.4 * y, None, "nfa"),  # at 11
+        (1, -3.0 * y, None, "nfa"),  # at 14
+        (1, -0.2 * y, -0.1 * y, "youth_caution"),  # at 17, proven
+        (2, -1.0 * y, None, "nfa"),  # at 16
+        (3, -0.1 * y, None, "nfa"),  # not 18 in the window
+        (4, 0.3 * y, None, "nfa"),  # at 18: an adult's offence
+    )
+    out = onset_and_persistence(people, offences, 0, int(y))
+    true, proven = out["true"], out["proven"]
+    assert true["10-12 share"] == true["15-17 share"] == 0.5
+    assert true["13-14 share"] == 0.0 and math.isnan(true["13-14 mean offences"])
+    assert true["10-12 mean offences"] == 3.0
+    assert true["15-17 mean offences"] == 1.0
+    assert true["10-12 offending at 17"] == 1.0
+    assert true["15-17 offending at 17"] == 0.0  # offended at 16 only
+    assert proven["15-17 share"] == 1.0  # person 1's first proven offence was at 17
+    assert proven["15-17 mean offences"] == 1.0
