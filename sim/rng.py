@@ -29,6 +29,7 @@ STREAMS: dict[str, int] = {
     "social_care": 10,
     "gangs": 11,
     "entry": 12,
+    "gang_listing": 13,
 }
 FIRST_INTERVENTION_KEY = 100
 
