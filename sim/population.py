@@ -139,7 +139,7 @@ class PopulationParams(Params):
             source="trust-for-london-2023",
             doc="minority children live more in deprived wards (Census 2021 by London "
             "neighbourhood: Trust for London). No ward-level gradient was read: 0.6 puts "
-            "Croydon's minority share at about 30% in its least and 80% in its most deprived "
+            "Croydon's minority share at about 25% in its least and 80% in its most deprived "
             "wards, the north-south span of the borough; range 0.3-1.0. One value for every "
             "group (no per-group figure read); White is the reference (0)",
         )
