@@ -51,10 +51,14 @@ TERM_WEEKS = 39  # English schools' term weeks a year (the exclusion rate is per
 AGAINST_THE_PERSON = (OFFENCE_TYPES.index("violence"), OFFENCE_TYPES.index("robbery"))
 CAUTION, REFERRAL = KIND["youth_caution"], KIND["referral_order"]
 MEMORY_CUTOFF = 10  # e-folding times after which a memory term is dropped (docs/ODD.md)
+# Offences found by police activity (stop and search): their detection depends on where
+# police patrol and on whom officers search.
+PROACTIVE = (OFFENCE_TYPES.index("drugs"), OFFENCE_TYPES.index("weapon"))
 
 # The state copied from the engine's people arrays, one attribute per array.
 COPIED = (
     "birth_week",
+    "ethnic",
     "ward",
     "school",
     "deprivation",
@@ -352,8 +356,10 @@ class Police(mesa.Agent):
         """Detection by type; co-offenders of a detected offence are often found too."""
         j = self.model.params.justice
         for o in offences:
-            p = min(j.detection_probability[o.type] * j.detection_scale, 0.95)
-            o.detected = self.random.random() < p
+            p = j.detection_probability[o.type] * j.detection_scale
+            if o.type in PROACTIVE:  # where police patrol, and whom officers search
+                p *= self.model.patrol[o.person.ward] * j.search_decision_by_group[o.person.ethnic]
+            o.detected = self.random.random() < min(p, 0.95)
         caught = {o.group for o in offences if o.detected and o.group is not None}
         for o in offences:
             if not o.detected and o.group in caught:
@@ -561,6 +567,10 @@ class ReferenceModel(mesa.Model):
         weights = [math.exp(tilt * a.exclusion_risk()) for a in self.young_people]
         self.exclusion_norm = max(sum(weights) / max(len(weights), 1), 1e-12)
         self.graphs = self._copy_ties(engine)
+        # Proactive policing by ward: exp(gradient x deprivation), averaging 1 over wards.
+        gradient = self.params.justice.patrol_deprivation_gradient
+        weights = [math.exp(gradient * d) for d in engine.geography.ward_deprivation]
+        self.patrol = [w * len(weights) / sum(weights) for w in weights]
         # A co-offender is one of a person's close ties, a young victim one of their
         # acquaintances: a tie picked uniformly among all their ties in those layers.
         self.close_tie_layers = (self.graphs.friendship, self.graphs.siblings, self.graphs.gang)

@@ -24,12 +24,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import model_validator
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
-from sim.events import FIRST_COURT_KIND, KIND, Table, is_formal
+from sim.events import FIRST_COURT_KIND, KIND, OFFENCE_TYPE, Table, is_formal
 from sim.interventions import NOT_DIVERTED
-from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, Params, Probability, param
+from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, NonNegative, Params, Probability, param
 from sim.population import ADULT_AGE, EXIT_AGE, age_of
 from sim.rng import rank_within
 
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 
 # No offence is certain to be detected, whatever programmes multiply its chance by.
 MAX_DETECTION_PROBABILITY = 0.95
+# Offences found by police activity (stop and search) rather than reported by a victim:
+# where police patrol and whom officers search decide their detection.
+PROACTIVE_TYPES = np.array([OFFENCE_TYPE["drugs"], OFFENCE_TYPE["weapon"]])
+# Salt of the gang-listing decision's keyed draws (stream "gang_listing").
+_SALT_LISTING = 1
 
 
 class JusticeParams(Params):
@@ -230,6 +236,88 @@ class JusticeParams(Params):
         doc="highest gravity of a second offence (after one formal disposal) that may still "
         "get a conditional caution",
     )
+    # -- decisions that differ by ethnic group (never the offending hazard) ------------
+    patrol_deprivation_gradient: float = param(
+        0.3,
+        unit="log detection multiplier per SD of ward deprivation",
+        basis="assumed",
+        ge=0,
+        le=MAX_LOG_EFFECT,
+        source="vomfell-stewart-2021",
+        doc="proactive policing (stop and search) concentrates where police patrol, more in "
+        "deprived wards; over-patrolling of minority areas is a key part of the search "
+        "disparity (Vomfell and Stewart 2021). No ward-level rate was read: 0.3 gives the "
+        "most deprived wards about twice the least deprived's searching; range 0-0.6. "
+        "Normalised to average 1 over the area's wards (exposure, not volume)",
+    )
+    search_decision_by_group: tuple[
+        NonNegative, NonNegative, NonNegative, NonNegative, NonNegative
+    ] = param(
+        (1.0, 2.5, 1.0, 1.5, 1.0),
+        unit="multiplier by group (White, Black, Asian, Mixed, Other); White = 1",
+        basis="assumed",
+        source="home-office-ppp-2019; vomfell-stewart-2021",
+        doc="the officer's decision part of proactive detection (drugs and weapons found by "
+        "stop and search), over and above where police patrol. The Met's unconditional "
+        "search rates, Black 51 against White 11 per 1,000 (4.6x, 2018/19), bound it above; "
+        "officers' bias is the larger part of the Black disparity, over-patrolling most of "
+        "the Asian one (Vomfell and Stewart 2021), so Black 2.5 (range sqrt(4.6) = 2.1 to "
+        "4.6), Asian 1 (1-1.5), Mixed 1.5 between them (1-2.5; no decomposition read)",
+    )
+    gang_listing_probability: float = param(
+        0.5,
+        unit="probability per arrest",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="a gang member's arrest puts them on the police's gangs list (Gangs Matrix) for "
+        "a White child; range 0.2-0.9 (the Matrix held 3,806 people in 2017: Amnesty 2018)",
+    )
+    gang_associate_listing_probability: float = param(
+        0.05,
+        unit="probability per arrest",
+        basis="assumed",
+        ge=0,
+        le=1,
+        source="amnesty-2018",
+        doc="an arrested non-member with a close tie (friend, sibling) to a gang member is "
+        "listed as one, for a White child: the Matrix lists association (35% of those on it "
+        "had never committed a serious offence); range 0-0.2",
+    )
+    gang_listing_odds_by_group: tuple[
+        NonNegative, NonNegative, NonNegative, NonNegative, NonNegative
+    ] = param(
+        (1.0, 3.0, 1.0, 1.0, 1.0),
+        unit="odds ratio by group (White, Black, Asian, Mixed, Other); White = 1",
+        basis="assumed",
+        source="amnesty-2018",
+        doc="the listing decision by group: the Matrix was 78% Black against 27% of those "
+        "the Met held responsible for serious youth violence, a crude odds ratio of about "
+        "9.6 that also carries who is in gangs and who is arrested; Black 3 (about half of "
+        "its log), range 1-10; others 1 (no figure read)",
+    )
+
+    @model_validator(mode="after")
+    def _white_is_reference(self) -> JusticeParams:
+        for name in ("search_decision_by_group", "gang_listing_odds_by_group"):
+            if getattr(self, name)[0] != 1:
+                raise ValueError(f"{name}: White is the reference, its entry is 1")
+        return self
+
+
+def patrol_intensity(ward_deprivation: np.ndarray, p: JusticeParams) -> np.ndarray:
+    """Proactive policing by ward: exp(gradient x deprivation), averaging 1 over the wards
+    (wards hold equal numbers of children), so it moves searching, not its volume."""
+    w = np.exp(p.patrol_deprivation_gradient * np.asarray(ward_deprivation, dtype=float))
+    return w / w.mean()
+
+
+def listing_probability(base: np.ndarray, odds_ratio: np.ndarray) -> np.ndarray:
+    """``base`` probabilities with their odds multiplied by ``odds_ratio`` (0 and 1 stay)."""
+    base = np.asarray(base, dtype=float)
+    odds = base * odds_ratio
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(base >= 1, 1.0, odds / (1 - base + odds))
 
 
 def geometric_weeks(u: np.ndarray, mean: float) -> np.ndarray:
@@ -292,6 +380,8 @@ class Police(Agency):
         super().__init__(model, params)
         self.book = CaseBook(model.people.capacity)
         self.detection_multiplier = np.ones(model.people.capacity)  # programmes', this week
+        self.patrol_intensity = patrol_intensity(model.geography.ward_deprivation, params)
+        self._cases_listed = 0  # cases (arrests) the gangs-list review has read
 
     def reset_multipliers(self) -> None:
         """Detection multipliers back to 1 for the live window (interventions set them anew)."""
@@ -302,6 +392,38 @@ class Police(Agency):
         m = self.model
         m.week_counts["detected"] += int(self.detect(m.offending.new_offences, m.week).size)
         self.arrest(m.week)
+        self.review_gangs_list(m.week)
+
+    def review_gangs_list(self, week: int) -> None:
+        """The gangs list (Gangs Matrix): at each arrest, the police may list a gang member,
+        or an associate (a close tie of a member), as a gang member.
+
+        Listing is a police decision, distinct from membership: its odds differ by group
+        (``gang_listing_odds_by_group``). The listed stay listed while in the model; the
+        gangs team's "matrix" targeting reads the list (people.gang_listed_week).
+        """
+        m, p, ppl = self.model, self.params, self.model.people
+        cases = self.book.cases
+        persons = cases["person"][self._cases_listed : cases.n]
+        self._cases_listed = cases.n
+        persons = np.unique(persons[np.isnan(ppl.gang_listed_week[persons])])
+        if persons.size == 0 or (
+            p.gang_listing_probability == 0 and p.gang_associate_listing_probability == 0
+        ):
+            return
+        member = ppl.gang[persons] >= 0
+        base = np.where(member, p.gang_listing_probability, 0.0)
+        others = persons[~member]
+        if others.size and p.gang_associate_listing_probability > 0:
+            # Close ties: friends and siblings (non-members have no gang-layer ties).
+            in_gang = (ppl.gang >= 0).astype(float)
+            adj = m.network.adjacency
+            tied = (adj["friendship"][others] @ in_gang + adj["siblings"][others] @ in_gang) > 0
+            base[~member] = np.where(tied, p.gang_associate_listing_probability, 0.0)
+        odds_ratio = np.asarray(p.gang_listing_odds_by_group)[ppl.ethnic[persons]]
+        prob = listing_probability(base, odds_ratio)
+        u = m.streams.uniform("gang_listing", week, persons, _SALT_LISTING)
+        ppl.gang_listed_week[persons[u < prob]] = week
 
     def detect(self, offence_ids: np.ndarray, week: int) -> np.ndarray:
         """Decide which of this week's offences are detected; queue their arrests."""
@@ -323,6 +445,14 @@ class Police(Agency):
         )
         prob = np.asarray(p.detection_probability)[otype] * p.detection_scale
         prob = prob * self.detection_multiplier[person]
+        # Offences found by police activity: where police patrol, and whom officers search.
+        proactive = np.isin(otype, PROACTIVE_TYPES)
+        if proactive.any():
+            who = person[proactive]
+            prob[proactive] *= (
+                self.patrol_intensity[m.people.ward[who]]
+                * np.asarray(p.search_decision_by_group)[m.people.ethnic[who]]
+            )
         prob = m.interventions.adjust_detection(offence_ids, prob, week)
         prob = np.clip(prob, 0.0, MAX_DETECTION_PROBABILITY)
         detected = u < prob

@@ -107,6 +107,30 @@ _COHORT_COLUMNS: tuple[str, ...] = (
 
 # RRI stages, in the order a child moves through the system.
 RRI_STAGES: tuple[str, ...] = ("arrest", "formal_disposal", "custody")
+# Every stage at which disproportionality is measured (sim.summary): "stop_search" is a
+# detected drugs or weapons offence (found by police activity), "gang_listing" being put
+# on the police's gangs list. Each counts distinct children (under 18 at the event).
+DISPROPORTIONALITY_STAGES: tuple[str, ...] = (
+    "stop_search",
+    "arrest",
+    "formal_disposal",
+    "custody",
+    "gang_listing",
+)
+# What each stage's rate is per in ``relative_rate_index`` (the YJB-style chain: each
+# stage over the one before it); ``relative_rate_index_per_population`` divides every
+# stage by the group's 10-17 population instead.
+STAGE_BASE: dict[str, str] = {
+    "stop_search": "population",
+    "arrest": "population",
+    "formal_disposal": "arrest",
+    "custody": "formal_disposal",
+    "gang_listing": "gang_members",
+}
+# Offence types found by police activity rather than reported (sim.justice.PROACTIVE_TYPES).
+PROACTIVE_OFFENCE_TYPES: tuple[str, ...] = ("drugs", "weapon")
+# Draws of the parametric bootstrap behind each RRI's 95% interval.
+RRI_BOOTSTRAP_DRAWS = 2000
 
 
 def age_in_years(day: np.ndarray | pd.Series, birth_day: np.ndarray | pd.Series) -> np.ndarray:
@@ -410,35 +434,30 @@ def _rate(numerator: float, denominator: float) -> float:
     return float(numerator) / float(denominator)
 
 
-def relative_rate_index(
+def stage_children(
     people: pd.DataFrame,
     offences: pd.DataFrame,
     disposals: pd.DataFrame,
     start_day: int,
     end_day: int,
-    population_by_group: Mapping[str, float],
-    reference: str = "White",
     youth_only: bool = True,
-) -> dict[str, dict[str, float]]:
-    """Relative rate index per ethnic group at each stage, as in disproportionality tools.
+) -> dict[str, pd.Series]:
+    """Distinct people with each stage's event in [start_day, end_day), by ethnic group.
 
-    Stage rates, each over distinct people of the group with events in [start_day, end_day):
+    - stop_search: a detected drugs or weapons offence (by day committed; needs the
+      offences' ``type``, else the stage is left out);
+    - arrest: a detected offence (by day committed);
+    - formal_disposal: a formal youth disposal; custody: a custodial sentence.
 
-    - arrest: people with a detected offence (by day committed) per head of population;
-    - formal_disposal: people with a formal youth disposal per arrested person;
-    - custody: people sentenced to custody per person with a formal disposal.
-
-    RRI = group rate / reference-group rate, NaN where either is undefined or the reference
-    rate is zero. With ``youth_only`` (default) arrests count only offences committed before
-    the 18th birthday and custody only youth sentences, so every stage is about children.
-    Returns stage -> group -> RRI for every group in population_by_group or people.
+    With ``youth_only`` (default) offences count only before the 18th birthday and
+    custody only youth sentences, so every stage is about children.
     """
     group_of = by_person(people, "ethnic_group")
     birth = by_person(people, "birth_day")
 
     arrests = offences.loc[
         offences["detected"].astype(bool) & _in_window(offences["day"], start_day, end_day),
-        ["person", "day"],
+        [c for c in ("person", "day", "type") if c in offences.columns],
     ]
     if youth_only:
         age = (arrests["day"] - arrests["person"].map(birth)) / DAYS_PER_YEAR
@@ -453,11 +472,40 @@ def relative_rate_index(
         persons = pd.Series(events["person"].unique())
         return persons.map(group_of).value_counts()
 
-    counts = {
-        "arrest": people_per_group(arrests),
-        "formal_disposal": people_per_group(formal),
-        "custody": people_per_group(custody),
-    }
+    counts = {}
+    if "type" in arrests.columns:
+        proactive = arrests["type"].astype(str).isin(PROACTIVE_OFFENCE_TYPES)
+        counts["stop_search"] = people_per_group(arrests.loc[proactive])
+    counts["arrest"] = people_per_group(arrests)
+    counts["formal_disposal"] = people_per_group(formal)
+    counts["custody"] = people_per_group(custody)
+    return counts
+
+
+def relative_rate_index(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    disposals: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    population_by_group: Mapping[str, float],
+    reference: str = "White",
+    youth_only: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Relative rate index per ethnic group at each stage, as in disproportionality tools.
+
+    Stage rates, each over distinct people of the group with events in [start_day, end_day)
+    (:func:`stage_children`):
+
+    - arrest: people with a detected offence (by day committed) per head of population;
+    - formal_disposal: people with a formal youth disposal per arrested person;
+    - custody: people sentenced to custody per person with a formal disposal.
+
+    RRI = group rate / reference-group rate, NaN where either is undefined or the reference
+    rate is zero. Returns stage -> group -> RRI for every group in population_by_group or
+    people. (:func:`disproportionality` adds the other stages and intervals.)
+    """
+    counts = stage_children(people, offences, disposals, start_day, end_day, youth_only)
     groups = sorted(
         set(population_by_group)
         | set(people["ethnic_group"].dropna().astype(str).unique())  # set() of 3M strings: slow
@@ -483,6 +531,95 @@ def relative_rate_index(
         ref = rates[reference]
         out[stage] = {g: _rate(r, ref) for g, r in rates.items()}
     return out
+
+
+def disproportionality(
+    counts: Mapping[str, Mapping[str, float]],
+    population_by_group: Mapping[str, float],
+    gang_members_by_group: Mapping[str, float] | None = None,
+    reference: str = "White",
+    seed: int = 0,
+    draws: int = RRI_BOOTSTRAP_DRAWS,
+) -> dict[str, dict]:
+    """Relative rate indices at every stage, each with a 95% interval.
+
+    ``counts``: stage -> group -> distinct children at that stage (:func:`stage_children`
+    plus "gang_listing"); ``population_by_group``: mean 10-17 population; with
+    ``gang_members_by_group`` (mean gang members aged 10-17) the gang-listing stage is
+    also read per member. Returns
+
+    - ``relative_rate_index``: stage -> group -> RRI, each stage's rate over its base
+      (:data:`STAGE_BASE`: population, the stage before, or gang members);
+    - ``relative_rate_index_per_population``: every stage per head of population;
+    - ``..._interval`` of each: stage -> group -> {"low", "high"}, the 2.5th and 97.5th
+      percentiles of a parametric bootstrap within the run: population-based counts
+      redrawn as Poisson, each later stage of the chain as binomial out of the redrawn
+      stage before. It is the sampling noise of the run's children (treated as
+      independent: families and co-offending make it somewhat narrow), not the spread
+      over seeds. ``seed`` makes it reproducible.
+    """
+    groups = list(population_by_group)
+    if reference not in groups:
+        groups.append(reference)
+    stages = [s for s in DISPROPORTIONALITY_STAGES if s in counts]
+    pop = np.array([float(population_by_group.get(g, np.nan)) for g in groups])
+    members = np.array(
+        [float((gang_members_by_group or {}).get(g, np.nan)) for g in groups], dtype=float
+    )
+    observed = {s: np.array([float(counts[s].get(g, 0)) for g in groups]) for s in stages}
+    rng = np.random.default_rng([seed, 17])  # the summary's own draws, not the model's
+    drawn: dict[str, np.ndarray] = {}
+    for s in stages:  # in chain order, so a stage's base is drawn before it
+        base = STAGE_BASE[s]
+        k = observed[s]
+        if base in observed and base in drawn:
+            n_obs = observed[base]
+            share = np.divide(k, n_obs, out=np.zeros_like(k), where=n_obs > 0)
+            drawn[s] = rng.binomial(drawn[base].astype(np.int64), np.clip(share, 0, 1))
+        else:
+            drawn[s] = rng.poisson(k, size=(draws, k.size))
+    ref = groups.index(reference)
+
+    def rri(rate: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = rate / rate[..., ref : ref + 1]
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def base_of(s: str, values: dict[str, np.ndarray], per_population: bool) -> np.ndarray:
+        base = "population" if per_population else STAGE_BASE[s]
+        if base == "population":
+            return pop
+        if base == "gang_members":
+            return members
+        return values[base] if base in values else np.full(len(groups), np.nan)
+
+    def table(rates: np.ndarray) -> dict[str, float]:
+        return {g: float(v) for g, v in zip(groups, rates, strict=True)}
+
+    def interval(samples: np.ndarray) -> dict[str, dict[str, float]]:
+        out = {}
+        for i, g in enumerate(groups):
+            col = samples[:, i]
+            col = col[np.isfinite(col)]
+            lo, hi = np.percentile(col, [2.5, 97.5]) if col.size else (np.nan, np.nan)
+            out[g] = {"low": float(lo), "high": float(hi)}
+        return out
+
+    result: dict[str, dict] = {}
+    for per_population, key in (
+        (False, "relative_rate_index"),
+        (True, "relative_rate_index_per_population"),
+    ):
+        point, spread = {}, {}
+        for s in stages:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = observed[s] / base_of(s, observed, per_population)
+                rates = drawn[s] / base_of(s, drawn, per_population)
+            point[s] = table(rri(rate))
+            spread[s] = interval(rri(rates))
+        result[key] = point
+        result[f"{key}_interval"] = spread
+    return result
 
 
 def true_and_proven_offences(

@@ -6,20 +6,24 @@ birth order, the initial population first and each September's cohort of
 live population is the window ``[lo, n)`` and nothing is ever compacted.
 Event times are float arrays where NaN means "never".
 
-Ethnic group is drawn and kept for measuring disproportionality only; no
-hazard, detection or pathway rule reads it.
+Ethnic group is never a cause of offending: no hazard reads it. Where children
+live is drawn first, and their group follows the ward's composition (minority
+shares rise with ward deprivation, as across London's neighbourhoods), one group
+per family. Only agencies' decisions read it (sim/justice.py: the police's
+proactive searches and the gangs list), each through an explicit parameter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 from pydantic import Field, model_validator
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.params import CROYDON_2019, Params, param
+from sim.params import CROYDON_2019, MAX_LOG_EFFECT, Params, param
 
 ETHNIC_GROUPS = ("White", "Black", "Asian", "Mixed", "Other")
 SEXES = ("F", "M")
@@ -34,6 +38,8 @@ EXIT_AGE = 21.0  # followed to 21 so reoffending after 18 still counts
 # more than twice London's (about 800,000; ONS mid-year estimates), and a bound on a
 # run's memory, which grows with the population (about 315 MB for Croydon's 39,334).
 MAX_CHILDREN = 2_000_000
+# An element of a per-group tuple of log-odds terms, each range-checked.
+LogEffect = Annotated[float, Field(ge=-MAX_LOG_EFFECT, le=MAX_LOG_EFFECT)]
 
 
 def age_of(birth_week: np.ndarray, week: int) -> np.ndarray:
@@ -124,6 +130,19 @@ class PopulationParams(Params):
         le=1,
         source="census-2011",
         doc="Croydon: Mixed 7% of residents",
+    )
+    ethnic_deprivation_gradient: tuple[LogEffect, LogEffect, LogEffect, LogEffect, LogEffect] = (
+        param(
+            (0.0, 0.6, 0.6, 0.6, 0.6),
+            unit="log odds against White per SD of ward deprivation, by group",
+            basis="assumed",
+            source="trust-for-london-2023",
+            doc="minority children live more in deprived wards (Census 2021 by London "
+            "neighbourhood: Trust for London). No ward-level gradient was read: 0.6 puts "
+            "Croydon's minority share at about 25% in its least and 80% in its most deprived "
+            "wards, the north-south span of the borough; range 0.3-1.0. One value for every "
+            "group (no per-group figure read); White is the reference (0)",
+        )
     )
     low_income_share: float = param(
         0.20,
@@ -251,6 +270,12 @@ class PopulationParams(Params):
     )
 
     @model_validator(mode="after")
+    def _white_is_reference(self) -> PopulationParams:
+        if self.ethnic_deprivation_gradient[0] != 0:
+            raise ValueError("ethnic_deprivation_gradient: White is the reference, its entry is 0")
+        return self
+
+    @model_validator(mode="after")
     def _boroughs_within_bound(self) -> PopulationParams:
         total = sum(b.population_10_17 for b in self.boroughs)
         if total > MAX_CHILDREN:
@@ -346,6 +371,42 @@ def build_geography(p: PopulationParams, rng: np.random.Generator) -> Geography:
     )
 
 
+def ward_ethnic_shares(p: PopulationParams, geo: Geography) -> np.ndarray:
+    """Expected share of each ethnic group among the children of each ward (wards x groups).
+
+    A multinomial logit on ward deprivation: log(share_g / share_White) = a_bg + slope_g x
+    deprivation, with the intercepts a_bg of each borough set so that its wards (which
+    hold equal numbers of children) average to the borough's shares: White 1 - m, and the
+    minority share m split by the sourced Black, Asian and Mixed shares (Other the rest).
+    """
+    specs = p.borough_specs()
+    split = np.array(
+        [p.black_share_of_minority, p.asian_share_of_minority, p.mixed_share_of_minority]
+    )
+    split = np.append(split, max(0.0, 1.0 - split.sum()))
+    split = split / split.sum()
+    slope = np.asarray(p.ethnic_deprivation_gradient, dtype=float)
+    out = np.zeros((geo.ward_borough.size, len(ETHNIC_GROUPS)))
+    for b, spec in enumerate(specs):  # a loop over boroughs, at set-up only
+        mine = geo.ward_borough == b
+        m = spec.minority_ethnic_share
+        target = np.r_[1.0 - m, m * split]
+        present = target > 0
+        logits = np.where(present, slope * geo.ward_deprivation[mine, None], -np.inf)
+        a = np.zeros(len(ETHNIC_GROUPS))
+        for _ in range(500):  # matching the margins: each step rescales by target / mean
+            z = logits + a
+            z -= z.max(axis=1, keepdims=True)
+            shares = np.exp(z)
+            shares /= shares.sum(axis=1, keepdims=True)
+            mean = shares.mean(axis=0)
+            if np.abs(mean - target).max() < 1e-12:
+                break
+            a[present] += np.log(target[present] / mean[present])
+        out[mine] = shares
+    return out
+
+
 def _logit_intercept(score: np.ndarray, share: float) -> float:
     """Intercept a such that mean(sigmoid(a + score)) == share (Newton's method).
 
@@ -394,7 +455,7 @@ class People:
     FIELDS: tuple[tuple[str, str, float], ...] = (
         ("birth_week", "f8", np.nan),
         ("sex", "i1", 0),  # 0 female, 1 male
-        ("ethnic", "i1", 0),  # index into ETHNIC_GROUPS, never used as a cause
+        ("ethnic", "i1", 0),  # index into ETHNIC_GROUPS; no hazard reads it
         ("borough", "i2", 0),
         ("ward", "i2", 0),
         ("deprivation", "f4", 0.0),
@@ -408,6 +469,7 @@ class People:
         ("excluded", "?", False),
         ("substance_use", "?", False),
         ("gang", "i2", -1),
+        ("gang_listed_week", "f8", np.nan),  # put on the police's gangs list (NaN: never)
         ("victim_week", "f8", np.nan),
         ("last_offence_week", "f8", np.nan),
         ("n_offences", "i4", 0),  # true offences committed
@@ -508,21 +570,17 @@ def _new_people(
     borough = rng.permutation(np.repeat(np.arange(len(specs)), counts))
     people.borough[rows] = borough
     people.sex[rows] = rng.random(n) < 0.512  # ONS: 51.2% of 10-17s are boys
-    minority_share = np.array([b.minority_ethnic_share for b in specs])
-    minority = rng.random(n) < minority_share[borough]
-    shares = np.array(
-        [p.black_share_of_minority, p.asian_share_of_minority, p.mixed_share_of_minority]
-    )
-    other = max(0.0, 1.0 - shares.sum())
-    probs = np.append(shares, other) / (shares.sum() + other)
-    group = 1 + rng.choice(4, size=n, p=probs)
-    people.ethnic[rows] = np.where(minority, group, 0)
 
     wards_of = [np.flatnonzero(geo.ward_borough == b) for b in range(len(specs))]
     n_wards = np.array([w.size for w in wards_of])
     first_ward = np.array([w[0] for w in wards_of])
     ward = first_ward[borough] + (rng.random(n) * n_wards[borough]).astype(np.int64)
     people.ward[rows] = ward
+    # Ethnic group from the home ward's composition (families then share one:
+    # _assign_families). It is drawn here and read by no hazard.
+    cumulative = np.cumsum(ward_ethnic_shares(p, geo), axis=1)[ward]
+    u = rng.random(n)
+    people.ethnic[rows] = np.minimum((u[:, None] >= cumulative).sum(axis=1), len(ETHNIC_GROUPS) - 1)
     dep = geo.ward_deprivation[ward]
     people.deprivation[rows] = dep
     low_share = np.array([b.low_income_share for b in specs])
@@ -599,6 +657,10 @@ def _assign_families(people: People, rows: slice, p: PopulationParams, rng: np.r
         fam = np.empty(n, dtype=np.int32)
         fam[order] = fam_sorted + start_family
         people.family[rows] = fam
+        # Siblings share one ethnic group: each family takes its first member's.
+        _, first_member, member_of = np.unique(fam, return_index=True, return_inverse=True)
+        ethnic = people.ethnic[rows]
+        people.ethnic[rows] = ethnic[first_member][member_of]
         return
     older = np.arange(people.lo, rows.start)
     older = older[np.argsort(people.ward[older], kind="stable")]
@@ -606,6 +668,9 @@ def _assign_families(people: People, rows: slice, p: PopulationParams, rng: np.r
     first = np.r_[0, np.cumsum(counts)[:-1]]
     has_older = counts[ward] > 0
     pick = first[ward] + (rng.random(n) * np.maximum(counts[ward], 1)).astype(np.int64)
-    sibling_family = people.family[older[np.minimum(pick, older.size - 1)]]
+    sibling = older[np.minimum(pick, older.size - 1)]
     fam = start_family + np.arange(n, dtype=np.int32)
-    people.family[rows] = np.where(join & has_older, sibling_family, fam)
+    joins = join & has_older
+    people.family[rows] = np.where(joins, people.family[sibling], fam)
+    # An entrant joining a family takes its ethnic group (siblings share one).
+    people.ethnic[rows] = np.where(joins, people.ethnic[sibling], people.ethnic[rows])

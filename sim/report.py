@@ -115,6 +115,17 @@ MEASURES: tuple[Measure, ...] = (
         "money",
         "Cost",
     ),
+    # Disproportionality comes from where children live and from the police's decisions
+    # (search, gang listing) that differ by group (sim/justice.py), never from offending.
+    Measure(
+        "relative_rate_index.stop_search.Black",
+        "Disproportionality in stop and search (drugs and weapons found by police activity): "
+        "relative rate index per head, Black vs White children",
+        "ratio, 1 = parity",
+        "closer to 1",
+        "ratio",
+        "RRI stop-search (Black)",
+    ),
     Measure(
         "relative_rate_index.arrest.Black",
         "Disproportionality at arrest: relative rate index, Black vs White children",
@@ -130,6 +141,15 @@ MEASURES: tuple[Measure, ...] = (
         "closer to 1",
         "ratio",
         "RRI formal disposal (Black)",
+    ),
+    Measure(
+        "relative_rate_index.gang_listing.Black",
+        "Disproportionality on the gangs list: relative rate index per gang member, Black vs "
+        "White children",
+        "ratio, 1 = parity",
+        "closer to 1",
+        "ratio",
+        "RRI gang list (Black)",
     ),
 )
 

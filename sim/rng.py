@@ -30,6 +30,7 @@ STREAMS: dict[str, int] = {
     "gangs": 11,
     "entry": 12,
     "trajectory": 13,
+    "gang_listing": 14,
 }
 FIRST_INTERVENTION_KEY = 100
 

@@ -23,8 +23,10 @@ from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
-OUTPUT_SCHEMA_VERSION = 3  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
-# 3: reoffences within one month
+# 2: prevalence, attrition, disposal mix, co-offending, reoffence timing; 3 (issue 17):
+# RRIs at five stages with intervals and per head, reoffences within a month, onset and
+# persistence
+OUTPUT_SCHEMA_VERSION = 3
 
 
 def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
@@ -62,9 +64,10 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     start = model.burn_in_weeks * DAYS_PER_WEEK
     end = (model.burn_in_weeks + model.measured_weeks) * DAYS_PER_WEEK
     people = people_frame(model)
-    # The measures read no offence's type or gravity (0.2 GB for London).
+    # The measures read no offence's gravity (0.1 GB for London); the type marks stop and
+    # search (drugs and weapons).
     offences = model.events.offences_frame(
-        ("person", "day", "detected", "proven_day", "disposal", "co_group")
+        ("person", "day", "type", "detected", "proven_day", "disposal", "co_group")
     )
     disposals = model.events.disposals_frame()
     releases = model.events.releases_frame()
@@ -108,7 +111,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         g: model.tally.person_weeks_by_group[i] / max(model.measured_weeks, 1)
         for i, g in enumerate(ETHNIC_GROUPS)
     }
-    rri = metrics.relative_rate_index(people, offences, disposals, start, end, population_by_group)
+    rri = disproportionality(model, people, offences, disposals, start, end, population_by_group)
     t = model.tally.totals
     summary = {
         "schema_version": OUTPUT_SCHEMA_VERSION,
@@ -156,7 +159,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
         ),
         "co_offending": metrics.co_offending(people, offences, start, end),
-        "relative_rate_index": rri,
+        **rri,
         "cost_per_year_gbp": cost_per_year(model),
         "intervention_reach": {i.name: i.outputs(years)["reach"] for i in model.interventions},
         "intervention_caseload": {
@@ -167,6 +170,36 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     if model.geography.n_boroughs > 1:
         summary["by_borough"] = by_borough(model, people, offences, disposals, reoff)
     return _clean(summary)
+
+
+def disproportionality(
+    model: YouthJusticeModel,
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    disposals: pd.DataFrame,
+    start: int,
+    end: int,
+    population_by_group: dict[str, float],
+) -> dict[str, Any]:
+    """Relative rate indices at every stage with 95% intervals (metrics.disproportionality):
+    the stages of the offence and disposal logs, and children put on the gangs list in the
+    measured years (listed under 18), per head and per gang member aged 10-17."""
+    counts = metrics.stage_children(people, offences, disposals, start, end)
+    ppl = model.people
+    listed_week = ppl.gang_listed_week[: ppl.n]
+    listed = np.flatnonzero(
+        (listed_week >= model.burn_in_weeks)
+        & (listed_week < model.burn_in_weeks + model.measured_weeks)
+        & ((listed_week - ppl.birth_week[: ppl.n]) / WEEKS_PER_YEAR < 18)
+    )
+    counts["gang_listing"] = pd.Series(
+        np.bincount(ppl.ethnic[listed], minlength=len(ETHNIC_GROUPS)), index=list(ETHNIC_GROUPS)
+    )
+    weeks = max(model.measured_weeks, 1)
+    members = {
+        g: model.tally.gang_member_weeks_by_group[i] / weeks for i, g in enumerate(ETHNIC_GROUPS)
+    }
+    return metrics.disproportionality(counts, population_by_group, members, seed=model.seed)
 
 
 def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, float]:

@@ -25,6 +25,8 @@ class Tally:
         self.totals: Counter[str] = Counter()
         self.person_weeks_by_age = np.zeros(int(EXIT_AGE) + 1)
         self.person_weeks_by_group = np.zeros(len(ETHNIC_GROUPS))
+        # Gang members aged 10-17 by group: the base of the gang-listing stage's rate.
+        self.gang_member_weeks_by_group = np.zeros(len(ETHNIC_GROUPS))
         self.person_weeks_10_17 = 0
         self.person_weeks_by_borough = np.zeros(n_boroughs)
         # Rows aged 10-17 last time, and their counts by group and borough: the window
@@ -47,6 +49,10 @@ class Tally:
         youth = slice(lo + int(at_18), lo + int(at_10))
         self.count_youth(ppl.ethnic, ppl.borough, youth)
         self.person_weeks_by_group += self.youth_by_group
+        members = youth.start + np.flatnonzero(ppl.gang[youth] >= 0)
+        self.gang_member_weeks_by_group += np.bincount(
+            ppl.ethnic[members], minlength=len(ETHNIC_GROUPS)
+        )
         self.person_weeks_10_17 += youth.stop - youth.start
         if self.person_weeks_by_borough.size > 1:
             self.person_weeks_by_borough += self.youth_by_borough

@@ -52,9 +52,14 @@ def baseline() -> YouthJusticeModel:
 
 
 def test_support_takes_people_out_of_gangs_and_cuts_their_offending(baseline):
-    # Support only (no enforcement), strong enough to show in a small borough in two years.
+    # Support only (no enforcement), strong enough to show in a small borough in two years;
+    # targeting by risk, so the first intake is large there whatever the police have listed.
     support = GangsTeam.Params(
-        mode="integrated", support_effect=0.5, support_exit_rate=2.0, enforcement_detection=1.0
+        mode="integrated",
+        targeting="risk",
+        support_effect=0.5,
+        support_exit_rate=2.0,
+        enforcement_detection=1.0,
     )
     on = _run(support)
     item = on.interventions.items[0]

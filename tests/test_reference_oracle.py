@@ -433,7 +433,16 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_draws() -> None:
     both or neither, and arrest for both at once, which the reference showed as fewer
     arrests and formal disposals (p = 0.0004 over 50 seeds). Here 400 people each commit
     two solo drugs offences in week 0, each detected with probability 0.5."""
-    m = YouthJusticeModel(scenario=oracle_scenario(FAST_POPULATION), seed=BUG_SEED)
+    sc = oracle_scenario(FAST_POPULATION)
+    # Drugs detection the same for everyone (no patrol gradient, no search decision by group).
+    sc = sc.model_copy(
+        update={
+            "justice": sc.justice.model_copy(
+                update={"patrol_deprivation_gradient": 0.0, "search_decision_by_group": (1.0,) * 5}
+            )
+        }
+    )
+    m = YouthJusticeModel(scenario=sc, seed=BUG_SEED)
     j, off = m.params.justice, m.events.offences
     drugs = OFFENCE_TYPES.index("drugs")
     assert j.detection_probability[drugs] * j.detection_scale == pytest.approx(0.5)

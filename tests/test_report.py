@@ -121,6 +121,8 @@ def _fake_results(out: Path, replicates: int = 8) -> None:
             "cost_per_year_gbp.total": 5e6 + rng.normal(0, 1e5),
             "relative_rate_index.arrest.Black": 1.6 + rng.normal(0, 0.05),
             "relative_rate_index.formal_disposal.Black": 1.2 + rng.normal(0, 0.05),
+            "relative_rate_index.stop_search.Black": 1.9 + rng.normal(0, 0.05),
+            "relative_rate_index.gang_listing.Black": 1.8 + rng.normal(0, 0.05),
         }
         policy = dict(base)
         policy["true_offences_per_year"] = base["true_offences_per_year"] * 0.9

@@ -14,8 +14,8 @@ Mechanism, each week:
 1. the team knows whom it can see: gang members and their close ties
    (family: the siblings layer; friends: the friendship layer) are each visible
    with a probability equal to the information-sharing quality, except what
-   the police hold themselves (arrested members on a gang-matrix-style list,
-   recorded co-offences);
+   the police hold themselves (the police's gangs list, people.gang_listed_week,
+   kept by sim/justice.py; recorded co-offences);
 2. it ranks them by its targeting rule ("risk": last week's risk score;
    "matrix": listed members first, then their family and friends, by proven
    offences; "network": position in the recorded co-offending network:
@@ -29,7 +29,7 @@ Mechanism, each week:
    detected). Enforcement alone changes who is caught, not what is done: more
    proven offences, not more true ones (net-widening).
 
-Ethnic group is not read anywhere here.
+Ethnic group is not read anywhere here; it enters through whom the police list.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class GangsTeam(Intervention):
         )
         targeting: Literal["risk", "matrix", "network"] = Field(
             "matrix",
-            description="risk: last week's risk score; matrix: arrested gang members "
-            "listed (gang-matrix style), then their family and friends; network: "
+            description="risk: last week's risk score; matrix: those on the police's gangs "
+            "list (Gangs Matrix), then their family and friends; network: "
             "recorded co-offending ties and centrality",
         )
         sharing_separate: float = param(
@@ -230,7 +230,6 @@ class GangsTeam(Intervention):
         self.until = never(cap)  # support runs while until > week
         self.first_intake = np.full(cap, np.nan)  # week each person was first taken on
         self.active = np.empty(0, dtype=np.int64)
-        self.listed = np.zeros(cap, dtype=bool)  # matrix-style list: arrested members
         self.co_degree = np.zeros(cap, dtype=np.int32)  # recorded co-offending ties
         self.co_edges = np.empty((0, 2), dtype=np.int64)
         self._seen_offences = 0
@@ -275,10 +274,8 @@ class GangsTeam(Intervention):
 
     # -- identification --------------------------------------------------------
     def _update_intelligence(self) -> None:
-        """Police intelligence: the list of arrested members and recorded co-offences."""
-        m, ppl, live = self.model, self.model.people, self.model.people.live
-        if self.params.targeting == "matrix":
-            self.listed[live] |= (ppl.gang[live] >= 0) & (ppl.n_arrests[live] > 0)
+        """Police intelligence: recorded co-offences (the gangs list is the police's own)."""
+        m = self.model
         if self.params.targeting != "network":
             return
         off = m.events.offences
@@ -322,16 +319,17 @@ class GangsTeam(Intervention):
             lh = m.offending.last_log_hazard
             aligned = lh.size == live.stop - live.start  # set this week for this window
             return pool, lh[pool - live.start] if aligned else np.zeros(pool.size)
+        on_list = ~np.isnan(ppl.gang_listed_week)  # the police's gangs list
         if p.targeting == "matrix":
-            listed = np.flatnonzero(self.listed[live]) + live.start
+            listed = np.flatnonzero(on_list[live]) + live.start
             close = _neighbours(close_ties, listed)
-            close = close[visible[close] & ~self.listed[close] & (close >= live.start)]
+            close = close[visible[close] & ~on_list[close] & (close >= live.start)]
             pool = np.concatenate([listed, np.unique(close)])
             harm = np.log1p(ppl.n_proven[pool])
-            return pool, harm + _LISTED_FIRST * self.listed[pool]
+            return pool, harm + _LISTED_FIRST * on_list[pool]
         # network: degree in the recorded co-offending network, and ties there to
-        # known members (an arrested member, or a member the partnership can see).
-        known = (ppl.gang >= 0) & (visible | (ppl.n_arrests > 0))
+        # known members (on the police's list, or a member the partnership can see).
+        known = on_list | ((ppl.gang >= 0) & visible)
         e = self.co_edges
         ties = np.bincount(e[:, 0], known[e[:, 1]], ppl.capacity) + np.bincount(
             e[:, 1], known[e[:, 0]], ppl.capacity
