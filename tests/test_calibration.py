@@ -77,10 +77,14 @@ def test_config_settings_and_priors_load(config: Path):
     # YOS and interventions differ.
     base = cal.scenarios["croydon"]
     place = {"member_share", "count"}  # a borough's gangs, not how gangs behave
+    policing = {"proactive_policing_ratio"}  # how much the force searches: a place's
     for name in ("islington", "average"):
         other = cal.scenarios[name]
-        for section in ("behaviour", "network", "justice", "schools", "social_care"):
+        for section in ("behaviour", "network", "schools", "social_care"):
             assert getattr(other, section) == getattr(base, section), (name, section)
+        assert other.justice.model_dump(exclude=policing) == base.justice.model_dump(
+            exclude=policing
+        )
         assert other.gangs.model_dump(exclude=place) == base.gangs.model_dump(exclude=place)
 
 
