@@ -23,7 +23,8 @@ from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
-OUTPUT_SCHEMA_VERSION = 2  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
+OUTPUT_SCHEMA_VERSION = 3  # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing
+# 3: remand, acquittals, first-tier disposals, disposal tiers, proven offence mix
 
 
 def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
@@ -109,6 +110,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     }
     rri = metrics.relative_rate_index(people, offences, disposals, start, end, population_by_group)
     t = model.tally.totals
+    mix = metrics.disposal_mix(disposals, start, end)
     summary = {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "scenario": model.params.name,
@@ -149,7 +151,17 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
             people, offences, start, end, population
         ),
         "attrition_10_17": metrics.attrition(people, offences, start, end),
-        "disposal_mix": metrics.disposal_mix(disposals, start, end),
+        "disposal_mix": mix,
+        "disposal_mix_by_tier": metrics.disposal_tiers(mix),
+        "proven_offence_mix": metrics.proven_offence_mix(
+            people, offences, model.events.offences["type"], start, end
+        ),
+        "remand_share_of_custody_population": (
+            t["remand_custody_weeks"] / t["custody_weeks"] if t["custody_weeks"] else math.nan
+        ),
+        "remand": model.police.book.remands(
+            model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+        ),
         "disposals_per_year": metrics.disposals_per_year(
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
         ),
