@@ -355,16 +355,19 @@ def _engine_after_weeks(seed: int = BUG_SEED) -> YouthJusticeModel:
 
 def test_engine_adults_are_not_yos_cases() -> None:
     """sim/justice.py: people aged 18+ "are not YOS cases". Only a youth disposal with
-    supervision (conditional caution, court order, custody) may put someone on the YOS
-    caseload, which sets how overloaded the YOS is for everyone else."""
+    supervision (conditional caution, court order, custody) or a child's remand (to the
+    community or to youth detention) may put someone on the YOS caseload, which sets how
+    overloaded the YOS is for everyone else."""
     m = _engine_after_weeks()
-    ppl, d = m.people, m.events.disposals
+    ppl, d, cases = m.people, m.events.disposals, m.police.book.cases
     supervising = np.isin(
         d["kind"],
         [KIND[k] for k in ("youth_conditional_caution", "referral_order")]
         + [KIND["youth_rehabilitation_order"], KIND["custody"]],
     )
     children = set(d["person"][supervising & ~d["adult"]].tolist())
+    remanded = np.isin(cases["remand"], [REMAND["community_remand"], REMAND["youth_detention"]])
+    children |= set(cases["person"][remanded & ~cases["adult"]].tolist())
     live = np.arange(ppl.lo, ppl.n)
     on_caseload = live[ppl.yos_until[live] > m.week - 1].tolist()
     adults_only = sorted(set(on_caseload) - children)
@@ -442,9 +445,15 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_draws() -> None:
     both or neither, and arrest for both at once, which the reference showed as fewer
     arrests and formal disposals (p = 0.0004 over 50 seeds). Here 400 people each commit
     two solo drugs offences in week 0, each detected with probability 0.5."""
-    m = YouthJusticeModel(scenario=oracle_scenario(FAST_POPULATION), seed=BUG_SEED)
-    j, off = m.params.justice, m.events.offences
+    sc = oracle_scenario(FAST_POPULATION)
     drugs = OFFENCE_TYPES.index("drugs")
+    by_type = list(sc.justice.detection_probability)
+    by_type[drugs] = 0.5 / sc.justice.detection_scale
+    sc = sc.model_copy(
+        update={"justice": sc.justice.model_copy(update={"detection_probability": tuple(by_type)})}
+    )
+    m = YouthJusticeModel(scenario=sc, seed=BUG_SEED)
+    j, off = m.params.justice, m.events.offences
     assert j.detection_probability[drugs] * j.detection_scale == pytest.approx(0.5)
     persons = np.repeat(np.arange(m.people.lo, m.people.lo + 400), 2)
     columns = {name: np.zeros(persons.size, dtype=dt) for name, dt in off.columns.items()}
