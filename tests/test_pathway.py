@@ -338,3 +338,42 @@ def test_more_detection_means_more_proven_offences(scale):
     other.run()
     more = other.tally.totals["proven_offences"] > base.tally.totals["proven_offences"]
     assert more == (scale > 1)
+
+
+def test_a_run_gives_every_tier_remand_in_custody_and_priced_kinds():
+    """The disposal-mix check on a whole run: the formal mix covers the YJS tiers (no
+    tier empty, shares summing to 1); remanded children are part of the custody
+    population (never more than it); acquittals happen; the costs price remand apart."""
+    from sim.costs import pathway_costs
+    from sim.summary import summarise
+
+    sc = small(seed=2, years=3, burn_in=2)
+    sc = sc.model_copy(update={"interventions": {}})
+    m = YouthJusticeModel(scenario=sc)
+    m.run()
+    s = summarise(m)
+    mix, tiers = s["disposal_mix"], s["disposal_mix_by_tier"]
+    assert sum(mix.values()) == pytest.approx(1.0)
+    assert sum(tiers.values()) == pytest.approx(1.0)
+    assert all(share > 0 for tier, share in tiers.items() if tier != "custody"), tiers
+    assert mix["fine"] + mix["conditional_discharge"] + mix["absolute_discharge"] > 0
+    t = m.tally.totals
+    assert 0 < t["remand_custody_weeks"] <= t["custody_weeks"]
+    assert s["remand_share_of_custody_population"] == pytest.approx(
+        t["remand_custody_weeks"] / t["custody_weeks"]
+    )
+    remand = s["remand"]
+    assert sum(remand["episode_shares"].values()) == pytest.approx(1.0)
+    assert remand["episode_shares"]["youth_detention"] > 0
+    assert s["disposals_per_year"]["acquittal"] > 0
+    assert sum(s["proven_offence_mix"].values()) == pytest.approx(1.0)
+    costs = pathway_costs(m)
+    c = m.params.costs
+    years = m.measured_weeks / 52
+    assert costs["remand_custody"] == pytest.approx(
+        c.custody_place_per_year * t["remand_custody_weeks"] / 52 / years
+    )
+    assert costs["custody"] + costs["remand_custody"] == pytest.approx(
+        c.custody_place_per_year * t["custody_weeks"] / 52 / years
+    )
+    assert costs["first_tier_sentences"] > 0 and costs["referral_order_panels"] > 0
