@@ -37,7 +37,7 @@ import numpy as np
 
 from sim import calendar
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import KIND, OFFENCE_TYPES
+from sim.events import FIRST_COURT_KIND, KIND, OFFENCE_TYPES, REMAND
 from sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -49,7 +49,8 @@ EXIT_AGE = 21  # people leave the model at 21
 SCHOOL_LEAVING_AGE = 16  # compulsory school age ends
 TERM_WEEKS = 39  # English schools' term weeks a year (the exclusion rate is per year)
 AGAINST_THE_PERSON = (OFFENCE_TYPES.index("violence"), OFFENCE_TYPES.index("robbery"))
-CAUTION, REFERRAL = KIND["youth_caution"], KIND["referral_order"]
+CAUTION = KIND["youth_caution"]  # the first formal disposal
+CONVICTION = FIRST_COURT_KIND  # the first sentence of the court (a conviction)
 MEMORY_CUTOFF = 10  # e-folding times after which a memory term is dropped (docs/ODD.md)
 # Offences found by police activity (stop and search): their detection depends on where
 # police patrol and on whom officers search.
@@ -70,6 +71,7 @@ COPIED = (
     "excluded",
     "substance_use",
     "gang",
+    "ethnic",
     "victim_week",
     "last_offence_week",
     "n_offences",
@@ -123,6 +125,7 @@ class Case:
     adult: bool
     kind: int | None  # a disposal in KIND; None while charged and awaiting sentence
     due_week: int
+    remand: int | None = None  # REMAND for a charged case once heard
 
 
 class YoungPerson(mesa.Agent):
@@ -395,22 +398,36 @@ class Police(mesa.Agent):
         m.arrests.append((person.row, week))
         m.counts["arrests"] += 1
         draw = self.random.random
+        kind: int | None = None  # charged unless decided below
         if draw() < j.no_further_action_probability:
             kind = KIND["nfa"]
-        elif (
-            first_time
-            and gravity <= 2
-            and person.n_community_resolutions < j.max_community_resolutions
-            and draw() < j.community_resolution_probability
-        ):
-            kind = KIND["community_resolution"]
-        elif first_time and gravity <= 4:
-            conditional = gravity >= 3 and draw() < j.conditional_caution_probability
-            kind = KIND["youth_conditional_caution" if conditional else "youth_caution"]
-        elif person.n_formal == 1 and gravity <= 2 and draw() < j.second_out_of_court_probability:
-            kind = KIND["youth_conditional_caution"]
         else:
-            kind = None  # charged: the court sentences later
+            # The gravity matrix: the score moves by one for mitigating or aggravating
+            # factors; previous disposals make an out-of-court disposal less likely.
+            u = draw()
+            score = gravity - (u < j.gravity_mitigated_share)
+            score += u >= 1 - j.gravity_aggravated_share
+            previous = person.n_formal + person.n_community_resolutions
+            odds = j.out_of_court_repeat_odds
+            if (
+                score <= j.community_resolution_max_gravity
+                and person.n_community_resolutions < j.max_community_resolutions
+                and draw() < j.community_resolution_probability * odds**previous
+            ):
+                kind = KIND["community_resolution"]
+            elif first_time and score <= j.caution_max_gravity:
+                conditional = (
+                    score >= j.conditional_caution_min_gravity
+                    and draw() < j.conditional_caution_probability
+                )
+                kind = KIND["youth_conditional_caution" if conditional else "youth_caution"]
+            elif (
+                not first_time
+                and score <= j.repeat_caution_max_gravity
+                and draw() < j.repeat_caution_probability * odds ** (previous - 1)
+            ):
+                conditional = draw() < j.repeat_conditional_caution_probability
+                kind = KIND["youth_conditional_caution" if conditional else "youth_caution"]
         if kind is None:
             lag = j.court_lag_weeks
         elif kind == KIND["nfa"]:
@@ -424,12 +441,16 @@ class Police(mesa.Agent):
 
 
 class YouthCourt(mesa.Agent):
-    """Sentences charged cases and puts every disposal that is due into effect."""
+    """Hears new charges (remand), then acquits or sentences charged cases and puts every
+    disposal that is due into effect."""
 
     model: ReferenceModel
 
     def step(self) -> None:
         m, week = self.model, self.model.week
+        for case in m.open_cases:
+            if case.kind is None and case.remand is None:
+                self.remand(case, week)
         due = [c for c in m.open_cases if c.due_week <= week]
         m.open_cases = [c for c in m.open_cases if c.due_week > week]
         for case in due:
@@ -437,20 +458,67 @@ class YouthCourt(mesa.Agent):
                 case.kind = self.sentence(case)
             self.dispose(case, week)
 
-    def sentence(self, case: Case) -> int:
-        """Custody for serious or persistent offending; a referral order for a first plea."""
-        j = self.model.params.justice
-        convictions = case.person.n_convictions
+    def remand(self, case: Case, week: int) -> None:
+        """Bail, a remand to the community, or to youth detention (in custody until the
+        court's outcome), likelier for serious and persistent cases and by group."""
+        m, j, person = self.model, self.model.params.justice, case.person
+        case.remand = REMAND["bail"]
+        if person.in_custody(week):
+            return
         logit = (
-            j.custody_intercept
-            + j.custody_per_gravity * case.principal.gravity
-            + j.custody_per_conviction * convictions
+            j.remand_detention_intercept
+            + j.remand_detention_per_gravity * case.principal.gravity
+            + j.remand_detention_per_conviction * person.n_convictions
+            + math.log(j.remand_detention_odds_ratio[person.ethnic])
         )
         if self.random.random() < 1 / (1 + math.exp(-logit)):
+            case.remand = REMAND["youth_detention"]
+            person.custody_release_week = case.due_week
+            if not case.adult:
+                m.remands_to_detention += 1
+        elif self.random.random() < j.community_remand_probability:
+            case.remand = REMAND["community_remand"]
+        else:
+            return
+        if not case.adult:  # children on remand are supervised by the YOS
+            until = case.due_week
+            person.yos_until = until if person.yos_until is None else max(person.yos_until, until)
+
+    def sentence(self, case: Case) -> int:
+        """Acquittal; custody for serious or persistent offending; the mandatory referral
+        order for a first conviction on a guilty plea (or an absolute discharge); a youth
+        rehabilitation order; else a discretionary referral order, a discharge or a fine."""
+        j, draw = self.model.params.justice, self.random.random
+        convictions = case.person.n_convictions
+        gravity = case.principal.gravity
+        detained = case.remand == REMAND["youth_detention"]
+        acquittal = (
+            j.remand_detention_acquittal_probability if detained else j.acquittal_probability
+        )
+        if draw() < acquittal:
+            return KIND["acquittal"]
+        logit = (
+            j.custody_intercept
+            + j.custody_per_gravity * gravity
+            + j.custody_per_conviction * convictions
+        )
+        if draw() < 1 / (1 + math.exp(-logit)):
             return KIND["custody"]
-        if convictions == 0 and self.random.random() < j.guilty_plea_probability:
+        plea = draw() < j.guilty_plea_probability
+        if convictions == 0 and plea:
+            absolute = draw() < j.absolute_discharge_probability
+            return KIND["absolute_discharge" if absolute else "referral_order"]
+        logit = (
+            j.rehabilitation_order_intercept
+            + j.rehabilitation_order_per_gravity * gravity
+            + j.rehabilitation_order_per_conviction * convictions
+        )
+        if draw() < 1 / (1 + math.exp(-logit)):
+            return KIND["youth_rehabilitation_order"]
+        if plea and draw() < j.repeat_referral_probability:
             return KIND["referral_order"]
-        return KIND["youth_rehabilitation_order"]
+        kinds = ("absolute_discharge", "conditional_discharge", "fine")
+        return KIND[self.random.choices(kinds, weights=j.first_tier_shares)[0]]
 
     def dispose(self, case: Case, week: int) -> None:
         """The disposal takes effect: records, YOS supervision, custody."""
@@ -458,6 +526,9 @@ class YouthCourt(mesa.Agent):
         person.open_case = None
         if not person.present:
             return
+        detained = case.remand == REMAND["youth_detention"]
+        if detained and kind != KIND["custody"]:
+            person.custody_release_week = None  # out of remand: not a release from a sentence
         formal = kind >= CAUTION
         for o in case.offences:
             o.disposal = kind
@@ -469,7 +540,7 @@ class YouthCourt(mesa.Agent):
             if person.n_formal == 0 and not case.adult:
                 m.counts["first_time_entrants"] += 1
             person.n_formal += 1
-        if kind >= REFERRAL:
+        if kind >= CONVICTION:
             person.n_convictions += 1
         if kind == KIND["community_resolution"]:
             person.n_community_resolutions += 1
@@ -479,7 +550,9 @@ class YouthCourt(mesa.Agent):
             KIND["youth_rehabilitation_order"]: j.rehabilitation_order_weeks,
         }.get(kind, 0)
         if kind == KIND["custody"]:
-            weeks = max(1, m.geometric(j.custody_weeks))
+            # Time on remand in youth detention (charge to sentence) counts towards it.
+            served = j.court_lag_weeks if detained else 0
+            weeks = max(1, m.geometric(j.custody_weeks) - served)
             person.custody_release_week = week + weeks
             m.release_diary[week + weeks].append(person)
             supervision = 2 * weeks  # a detention and training order: half inside, half licence
@@ -589,6 +662,7 @@ class ReferenceModel(mesa.Model):
         self.arrests: list[tuple[int, int]] = []  # (person, week)
         self.disposals: list[tuple[int, int, int, bool]] = []  # (person, week, kind, adult)
         self.counts: Counter[str] = Counter()
+        self.remands_to_detention = 0  # children's charged cases remanded to youth detention
         self.yos_caseload = 0
         self.supervision_multiplier = 1.0
         self.season_factor = 1.0

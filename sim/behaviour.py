@@ -474,11 +474,18 @@ class Offending(Concern):
             doc="e-folding time of the post-release risk",
         )
         offence_mix: tuple[Probability, Probability, Probability, Probability, Probability] = param(
-            (0.46, 0.12, 0.28, 0.07, 0.07),
+            (0.44, 0.09, 0.36, 0.04, 0.07),
             unit="shares of minor, drugs, violence, robbery, weapon",
-            basis="assumed",
-            doc="true offence mix (proven mix in Youth Justice Statistics: violence ~30%, "
-            "drugs ~12%, robbery ~7%)",
+            basis="sourced",
+            source="ocjs-2005",
+            doc="the TRUE offence mix (all offences, detected or not), as shares of the "
+            "self-reported prevalence of each type among 10-17s in the 2005 OCJS: violence "
+            "19%, other thefts 13% + burglary 2% + vehicle theft 2% (minor, with criminal "
+            "damage, not read: assumed 6%), selling drugs 2% (with possession, not a core "
+            "OCJS offence: assumed 2.5%), robbery (not read: assumed 2%, as burglary), "
+            "weapon carrying (not read: assumed 4%); shares of 52.5 points, so each type is "
+            "assumed to be committed as often per offender. The proven mix comes from "
+            "detection by type (justice.detection_probability)",
         )
         gang_mix_factor: tuple[NonNegative, NonNegative, NonNegative, NonNegative, NonNegative] = (
             param(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import FIRST_COURT_KIND, KIND
+from sim.events import FIRST_COURT_KIND, KIND, OUT_OF_COURT_DISPOSALS
 from sim.params import MAX_GBP, Params, param
 
 if TYPE_CHECKING:
@@ -46,7 +46,27 @@ class CostParams(Params):
         basis="assumed",
         le=MAX_GBP,
         ge=0,
-        doc="youth court hearing(s), prosecution and defence",
+        doc="youth court hearing(s), prosecution and defence (acquittals included)",
+    )
+    first_tier_sentence: float = param(
+        150,
+        unit="GBP per sentence",
+        basis="assumed",
+        le=MAX_GBP,
+        ge=0,
+        doc="a discharge or fine beyond the court case: a fine's collection and enforcement, "
+        "a conditional discharge's record (referral orders are priced as YOS supervision); "
+        "band GBP 50-500",
+    )
+    referral_order_panel: float = param(
+        600,
+        unit="GBP per order",
+        basis="assumed",
+        le=MAX_GBP,
+        ge=0,
+        doc="the youth offender panel of a referral order (volunteers, YOS panel "
+        "coordinator, the contract meeting and reviews) beyond YOS supervision; band "
+        "GBP 300-1,500",
     )
     arrest: float = param(
         500,
@@ -75,13 +95,21 @@ def pathway_costs(model: YouthJusticeModel) -> dict[str, float]:
     start, end = model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
     in_window = (d["week"] >= start) & (d["week"] < end)
     kind = d["kind"][in_window]
-    court = (kind >= FIRST_COURT_KIND).sum()
-    ooc = np.isin(
-        kind,
-        [KIND[k] for k in ("community_resolution", "youth_caution", "youth_conditional_caution")],
+    court = ((kind >= FIRST_COURT_KIND) | (kind == KIND["acquittal"])).sum()
+    ooc = np.isin(kind, [KIND[k] for k in OUT_OF_COURT_DISPOSALS]).sum()
+    first_tier = np.isin(
+        kind, [KIND[k] for k in ("absolute_discharge", "conditional_discharge", "fine")]
     ).sum()
+    referral = (kind == KIND["referral_order"]).sum()
+    # Children in custody, sentenced and on remand (both are places in the secure estate;
+    # since LASPO 2012 local authorities pay for remand).
+    sentenced_weeks = t["custody_weeks"] - t["remand_custody_weeks"]
     return {
-        "custody": c.custody_place_per_year * t["custody_weeks"] / WEEKS_PER_YEAR / years,
+        "custody": c.custody_place_per_year * sentenced_weeks / WEEKS_PER_YEAR / years,
+        "remand_custody": c.custody_place_per_year
+        * t["remand_custody_weeks"]
+        / WEEKS_PER_YEAR
+        / years,
         "yos_supervision": c.yos_supervision_per_year
         * t["yos_caseload_weeks"]
         / WEEKS_PER_YEAR
@@ -89,4 +117,6 @@ def pathway_costs(model: YouthJusticeModel) -> dict[str, float]:
         "court": c.court_case * court / years,
         "police_arrests": c.arrest * t["arrests"] / years,
         "out_of_court_disposals": c.out_of_court_disposal * ooc / years,
+        "first_tier_sentences": c.first_tier_sentence * first_tier / years,
+        "referral_order_panels": c.referral_order_panel * referral / years,
     }

@@ -17,12 +17,19 @@ OFFENCE_TYPE = {name: i for i, name in enumerate(OFFENCE_TYPES)}
 
 # Disposals in order of escalation. "diversion" is a case claimed at the police decision
 # by an intervention (triage, say: the case records which one), with no formal record.
+# "acquittal" is a charged case the court does not convict (acquitted, dismissed or
+# withdrawn): no record. The court's sentences run from the first tier (discharges,
+# fines, referral orders) through the community (youth rehabilitation order) to custody.
 DISPOSALS = (
     "nfa",
     "diversion",
     "community_resolution",
+    "acquittal",
     "youth_caution",
     "youth_conditional_caution",
+    "absolute_discharge",
+    "conditional_discharge",
+    "fine",
     "referral_order",
     "youth_rehabilitation_order",
     "custody",
@@ -32,9 +39,17 @@ KIND = {name: i for i, name in enumerate(DISPOSALS)}
 # first-time entrant, count as "cautioned or sentenced" and make an offence proven.
 FIRST_FORMAL_KIND = KIND["youth_caution"]
 FORMAL_DISPOSALS: tuple[str, ...] = DISPOSALS[FIRST_FORMAL_KIND:]
-# Disposals given by the youth court (convictions).
-FIRST_COURT_KIND = KIND["referral_order"]
+# Sentences of the youth court (convictions); an acquittal is not one.
+FIRST_COURT_KIND = KIND["absolute_discharge"]
 COURT_DISPOSALS: tuple[str, ...] = DISPOSALS[FIRST_COURT_KIND:]
+OUT_OF_COURT_DISPOSALS: tuple[str, ...] = (
+    "community_resolution",
+    "youth_caution",
+    "youth_conditional_caution",
+)
+# Where a charged child waits for the court's outcome (sim/justice.py, YouthCourt.remand).
+REMANDS = ("bail", "community_remand", "youth_detention")
+REMAND = {name: i for i, name in enumerate(REMANDS)}
 
 
 def is_formal(kind: np.ndarray) -> np.ndarray:

@@ -4,11 +4,19 @@ An offence may be detected (by offence type, raised by policing where and
 when it happens). A detected offence leads to an arrest a few weeks later, at
 which the police decide: no further action; **diversion** (the hook where a
 scheme such as triage sits: interventions may claim the case, and the case
-records which one did); community resolution; youth caution; youth conditional
-caution; or charge. Charged cases are sentenced by the youth court some weeks
-later: referral order (first conviction, guilty plea), youth rehabilitation
-order, or custody (detention and training order: half in custody, half on
-licence).
+records which one did); or, by the gravity matrix (the offence's score moved by
+one for aggravating or mitigating factors, and the person's previous
+disposals), a community resolution, a youth caution or a youth conditional
+caution (again and again if the score is low: no legal limit since LASPO 2012),
+or charge.
+
+A charged person's first hearing decides where they wait for the outcome: bail,
+a remand to the community, or a remand to youth detention accommodation (a
+custody spell until the court's outcome). Some weeks later the court acquits or
+sentences: custody (detention and training order: half in custody, time on
+remand deducted, half on licence); the mandatory referral order for a first
+conviction on a guilty plea; a youth rehabilitation order; or a first-tier
+sentence (a discretionary referral order, a discharge or a fine).
 
 Formal disposals (caution and above: :func:`sim.events.is_formal`) make a
 first-time entrant and count as "cautioned or sentenced"; only they make an
@@ -24,14 +32,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
-from sim.events import FIRST_COURT_KIND, KIND, OFFENCE_TYPE, Table, is_formal
+from sim.events import FIRST_COURT_KIND, KIND, OFFENCE_TYPE, REMAND, REMANDS, Table, is_formal
 from sim.interventions import NOT_DIVERTED
 from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, NonNegative, Params, Probability, param
-from sim.population import ADULT_AGE, EXIT_AGE, age_of
+from sim.population import ADULT_AGE, AGE_OF_RESPONSIBILITY, EXIT_AGE, age_of
 from sim.rng import rank_within
 
 if TYPE_CHECKING:
@@ -47,16 +55,23 @@ _SALT_LISTING = 1
 
 
 class JusticeParams(Params):
-    """Detection, the police decision and sentencing."""
+    """Detection, the police decision, remand and sentencing."""
 
     detection_probability: tuple[
         Probability, Probability, Probability, Probability, Probability
     ] = param(
-        (0.05, 0.20, 0.12, 0.12, 0.25),
+        (0.11, 0.14, 0.09, 0.19, 0.11),
         unit="probability by type",
-        basis="assumed",
-        doc="chance an offence of each type (minor, drugs, violence, robbery, weapon) leads "
-        "to a suspect; drugs and weapons are found by police activity",
+        basis="sourced",
+        source="yjs-2018-19; ocjs-2005; home-office-digest-1995",
+        doc="chance a true offence of each type (minor, drugs, violence, robbery, weapon) "
+        "leads to a suspect, before detection_scale. Derived: the proven mix (YJS 2018/19: "
+        "violence ~30%, drugs ~12%, robbery ~7%, weapons ~7%, the rest ~44%) over the true "
+        "mix (behaviour.offence_mix, from self-report), times 0.1065, the old values' mean "
+        "over the old mix, so the overall level stays detection_scale's. The contrast is "
+        "shallower than wounding 14% against vandalism 1.6% (1993-94 digest) because "
+        "self-reported violence is mostly minor assault; ratios rest on the assumed shares "
+        "of the true mix (robbery, weapons, drugs) and have wide bands (x0.5-2)",
     )
     detection_scale: float = param(
         1.2,
@@ -91,7 +106,8 @@ class JusticeParams(Params):
         basis="assumed",
         le=MAX_WEEKS,
         ge=0,
-        doc="charge to sentence (MoJ Criminal Court Statistics: youth cases take months)",
+        doc="charge to the court's outcome (MoJ Criminal Court Statistics: youth cases take "
+        "months); a child remanded to youth detention is in custody for these weeks",
     )
     no_further_action_probability: float = param(
         0.30,
@@ -101,21 +117,55 @@ class JusticeParams(Params):
         le=1,
         doc="arrests ending with no further action (evidential difficulties)",
     )
+    gravity_mitigated_share: float = param(
+        0.25,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=0.5,
+        source="acpo-gravity-2013",
+        doc="cases whose mitigating factors lower the matrix score by one (the gravity "
+        "matrix moves a score by +-1 for aggravating or mitigating factors; how often is "
+        "not published: assumed, band 0.1-0.4). Read by the police decision only",
+    )
+    gravity_aggravated_share: float = param(
+        0.25,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=0.5,
+        source="acpo-gravity-2013",
+        doc="cases whose aggravating factors raise the matrix score by one (assumed, band 0.1-0.4)",
+    )
     community_resolution_probability: float = param(
         0.5,
         unit="probability",
         basis="assumed",
         ge=0,
         le=1,
-        doc="a first, low-gravity (<=2) offence dealt with by community resolution",
+        doc="a case of matrix score at most community_resolution_max_gravity, with nothing "
+        "on record, dealt with by community resolution (informal; 'widely used' for "
+        "children, all ages about 112,000 a year: bbc-community-resolutions-2019; the "
+        "youth volume is not published, band 0.3-0.8)",
     )
     max_community_resolutions: int = param(
-        2,
+        3,
         unit="resolutions",
         basis="assumed",
         le=100,
         ge=0,
-        doc="community resolutions before a formal disposal is used instead",
+        doc="community resolutions before a formal disposal is used instead (no legal limit; "
+        "forces' policies discourage repeats: band 1-4)",
+    )
+    out_of_court_repeat_odds: float = param(
+        0.6,
+        unit="multiplier per previous disposal",
+        basis="assumed",
+        gt=0,
+        le=1,
+        doc="each previous disposal on record (community resolution, caution or conviction) "
+        "multiplies the chance of another out-of-court disposal by this (the matrix asks "
+        "the officer to weigh previous disposals; assumed, band 0.4-0.9)",
     )
     conditional_caution_probability: float = param(
         0.25,
@@ -123,15 +173,102 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=1,
-        doc="a first caution that is conditional (gravity 3-4)",
+        doc="a first caution that is conditional (matrix score 3-4)",
     )
-    second_out_of_court_probability: float = param(
-        0.4,
+    repeat_caution_probability: float = param(
+        0.5,
         unit="probability",
         basis="assumed",
         ge=0,
         le=1,
-        doc="a second low-gravity offence after one caution given a conditional caution",
+        source="laspo-2012",
+        doc="a later offence (after a formal disposal) of matrix score at most "
+        "repeat_caution_max_gravity cautioned again, before out_of_court_repeat_odds per "
+        "further disposal: LASPO 2012 lifted the limit on youth cautions, so a child may be "
+        "cautioned more than once (how often: assumed, band 0.2-0.8)",
+    )
+    repeat_conditional_caution_probability: float = param(
+        0.5,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="a repeat caution that is conditional (YOS work attached): assumed, band 0.2-0.8",
+    )
+    remand_detention_intercept: float = param(
+        -4.4,
+        unit="log odds",
+        basis="sourced",
+        ge=-50,
+        le=10,
+        source="yjs-2019-20",
+        doc="remand to youth detention accommodation at charge: logit = intercept + gravity "
+        "and conviction terms + the group's log odds ratio; set so that a charged case of "
+        "gravity 3.5 with one previous conviction (a typical charged case) is remanded to "
+        "youth detention with the sourced 12% of remand episodes (logit -2.0)",
+    )
+    remand_detention_per_gravity: float = param(
+        0.6,
+        unit="log odds per gravity point",
+        basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
+        doc="remand in custody is for serious offences (Bail Act 1976 and LASPO 2012 s.98: "
+        "a custodial sentence must be likely); size assumed, band 0.3-1.0",
+    )
+    remand_detention_per_conviction: float = param(
+        0.3,
+        unit="log odds per conviction",
+        basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
+        doc="and for children with a history of offending on bail or convictions (LASPO 2012 "
+        "s.98-99 conditions); size assumed, band 0.1-0.6",
+    )
+    remand_detention_odds_ratio: tuple[
+        NonNegative, NonNegative, NonNegative, NonNegative, NonNegative
+    ] = param(
+        (1.0, 1.5, 1.5, 1.5, 1.5),
+        unit="odds ratio by ethnic group (White, Black, Asian, Mixed, Other)",
+        basis="assumed",
+        source="yjb-disproportionality-2021",
+        doc="the court's odds of remanding a child of each group to youth detention against "
+        "a White child's, case for case: YJB (2021) found all minority groups more likely to "
+        "be remanded in custody, after controls for offence and history. Its odds ratios "
+        "were not read, so 1.5 (band 1.2-2.0) is assumed pending its tables (chs 2-3); a "
+        "scenario that sets every value to 1 equalises this decision",
+    )
+    community_remand_probability: float = param(
+        0.068,
+        unit="probability",
+        basis="sourced",
+        source="yjs-2019-20",
+        ge=0,
+        le=1,
+        doc="a charged case not remanded to youth detention remanded to the community "
+        "(local authority accommodation or supervision, with YOS intervention): 6% of "
+        "remand episodes against 82% bail, so 6/88",
+    )
+    remand_detention_acquittal_probability: float = param(
+        0.33,
+        unit="probability",
+        basis="sourced",
+        source="yjs-2019-20; yjs-2020-21",
+        ge=0,
+        le=1,
+        doc="children remanded to youth detention who are acquitted (or the case dismissed or "
+        "withdrawn): 66% get no custodial sentence (2018/19 and 2019/20), half of them "
+        "acquitted (2020/21, the first year the split was read): 0.66 x 0.5",
+    )
+    acquittal_probability: float = param(
+        0.15,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        doc="charged cases not remanded to youth detention that end without conviction "
+        "(acquitted, dismissed, withdrawn). Adult magistrates' courts convict about 85% of "
+        "defendants; the youth figure was not read: assumed, band 0.05-0.3",
     )
     guilty_plea_probability: float = param(
         0.85,
@@ -139,7 +276,8 @@ class JusticeParams(Params):
         basis="assumed",
         ge=0,
         le=1,
-        doc="first-time defendants pleading guilty (gets a referral order)",
+        doc="convicted children who pleaded guilty (a first conviction on a guilty plea gets "
+        "a referral order)",
     )
     custody_intercept: float = param(
         -7.6,
@@ -166,6 +304,66 @@ class JusticeParams(Params):
         ge=-MAX_LOG_EFFECT,
         doc="and for persistent offending (Sentencing Council youth guideline)",
     )
+    absolute_discharge_probability: float = param(
+        0.02,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        source="pccsa-2000",
+        doc="a first conviction on a guilty plea given an absolute discharge, the one "
+        "non-custodial exception to the mandatory referral order (s.16-17); rare: assumed, "
+        "band 0-0.05",
+    )
+    rehabilitation_order_intercept: float = param(
+        -3.3,
+        unit="log odds",
+        basis="assumed",
+        ge=-50,
+        le=10,
+        doc="a youth rehabilitation order for a conviction that is neither custody nor a "
+        "mandatory referral order: logit = intercept + gravity and conviction terms; "
+        "assumed so that even odds come at gravity 3 after three previous convictions "
+        "(community sentences need an offence 'serious enough': Sentencing Council youth "
+        "guideline), band +-1.5",
+    )
+    rehabilitation_order_per_gravity: float = param(
+        0.6,
+        unit="log odds per gravity point",
+        basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
+        doc="the community threshold is about seriousness (Sentencing Council youth "
+        "guideline); size assumed, band 0.3-1.0",
+    )
+    rehabilitation_order_per_conviction: float = param(
+        0.5,
+        unit="log odds per conviction",
+        basis="assumed",
+        le=MAX_LOG_EFFECT,
+        ge=-MAX_LOG_EFFECT,
+        doc="and about previous convictions (Sentencing Council youth guideline); size "
+        "assumed, band 0.2-0.8",
+    )
+    repeat_referral_probability: float = param(
+        0.3,
+        unit="probability",
+        basis="assumed",
+        ge=0,
+        le=1,
+        source="pccsa-2000",
+        doc="a first-tier sentence on a guilty plea after earlier convictions that is a "
+        "(discretionary) referral order, which the law has allowed since 2009; assumed, "
+        "band 0.1-0.5",
+    )
+    first_tier_shares: tuple[Probability, Probability, Probability] = param(
+        (0.1, 0.45, 0.45),
+        unit="shares of absolute discharge, conditional discharge, fine",
+        basis="assumed",
+        doc="the other first-tier sentences (a fine here includes a compensation order). "
+        "Their national split was not read (YJS supplementary table 5.x): assumed, each "
+        "band +-0.2",
+    )
     custody_weeks: float = param(
         16,
         unit="weeks",
@@ -173,7 +371,8 @@ class JusticeParams(Params):
         le=MAX_WEEKS,
         gt=0,
         source="yjs-2018-19",
-        doc="average time in custody of a detention and training order (~110 days)",
+        doc="average time in custody of a detention and training order (~110 days); time "
+        "on remand in youth detention counts towards it",
     )
     referral_order_weeks: int = param(
         26,
@@ -206,7 +405,7 @@ class JusticeParams(Params):
         ge=0,
         le=8,
         source="acpo-gravity-2013",
-        doc="highest gravity a first offence may be dealt with by community resolution",
+        doc="highest matrix score a case may be dealt with by community resolution",
     )
     caution_max_gravity: int = param(
         4,
@@ -215,7 +414,7 @@ class JusticeParams(Params):
         ge=0,
         le=8,
         source="acpo-gravity-2013",
-        doc="highest gravity of a first formal offence that is cautioned rather than charged",
+        doc="highest matrix score of a first formal offence that is cautioned rather than charged",
     )
     conditional_caution_min_gravity: int = param(
         3,
@@ -224,17 +423,17 @@ class JusticeParams(Params):
         ge=0,
         le=8,
         source="acpo-gravity-2013",
-        doc="a first caution may be conditional from this gravity",
+        doc="a first caution may be conditional from this matrix score",
     )
-    second_out_of_court_max_gravity: int = param(
-        2,
+    repeat_caution_max_gravity: int = param(
+        3,
         unit="YJB gravity score",
         basis="assumed",
         ge=0,
         le=8,
-        source="acpo-gravity-2013",
-        doc="highest gravity of a second offence (after one formal disposal) that may still "
-        "get a conditional caution",
+        source="acpo-gravity-2013; laspo-2012",
+        doc="highest matrix score of a later offence (after a formal disposal) that may be "
+        "cautioned again",
     )
     proactive_policing_ratio: float = param(
         1.0,
@@ -332,6 +531,13 @@ def listing_probability(base: np.ndarray, odds_ratio: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(base >= 1, 1.0, odds / (1 - base + odds))
 
+    @field_validator("first_tier_shares")
+    @classmethod
+    def _shares_sum_to_one(cls, shares: tuple[float, ...]) -> tuple[float, ...]:
+        if abs(sum(shares) - 1) > 1e-6:
+            raise ValueError(f"shares must sum to 1 (they sum to {sum(shares):.3f})")
+        return shares
+
 
 def geometric_weeks(u: np.ndarray, mean: float) -> np.ndarray:
     """Whole-week delays with the given mean from uniforms (0 if mean is 0)."""
@@ -358,10 +564,13 @@ class CaseBook:
     - ``pending_arrests``: detected offences and the week of their arrest;
     - ``cases``: one row per arrest decision: the person, the principal offence, the
       disposal ``kind`` (set by the court for charged cases), whether dealt with as an
-      adult, the week it takes effect, and which intervention (its position in
-      ``model.interventions``) claimed a diversion;
+      adult, the week it takes effect, which intervention (its position in
+      ``model.interventions``) claimed a diversion, and, for a charged case, where the
+      person waits for the court (``REMAND``: bail, community, youth detention; -1 not
+      yet heard or not charged);
     - ``open_cases`` and ``open_offences``: the few not yet disposed of;
-    - ``open_case``: each person's open case (-1 none), which new offences join.
+    - ``open_case``: each person's open case (-1 none), which new offences join;
+    - ``first_hearings``: cases charged since the court last sat (it decides remand).
     """
 
     def __init__(self, capacity: int) -> None:
@@ -375,11 +584,37 @@ class CaseBook:
                 "due_week": "i4",
                 "charged": "?",
                 "diverted_by": "i2",
+                "remand": "i1",
             }
         )
         self.open_cases = np.empty(0, dtype=np.int64)
         self.open_offences = np.empty(0, dtype=np.int64)
         self.open_case = np.full(capacity, -1, dtype=np.int64)
+        self.first_hearings = np.empty(0, dtype=np.int64)
+
+    def remands(self, start_week: int, end_week: int) -> dict[str, dict[str, float]]:
+        """Children's charged cases heard in [start_week, end_week) (by the week of the
+        court's outcome): the shares remanded on bail, to the community and to youth
+        detention, and what became of those remanded to youth detention (acquitted,
+        custody, another sentence), as the Youth Justice Statistics report remand."""
+        c = self.cases
+        window = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
+        heard = window & c["charged"] & ~c["adult"] & (c["remand"] >= 0)
+        remand = c["remand"][heard].astype(np.int64)
+        counts = np.bincount(remand, minlength=len(REMANDS))
+        total = max(int(counts.sum()), 1)
+        kind = c["kind"][heard][remand == REMAND["youth_detention"]]
+        n = max(kind.size, 1)
+        acquitted = int((kind == KIND["acquittal"]).sum())
+        custody = int((kind == KIND["custody"]).sum())
+        return {
+            "episode_shares": {r: float(counts[i] / total) for i, r in enumerate(REMANDS)},
+            "youth_detention_outcomes": {
+                "acquittal": acquitted / n,
+                "custody": custody / n,
+                "other_sentence": (kind.size - acquitted - custody) / n,
+            },
+        }
 
 
 class Police(Agency):
@@ -515,7 +750,7 @@ class Police(Agency):
         ppl.arrest_week[persons] = week
         adult = age_of(ppl.birth_week[persons], week) >= ADULT_AGE
 
-        u_nfa, u_oocd, u_kind = m.streams.uniforms("pathway", week, persons, (1, 2, 3))
+        u_nfa = m.streams.uniform("pathway", week, persons, 1)
         kind = np.full(persons.size, -1, dtype=np.int64)
         kind[u_nfa < p.no_further_action_probability] = KIND["nfa"]
 
@@ -525,25 +760,7 @@ class Police(Agency):
         diverted_by = m.interventions.divert(persons, gravity, undecided, week)
         kind[diverted_by != NOT_DIVERTED] = KIND["diversion"]
 
-        n_formal = ppl.n_formal[persons]
-        n_cr = ppl.n_community_resolutions[persons]
-        first_time = n_formal == 0
-        todo = kind < 0
-        cr = todo & first_time & (gravity <= p.community_resolution_max_gravity)
-        cr &= n_cr < p.max_community_resolutions
-        cr &= u_oocd < p.community_resolution_probability
-        kind[cr] = KIND["community_resolution"]
-        todo = kind < 0
-        caution = todo & first_time & (gravity <= p.caution_max_gravity)
-        conditional = caution & (
-            (gravity >= p.conditional_caution_min_gravity)
-            & (u_kind < p.conditional_caution_probability)
-        )
-        kind[caution] = KIND["youth_caution"]
-        kind[conditional] = KIND["youth_conditional_caution"]
-        second = todo & (n_formal == 1) & (gravity <= p.second_out_of_court_max_gravity)
-        second &= u_kind < p.second_out_of_court_probability
-        kind[second] = KIND["youth_conditional_caution"]
+        self.out_of_court(persons, gravity, kind, week)
         charged = kind < 0  # sentenced later by the court
 
         lag = np.where(
@@ -559,16 +776,59 @@ class Police(Agency):
             due_week=week + lag,
             charged=charged,
             diverted_by=diverted_by,
+            remand=np.full(persons.size, -1),
         )
         off.set("case", due, case_ids[case_of_offence])
         book.open_case[persons] = case_ids
         book.open_cases = np.concatenate([book.open_cases, case_ids])
+        book.first_hearings = np.concatenate([book.first_hearings, case_ids[charged]])
         m.week_counts["arrests"] += persons.size
         m.week_counts["diverted"] += int((kind == KIND["diversion"]).sum())
 
+    def out_of_court(
+        self, persons: np.ndarray, gravity: np.ndarray, kind: np.ndarray, week: int
+    ) -> None:
+        """The gravity matrix for the cases still undecided (``kind`` < 0, set in place):
+        community resolution, youth caution or youth conditional caution; the rest stay
+        undecided (charged).
+
+        The matrix score is the offence's gravity moved by one for aggravating or
+        mitigating factors. A community resolution needs a low score and fewer than
+        ``max_community_resolutions`` before; a first formal disposal is a caution up to
+        ``caution_max_gravity``; later offences may be cautioned again up to
+        ``repeat_caution_max_gravity`` (no legal limit since LASPO 2012). Each previous
+        disposal on record makes another out-of-court disposal less likely.
+        """
+        m, p, ppl = self.model, self.params, self.model.people
+        todo = kind < 0
+        u_oocd, u_kind, u_matrix, u_repeat = m.streams.uniforms(
+            "pathway", week, persons, (2, 3, 7, 8)
+        )
+        score = gravity - (u_matrix < p.gravity_mitigated_share)
+        score = score + (u_matrix >= 1 - p.gravity_aggravated_share)
+        n_formal = ppl.n_formal[persons]
+        n_cr = ppl.n_community_resolutions[persons]
+        previous = (n_formal + n_cr).astype(np.float64)
+        cr = todo & (score <= p.community_resolution_max_gravity)
+        cr &= n_cr < p.max_community_resolutions
+        cr &= u_oocd < p.community_resolution_probability * p.out_of_court_repeat_odds**previous
+        kind[cr] = KIND["community_resolution"]
+        todo &= ~cr
+        first = todo & (n_formal == 0) & (score <= p.caution_max_gravity)
+        conditional = first & (score >= p.conditional_caution_min_gravity)
+        conditional &= u_kind < p.conditional_caution_probability
+        repeat = todo & (n_formal > 0) & (score <= p.repeat_caution_max_gravity)
+        repeat &= u_repeat < p.repeat_caution_probability * p.out_of_court_repeat_odds ** (
+            previous - 1
+        )
+        conditional |= repeat & (u_kind < p.repeat_conditional_caution_probability)
+        kind[first | repeat] = KIND["youth_caution"]
+        kind[conditional] = KIND["youth_conditional_caution"]
+
 
 class YouthCourt(Agency):
-    """Sentences charged cases and puts every due disposal into effect."""
+    """Hears new charges (remand), gives its outcome on charged cases (acquittal or
+    sentence) and puts every due disposal into effect."""
 
     name = "justice"
     Params = JusticeParams
@@ -579,11 +839,69 @@ class YouthCourt(Agency):
         self.book = book
 
     def step(self) -> None:
-        """Sentence the charged cases due this week and put every due disposal into effect."""
-        self.apply_disposals(self.model.week)
+        """First hearings of this week's charges, then every disposal due this week; counts
+        the children on remand in youth detention (for the remand share of custody)."""
+        week = self.model.week
+        self.remand(week)
+        self.apply_disposals(week)
+        self.count_remanded(week)
+
+    def remand(self, week: int) -> None:
+        """Where each newly charged person waits for the court's outcome: bail, a remand to
+        the community (supervised by the YOS), or a remand to youth detention
+        accommodation, a custody spell from now to the court's outcome.
+
+        Youth detention is likelier for serious and persistent cases (a logit on gravity
+        and previous convictions) and, case for case, by the group's odds ratio
+        (``remand_detention_odds_ratio``). Someone already in custody stays there on bail's
+        terms (the custody they serve is not a remand, nor is a remand to the community).
+        """
+        m, p, book = self.model, self.params, self.book
+        ppl, cases = m.people, book.cases
+        ids, book.first_hearings = book.first_hearings, np.empty(0, dtype=np.int64)
+        if ids.size == 0:
+            return
+        persons = cases["person"][ids]
+        gravity = m.events.offences["gravity"][cases["principal"][ids]].astype(np.int64)
+        u_detain, u_community = m.streams.uniforms("pathway", week, persons, (9, 10))
+        logit = p.remand_detention_intercept + p.remand_detention_per_gravity * gravity
+        logit = logit + p.remand_detention_per_conviction * ppl.n_convictions[persons]
+        logit = logit + np.log(np.asarray(p.remand_detention_odds_ratio)[ppl.ethnic[persons]])
+        free = ~(ppl.custody_release_week[persons] > week)
+        detain = free & (u_detain < 1 / (1 + np.exp(-logit)))
+        community = free & ~detain & (u_community < p.community_remand_probability)
+        remand = np.where(detain, REMAND["youth_detention"], REMAND["bail"])
+        remand[community] = REMAND["community_remand"]
+        cases.set("remand", ids, remand)
+        due = cases["due_week"][ids]
+        ppl.custody_release_week[persons[detain]] = due[detain]
+        # Children on remand (in detention or the community) are supervised by the YOS.
+        child = ~cases["adult"][ids] & (detain | community)
+        young = persons[child]
+        ppl.yos_until[young] = np.fmax(ppl.yos_until[young], due[child])
+
+    def count_remanded(self, week: int) -> None:
+        """Children (aged 10-17 now) held on remand in youth detention this week."""
+        m, cases, book = self.model, self.book.cases, self.book
+        held = book.open_cases[cases["remand"][book.open_cases] == REMAND["youth_detention"]]
+        if held.size == 0:
+            return
+        persons = cases["person"][held]
+        age = age_of(m.people.birth_week[persons], week)
+        in_custody = m.people.custody_release_week[persons] > week
+        children = (age >= AGE_OF_RESPONSIBILITY) & (age < ADULT_AGE) & in_custody
+        m.week_counts["remand_custody_weeks"] += int(children.sum())
 
     def sentence(self, case_ids: np.ndarray, week: int) -> None:
-        """The youth court's sentence for charged cases due this week (kind set in place)."""
+        """The court's outcome for charged cases due this week (kind set in place).
+
+        An acquittal (likelier after a remand to youth detention, where the sourced share
+        is known); else custody for serious or persistent offending; else a first
+        conviction on a guilty plea gets the mandatory referral order (or, rarely, an
+        absolute discharge); else a youth rehabilitation order, likelier with gravity and
+        previous convictions; else a first-tier sentence: a discretionary referral order
+        on a guilty plea, or a discharge or fine.
+        """
         m, p, cases = self.model, self.params, self.book.cases
         ppl = m.people
         persons = cases["person"][case_ids]
@@ -591,15 +909,39 @@ class YouthCourt(Agency):
         # Every offence in the case counts towards its seriousness for custody.
         convictions = ppl.n_convictions[persons]
         u_plea, u_custody = m.streams.uniforms("pathway", week, persons, (4, 5))
+        u_acquit, u_order, u_tier = m.streams.uniforms("pathway", week, persons, (11, 12, 13))
+        detained = cases["remand"][case_ids] == REMAND["youth_detention"]
+        p_acquit = np.where(
+            detained, p.remand_detention_acquittal_probability, p.acquittal_probability
+        )
+        acquitted = u_acquit < p_acquit
         logit = p.custody_intercept + p.custody_per_gravity * gravity
         logit = logit + p.custody_per_conviction * convictions
-        custody = u_custody < 1 / (1 + np.exp(-logit))
-        referral = (convictions == 0) & (u_plea < p.guilty_plea_probability) & ~custody
-        kind = np.where(
-            custody,
-            KIND["custody"],
-            np.where(referral, KIND["referral_order"], KIND["youth_rehabilitation_order"]),
+        custody = ~acquitted & (u_custody < 1 / (1 + np.exp(-logit)))
+        plea = u_plea < p.guilty_plea_probability
+        mandatory = ~acquitted & ~custody & (convictions == 0) & plea
+        absolute = mandatory & (u_tier < p.absolute_discharge_probability)
+        other = ~acquitted & ~custody & ~mandatory
+        logit = p.rehabilitation_order_intercept + p.rehabilitation_order_per_gravity * gravity
+        logit = logit + p.rehabilitation_order_per_conviction * convictions
+        order = other & (u_order < 1 / (1 + np.exp(-logit)))
+        first_tier = other & ~order
+        # A discretionary referral order, else a discharge or a fine by their shares (one
+        # uniform: the first part of it for the referral order, the rest rescaled).
+        referral = first_tier & plea & (u_tier < p.repeat_referral_probability)
+        rest = first_tier & ~referral
+        r = p.repeat_referral_probability
+        u_rest = np.where(plea, (u_tier - r) / max(1 - r, 1e-12), u_tier)
+        cum = np.cumsum(p.first_tier_shares)
+        tier_kind = np.array(
+            [KIND[k] for k in ("absolute_discharge", "conditional_discharge", "fine")]
         )
+        kind = np.full(case_ids.size, KIND["youth_rehabilitation_order"], dtype=np.int64)
+        kind[rest] = tier_kind[np.searchsorted(cum, u_rest[rest], side="right").clip(0, 2)]
+        kind[referral | (mandatory & ~absolute)] = KIND["referral_order"]
+        kind[absolute] = KIND["absolute_discharge"]
+        kind[custody] = KIND["custody"]
+        kind[acquitted] = KIND["acquittal"]
         cases.set("kind", case_ids, kind)
 
     def apply_disposals(self, week: int) -> None:
@@ -617,12 +959,16 @@ class YouthCourt(Agency):
         persons = cases["person"][due]
         kind = cases["kind"][due].astype(np.int64)
         adult = cases["adult"][due]
+        detained = cases["remand"][due] == REMAND["youth_detention"]
         here = still_here(ppl.birth_week[persons], week)
         book.open_case[persons] = -1
         due, persons = due[here], persons[here]
-        kind, adult = kind[here], adult[here]
+        kind, adult, detained = kind[here], adult[here], detained[here]
         if due.size == 0:
             return
+        # A remand in youth detention ends with the court's outcome: released (no index
+        # event: it was not a sentence) unless sentenced to custody, below.
+        ppl.custody_release_week[persons[detained & (kind != KIND["custody"])]] = np.nan
         # Offences dealt with by these cases (kept in the small list of open offences).
         open_off = book.open_offences
         # Each open offence's case's position in ``due`` (-1 if not due), by bisection on
@@ -672,7 +1018,10 @@ class YouthCourt(Agency):
         jailed = persons[custody]
         if jailed.size:
             u = m.streams.uniform("pathway", week, jailed, 6)
-            weeks = np.maximum(1, geometric_weeks(u, p.custody_weeks))
+            # Time on remand in youth detention (charge to sentence: court_lag_weeks) counts
+            # towards the custodial part of the sentence (the court takes it into account).
+            served = np.where(detained[custody], p.court_lag_weeks, 0)
+            weeks = np.maximum(1, geometric_weeks(u, p.custody_weeks) - served)
             ppl.custody_release_week[jailed] = week + weeks
             # Children are supervised by the YOS in custody and on licence; adults are not.
             child = ~adult[custody]

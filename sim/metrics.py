@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
-from sim.events import FORMAL_DISPOSALS
+from sim.events import FORMAL_DISPOSALS, OFFENCE_TYPES
 from sim.population import (  # youth measures count events before the adult birthday
     ADULT_AGE,
     AGE_OF_RESPONSIBILITY,
@@ -30,7 +30,7 @@ from sim.population import (  # youth measures count events before the adult bir
 
 # Disposals that count as "cautioned or sentenced" (defined once, in sim/events.py): they
 # make a first-time entrant and are the only outcomes that make an offence "proven"; nfa,
-# diversion and community_resolution are informal.
+# diversion, community_resolution and acquittal leave no record.
 FORMAL_KINDS: tuple[str, ...] = FORMAL_DISPOSALS
 
 # Disposals that start a reoffending follow-up: cautions and non-custodial convictions. A
@@ -39,9 +39,20 @@ FORMAL_KINDS: tuple[str, ...] = FORMAL_DISPOSALS
 INDEX_DISPOSAL_KINDS: tuple[str, ...] = (
     "youth_caution",
     "youth_conditional_caution",
+    "absolute_discharge",
+    "conditional_discharge",
+    "fine",
     "referral_order",
     "youth_rehabilitation_order",
 )
+
+# The tiers the Youth Justice Statistics group cautions and sentences into.
+DISPOSAL_TIERS: dict[str, tuple[str, ...]] = {
+    "pre_court": ("youth_caution", "youth_conditional_caution"),
+    "first_tier": ("absolute_discharge", "conditional_discharge", "fine", "referral_order"),
+    "community": ("youth_rehabilitation_order",),
+    "custody": ("custody",),
+}
 
 # Index kinds as reported in the cohort, least to most serious; "custody" means a release.
 # When a person has two index events on the same first day, the most serious one is kept.
@@ -802,12 +813,40 @@ def attrition(
 
 def disposal_mix(disposals: pd.DataFrame, start_day: int, end_day: int) -> dict[str, float]:
     """Shares of the formal disposals given to children in [start_day, end_day), by kind
-    (FORMAL_KINDS: cautions, referral orders, youth rehabilitation orders, custody), as
-    the Youth Justice Statistics break down the cautions and sentences given to children."""
+    (FORMAL_KINDS: cautions, discharges, fines, referral orders, youth rehabilitation
+    orders, custody), as the Youth Justice Statistics break down the cautions and
+    sentences given to children."""
     formal = _youth_formal(disposals)
     kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"].astype(str)
     counts = kinds.value_counts()
     return {k: _rate(counts.get(k, 0), len(kinds)) for k in FORMAL_KINDS}
+
+
+def disposal_tiers(mix: Mapping[str, float]) -> dict[str, float]:
+    """A disposal mix (:func:`disposal_mix`) summed into the Youth Justice Statistics'
+    tiers: pre-court, first tier, community, custody."""
+    tiers = DISPOSAL_TIERS.items()
+    return {tier: float(sum(mix.get(k, 0.0) for k in kinds)) for tier, kinds in tiers}
+
+
+def proven_offence_mix(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    types: np.ndarray,
+    start_day: int,
+    end_day: int,
+) -> dict[str, float]:
+    """Shares by type (OFFENCE_TYPES) of the offences children (10-17) committed in
+    [start_day, end_day) that were proven by a caution or conviction, as the Youth Justice
+    Statistics count proven offences. ``types``: each offence's type code, row for row
+    with ``offences`` (a plain array: no label column over every offence)."""
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    rows = w.rows[w.children()]
+    proven = offences["proven_day"].to_numpy()[rows]
+    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
+    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
+    counts = np.bincount(np.asarray(types)[rows[formal]], minlength=len(OFFENCE_TYPES))
+    return {k: _rate(counts[i], counts.sum()) for i, k in enumerate(OFFENCE_TYPES)}
 
 
 def disposals_per_year(

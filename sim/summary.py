@@ -24,8 +24,8 @@ from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
 
 # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing; 3 (issue 17):
-# RRIs at five stages with intervals and per head, reoffences within a month, onset and
-# persistence
+# remand, acquittals, first-tier disposals, disposal tiers, proven offence mix, RRIs at five
+# stages with intervals and per head, reoffences within a month, onset and persistence
 OUTPUT_SCHEMA_VERSION = 3
 
 
@@ -113,6 +113,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     }
     rri = disproportionality(model, people, offences, disposals, start, end, population_by_group)
     t = model.tally.totals
+    mix = metrics.disposal_mix(disposals, start, end)
     summary = {
         "schema_version": OUTPUT_SCHEMA_VERSION,
         "scenario": model.params.name,
@@ -154,7 +155,17 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         ),
         "attrition_10_17": metrics.attrition(people, offences, start, end),
         "onset_and_persistence": metrics.onset_and_persistence(people, offences, start, end),
-        "disposal_mix": metrics.disposal_mix(disposals, start, end),
+        "disposal_mix": mix,
+        "disposal_mix_by_tier": metrics.disposal_tiers(mix),
+        "proven_offence_mix": metrics.proven_offence_mix(
+            people, offences, model.events.offences["type"], start, end
+        ),
+        "remand_share_of_custody_population": (
+            t["remand_custody_weeks"] / t["custody_weeks"] if t["custody_weeks"] else math.nan
+        ),
+        "remand": model.police.book.remands(
+            model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+        ),
         "disposals_per_year": metrics.disposals_per_year(
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
         ),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim.events import KIND
+from sim.events import DISPOSALS, KIND
 from sim.model import YouthJusticeModel
 
 TYPE = {"minor": 0, "drugs": 1, "violence": 2, "robbery": 3, "weapon": 4}
@@ -14,10 +14,18 @@ TYPE = {"minor": 0, "drugs": 1, "violence": 2, "robbery": 3, "weapon": 4}
 
 def _model(**justice_params) -> YouthJusticeModel:
     sc = small()
+    # Each case decided by the written rule alone: no chance element unless a test sets one.
     defaults = {
         "no_further_action_probability": 0.0,
         "out_of_court_lag_weeks": 0,
         "court_lag_weeks": 0,
+        "gravity_mitigated_share": 0.0,
+        "gravity_aggravated_share": 0.0,
+        "remand_detention_intercept": -50.0,
+        "community_remand_probability": 0.0,
+        "acquittal_probability": 0.0,
+        "remand_detention_acquittal_probability": 0.0,
+        "absolute_discharge_probability": 0.0,
     }
     sc = sc.model_copy(
         update={
@@ -51,12 +59,21 @@ def _arrest(m: YouthJusticeModel, person: int, kind: str) -> int:
     m.police.book.open_offences = np.concatenate([m.police.book.open_offences, oid])
     m.police.book.pending_arrests.append(offence=oid, week=[m.week])
     m.police.arrest(m.week)
-    m.court.apply_disposals(m.week)
+    m.court.step()  # first hearing (remand) of a charge, then whatever is due this week
     return int(oid[0])
 
 
 def _last_kind(m: YouthJusticeModel) -> str:
     return next(k for k, v in KIND.items() if v == m.events.disposals["kind"][-1])
+
+
+def _last_kind_of(m: YouthJusticeModel, person: int) -> str:
+    d = m.events.disposals
+    return DISPOSALS[d["kind"][d["person"] == person][-1]]
+
+
+def _kind_of_case(m: YouthJusticeModel, case: int) -> str:
+    return DISPOSALS[m.police.book.cases["kind"][case]]
 
 
 def test_first_minor_offence_gets_community_resolution_or_caution():
@@ -92,13 +109,182 @@ def test_serious_offence_goes_to_court_first_conviction_gets_referral_order():
     assert m.people.yos_until[p] == m.week + m.params.justice.referral_order_weeks
 
 
-def test_repeat_conviction_gets_rehabilitation_order():
-    m = _model(custody_intercept=-50.0)
+def test_repeat_conviction_gets_rehabilitation_order_when_the_court_escalates():
+    # Violence (gravity 3) may be cautioned again since the repeat-caution rule (it was
+    # charged whatever the history before): here the police charge.
+    m = _model(
+        custody_intercept=-50.0, repeat_caution_probability=0.0, rehabilitation_order_intercept=50.0
+    )
     p = _person(m)
     m.people.n_formal[p] = 3
     m.people.n_convictions[p] = 2
     _arrest(m, p, "violence")
     assert _last_kind(m) == "youth_rehabilitation_order"
+
+
+def test_conviction_below_the_community_threshold_gets_a_first_tier_sentence():
+    m = _model(
+        custody_intercept=-50.0,
+        repeat_caution_probability=0.0,
+        rehabilitation_order_intercept=-50.0,
+        repeat_referral_probability=0.0,
+        first_tier_shares=(0.0, 0.0, 1.0),
+    )
+    p = _person(m)
+    m.people.n_formal[p] = m.people.n_convictions[p] = 2
+    oid = _arrest(m, p, "violence")
+    assert _last_kind(m) == "fine"
+    assert m.people.n_convictions[p] == 3  # a fine is a conviction
+    assert m.events.offences["proven_week"][oid] == m.week
+    assert not (m.people.yos_until[p] > m.week)  # and no YOS supervision
+    m2 = _model(
+        custody_intercept=-50.0,
+        repeat_caution_probability=0.0,
+        rehabilitation_order_intercept=-50.0,
+        repeat_referral_probability=1.0,
+        guilty_plea_probability=1.0,
+    )
+    p2 = _person(m2)
+    m2.people.n_formal[p2] = m2.people.n_convictions[p2] = 2
+    _arrest(m2, p2, "violence")
+    assert _last_kind(m2) == "referral_order"  # a discretionary referral order
+
+
+def test_first_conviction_without_a_guilty_plea_gets_no_referral_order():
+    m = _model(guilty_plea_probability=0.0, custody_intercept=-50.0)
+    p = _person(m)
+    m.people.n_formal[p] = 1
+    _arrest(m, p, "robbery")
+    assert _last_kind(m) in (
+        "youth_rehabilitation_order",
+        "absolute_discharge",
+        "conditional_discharge",
+        "fine",
+    )
+    m2 = _model(
+        guilty_plea_probability=1.0, custody_intercept=-50.0, absolute_discharge_probability=1.0
+    )
+    p2 = _person(m2)
+    m2.people.n_formal[p2] = 1
+    _arrest(m2, p2, "robbery")
+    assert _last_kind(m2) == "absolute_discharge"  # the one exception to the referral order
+
+
+def test_later_low_gravity_offences_may_be_cautioned_again():
+    m = _model(
+        community_resolution_probability=0.0,
+        repeat_caution_probability=1.0,
+        out_of_court_repeat_odds=1.0,
+        repeat_conditional_caution_probability=0.0,
+    )
+    p = _person(m)
+    for n in range(1, 4):
+        _arrest(m, p, "minor")
+        assert _last_kind(m) == "youth_caution"
+        assert m.people.n_formal[p] == n and m.people.n_convictions[p] == 0
+    _arrest(m, p, "robbery")  # gravity 5: above the repeat-caution limit, so charged
+    assert m.people.n_convictions[p] == 1
+    # Each previous disposal makes another less likely: none with odds near 0.
+    m2 = _model(
+        community_resolution_probability=0.0,
+        repeat_caution_probability=1.0,
+        out_of_court_repeat_odds=1e-9,
+        custody_intercept=-50.0,
+    )
+    p2 = _person(m2)
+    m2.people.n_formal[p2] = 2
+    _arrest(m2, p2, "minor")
+    assert m2.people.n_convictions[p2] == 1
+
+
+def test_community_resolutions_after_a_formal_disposal_and_their_limit():
+    m = _model(community_resolution_probability=1.0, out_of_court_repeat_odds=1.0)
+    p = _person(m)
+    m.people.n_formal[p] = 1  # cautioned before: a community resolution is still possible
+    limit = m.params.justice.max_community_resolutions
+    for _ in range(limit):
+        _arrest(m, p, "minor")
+        assert _last_kind(m) == "community_resolution"
+    assert m.people.n_community_resolutions[p] == limit
+    _arrest(m, p, "minor")
+    assert _last_kind(m) != "community_resolution"
+    assert m.people.n_formal[p] == 2  # a caution or a conviction: formal either way
+
+
+def test_mitigating_factors_bring_a_gravity_3_offence_to_a_community_resolution():
+    m = _model(community_resolution_probability=1.0, gravity_mitigated_share=0.5)
+    p = _person(m)
+    kinds = set()
+    for q in range(p, p + 40):  # 40 children, one drugs offence (gravity 3) each
+        _arrest(m, q, "drugs")
+        kinds.add(_last_kind(m))
+    assert {"community_resolution", "youth_caution"} <= kinds
+
+
+def test_remand_in_youth_detention_is_custody_until_the_court_then_acquittal():
+    m = _model(
+        court_lag_weeks=4,
+        remand_detention_intercept=50.0,
+        remand_detention_acquittal_probability=1.0,
+    )
+    p = _person(m, 16.0)
+    m.people.n_formal[p] = 1
+    oid = _arrest(m, p, "robbery")
+    case = m.police.book.open_case[p]
+    due = m.police.book.cases["due_week"][case]
+    assert m.people.custody_release_week[p] == due  # on remand: in custody until the court
+    assert m.people.yos_until[p] >= due  # and supervised by the YOS
+    offences_before = m.events.offences.n
+    while m.week < due:
+        assert m.people.in_custody(m.week)[p - m.people.lo]
+        m.step()
+    # Nobody offends in custody: none of the offences since the arrest are this child's.
+    assert p not in m.events.offences["person"][offences_before:]
+    m.step()  # the week of the court's outcome
+    assert _kind_of_case(m, case) == "acquittal"
+    assert m.people.n_convictions[p] == 0 and m.people.n_formal[p] == 1  # no new record
+    assert np.isnan(m.events.offences["proven_week"][oid])
+    assert not m.people.in_custody(m.week)[p - m.people.lo]
+    assert p not in m.events.releases["person"]  # leaving remand is not a release index event
+
+
+def test_remand_time_counts_towards_a_custodial_sentence():
+    lag = 6
+    weeks = {}
+    for remand in (-50.0, 50.0):
+        m = _model(court_lag_weeks=lag, custody_intercept=50.0, remand_detention_intercept=remand)
+        p = _person(m, 16.0)
+        m.people.n_formal[p] = m.people.n_convictions[p] = 2
+        _arrest(m, p, "weapon")
+        due = m.police.book.cases["due_week"][m.police.book.open_case[p]]
+        while m.week <= due:
+            m.step()
+        assert _last_kind_of(m, p) == "custody"
+        weeks[remand] = m.people.custody_release_week[p] - due
+    # Same seed, person and week: the same sentence, less the weeks on remand (at least 1).
+    assert weeks[50.0] == max(1, weeks[-50.0] - lag)
+
+
+def test_minority_groups_are_remanded_by_their_odds_ratio():
+    m = _model(
+        court_lag_weeks=10,
+        remand_detention_intercept=-3.0,
+        remand_detention_per_gravity=0.0,
+        remand_detention_per_conviction=0.0,
+        remand_detention_odds_ratio=(1.0, 20.0, 1.0, 1.0, 1.0),
+    )
+    ppl = m.people
+    ages = ppl.age(m.week)
+    rows = np.flatnonzero((ages > 12) & (ages < 17)) + ppl.lo
+    detained = {0: [], 1: []}
+    for group in (0, 1):
+        for q in rows[ppl.ethnic[rows] == group][:150]:
+            ppl.n_formal[q] = 1
+            _arrest(m, int(q), "robbery")
+            detained[group].append(ppl.custody_release_week[q] > m.week)
+    white, black = np.mean(detained[0]), np.mean(detained[1])
+    # logit -3 is 4.7%; odds x20 is 49%.
+    assert white < 0.15 and black > 0.3, (white, black)
 
 
 def test_custody_then_release_is_recorded_and_supervised():
@@ -152,3 +338,42 @@ def test_more_detection_means_more_proven_offences(scale):
     other.run()
     more = other.tally.totals["proven_offences"] > base.tally.totals["proven_offences"]
     assert more == (scale > 1)
+
+
+def test_a_run_gives_every_tier_remand_in_custody_and_priced_kinds():
+    """The disposal-mix check on a whole run: the formal mix covers the YJS tiers (no
+    tier empty, shares summing to 1); remanded children are part of the custody
+    population (never more than it); acquittals happen; the costs price remand apart."""
+    from sim.costs import pathway_costs
+    from sim.summary import summarise
+
+    sc = small(seed=2, years=3, burn_in=2)
+    sc = sc.model_copy(update={"interventions": {}})
+    m = YouthJusticeModel(scenario=sc)
+    m.run()
+    s = summarise(m)
+    mix, tiers = s["disposal_mix"], s["disposal_mix_by_tier"]
+    assert sum(mix.values()) == pytest.approx(1.0)
+    assert sum(tiers.values()) == pytest.approx(1.0)
+    assert all(share > 0 for tier, share in tiers.items() if tier != "custody"), tiers
+    assert mix["fine"] + mix["conditional_discharge"] + mix["absolute_discharge"] > 0
+    t = m.tally.totals
+    assert 0 < t["remand_custody_weeks"] <= t["custody_weeks"]
+    assert s["remand_share_of_custody_population"] == pytest.approx(
+        t["remand_custody_weeks"] / t["custody_weeks"]
+    )
+    remand = s["remand"]
+    assert sum(remand["episode_shares"].values()) == pytest.approx(1.0)
+    assert remand["episode_shares"]["youth_detention"] > 0
+    assert s["disposals_per_year"]["acquittal"] > 0
+    assert sum(s["proven_offence_mix"].values()) == pytest.approx(1.0)
+    costs = pathway_costs(m)
+    c = m.params.costs
+    years = m.measured_weeks / 52
+    assert costs["remand_custody"] == pytest.approx(
+        c.custody_place_per_year * t["remand_custody_weeks"] / 52 / years
+    )
+    assert costs["custody"] + costs["remand_custody"] == pytest.approx(
+        c.custody_place_per_year * t["custody_weeks"] / 52 / years
+    )
+    assert costs["first_tier_sentences"] > 0 and costs["referral_order_panels"] > 0

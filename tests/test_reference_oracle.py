@@ -16,8 +16,8 @@ the runs are paired by their starting state; the test for each output is a
 paired t-test on the per-seed differences (reference - engine), whose mean is 0
 under "same rules" whatever the borough. Pairing removes the between-borough
 spread, so it is more sensitive than an unpaired (Welch) test on the same runs.
-Each output must give p > 0.001. With 13 outputs the chance that at least one
-falls below 0.001 when the rules are the same is at most 13 x 0.001 = 1.3%
+Each output must give p > 0.001. With 15 outputs the chance that at least one
+falls below 0.001 when the rules are the same is at most 15 x 0.001 = 1.5%
 (Bonferroni), so a failure points at a real difference; the seeds are fixed,
 so a passing test passes every time. To show that the test can fail, the
 reference is run with one rule deliberately altered (the base offending rate
@@ -49,7 +49,7 @@ from conftest import SCENARIOS, small
 from scipy import stats
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import KIND, OFFENCE_TYPES
+from sim.events import KIND, OFFENCE_TYPES, REMAND
 from sim.model import YouthJusticeModel
 from sim.scenario import Scenario, load_scenario
 
@@ -57,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from reference_model import AGAINST_THE_PERSON, ReferenceModel
 
 WEEKS = 50  # under a year from week 0: no September cohort in either implementation
-ALPHA = 0.001  # per output; 13 outputs -> family-wise false alarm <= 1.3%
+ALPHA = 0.001  # per output; 15 outputs -> family-wise false alarm <= 1.5%
+FIRST_TIER = tuple(KIND[k] for k in ("absolute_discharge", "conditional_discharge", "fine"))
 REARREST_COHORT_WEEKS = 25  # people first arrested in the first half, followed to the end
 FAST_SEEDS = range(1, 9)  # default suite: about 40 s on one core (both fast tests)
 SLOW_SEEDS = range(1, 51)
@@ -73,6 +74,8 @@ OUTPUTS = (
     "arrests",
     "youth_formal_disposals",
     "youth_custody_starts",
+    "youth_remands_to_detention",
+    "youth_first_tier_sentences",
     "yos_caseload_weeks",
     "exclusions",
     "care_entries",
@@ -132,6 +135,7 @@ def run_engine(engine: YouthJusticeModel, weeks: int) -> dict[str, float]:
         totals["care_entries"] += engine.week_counts["care_entries"]
         totals["yos_caseload_weeks"] += engine.yos.caseload
     off, disp = engine.events.offences, engine.events.disposals
+    cases = engine.police.book.cases
     youth = ~disp["adult"]
     live = ppl.live
     out = {
@@ -142,6 +146,10 @@ def run_engine(engine: YouthJusticeModel, weeks: int) -> dict[str, float]:
         "arrests": len(arrests),
         "youth_formal_disposals": int(((disp["kind"] >= KIND["youth_caution"]) & youth).sum()),
         "youth_custody_starts": int(((disp["kind"] == KIND["custody"]) & youth).sum()),
+        "youth_remands_to_detention": int(
+            ((cases["remand"] == REMAND["youth_detention"]) & ~cases["adult"]).sum()
+        ),
+        "youth_first_tier_sentences": int((np.isin(disp["kind"], FIRST_TIER) & youth).sum()),
         "young_victims": engine.events.victimisations.n,
         "gang_members_at_end": int((ppl.gang[live] >= 0).sum()),
         "rearrest_share": _rearrest_share(arrests),
@@ -164,6 +172,8 @@ def run_reference(ref: ReferenceModel, weeks: int) -> dict[str, float]:
         "arrests": len(ref.arrests),
         "youth_formal_disposals": sum(d[2] >= KIND["youth_caution"] for d in youth),
         "youth_custody_starts": sum(d[2] == KIND["custody"] for d in youth),
+        "youth_remands_to_detention": ref.remands_to_detention,
+        "youth_first_tier_sentences": sum(d[2] in FIRST_TIER for d in youth),
         "yos_caseload_weeks": int(data["yos_caseload"].sum()),
         "exclusions": int(data["exclusions"].sum()),
         "care_entries": int(data["care_entries"].sum()),
@@ -345,16 +355,19 @@ def _engine_after_weeks(seed: int = BUG_SEED) -> YouthJusticeModel:
 
 def test_engine_adults_are_not_yos_cases() -> None:
     """sim/justice.py: people aged 18+ "are not YOS cases". Only a youth disposal with
-    supervision (conditional caution, court order, custody) may put someone on the YOS
-    caseload, which sets how overloaded the YOS is for everyone else."""
+    supervision (conditional caution, court order, custody) or a child's remand (to the
+    community or to youth detention) may put someone on the YOS caseload, which sets how
+    overloaded the YOS is for everyone else."""
     m = _engine_after_weeks()
-    ppl, d = m.people, m.events.disposals
+    ppl, d, cases = m.people, m.events.disposals, m.police.book.cases
     supervising = np.isin(
         d["kind"],
         [KIND[k] for k in ("youth_conditional_caution", "referral_order")]
         + [KIND["youth_rehabilitation_order"], KIND["custody"]],
     )
     children = set(d["person"][supervising & ~d["adult"]].tolist())
+    remanded = np.isin(cases["remand"], [REMAND["community_remand"], REMAND["youth_detention"]])
+    children |= set(cases["person"][remanded & ~cases["adult"]].tolist())
     live = np.arange(ppl.lo, ppl.n)
     on_caseload = live[ppl.yos_until[live] > m.week - 1].tolist()
     adults_only = sorted(set(on_caseload) - children)
@@ -434,17 +447,27 @@ def test_engine_offences_of_one_person_in_a_week_have_their_own_draws() -> None:
     arrests and formal disposals (p = 0.0004 over 50 seeds). Here 400 people each commit
     two solo drugs offences in week 0, each detected with probability 0.5."""
     sc = oracle_scenario(FAST_POPULATION)
-    # Drugs detection the same for everyone (no patrol gradient, no search decision by group).
+    # Drugs detection the same for everyone (no force-wide search ratio, no patrol
+    # gradient, no search decision by group).
     sc = sc.model_copy(
         update={
             "justice": sc.justice.model_copy(
-                update={"patrol_deprivation_gradient": 0.0, "search_decision_by_group": (1.0,) * 5}
+                update={
+                    "proactive_policing_ratio": 1.0,
+                    "patrol_deprivation_gradient": 0.0,
+                    "search_decision_by_group": (1.0,) * 5,
+                }
             )
         }
     )
+    drugs = OFFENCE_TYPES.index("drugs")
+    by_type = list(sc.justice.detection_probability)
+    by_type[drugs] = 0.5 / sc.justice.detection_scale
+    sc = sc.model_copy(
+        update={"justice": sc.justice.model_copy(update={"detection_probability": tuple(by_type)})}
+    )
     m = YouthJusticeModel(scenario=sc, seed=BUG_SEED)
     j, off = m.params.justice, m.events.offences
-    drugs = OFFENCE_TYPES.index("drugs")
     assert j.detection_probability[drugs] * j.detection_scale == pytest.approx(0.5)
     persons = np.repeat(np.arange(m.people.lo, m.people.lo + 400), 2)
     columns = {name: np.zeros(persons.size, dtype=dt) for name, dt in off.columns.items()}

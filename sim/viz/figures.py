@@ -27,7 +27,7 @@ from matplotlib.lines import Line2D
 
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
-from sim.events import DISPOSALS, KIND, EventLog, Table
+from sim.events import DISPOSALS, FIRST_COURT_KIND, KIND, EventLog, Table
 from sim.model import FOLLOW_UP_WEEKS
 from sim.viz.state import STATE_LABELS, STATES, VizModel
 
@@ -337,7 +337,7 @@ def pathway_counts(model: VizModel, weeks: int = WEEKS_PER_YEAR) -> dict[str, in
         "diverted": int(by_kind[KIND["diversion"]]),
         "community resolution": int(by_kind[KIND["community_resolution"]]),
         "formal: caution or sentence": int(by_kind[KIND["youth_caution"] :].sum()),
-        "court sentence": int(by_kind[KIND["referral_order"] :].sum()),
+        "court sentence": int(by_kind[FIRST_COURT_KIND:].sum()),
         "custody": int(by_kind[KIND["custody"]]),
     }
 
