@@ -67,6 +67,7 @@ _SUMMARY_KEYS = COUNT_STATISTICS | {
     "reoffences_per_reoffender",
     "first_time_entrants_per_100k",
     "offending_prevalence_10_17",
+    "remand_share_of_custody_population",
 }
 
 # Statistics computed from the summary rather than read from it.
