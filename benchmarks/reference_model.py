@@ -126,6 +126,7 @@ class Case:
     kind: int | None  # a disposal in KIND; None while charged and awaiting sentence
     due_week: int
     remand: int | None = None  # REMAND for a charged case once heard
+    remand_weeks: int = 0  # weeks held on a remand to youth detention
 
 
 class YoungPerson(mesa.Agent):
@@ -459,8 +460,9 @@ class YouthCourt(mesa.Agent):
             self.dispose(case, week)
 
     def remand(self, case: Case, week: int) -> None:
-        """Bail, a remand to the community, or to youth detention (in custody until the
-        court's outcome), likelier for serious and persistent cases and by group."""
+        """Bail, a remand to the community, or to youth detention (in custody until bail on
+        review or the court's outcome), likelier for serious and persistent cases and by
+        group."""
         m, j, person = self.model, self.model.params.justice, case.person
         case.remand = REMAND["bail"]
         if person.in_custody(week):
@@ -473,7 +475,10 @@ class YouthCourt(mesa.Agent):
         )
         if self.random.random() < 1 / (1 + math.exp(-logit)):
             case.remand = REMAND["youth_detention"]
-            person.custody_release_week = case.due_week
+            # Held until bail on review or the court's outcome, whichever comes first.
+            held = max(1, m.geometric(j.remand_detention_weeks))
+            case.remand_weeks = min(week + held, case.due_week) - week
+            person.custody_release_week = week + case.remand_weeks
             if not case.adult:
                 m.remands_to_detention += 1
         elif self.random.random() < j.community_remand_probability:
@@ -550,8 +555,8 @@ class YouthCourt(mesa.Agent):
             KIND["youth_rehabilitation_order"]: j.rehabilitation_order_weeks,
         }.get(kind, 0)
         if kind == KIND["custody"]:
-            # Time on remand in youth detention (charge to sentence) counts towards it.
-            served = j.court_lag_weeks if detained else 0
+            # Time held on remand in youth detention counts towards it.
+            served = case.remand_weeks
             weeks = max(1, m.geometric(j.custody_weeks) - served)
             person.custody_release_week = week + weeks
             m.release_diary[week + weeks].append(person)

@@ -238,6 +238,18 @@ class JusticeParams(Params):
         "were not read, so 1.5 (band 1.2-2.0) is assumed pending its tables (chs 2-3); a "
         "scenario that sets every value to 1 equalises this decision",
     )
+    remand_detention_weeks: float = param(
+        5.4,
+        unit="weeks",
+        basis="sourced",
+        source="yjs-2019-20",
+        gt=0,
+        le=MAX_WEEKS,
+        doc="mean time held on a remand to youth detention before bail on review or the "
+        "court's outcome, whichever comes first: about 240 children on remand at any time "
+        "over about 2,300 remands to youth detention a year (12% of 19,200 episodes) is "
+        "240 x 52 / 2,300 = 5.4 weeks",
+    )
     community_remand_probability: float = param(
         0.068,
         unit="probability",
@@ -585,6 +597,7 @@ class CaseBook:
                 "charged": "?",
                 "diverted_by": "i2",
                 "remand": "i1",
+                "remand_weeks": "i2",  # weeks held on a remand to youth detention
             }
         )
         self.open_cases = np.empty(0, dtype=np.int64)
@@ -777,6 +790,7 @@ class Police(Agency):
             charged=charged,
             diverted_by=diverted_by,
             remand=np.full(persons.size, -1),
+            remand_weeks=np.zeros(persons.size, dtype=np.int16),
         )
         off.set("case", due, case_ids[case_of_offence])
         book.open_case[persons] = case_ids
@@ -849,7 +863,8 @@ class YouthCourt(Agency):
     def remand(self, week: int) -> None:
         """Where each newly charged person waits for the court's outcome: bail, a remand to
         the community (supervised by the YOS), or a remand to youth detention
-        accommodation, a custody spell from now to the court's outcome.
+        accommodation, a custody spell from now until bail on review or the court's outcome
+        (``remand_detention_weeks`` on average).
 
         Youth detention is likelier for serious and persistent cases (a logit on gravity
         and previous convictions) and, case for case, by the group's odds ratio
@@ -874,7 +889,12 @@ class YouthCourt(Agency):
         remand[community] = REMAND["community_remand"]
         cases.set("remand", ids, remand)
         due = cases["due_week"][ids]
-        ppl.custody_release_week[persons[detain]] = due[detain]
+        # Held until bail on review or the court's outcome, whichever comes first.
+        u_held = m.streams.uniform("pathway", week, persons[detain], 14)
+        held = np.maximum(1, geometric_weeks(u_held, p.remand_detention_weeks))
+        release = np.minimum(week + held, due[detain])
+        ppl.custody_release_week[persons[detain]] = release
+        cases.set("remand_weeks", ids[detain], release - week)
         # Children on remand (in detention or the community) are supervised by the YOS.
         child = ~cases["adult"][ids] & (detain | community)
         young = persons[child]
@@ -1018,9 +1038,9 @@ class YouthCourt(Agency):
         jailed = persons[custody]
         if jailed.size:
             u = m.streams.uniform("pathway", week, jailed, 6)
-            # Time on remand in youth detention (charge to sentence: court_lag_weeks) counts
-            # towards the custodial part of the sentence (the court takes it into account).
-            served = np.where(detained[custody], p.court_lag_weeks, 0)
+            # Time held on remand in youth detention counts towards the custodial part of
+            # the sentence (the court takes it into account).
+            served = cases["remand_weeks"][due[custody]].astype(np.int64)
             weeks = np.maximum(1, geometric_weeks(u, p.custody_weeks) - served)
             ppl.custody_release_week[jailed] = week + weeks
             # Children are supervised by the YOS in custody and on licence; adults are not.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim.events import DISPOSALS, KIND
+from sim.events import DISPOSALS, KIND, REMAND
 from sim.model import YouthJusticeModel
 
 TYPE = {"minor": 0, "drugs": 1, "violence": 2, "robbery": 3, "weapon": 4}
@@ -225,6 +225,7 @@ def test_remand_in_youth_detention_is_custody_until_the_court_then_acquittal():
     m = _model(
         court_lag_weeks=4,
         remand_detention_intercept=50.0,
+        remand_detention_weeks=500.0,  # no bail on review before the court date
         remand_detention_acquittal_probability=1.0,
     )
     p = _person(m, 16.0)
@@ -252,7 +253,12 @@ def test_remand_time_counts_towards_a_custodial_sentence():
     lag = 6
     weeks = {}
     for remand in (-50.0, 50.0):
-        m = _model(court_lag_weeks=lag, custody_intercept=50.0, remand_detention_intercept=remand)
+        m = _model(
+            court_lag_weeks=lag,
+            custody_intercept=50.0,
+            remand_detention_intercept=remand,
+            remand_detention_weeks=500.0,  # held to the court date: all of the lag served
+        )
         p = _person(m, 16.0)
         m.people.n_formal[p] = m.people.n_convictions[p] = 2
         _arrest(m, p, "weapon")
@@ -263,6 +269,28 @@ def test_remand_time_counts_towards_a_custodial_sentence():
         weeks[remand] = m.people.custody_release_week[p] - due
     # Same seed, person and week: the same sentence, less the weeks on remand (at least 1).
     assert weeks[50.0] == max(1, weeks[-50.0] - lag)
+
+
+def test_a_remand_in_youth_detention_ends_early_on_bail_and_counts_what_was_served():
+    """Held for remand_detention_weeks on average, then bailed if the court date has not
+    come: over many remands with a 2-week mean and a 20-week lag, most children leave
+    custody well before the court, and the weeks held are what a custodial sentence is
+    later cut by."""
+    lag = 20
+    m = _model(court_lag_weeks=lag, remand_detention_intercept=50.0, remand_detention_weeks=2.0)
+    ppl, book = m.people, m.police.book
+    ages = ppl.age(m.week)
+    rows = (np.flatnonzero((ages > 12) & (ages < 17)) + ppl.lo)[:200]
+    for q in rows:
+        _arrest(m, int(q), "robbery")
+    cases = book.open_case[rows]
+    due = book.cases["due_week"][cases]
+    held = book.cases["remand_weeks"][cases].astype(np.int64)
+    assert (book.cases["remand"][cases] == REMAND["youth_detention"]).all()
+    assert (held >= 1).all() and (held <= due - m.week).all()
+    assert (ppl.custody_release_week[rows] == m.week + held).all()
+    assert held.mean() == pytest.approx(2.0, abs=0.6)  # a geometric mean of 2, floored at 1
+    assert (held < due - m.week).mean() > 0.9  # most bailed on review before the court
 
 
 def test_minority_groups_are_remanded_by_their_odds_ratio():
