@@ -476,7 +476,7 @@ class Offending(Concern):
         offence_mix: tuple[Probability, Probability, Probability, Probability, Probability] = param(
             (0.44, 0.09, 0.36, 0.04, 0.07),
             unit="shares of minor, drugs, violence, robbery, weapon",
-            basis="sourced",
+            basis="assumed",
             source="ocjs-2005",
             doc="the TRUE offence mix (all offences, detected or not), as shares of the "
             "self-reported prevalence of each type among 10-17s in the 2005 OCJS: violence "

@@ -62,7 +62,7 @@ class JusticeParams(Params):
     ] = param(
         (0.11, 0.14, 0.09, 0.19, 0.11),
         unit="probability by type",
-        basis="sourced",
+        basis="assumed",
         source="yjs-2018-19; ocjs-2005; home-office-digest-1995",
         doc="chance a true offence of each type (minor, drugs, violence, robbery, weapon) "
         "leads to a suspect, before detection_scale. Derived: the proven mix (YJS 2018/19: "
