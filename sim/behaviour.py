@@ -108,7 +108,9 @@ def childhood_risk_count(ppl: People, rows: slice | np.ndarray) -> np.ndarray:
     )
 
 
-def persistent_probability(risk_count: np.ndarray, male: np.ndarray, p: Offending.Params):
+def persistent_probability(
+    risk_count: np.ndarray, male: np.ndarray, p: Offending.Params
+) -> np.ndarray:
     """Chance of the early-onset persistent trajectory: ``persistent_share`` for a boy (a
     girl: times ``persistent_female_ratio``), tilted by childhood risk as
     exp(tilt x (risks - the entrants' mean)) and capped at 1. The tilt keeps the
