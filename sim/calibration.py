@@ -85,6 +85,8 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     ),
     # Of the offences 10-17s commit, the share proven by a caution or conviction.
     "attrition_10_17": lambda s: s["attrition_10_17"]["proven"],
+    # Of children's remand episodes (charged cases heard), the share to youth detention.
+    "remand_to_youth_detention_share": lambda s: s["remand"]["episode_shares"]["youth_detention"],
     # Of the children who reoffended, the share whose first proven reoffence came within
     # one month of the index event.
     "first_reoffence_within_one_month": lambda s: s["time_to_first_reoffence"]["within_one_month"],

@@ -198,14 +198,15 @@ class JusticeParams(Params):
     remand_detention_intercept: float = param(
         -4.4,
         unit="log odds",
-        basis="sourced",
+        basis="calibrated",
         ge=-50,
         le=10,
         source="yjs-2019-20",
         doc="remand to youth detention accommodation at charge: logit = intercept + gravity "
-        "and conviction terms + the group's log odds ratio; set so that a charged case of "
-        "gravity 3.5 with one previous conviction (a typical charged case) is remanded to "
-        "youth detention with the sourced 12% of remand episodes (logit -2.0)",
+        "and conviction terms + the group's log odds ratio; fitted to the sourced 12% of "
+        "remand episodes that are to youth detention (the default, -4.4, gives 12% at a "
+        "charged case of gravity 3.5 with one previous conviction; the model's charged "
+        "cases are more serious, so it remands about twice that)",
     )
     remand_detention_per_gravity: float = param(
         0.6,

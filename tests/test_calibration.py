@@ -501,7 +501,11 @@ def test_calibrated_in_the_register_means_fitted_by_the_calibration():
     calibrated = {r.name for r in Scenario(name="x").register() if r.basis == "calibrated"}
     assert calibrated == {p.name for p in Calibration(REFIT).priors}
     # The committed fit predates the trajectories and the fitted decay of state dependence.
-    new = {"behaviour.persistent_rate_ratio", "behaviour.recent_memory_weeks"}
+    new = {
+        "behaviour.persistent_rate_ratio",
+        "behaviour.recent_memory_weeks",
+        "justice.remand_detention_intercept",
+    }
     assert {p.name for p in Calibration(CONFIG).priors} == calibrated - new
 
 
