@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
-from sim.events import FIRST_COURT_KIND, KIND, OUT_OF_COURT_DISPOSALS
+from sim.events import DISCHARGES_AND_FINES, FIRST_COURT_KIND, KIND, OUT_OF_COURT_DISPOSALS
 from sim.params import MAX_GBP, Params, param
 
 if TYPE_CHECKING:
@@ -97,9 +97,7 @@ def pathway_costs(model: YouthJusticeModel) -> dict[str, float]:
     kind = d["kind"][in_window]
     court = ((kind >= FIRST_COURT_KIND) | (kind == KIND["acquittal"])).sum()
     ooc = np.isin(kind, [KIND[k] for k in OUT_OF_COURT_DISPOSALS]).sum()
-    first_tier = np.isin(
-        kind, [KIND[k] for k in ("absolute_discharge", "conditional_discharge", "fine")]
-    ).sum()
+    first_tier = np.isin(kind, [KIND[k] for k in DISCHARGES_AND_FINES]).sum()
     referral = (kind == KIND["referral_order"]).sum()
     # Children in custody, sentenced and on remand (both are places in the secure estate;
     # since LASPO 2012 local authorities pay for remand).

@@ -47,6 +47,9 @@ OUT_OF_COURT_DISPOSALS: tuple[str, ...] = (
     "youth_caution",
     "youth_conditional_caution",
 )
+# The first-tier sentences other than the referral order, in the order of
+# ``JusticeParams.first_tier_shares``.
+DISCHARGES_AND_FINES: tuple[str, ...] = ("absolute_discharge", "conditional_discharge", "fine")
 # Where a charged child waits for the court's outcome (sim/justice.py, YouthCourt.remand).
 REMANDS = ("bail", "community_remand", "youth_detention")
 REMAND = {name: i for i, name in enumerate(REMANDS)}

@@ -36,7 +36,15 @@ from pydantic import field_validator, model_validator
 
 from sim.calendar import WEEKS_PER_YEAR
 from sim.concern import Agency
-from sim.events import FIRST_COURT_KIND, KIND, OFFENCE_TYPE, REMAND, REMANDS, Table, is_formal
+from sim.events import (
+    DISCHARGES_AND_FINES,
+    FIRST_COURT_KIND,
+    KIND,
+    OFFENCE_TYPE,
+    REMAND,
+    Table,
+    is_formal,
+)
 from sim.interventions import NOT_DIVERTED
 from sim.params import MAX_LOG_EFFECT, MAX_WEEKS, NonNegative, Params, Probability, param
 from sim.population import ADULT_AGE, AGE_OF_RESPONSIBILITY, EXIT_AGE, age_of
@@ -606,30 +614,6 @@ class CaseBook:
         self.open_case = np.full(capacity, -1, dtype=np.int64)
         self.first_hearings = np.empty(0, dtype=np.int64)
 
-    def remands(self, start_week: int, end_week: int) -> dict[str, dict[str, float]]:
-        """Children's charged cases heard in [start_week, end_week) (by the week of the
-        court's outcome): the shares remanded on bail, to the community and to youth
-        detention, and what became of those remanded to youth detention (acquitted,
-        custody, another sentence), as the Youth Justice Statistics report remand."""
-        c = self.cases
-        window = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
-        heard = window & c["charged"] & ~c["adult"] & (c["remand"] >= 0)
-        remand = c["remand"][heard].astype(np.int64)
-        counts = np.bincount(remand, minlength=len(REMANDS))
-        total = max(int(counts.sum()), 1)
-        kind = c["kind"][heard][remand == REMAND["youth_detention"]]
-        n = max(kind.size, 1)
-        acquitted = int((kind == KIND["acquittal"]).sum())
-        custody = int((kind == KIND["custody"]).sum())
-        return {
-            "episode_shares": {r: float(counts[i] / total) for i, r in enumerate(REMANDS)},
-            "youth_detention_outcomes": {
-                "acquittal": acquitted / n,
-                "custody": custody / n,
-                "other_sentence": (kind.size - acquitted - custody) / n,
-            },
-        }
-
 
 class Police(Agency):
     """Detection of this week's offences, then arrests and the police decision."""
@@ -954,9 +938,7 @@ class YouthCourt(Agency):
         r = p.repeat_referral_probability
         u_rest = np.where(plea, (u_tier - r) / max(1 - r, 1e-12), u_tier)
         cum = np.cumsum(p.first_tier_shares)
-        tier_kind = np.array(
-            [KIND[k] for k in ("absolute_discharge", "conditional_discharge", "fine")]
-        )
+        tier_kind = np.array([KIND[k] for k in DISCHARGES_AND_FINES])
         kind = np.full(case_ids.size, KIND["youth_rehabilitation_order"], dtype=np.int64)
         kind[rest] = tier_kind[np.searchsorted(cum, u_rest[rest], side="right").clip(0, 2)]
         kind[referral | (mandatory & ~absolute)] = KIND["referral_order"]

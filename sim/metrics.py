@@ -22,7 +22,15 @@ import numpy as np
 import pandas as pd
 
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
-from sim.events import FORMAL_DISPOSALS, OFFENCE_TYPES
+from sim.events import (
+    DISCHARGES_AND_FINES,
+    FORMAL_DISPOSALS,
+    KIND,
+    OFFENCE_TYPES,
+    REMAND,
+    REMANDS,
+    Table,
+)
 from sim.population import (  # youth measures count events before the adult birthday
     ADULT_AGE,
     AGE_OF_RESPONSIBILITY,
@@ -49,7 +57,7 @@ INDEX_DISPOSAL_KINDS: tuple[str, ...] = (
 # The tiers the Youth Justice Statistics group cautions and sentences into.
 DISPOSAL_TIERS: dict[str, tuple[str, ...]] = {
     "pre_court": ("youth_caution", "youth_conditional_caution"),
-    "first_tier": ("absolute_discharge", "conditional_discharge", "fine", "referral_order"),
+    "first_tier": (*DISCHARGES_AND_FINES, "referral_order"),
     "community": ("youth_rehabilitation_order",),
     "custody": ("custody",),
 }
@@ -897,4 +905,35 @@ def co_offending(
         "share_of_offences_10_17": _rate(weight[child & together].sum(), weight[child].sum()),
         "share_of_offenders_10_17": _rate(with_others, offenders),
         "share_of_offences_by_age": by_age,
+    }
+
+
+def remand_episodes(
+    cases: Table | Mapping[str, np.ndarray], start_week: int, end_week: int
+) -> dict[str, dict[str, float]]:
+    """Children's charged cases heard in [start_week, end_week) (by the week of the
+    court's outcome): the shares remanded on bail, to the community and to youth
+    detention, and what became of those remanded to youth detention (acquitted,
+    custody, another sentence), as the Youth Justice Statistics report remand.
+
+    ``cases``: the police's case table (``CaseBook.cases``, sim/justice.py) or any mapping
+    with its columns due_week, charged, adult, remand and kind.
+    """
+    c = cases
+    window = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
+    heard = window & c["charged"] & ~c["adult"] & (c["remand"] >= 0)
+    remand = c["remand"][heard].astype(np.int64)
+    counts = np.bincount(remand, minlength=len(REMANDS))
+    total = max(int(counts.sum()), 1)
+    kind = c["kind"][heard][remand == REMAND["youth_detention"]]
+    n = max(kind.size, 1)
+    acquitted = int((kind == KIND["acquittal"]).sum())
+    custody = int((kind == KIND["custody"]).sum())
+    return {
+        "episode_shares": {r: float(counts[i] / total) for i, r in enumerate(REMANDS)},
+        "youth_detention_outcomes": {
+            "acquittal": acquitted / n,
+            "custody": custody / n,
+            "other_sentence": (kind.size - acquitted - custody) / n,
+        },
     }

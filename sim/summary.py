@@ -163,8 +163,8 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "remand_share_of_custody_population": (
             t["remand_custody_weeks"] / t["custody_weeks"] if t["custody_weeks"] else math.nan
         ),
-        "remand": model.police.book.remands(
-            model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+        "remand": metrics.remand_episodes(
+            model.police.book.cases, model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
         ),
         "disposals_per_year": metrics.disposals_per_year(
             disposals, start, end, tuple(k for k in DISPOSALS if k != "nfa")
