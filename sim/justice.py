@@ -414,10 +414,15 @@ class JusticeParams(Params):
     conditional_caution_weeks: int = param(
         12,
         unit="weeks",
-        basis="assumed",
+        basis="sourced",
         le=MAX_WEEKS,
         ge=1,
-        doc="YOS work attached to a youth conditional caution",
+        source="suffolk-yjs-ooc",
+        doc="YOS work attached to a youth conditional caution: the child's plan of work must "
+        "be completed within 16 weeks of the caution and its conditions are 'normally' "
+        "completed in 3 months (a youth justice service's description of practice); 12 weeks "
+        "is 2.8 months, 3 months at that precision (13 weeks exactly); the national Code of "
+        "Practice (2013, section 9, time limits) was not read",
     )
     community_resolution_max_gravity: int = param(
         2,

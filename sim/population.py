@@ -226,10 +226,15 @@ class PopulationParams(Params):
     excluded_share: float = param(
         0.005,
         unit="share of pupils",
-        basis="assumed",
+        basis="sourced",
         ge=0,
         le=1,
-        doc="pupils in the pupil referral unit at the start",
+        source="dfe-spc-2017; dfe-spc-2012",
+        doc="pupils in the pupil referral unit at the start: almost 16,000 pupils on roll at "
+        "pupil referral units in England (January 2017) over about 3.2 million pupils in "
+        "state-funded secondary schools (January 2012; within a few per cent of that in 2017) = "
+        "16,000 / 3,200,000 = 0.005. Pupil referral units also take some primary-age pupils, "
+        "so the secondary share is at most this",
     )
     substance_use_share: float = param(
         0.10,
