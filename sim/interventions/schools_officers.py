@@ -32,7 +32,7 @@ import numpy as np
 
 from sim.calendar import TERM, WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, MAX_GBP, MPS_2009, NonNegative, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MPS_2009, EffectPrior, NonNegative, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -95,9 +95,13 @@ class SchoolsOfficers(Intervention):
             basis="assumed",
             ge=0,
             le=1,
-            source=MPS_2009,
+            source=f"{MPS_2009}; sorensen-2023",
+            prior=EffectPrior.uniform(0.0, 0.3),
             doc="persistently absent pupils of a covered school back in regular attendance over "
-            "a school year (para 5: reductions in truancy where officers are in place)",
+            "a school year (para 5: reductions in truancy where officers are in place, with no "
+            "evaluation). The US evidence points the other way (school resource officers "
+            "raised chronic absenteeism: Sorensen et al.'s working paper), which the model "
+            "does not have; so from no effect to 0.3: uniform(0, 0.3)",
         )
         in_school_victim_share: float = param(
             0.5,
@@ -114,9 +118,13 @@ class SchoolsOfficers(Intervention):
             basis="assumed",
             ge=0,
             le=1,
-            source=MPS_2009,
+            source=f"{MPS_2009}; sorensen-2023; yef-toolkit",
+            prior=EffectPrior.beta(1.5, 7.0),
             doc="of those, the share an officer prevents (para 6: patrols, safer routes to "
-            "school, confidence and safety of pupils)",
+            "school, confidence and safety of pupils). Officers reduced some forms of violence "
+            "in US schools (Sorensen et al. 2023); the Youth Endowment Fund finds no clear "
+            "evidence on violence for police in schools: a small share, wide: beta(1.5, 7), "
+            "median 0.15, 90% 0.02-0.42",
         )
         at_risk_share: float = param(
             0.1,
@@ -148,9 +156,12 @@ class SchoolsOfficers(Intervention):
             0.15,
             unit="log hazard reduction",
             basis="assumed",
-            ge=0,
+            ge=-3,
             le=3,
-            doc="risk while supported",
+            prior=EffectPrior.normal(0.15, 0.15),
+            doc="risk while supported (negative: raises it); no evaluation of officers' "
+            "referrals was found: as much help as a short programme may give, or none, or "
+            "harm: normal(0.15, 0.15), 90% -0.10 to 0.40",
         )
         in_school_offence_share: float = param(
             0.5,
@@ -167,8 +178,12 @@ class SchoolsOfficers(Intervention):
             basis="assumed",
             ge=1,
             le=10,
-            source="owens-2017; fisher-hennessy-2016",
-            doc="detection of those minor offences with an officer in the school",
+            source="owens-2017; sorensen-2023",
+            prior=EffectPrior.lognormal(2.0, 0.25),
+            doc="detection of those minor offences with an officer in the school: police "
+            "learn of more school crimes and arrest more, mainly children under 15 (Owens "
+            "2017); more police referrals and arrests of pupils (Sorensen et al. 2023). "
+            "Neither figure was read as a multiplier: lognormal(2, 0.25), 90% 1.3-3.0",
         )
         review_weeks: int = param(
             4,
@@ -280,7 +295,7 @@ class SchoolsOfficers(Intervention):
                 ppl.persistent_absence[back] = False
                 self.reached[back] = True
                 self.truancy_resolved += int(back.size)
-        if self.active.size and p.referral_effect > 0:
+        if self.active.size and p.referral_effect != 0:
             m.offending.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
