@@ -56,7 +56,7 @@ class YouthOffendingService(Agency):
             "assessing risk of harm (the 2019 inspection: 'requires improvement')",
         )
         supervision_effect: float = param(
-            0.35,
+            0.23,
             unit="log hazard reduction",
             basis="sourced",
             ge=-3,

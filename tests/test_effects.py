@@ -147,7 +147,7 @@ def test_the_params_command_shows_each_effects_prior_and_sources():
         x for x in proc.stdout.splitlines() if x.startswith("interventions.triage.programme_effect")
     )
     _, value, unit, basis, prior, note = line.split("\t")
-    assert value == "0.2"
+    assert float(value) == Triage.Params().programme_effect
     assert (unit, basis) == ("log hazard reduction", "sourced")
     assert prior.startswith("normal(mean 0.14, sd 0.25): median 0.14, 90% -0.271 to 0.551")
     assert note.startswith("schwalbe-2012; wilson-2018: ")
@@ -207,7 +207,8 @@ def test_a_draw_is_the_same_in_another_process():
 def test_drawn_value_reads_a_dotted_parameter():
     sc = load_scenario(SCENARIOS / "croydon-2018.toml", use_posterior=False)
     assert drawn_value(sc, "yos.supervision_effect") == sc.yos.supervision_effect
-    assert drawn_value(sc, "interventions.triage.programme_effect") == 0.2
+    point = Triage.Params().programme_effect
+    assert drawn_value(sc, "interventions.triage.programme_effect") == point
     assert math.isnan(drawn_value(sc, "interventions.kickz.effect"))  # not configured
 
 
@@ -270,7 +271,8 @@ def test_effects_point_keeps_the_point_values(tmp_path: Path):
     exp = load_experiment(_experiment(tmp_path, 'effects = "point"\n'))
     assert exp.effect_priors == {} and exp.drawn_names == exp.posterior.names
     run = exp.runs()[0]
-    assert exp.scenario_for(run).interventions["triage"].programme_effect == 0.2
+    point = Triage.Params().programme_effect
+    assert exp.scenario_for(run).interventions["triage"].programme_effect == point
 
 
 def test_a_batch_records_each_runs_effects(tmp_path: Path):
@@ -344,3 +346,12 @@ def test_negative_displacement_is_a_diffusion_of_benefits():
     assert near.any()
     assert (item.multiplier[near] < 1).all() and (item.multiplier[near] >= 0).all()
     assert item.multiplier[item.active] == pytest.approx(0.8)
+
+
+def test_every_point_value_is_its_priors_median():
+    """Point runs use the centre of what the evidence says (issue 18): the prior's median,
+    to the precision the value is written with."""
+    for r in _declared():
+        if r.prior is not None:
+            median = float(r.prior.quantile(0.5))
+            assert r.default == pytest.approx(median, abs=0.005), (r.name, r.default, median)

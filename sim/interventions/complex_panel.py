@@ -125,7 +125,7 @@ class ComplexPanelParams(InterventionParams):
         doc="victimisation this recent counts as a flag",
     )
     plan_effect: float = param(
-        0.3,
+        0.15,
         unit="log hazard reduction",
         basis="assumed",
         ge=-3,
@@ -139,7 +139,7 @@ class ComplexPanelParams(InterventionParams):
         "(Schwalbe et al. 2012; 0.18): normal(0.15, 0.15), 90% -0.10 to 0.40",
     )
     victim_protection: float = param(
-        0.3,
+        0.15,
         unit="share of victimisations prevented",
         basis="assumed",
         ge=0,

@@ -75,7 +75,7 @@ class EncompassParams(InterventionParams):
         doc="how long the safeguarding lead's discreet support lasts after a notification",
     )
     notification_effect: float = param(
-        0.3,
+        0.11,
         unit="share of domestic-abuse risk removed",
         basis="assumed",
         ge=0,
@@ -114,7 +114,7 @@ class EncompassParams(InterventionParams):
         doc="how long the MARAC partners' safety plan and follow-up last",
     )
     marac_effect: float = param(
-        0.5,
+        0.16,
         unit="share of domestic-abuse risk removed",
         basis="assumed",
         ge=0,

@@ -194,7 +194,7 @@ class GangsTeam(Intervention):
             doc="time after support ends before the same person can be taken on again",
         )
         support_effect: float = param(
-            0.3,
+            0.1,
             unit="log hazard reduction",
             basis="assumed",
             ge=-3,

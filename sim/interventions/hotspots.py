@@ -134,7 +134,7 @@ class HotspotParams(InterventionParams):
         "2022): beta(2, 16), median 0.10, 90% 0.02-0.25",
     )
     displacement: float = param(
-        0.25,
+        -0.1,
         unit="share of deterred offending",
         basis="assumed",
         ge=-1,

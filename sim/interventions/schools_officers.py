@@ -101,7 +101,7 @@ class SchoolsOfficers(Intervention):
             doc="each further officer in a school adds this share of the previous one's effect",
         )
         truancy_reduction: float = param(
-            0.2,
+            0.15,
             unit="share per school year",
             basis="assumed",
             ge=0,
@@ -124,7 +124,7 @@ class SchoolsOfficers(Intervention):
             "way to and from it",
         )
         victimisation_prevented: float = param(
-            0.3,
+            0.15,
             unit="share",
             basis="assumed",
             ge=0,

@@ -118,7 +118,7 @@ class Triage(Intervention):
             doc="a restorative intervention or short programme of about three months",
         )
         programme_effect: float = param(
-            0.2,
+            0.14,
             unit="log hazard reduction",
             basis="sourced",
             ge=-3,
