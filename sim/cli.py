@@ -245,12 +245,17 @@ def params(
         + ")"
     )
     typer.echo("# sources: keys of docs/sources.md, where each has its full reference")
-    typer.echo("name\tvalue\tunit\tbasis\tsource / note")
+    typer.echo(
+        "# prior: a programme effect's distribution, drawn with the posterior in experiments "
+        "with draws (the value is the point value of every other run); - for the rest"
+    )
+    typer.echo("name\tvalue\tunit\tbasis\tprior\tsource / note")
     for r in rows:
         note = r.source if r.source else "assumption"
         if r.doc:
             note = f"{note}: {r.doc}" if r.source else f"assumption: {r.doc}"
-        typer.echo(f"{r.name}\t{r.value}\t{r.unit}\t{r.basis}\t{note}")
+        prior = r.prior.describe() if r.prior is not None else "-"
+        typer.echo(f"{r.name}\t{r.value}\t{r.unit}\t{r.basis}\t{prior}\t{note}")
 
 
 @app.command()

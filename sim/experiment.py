@@ -14,23 +14,38 @@ resampling on the weights with the experiment's seed, and the same for every sce
 so differences are paired on the draw as on the seed. Parameter uncertainty then shows
 in the report's intervals next to the stochastic noise. Draw 0 (``draws = 0``) runs
 each scenario's posterior mean, or its own parameters if it names no posterior.
+
+Programme effects: a draw is one behavioural particle *and* one set of programme
+effects, each drawn from the prior declared beside it (``param(..., prior=...)``,
+:class:`~sim.params.EffectPrior`). Effect e of draw d is the inverse CDF of one uniform
+of the named stream "effects", keyed by (the experiment's seed, d, e's dotted name)
+(:func:`effect_values`): every scenario of a draw gets the same value of an effect (common
+random numbers), and a draw's values are the same in any process, with any number of
+workers, whatever else the experiment holds. A value a scenario file sets itself is kept
+(as with the posterior), and ``effects = "point"`` keeps every effect at its point value.
+Each run's summary row records the values it ran with (``param.<name>`` columns).
+Draw 0 and ``draws = 0`` run the point values.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sim import fork
+from sim.params import EffectPrior
 from sim.posterior import Posterior, load_posterior
+from sim.rng import Streams, name_key
 from sim.scenario import (
     Scenario,
     ScenarioError,
@@ -47,6 +62,7 @@ MAX_RUNS = 100_000
 # NAME__dDDDD__rRRRRR.parquet (24 more characters), written first to a temporary
 # .PART.PID.XXXXXXXX.tmp (up to 22 more), and a file name may be 255 bytes.
 MAX_NAME_CHARS = 200
+EFFECTS = "effects"  # the random stream of the programme effects' draws (sim/rng.py)
 
 
 class ExperimentError(InputError):
@@ -81,6 +97,12 @@ class ExperimentFile(BaseModel):
     )
     chunk: int | None = Field(
         None, ge=1, le=1000, description="runs per dask task (default: chosen from the batch)"
+    )
+    effects: Literal["priors", "point"] = Field(
+        "priors",
+        description="with draws: priors draws each programme effect from its prior with the "
+        "behavioural particle; point keeps the effects at their point values (parameter "
+        "uncertainty of the behaviour only)",
     )
     burn_in: Literal["shared", "own"] = Field(
         "shared",
@@ -129,19 +151,41 @@ class Experiment:
     text: str
     posterior: Posterior | None = None
     particles: tuple[int, ...] = ()  # the particle of each draw 1..draws
+    # The programme effects drawn from their priors (dotted name -> prior), and for each
+    # scenario those it takes from the draw (not those its file sets itself).
+    effect_priors: dict[str, EffectPrior] = field(default_factory=dict)
+    effects_of: tuple[tuple[str, ...], ...] = ()
+    _effects: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def scenario_for(self, run: RunSpec) -> Scenario:
-        """The run's scenario, with its draw's particle applied."""
-        return self._drawn(run.scenario_index, run.particle)
+        """The run's scenario, with its draw's particle and programme effects applied."""
+        return self._drawn(run.scenario_index, run.particle, run.draw)
 
-    def _drawn(self, index: int, particle: int) -> Scenario:
-        """Scenario ``index`` with posterior ``particle`` applied (0: as it is)."""
+    def _drawn(self, index: int, particle: int, draw: int) -> Scenario:
+        """Scenario ``index`` with posterior ``particle`` and draw ``draw``'s programme
+        effects applied (0 and 0: as it is)."""
         sc = self.scenarios[index]
-        if particle == 0 or self.posterior is None:
-            return sc
-        drawn = self.posterior.draw(particle)
-        # Parameters the scenario file sets itself are not drawn (scenario.py).
-        return apply_overrides(sc, {k: v for k, v in drawn.items() if k in sc.posterior_names})
+        over: dict[str, float] = {}
+        if particle and self.posterior is not None:
+            drawn = self.posterior.draw(particle)
+            # Parameters the scenario file sets itself are not drawn (scenario.py).
+            over.update({k: v for k, v in drawn.items() if k in sc.posterior_names})
+        if draw and self.effects_of:
+            effects = self.effects(draw)
+            over.update({name: effects[name] for name in self.effects_of[index]})
+        return apply_overrides(sc, over)
+
+    def effects(self, draw: int) -> dict[str, float]:
+        """Draw ``draw``'s value of each programme effect (empty for draw 0)."""
+        if draw not in self._effects:
+            self._effects[draw] = effect_values(self.effect_priors, self.spec.seed, draw)
+        return self._effects[draw]
+
+    @property
+    def drawn_names(self) -> tuple[str, ...]:
+        """The parameters each draw sets: the posterior's, then the programme effects'."""
+        fitted = self.posterior.names if self.posterior is not None else ()
+        return (*fitted, *sorted(self.effect_priors))
 
     @property
     def name(self) -> str:
@@ -190,7 +234,7 @@ class Experiment:
 
     def source_for(self, run: RunSpec) -> Scenario | None:
         """The scenario (draw applied) whose burn-in ``run`` starts from, or None."""
-        return None if run.source < 0 else self._drawn(run.source, run.particle)
+        return None if run.source < 0 else self._drawn(run.source, run.particle, run.draw)
 
     def fingerprint(self) -> dict[str, str]:
         """Hashes of what determines the results: the file and each resolved scenario."""
@@ -212,7 +256,8 @@ class Experiment:
 
         Parameters equal in every scenario say nothing about a comparison; they stay in
         the scenario files (and ``yjsim params``). With posterior draws, each posterior
-        parameter is a column of its own, taken from the draw (``posterior_columns``).
+        parameter and each drawn programme effect is a column of its own, taken from the
+        run's scenario (``drawn_names``; sim/results.py).
         """
         values: dict[str, dict[str, Any]] = {}
         for sc in self.scenarios:
@@ -224,7 +269,7 @@ class Experiment:
                     values.setdefault(f"interventions.{iname}.{key}", {})[sc.name] = value
         names = self.scenario_names
         out = {"param.population.population_10_17": values["population.population_10_17"]}
-        drawn = set(self.posterior.names) if self.posterior is not None else set()
+        drawn = set(self.drawn_names)
         for name, by in values.items():
             if name in drawn:
                 continue
@@ -232,6 +277,53 @@ class Experiment:
             if any(v != seen[0] for v in seen):
                 out[f"param.{name}"] = by
         return out
+
+
+def effect_values(priors: dict[str, EffectPrior], seed: int, draw: int) -> dict[str, float]:
+    """Draw ``draw``'s value of each programme effect, from its prior.
+
+    One uniform per effect from the stream "effects", keyed by (``seed``, ``draw``, the
+    effect's dotted name), through the prior's inverse CDF: a value depends on nothing
+    else (not on which other effects are drawn, nor on the process or worker), so every
+    scenario of a draw gets the same one. Draw 0 is the point values: no draw at all.
+    A renamed parameter is a new parameter and gets new draws.
+    """
+    if draw == 0 or not priors:
+        return {}
+    names = sorted(priors)
+    ids = np.array([name_key(n) for n in names], dtype=np.int64)
+    u = Streams(seed).uniform(EFFECTS, draw, ids)
+    return {n: float(priors[n].draw(x)) for n, x in zip(names, u, strict=True)}
+
+
+def drawn_value(scenario: Scenario, name: str) -> float:
+    """The value of a dotted parameter in a scenario (``interventions.triage.programme_effect``),
+    or NaN if the scenario has no such block (an intervention it does not configure)."""
+    node: Any = scenario
+    for part in name.split("."):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            return math.nan
+    return float(node)
+
+
+def _effects_of(
+    spec: ExperimentFile, scenarios: list[Scenario], posterior: Posterior | None
+) -> tuple[dict[str, EffectPrior], tuple[tuple[str, ...], ...]]:
+    """With draws and ``effects = "priors"``: the programme effects to draw (every effect
+    with a prior in any scenario, but none the posterior fits), and for each scenario
+    those it takes from the draw: those it has, at their point values (a value its file
+    sets is its own question, kept as the posterior's parameters are)."""
+    if spec.draws == 0 or spec.effects == "point":
+        return {}, ()
+    fitted = set(posterior.names) if posterior is not None else set()
+    priors: dict[str, EffectPrior] = {}
+    per: list[tuple[str, ...]] = []
+    for sc in scenarios:
+        rows = [r for r in sc.register() if r.prior is not None and r.name not in fitted]
+        priors.update({r.name: r.prior for r in rows})
+        per.append(tuple(r.name for r in rows if r.value == r.default))
+    return priors, tuple(per)
 
 
 def run_seed(base: int, draw: int, replicate: int, replicates: int) -> int:
@@ -318,6 +410,7 @@ def load_experiment(path: str | Path) -> Experiment:
             )
         names[slug] = f
     posterior, particles = _posterior_of(path, spec, scenarios, files)
+    effect_priors, effects_of = _effects_of(spec, scenarios, posterior)
     last_seed = run_seed(spec.seed, spec.draws, spec.replicates - 1, spec.replicates)
     if last_seed >= 2**63:
         raise ExperimentError(path, "seed", f"seed + runs must stay below 2**63, got {spec.seed}")
@@ -329,6 +422,8 @@ def load_experiment(path: str | Path) -> Experiment:
         text=text,
         posterior=posterior,
         particles=particles,
+        effect_priors=effect_priors,
+        effects_of=effects_of,
     )
 
 

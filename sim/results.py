@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from sim.experiment import MAX_RUNS, Experiment, ExperimentError, RunSpec, planned_parts
+from sim.experiment import (
+    MAX_RUNS,
+    Experiment,
+    ExperimentError,
+    RunSpec,
+    drawn_value,
+    planned_parts,
+)
 from sim.faults import Fault, os_fault
 from sim.scenario import Scenario
 
@@ -127,7 +134,8 @@ class RowContext:
     interventions: tuple[str, ...]
     params: dict[str, dict[str, Any]]  # column -> scenario -> value
     param_types: dict[str, pa.DataType]
-    posterior_columns: tuple[str, ...] = ()  # drawn parameters (dotted names)
+    # Drawn parameters (dotted names): the posterior's and the programme effects'.
+    posterior_columns: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, exp: Experiment) -> RowContext:
@@ -137,7 +145,7 @@ class RowContext:
             interventions=tuple(exp.interventions),
             params=params,
             param_types=_param_types(params),
-            posterior_columns=exp.posterior.names if exp.posterior is not None else (),
+            posterior_columns=exp.drawn_names,
         )
 
     def identity(self, run: RunSpec, sc: Scenario) -> tuple[dict[str, Any], list[pa.Field]]:
@@ -171,8 +179,7 @@ class RowContext:
             row[name] = value
             fields.append(pa.field(name, typ))
         for name in self.posterior_columns:
-            section, _, key = name.partition(".")
-            row[f"param.{name}"] = float(getattr(getattr(sc, section), key))
+            row[f"param.{name}"] = drawn_value(sc, name)
             fields.append(pa.field(f"param.{name}", pa.float64()))
         return row, fields
 
@@ -287,6 +294,8 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
         "draws": exp.spec.draws,
         "posterior": str(exp.posterior.path) if exp.posterior is not None else None,
         "particles": list(exp.particles),
+        # The programme effects each draw takes from its prior (param.<name> columns).
+        "drawn_effects": sorted(exp.effect_priors),
         "seed": exp.spec.seed,
         "years": exp.scenarios[0].run.years,
         "burn_in_years": exp.scenarios[0].run.burn_in_years,

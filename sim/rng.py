@@ -12,6 +12,8 @@ policy does.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 # The registry: stream name -> fixed key. Never renumber. The model's concerns are below
@@ -31,6 +33,9 @@ STREAMS: dict[str, int] = {
     "entry": 12,
     "trajectory": 13,
     "gang_listing": 14,
+    # Not drawn in a run: an experiment's programme effects, one set per posterior draw,
+    # keyed by (the experiment's seed, the draw, the parameter): sim/experiment.py.
+    "effects": 15,
 }
 FIRST_INTERVENTION_KEY = 100
 
@@ -71,6 +76,13 @@ def _mix_in_place(z: np.ndarray) -> np.ndarray:
     z *= _M2
     z ^= z >> np.uint64(31)
     return z
+
+
+def name_key(name: str) -> int:
+    """A fixed 63-bit number for a name (the same in every process and on every machine,
+    unlike ``hash``), to key draws by a parameter's dotted name."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def rank_within(ids: np.ndarray) -> np.ndarray:

@@ -133,11 +133,17 @@ class Schools(Agency):
         u = rng.random(k) * cap
         idx = cand + live.start
         pupil = ppl.at_school_of(idx, m.week) & ~ppl.excluded[idx]
-        rate = base * np.exp(p.exclusion_risk_tilt * self.risk(idx)) / self.mean_weight
-        out = idx[pupil & (u < rate)]
+        out = idx[pupil & (u < self.exclusion_probability(idx))]
         ppl.excluded[out] = True
         ppl.school[out] = ppl.pru_of(out)
         m.week_counts["exclusions"] += int(out.size)
+
+    def exclusion_probability(self, idx: np.ndarray) -> np.ndarray:
+        """Each pupil's chance of permanent exclusion in a term week, from their risk score
+        (the sourced yearly rate over the term weeks, tilted and normalised)."""
+        p = self.params
+        base = p.permanent_exclusion_rate / TERM_WEEKS_PER_YEAR
+        return base * np.exp(p.exclusion_risk_tilt * self.risk(idx)) / self.mean_weight
 
     def risk(self, idx: np.ndarray) -> np.ndarray:
         """Exclusion risk score: absence, care, offending, propensity."""

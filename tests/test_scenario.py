@@ -116,6 +116,8 @@ def test_params_command_prints_the_register():
     )
     assert proc.returncode == 0
     assert "population.population_10_17\t39334\tpeople\tsourced" in proc.stdout
-    # The source column gives the bibliography key, then the parameter's note.
-    assert "population.population_10_17\t39334\tpeople\tsourced\tcroydon-yos-2019: " in proc.stdout
+    # The prior column ("-": none), then the source column: the bibliography key, then the
+    # parameter's note.
+    row = "population.population_10_17\t39334\tpeople\tsourced\t-\tcroydon-yos-2019: "
+    assert row in proc.stdout
     assert "# sources: keys of docs/sources.md" in proc.stdout

@@ -25,7 +25,7 @@ from pydantic import model_validator
 from sim.calendar import WEEKS_PER_YEAR, never
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, MAX_GBP, MAX_WEIGHT, MPS_2009, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MAX_WEIGHT, MPS_2009, EffectPrior, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -125,21 +125,28 @@ class ComplexPanelParams(InterventionParams):
         doc="victimisation this recent counts as a flag",
     )
     plan_effect: float = param(
-        0.3,
+        0.15,
         unit="log hazard reduction",
         basis="assumed",
-        ge=0,
+        ge=-3,
         le=3,
-        doc="effect of a multi-agency plan on offending while it runs (Lipsey 2009: "
-        "effective programmes cut reoffending 10-20%+; hazard x0.74)",
+        source="lipsey-2009; schwalbe-2012",
+        prior=EffectPrior.normal(0.15, 0.15),
+        doc="effect of a multi-agency plan on offending while it runs (negative: raises it). "
+        "No evaluation of such panels was found. Effective programmes cut reoffending "
+        "10-20% (Lipsey 2009: log hazard ratios 0.15-0.31 at a 50% base); a plan is case "
+        "management, and diversion by case management gave OR 0.78, not significant "
+        "(Schwalbe et al. 2012; 0.18): normal(0.15, 0.15), 90% -0.10 to 0.40",
     )
     victim_protection: float = param(
-        0.3,
+        0.15,
         unit="share of victimisations prevented",
         basis="assumed",
         ge=0,
         le=1,
-        doc="safety plans against exploitation: fewer victimisations while on the plan",
+        prior=EffectPrior.beta(1.5, 7.0),
+        doc="safety plans against exploitation: fewer victimisations while on the plan; no "
+        "evaluation found, so a small share, wide: beta(1.5, 7), median 0.15, 90% 0.02-0.42",
     )
     gang_exit_per_year: float = param(
         0.5,
@@ -147,7 +154,9 @@ class ComplexPanelParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=52,
-        doc="extra gang exits of members on a plan (exploitation disrupted)",
+        prior=EffectPrior.uniform(0.0, 1.0),
+        doc="extra gang exits of members on a plan (exploitation disrupted); no figure "
+        "found: from none to one a member-year, uniform(0, 1)",
     )
     cost_per_plan: float = param(
         5_000,

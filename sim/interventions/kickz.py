@@ -7,8 +7,8 @@ over time. A participant who attends in a week is off the street for part
 of the evenings when youth offending peaks, so their hazard that week falls
 by ``session_evening_risk_share x sessions_attended_share x effect``. The
 evidence is weak (area-level falls with no control group, kickz-2011), so the
-effect is modest and marked as an assumption. Nothing else changes: no
-lasting effect on risk, no effect on detection.
+effect is an assumption with a prior from none to all of that risk. Nothing
+else changes: no lasting effect on risk, no effect on detection.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from sim.calendar import WEEKS_PER_YEAR
 from sim.events import Table
 from sim.interventions import Intervention, InterventionParams
-from sim.params import MAX_COUNT, MAX_GBP, MAX_WEIGHT, MPS_2009, param
+from sim.params import MAX_COUNT, MAX_GBP, MAX_WEIGHT, MPS_2009, EffectPrior, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -193,8 +193,13 @@ class KickzParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=1,
-        doc="modest on purpose: Kickz areas saw robbery -26% and criminal damage -23% in "
-        "2006-2010 but with no control group (kickz-2011: weak evidence)",
+        source="kickz-2011; yef-toolkit",
+        prior=EffectPrior.uniform(0.0, 1.0),
+        doc="Kickz areas saw robbery -26% and criminal damage -23% in 2006-2010, about what "
+        "the whole Met area saw (-22% and -23%), with no control group: weak evidence. The "
+        "Youth Endowment Fund rates sports programmes high impact on average but with low "
+        "confidence. So anything from none to all of the session evenings' risk: "
+        "uniform(0, 1) (a week's hazard falls by at most 0.3 x 2/3 of it)",
     )
     cost_per_site_per_year: float = param(
         64_000,

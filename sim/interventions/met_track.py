@@ -21,7 +21,7 @@ import numpy as np
 from sim.calendar import never
 from sim.calendar import week as calendar_week
 from sim.interventions import Intervention, InterventionParams
-from sim.params import MAX_COUNT, MAX_GBP, MPS_2009, param
+from sim.params import MAX_COUNT, MAX_GBP, MPS_2009, EffectPrior, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
@@ -87,7 +87,9 @@ class MetTrackParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=1,
-        doc="small: no evaluation exists; sessions fill some after-school hours",
+        prior=EffectPrior.uniform(0.0, 0.1),
+        doc="small: no evaluation exists; sessions fill some after-school hours: from none "
+        "to 0.1, uniform(0, 0.1)",
     )
     victim_protection: float = param(
         0.10,
@@ -95,7 +97,9 @@ class MetTrackParams(InterventionParams):
         basis="assumed",
         ge=0,
         le=1,
-        doc="'developing their ability to keep safe' (para 19); unevaluated, so small",
+        prior=EffectPrior.uniform(0.0, 0.2),
+        doc="'developing their ability to keep safe' (para 19); unevaluated, so small: from "
+        "none to 0.2, uniform(0, 0.2)",
     )
     cost_per_place: float = param(
         250,

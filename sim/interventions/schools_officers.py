@@ -21,7 +21,16 @@ pupils of a covered school:
 - earlier referral to support: pupils at high risk are referred sooner, and
   support lowers their risk for some weeks;
 - more detection of minor offences in school and on routes to school
-  (``adjust_detection``): criminalisation, which triage can offset.
+  (``adjust_detection``): criminalisation, which triage can offset (more arrests of
+  pupils, mainly under 15: Owens 2017);
+- more exclusions: a covered school's pupils are excluded at ``exclusion_rate_ratio``
+  times their own rate (Fisher and Hennessy 2016), drawn on top of the school's own
+  exclusions so that a school without an officer keeps every draw it had.
+
+The extra exclusions and the extra detections, what officers add to what would have
+happened anyway, are larger for some groups (Sorensen et al. 2023: over twice as large
+for Black as for White pupils): ``excess_by_group`` scales them by ethnic group, White
+= 1. Ethnic group enters nowhere else here, and never the offending hazard.
 """
 
 from __future__ import annotations
@@ -29,10 +38,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import model_validator
 
 from sim.calendar import TERM, WEEKS_PER_YEAR, never
 from sim.interventions import Intervention, InterventionParams
-from sim.params import CROYDON_SCRUTINY, MAX_GBP, MPS_2009, NonNegative, param
+from sim.params import CROYDON_SCRUTINY, MAX_GBP, MPS_2009, EffectPrior, NonNegative, param
 from sim.population import age_of
 
 if TYPE_CHECKING:
@@ -45,6 +55,7 @@ MINOR = 0  # offence type index of minor offences (sim.events.OFFENCE_TYPES)
 _SALT_ATTEND = 1
 _SALT_VICTIM = 2
 _SALT_REFER = 3
+_SALT_EXCLUDE = 4
 
 
 class SchoolsOfficers(Intervention):
@@ -90,14 +101,18 @@ class SchoolsOfficers(Intervention):
             doc="each further officer in a school adds this share of the previous one's effect",
         )
         truancy_reduction: float = param(
-            0.2,
+            0.15,
             unit="share per school year",
             basis="assumed",
             ge=0,
             le=1,
-            source=MPS_2009,
+            source=f"{MPS_2009}; sorensen-2023",
+            prior=EffectPrior.uniform(0.0, 0.3),
             doc="persistently absent pupils of a covered school back in regular attendance over "
-            "a school year (para 5: reductions in truancy where officers are in place)",
+            "a school year (para 5: reductions in truancy where officers are in place, with no "
+            "evaluation). The US evidence points the other way (school resource officers "
+            "raised chronic absenteeism: Sorensen et al.'s working paper), which the model "
+            "does not have; so from no effect to 0.3: uniform(0, 0.3)",
         )
         in_school_victim_share: float = param(
             0.5,
@@ -109,14 +124,18 @@ class SchoolsOfficers(Intervention):
             "way to and from it",
         )
         victimisation_prevented: float = param(
-            0.3,
+            0.15,
             unit="share",
             basis="assumed",
             ge=0,
             le=1,
-            source=MPS_2009,
+            source=f"{MPS_2009}; sorensen-2023; yef-toolkit",
+            prior=EffectPrior.beta(1.5, 7.0),
             doc="of those, the share an officer prevents (para 6: patrols, safer routes to "
-            "school, confidence and safety of pupils)",
+            "school, confidence and safety of pupils). Officers reduced some forms of violence "
+            "in US schools (Sorensen et al. 2023); the Youth Endowment Fund finds no clear "
+            "evidence on violence for police in schools: a small share, wide: beta(1.5, 7), "
+            "median 0.15, 90% 0.02-0.42",
         )
         at_risk_share: float = param(
             0.1,
@@ -148,9 +167,12 @@ class SchoolsOfficers(Intervention):
             0.15,
             unit="log hazard reduction",
             basis="assumed",
-            ge=0,
+            ge=-3,
             le=3,
-            doc="risk while supported",
+            prior=EffectPrior.normal(0.15, 0.15),
+            doc="risk while supported (negative: raises it); no evaluation of officers' "
+            "referrals was found: as much help as a short programme may give, or none, or "
+            "harm: normal(0.15, 0.15), 90% -0.10 to 0.40",
         )
         in_school_offence_share: float = param(
             0.5,
@@ -167,8 +189,40 @@ class SchoolsOfficers(Intervention):
             basis="assumed",
             ge=1,
             le=10,
-            source="owens-2017; fisher-hennessy-2016",
-            doc="detection of those minor offences with an officer in the school",
+            source="owens-2017; sorensen-2023",
+            prior=EffectPrior.lognormal(2.0, 0.25),
+            doc="detection of those minor offences with an officer in the school: police "
+            "learn of more school crimes and arrest more, mainly children under 15 (Owens "
+            "2017); more police referrals and arrests of pupils (Sorensen et al. 2023). "
+            "Neither figure was read as a multiplier: lognormal(2, 0.25), 90% 1.3-3.0",
+        )
+        exclusion_rate_ratio: float = param(
+            1.21,
+            unit="rate ratio of permanent exclusion (one officer)",
+            basis="sourced",
+            ge=1,
+            le=10,
+            source="fisher-hennessy-2016",
+            prior=EffectPrior.lognormal(1.21, 0.0758),
+            doc="a covered school's pupils are excluded this many times as often (a school "
+            "with more officers: this to the power of its dose). Exclusionary discipline with "
+            "school resource officers: rate ratio 1.21, 95% CI 1.04-1.40 (Fisher and Hennessy "
+            "2016; US high schools, suspensions and expulsions), applied to permanent "
+            "exclusion, the model's only exclusion: lognormal(1.21, (ln 1.40 - ln 1.04) / "
+            "3.92 = 0.076)",
+        )
+        excess_by_group: tuple[NonNegative, NonNegative, NonNegative, NonNegative, NonNegative] = (
+            param(
+                (1.0, 2.0, 1.0, 1.0, 1.0),
+                unit="multiplier by group (White, Black, Asian, Mixed, Other); White = 1",
+                basis="assumed",
+                source="sorensen-2023",
+                doc="the officers' extra exclusions and extra detections by the pupil's group: "
+                "their increases in suspensions, expulsions, police referrals and arrests were "
+                "over twice as large for Black as for White students (Sorensen et al., US "
+                "schools), so Black 2 (range 1-3); no figure was read for the other groups: 1 "
+                "(range 1-2). Set all to 1 for officers who treat every group alike",
+            )
         )
         review_weeks: int = param(
             4,
@@ -188,6 +242,12 @@ class SchoolsOfficers(Intervention):
             doc="a police constable's pay with on-costs (London weighting, pension, kit)",
         )
 
+        @model_validator(mode="after")
+        def _white_is_reference(self) -> SchoolsOfficers.Params:
+            if self.excess_by_group[0] != 1:
+                raise ValueError("excess_by_group: White is the reference, its entry is 1")
+            return self
+
     def __init__(self, model: YouthJusticeModel, params: SchoolsOfficers.Params) -> None:
         super().__init__(model, params)
         self.params: SchoolsOfficers.Params = params
@@ -206,6 +266,7 @@ class SchoolsOfficers(Intervention):
         self.truancy_resolved = 0
         self.victimisations_prevented = 0
         self.referrals = 0
+        self.exclusions = 0  # extra exclusions (measured years)
 
     # -- where the officers go ------------------------------------------------
     def _allocate(self) -> None:
@@ -265,6 +326,8 @@ class SchoolsOfficers(Intervention):
             return
         if m.calendar.year != self._allocated_year:
             self._allocate()
+        if m.calendar.term and p.exclusion_rate_ratio > 1:
+            self._exclude(week)
         if self._review(week) and p.truancy_reduction > 0:
             ppl, live = m.people, m.people.live
             absent = np.flatnonzero(ppl.persistent_absence[live]) + live.start
@@ -280,8 +343,37 @@ class SchoolsOfficers(Intervention):
                 ppl.persistent_absence[back] = False
                 self.reached[back] = True
                 self.truancy_resolved += int(back.size)
-        if self.active.size and p.referral_effect > 0:
+        if self.active.size and p.referral_effect != 0:
             m.offending.hazard_multiplier[self.active] *= np.exp(-p.referral_effect)
+
+    def _exclude(self, week: int) -> None:
+        """Extra permanent exclusions of pupils of covered schools this term week.
+
+        A pupil's own weekly chance ``q`` (sim/schools.py) becomes about ``q x ratio**dose``:
+        on top of the school's own draw, a second one from this stream with chance
+        ``q x (ratio**dose - 1) x excess_by_group`` (the rates are tiny, so the two add).
+        """
+        m, p, ppl, live = self.model, self.params, self.model.people, self.model.people.live
+        school = ppl.school[live].astype(np.int64)
+        covered = np.flatnonzero(self._dose_pad[school] > 0) + live.start
+        covered = covered[ppl.at_school_of(covered, week) & ~ppl.excluded[covered]]
+        if covered.size == 0:
+            return
+        dose = self._pupil_dose(covered, week)
+        excess = np.asarray(p.excess_by_group)[ppl.ethnic[covered]]
+        chance = m.schools.exclusion_probability(covered) * np.expm1(
+            dose * np.log(p.exclusion_rate_ratio)
+        )
+        u = m.streams.uniform(self.name, week, covered, _SALT_EXCLUDE)
+        out = covered[u < chance * excess]
+        if out.size == 0:
+            return
+        ppl.excluded[out] = True
+        ppl.school[out] = ppl.pru_of(out)
+        m.week_counts["exclusions"] += int(out.size)
+        self.reached[out] = True
+        if m.measuring:
+            self.exclusions += int(out.size)
 
     def protect_victims(self, victims: np.ndarray, week: int) -> np.ndarray | None:
         """Prevent a share of term-time victimisations of pupils of covered schools."""
@@ -307,10 +399,12 @@ class SchoolsOfficers(Intervention):
         minor = off["type"][offence_ids] == MINOR
         if not minor.any():
             return prob
-        dose = self._pupil_dose(off["person"][offence_ids], week) * minor
+        person = off["person"][offence_ids]
+        dose = self._pupil_dose(person, week) * minor
         if not (dose > 0).any():
             return prob
-        extra = p.in_school_offence_share * (p.minor_detection_multiplier - 1.0) * dose
+        excess = np.asarray(p.excess_by_group)[self.model.people.ethnic[person]]
+        extra = p.in_school_offence_share * (p.minor_detection_multiplier - 1.0) * dose * excess
         return prob * (1.0 + extra)
 
     def end_of_week(self, week: int) -> None:
@@ -349,6 +443,7 @@ class SchoolsOfficers(Intervention):
         out["truancy_resolved"] = int(self.truancy_resolved)
         out["victimisations_prevented"] = int(self.victimisations_prevented)
         out["referrals"] = int(self.referrals)
+        out["exclusions_per_year"] = self.exclusions / max(measured_years, 1e-9)
         return out
 
 
