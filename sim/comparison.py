@@ -723,6 +723,16 @@ def cost_bases(interventions: Iterable[str] = ()) -> dict[str, str]:
     return out
 
 
+def programmes(summary: pd.DataFrame) -> list[str]:
+    """The programmes with a cost column in the results (``cost_per_year_gbp.NAME``)."""
+    prefix = "cost_per_year_gbp."
+    return sorted(
+        c.removeprefix(prefix)
+        for c in summary.columns
+        if c.startswith(prefix) and c.removeprefix(prefix) not in (*PATHWAY_ITEMS, "total")
+    )
+
+
 def compare_all(
     summary: pd.DataFrame,
     baseline: str,

@@ -167,13 +167,10 @@ def policy_lines(pc: PolicyComparison, baseline: str, draws: int) -> list[str]:
         v = verdict(pc, m)
         if v in groups:
             groups[v].append(SPOKEN.get(m.column, m.short.lower()))
-    summary = []
-    for v in ("worse", "better"):
-        if groups[v]:
-            summary.append(f"{v} on {_and(groups[v])}")
+    summary = [f"be {v} on {_and(groups[v])}" for v in ("worse", "better") if groups[v]]
     if groups["unclear"]:
-        summary.append(f"no clear change in {_and(groups['unclear'])}")
-    lines.append(f"Against {baseline}, {pc.name} would be " + "; ".join(summary) + ".")
+        summary.append(f"make no clear change in {_and(groups['unclear'])}")
+    lines.append(f"Against {baseline}, {pc.name} would " + "; ".join(summary) + ".")
     for m in (
         TRUE_OFFENCES,
         HARM,
@@ -199,12 +196,18 @@ def _spending_line(pc: PolicyComparison) -> str:
     e = pc.effects[COST.column]
     if not math.isfinite(e.centre):
         return "Spending: not in these results."
-    word = "cost" if e.centre > 0 else "save"
-    amount = fmt(abs(e.centre), "money")
-    text = (
-        f"It would {word} {amount} a year in programme and justice spending "
-        f"(95% interval {fmt(e.lo, 'money', True)} to {fmt(e.hi, 'money', True)})"
-    )
+    span = f"95% interval {fmt(e.lo, 'money', True)} to {fmt(e.hi, 'money', True)}"
+    if e.verdict == "unclear":
+        text = (
+            f"Programme and justice spending: {fmt(e.centre, 'money', True)} a year ({span}), "
+            "no clear change"
+        )
+    else:
+        word = "cost" if e.centre > 0 else "save"
+        text = (
+            f"It would {word} {fmt(abs(e.centre), 'money')} a year in programme and justice "
+            f"spending ({span})"
+        )
     if math.isfinite(pc.spending_assumed_share):
         text += (
             f"; {100 * pc.spending_assumed_share:.0f}% of that change is priced with assumed "

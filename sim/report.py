@@ -53,6 +53,7 @@ from sim.comparison import (
     compare_all,
     cost_bases,
     pairs,
+    programmes,
     with_derived,
 )
 from sim.costs import PATHWAY_ITEMS, CostParams
@@ -1206,16 +1207,6 @@ def _spending_note(bases: dict[str, str]) -> str:
 # -- the report ------------------------------------------------------------------------------
 
 
-def _interventions_of(summary: pd.DataFrame) -> list[str]:
-    """The programmes with a cost column in the results (``cost_per_year_gbp.NAME``)."""
-    prefix = "cost_per_year_gbp."
-    return sorted(
-        c.removeprefix(prefix)
-        for c in summary.columns
-        if c.startswith(prefix) and c.removeprefix(prefix) not in (*PATHWAY_ITEMS, "total")
-    )
-
-
 def write_report(results_dir: Path, log: Callable[[str], None] | None = None) -> Path:
     """Write ``results_dir/report/index.html`` (and ``index.md``, PNGs); return the HTML path.
 
@@ -1254,7 +1245,7 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
     check_writable(out)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     descriptions = {s["name"]: s.get("description", "") for s in manifest["scenarios"]}
-    interventions = _interventions_of(summary)
+    interventions = programmes(summary)
     comps = compare_all(summary, baseline, policies, descriptions, interventions)
     s = with_derived(summary)
     bases = {k: v for k, v in cost_bases(interventions).items() if not k.startswith("crime:")}
@@ -1336,7 +1327,7 @@ def headline_markdown(results_dir: Path) -> str:
     baseline = manifest["baseline"]
     policies = [s["name"] for s in manifest["scenarios"] if s["name"] != baseline]
     policies = [s for s in policies if s in set(summary["scenario"])]
-    comps = compare_all(summary, baseline, policies, interventions=_interventions_of(summary))
+    comps = compare_all(summary, baseline, policies, interventions=programmes(summary))
     doc = _Doc("")
     header, rows, _ = headline_rows(comps, policies)
     doc.table(header, rows)
