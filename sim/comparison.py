@@ -162,6 +162,11 @@ NET_COST = Measure(
 )
 
 
+# Spending split: the justice pathway's items (costs.PATHWAY_ITEMS), and the rest.
+JUSTICE_COST = "justice_cost_per_year_gbp"
+PROGRAMME_COST = "programme_cost_per_year_gbp"
+
+
 def _rri(stage: str, label: str, short: str) -> Measure:
     return Measure(
         f"relative_rate_index.{stage}.Black",
@@ -413,9 +418,9 @@ def with_derived(summary: pd.DataFrame) -> pd.DataFrame:
     s = summary.copy()
     cost = [f"cost_per_year_gbp.{k}" for k in PATHWAY_ITEMS]
     if all(c in s for c in cost):
-        s["justice_cost_per_year_gbp"] = s[cost].astype(float).sum(axis=1)
+        s[JUSTICE_COST] = s[cost].astype(float).sum(axis=1)
         if COST.column in s:
-            s["programme_cost_per_year_gbp"] = s[COST.column] - s["justice_cost_per_year_gbp"]
+            s[PROGRAMME_COST] = s[COST.column] - s[JUSTICE_COST]
     if COST.column in s and CRIME_COST.column in s:
         s[NET_COST.column] = s[COST.column].astype(float) + s[CRIME_COST.column].astype(float)
         for end in ("low", "high"):
@@ -654,8 +659,8 @@ def compare_policy(
     m_all = pairs(summary, baseline, scenario)
     m = m_all.loc[~m_all["runaway"]].reset_index(drop=True)
     effects = {x.column: measure_effect(m, x) for x in MEASURES}
-    for col in ("justice_cost_per_year_gbp", "programme_cost_per_year_gbp"):
-        effects[col] = measure_effect(m, Measure(col, col, "GBP a year", "lower", "money", col))
+    for col in (JUSTICE_COST, PROGRAMME_COST):
+        effects[col] = measure_effect(m, _money(col))
     band = (math.nan, math.nan)
     lo, hi = (f"{NET_COST.column}_{k}" for k in ("low", "high"))
     if f"{lo}_p" in m:  # every unit cost low, or every one high: either may be the larger

@@ -19,7 +19,9 @@ from sim.comparison import (
     HARM,
     HEADLINE,
     IN_CUSTODY,
+    JUSTICE_COST,
     NET_COST,
+    PROGRAMME_COST,
     REOFFENDING,
     TRUE_OFFENCES,
     Effect,
@@ -207,6 +209,13 @@ def _spending_line(pc: PolicyComparison) -> str:
         text = (
             f"It would {word} {fmt(abs(e.centre), 'money')} a year in programme and justice "
             f"spending ({span})"
+        )
+    programme = pc.effects.get(PROGRAMME_COST)
+    justice = pc.effects.get(JUSTICE_COST)
+    if programme is not None and justice is not None and math.isfinite(programme.centre):
+        text += (
+            f"; programmes {fmt(programme.centre, 'money', True)}, justice pathway "
+            f"{fmt(justice.centre, 'money', True)}"
         )
     if math.isfinite(pc.spending_assumed_share):
         text += (

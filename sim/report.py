@@ -81,6 +81,8 @@ BOOTSTRAP_SEED = 20240601  # fixed, so the same results give the same report
 BASELINE_COLOUR = "#222222"
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 HEADLINE_PNG = "headline.png"
+# A table cell that is one number (with its unit) is right-aligned; sentences are not.
+NUMBER = re.compile(r"[+-]?[0-9][0-9.,]*( ?(%|pts|days|[km]? ?GBP))?")
 DRIVERS_SHOWN = 3  # the largest drivers named per comparison
 
 # Weekly series drawn as annual values: column, label, unit, how a year is made.
@@ -531,7 +533,7 @@ class _Doc:
         h = "".join(f"<th>{html.escape(c)}</th>" for c in header)
 
         def td(c: Any, tint: str | None) -> str:  # numbers right-aligned, words left
-            cls = ' class="num"' if re.match(r"[+-]?[0-9][0-9.,]*", str(c)) else ""
+            cls = ' class="num"' if NUMBER.fullmatch(str(c)) else ""
             style = f' style="background:{tint}"' if tint else ""
             return f"<td{cls}{style}>{html.escape(str(c))}</td>"
 
@@ -551,8 +553,9 @@ class _Doc:
         self.md += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
         self.md.append("")
 
-    def image(self, name: str, alt: str) -> None:
-        self.html.append(f'<p><img src="{html.escape(name)}" alt="{html.escape(alt)}"></p>')
+    def image(self, name: str, alt: str, md_only: bool = False) -> None:
+        if not md_only:
+            self.html.append(f'<p><img src="{html.escape(name)}" alt="{html.escape(alt)}"></p>')
         self.md += [f"![{alt}]({name})", ""]
 
     def finish(self) -> tuple[str, str]:
@@ -647,18 +650,19 @@ def _glance(
             f"{runaway} paired futures were left out because offending ran away (more offences "
             "a year than the calibration allows); see 'Runs whose offending ran away'."
         )
-    doc.image(
-        _plot_headline(
-            comps,
-            policies,
-            f"Policy comparison: {manifest['name']}",
-            context,
-            notes,
-            out / HEADLINE_PNG,
-        ),
-        "headline: each policy against the baseline",
+    figure = _plot_headline(
+        comps,
+        policies,
+        f"Policy comparison: {manifest['name']}",
+        context,
+        notes,
+        out / HEADLINE_PNG,
     )
+    # Markdown cannot colour a table: it shows the figure first. The page colours the table
+    # and links the figure (the same first screen, to open or send on its own).
+    doc.image(figure, "headline: each policy against the baseline", md_only=True)
     doc.table(*headline_rows(comps, policies))
+    doc.raw_html(f'<p class="note">This table as a figure: <a href="{figure}">{figure}</a></p>')
     doc.bullets(notes)
     for s in policies:
         doc.heading(s, 3)

@@ -332,8 +332,11 @@ def test_report_files_are_written(fake_report: Path):
     page = fake_report.read_text()
     for img in re.findall(r'<img src="([^"]+)"', page):
         assert (folder / img).is_file(), img
-    # The first screen is the headline figure, before any evidence.
-    assert page.index('src="headline.png"') < page.index("<h2>The evidence</h2>")
+    # The first screen: the headline table (the page links it as a figure; the Markdown
+    # shows the figure), before any evidence.
+    assert page.index('href="headline.png"') < page.index("<h2>The evidence</h2>")
+    md = (folder / "index.md").read_text()
+    assert md.index("![headline") < md.index("| Policy (vs baseline)") < md.index("## The evidence")
 
 
 def _table_after(md: str, header_start: str) -> list[dict[str, str]]:
