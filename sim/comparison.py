@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,9 @@ class Measure:
     column: str
     label: str
     unit: str
-    better: str  # "lower" or "closer to 1"
+    # "lower" or "closer to 1" (every measure compared is one or the other: a higher
+    # difference, or a larger distance from parity, is worse)
+    better: str
     kind: str  # "count" (compare in %), "rate" (compare in points), "ratio", "money"
     short: str  # column title in the overview table
 
@@ -259,8 +261,6 @@ class Effect:
     chance_var: float = math.nan
     range_lo: float = math.nan
     range_hi: float = math.nan
-    better: str = "lower"
-    kind: str = "count"
     # For "closer to 1" measures, the same for the distance from parity (decides better).
     distance: Effect | None = None
 
@@ -445,11 +445,10 @@ def measure_effect(m: pd.DataFrame, measure: Measure) -> Effect:
     """One measure's effect on the pairs ``m`` (runaway pairs already left out)."""
     col = measure.column
     if f"{col}_b" not in m or f"{col}_p" not in m or m.empty:
-        return Effect(better=measure.better, kind=measure.kind)
+        return Effect()
     b = m[f"{col}_b"].to_numpy(float)
     p = m[f"{col}_p"].to_numpy(float)
     e = effect(p - b, m["draw"].to_numpy(), b, p)
-    e.better, e.kind = measure.better, measure.kind
     if measure.better == "closer to 1":
         e.distance = effect(np.abs(p - 1) - np.abs(b - 1), m["draw"].to_numpy())
     return e
@@ -644,7 +643,6 @@ class PolicyComparison:
     runaway_policy_only: int  # pairs where only the policy's run ran away
     net_cost_band: tuple[float, float] = (math.nan, math.nan)  # centre at the cost bands' ends
     spending_assumed_share: float = math.nan  # of the change in spending, share assumed
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def compare_policy(
