@@ -79,7 +79,8 @@ __all__ = ["MEASURES", "cost_per_unit_averted", "headline_markdown", "write_repo
 BOOTSTRAP_RESAMPLES = 2000  # enough for stable 2.5/97.5% quantiles of a ratio
 BOOTSTRAP_SEED = 20240601  # fixed, so the same results give the same report
 BASELINE_COLOUR = "#222222"
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Scenarios' colours in the charts: no red or green, which mean worse and better everywhere.
+COLOURS = ("#1f77b4", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#b8860b", "#17324d", "#a0522d")
 HEADLINE_PNG = "headline.png"
 # A table cell that is one number (with its unit) is right-aligned; sentences are not.
 NUMBER = re.compile(r"[+-]?[0-9][0-9.,]*( ?(%|pts|days|[km]? ?GBP))?")
@@ -293,13 +294,16 @@ def _plot_headline(
     """The report's first screen as a figure: the headline table, coloured by verdict."""
     columns = [m.short for m in HEADLINE]
     width = 2.2 * len(columns) + 2.4
-    height = 1.9 + 0.62 * len(policies) + 0.24 * sum(len(_wrap(n, 190).splitlines()) for n in notes)
+    chars = int(16 * width)  # characters of 8-point text across the figure
+    height = (
+        1.9 + 0.62 * len(policies) + 0.24 * sum(len(_wrap(n, chars).splitlines()) for n in notes)
+    )
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     top = 1 - 0.28 / height
     ax.text(0.01, top, title, fontsize=13, weight="bold", va="top")
-    ax.text(0.01, top - 0.32 / height, _wrap(context, 190), fontsize=8.5, va="top", color="#333")
+    ax.text(0.01, top - 0.32 / height, _wrap(context, chars), fontsize=8.5, va="top", color="#333")
     rows = []
     colours = []
     for s in policies:
@@ -310,7 +314,7 @@ def _plot_headline(
             tint.append(VERDICT_TINT[verdict(pc, m)] or "white")
         rows.append(row)
         colours.append(tint)
-    table_top = top - (0.62 + 0.14 * len(_wrap(context, 190).splitlines())) / height
+    table_top = top - (0.62 + 0.14 * len(_wrap(context, chars).splitlines())) / height
     table_h = 0.62 * (len(policies) + 1) / height
     tbl = ax.table(
         cellText=rows,
@@ -329,7 +333,7 @@ def _plot_headline(
             c.set_text_props(weight="bold")
     y = table_top - table_h - 0.12 / height
     for note in notes:
-        text = _wrap(note, 190)
+        text = _wrap(note, chars)
         ax.text(0.01, y, text, fontsize=8, va="top", color="#333")
         y -= (0.24 * len(text.splitlines()) + 0.02) / height
     return _save(fig, path)
