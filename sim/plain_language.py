@@ -169,16 +169,13 @@ def policy_lines(pc: PolicyComparison, baseline: str, draws: int) -> list[str]:
         v = verdict(pc, m)
         if v in groups:
             groups[v].append(SPOKEN.get(m.column, m.short.lower()))
-    summary = [f"be {v} on {_and(groups[v])}" for v in ("worse", "better") if groups[v]]
+    summary = [f"{v} on {_and(groups[v])}" for v in ("worse", "better") if groups[v]]
+    if summary:
+        summary[0] = "be " + summary[0]
     if groups["unclear"]:
         summary.append(f"make no clear change in {_and(groups['unclear'])}")
     lines.append(f"Against {baseline}, {pc.name} would " + "; ".join(summary) + ".")
-    for m in (
-        TRUE_OFFENCES,
-        HARM,
-        *[x for x in HEADLINE if x not in (TRUE_OFFENCES, HARM, COST, NET_COST)],
-    ):
-        lines.append(_measure_line(pc, m))
+    lines += [_measure_line(pc, m) for m in HEADLINE if m not in (COST, NET_COST)]
     lines.append(_spending_line(pc))
     lines.append(_net_cost_line(pc))
     if pc.runaway_pairs:

@@ -405,8 +405,7 @@ def test_the_top_layer_has_lines_rankings_and_the_question(fake_report: Path):
     glance = md[: md.index("## The evidence")]
     assert 'The question: what changes against base with "the policy scenario"?' in glance
     assert (
-        "Against base, policy would be worse on spending; be better on true offences, harm"
-        in glance
+        "Against base, policy would be worse on spending; better on true offences, harm" in glance
     )
     assert re.search(
         r"True offences: -10\.0% \(-10\.\d% to -9\.\d%\), better: we are over 99% sure\.", glance
