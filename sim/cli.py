@@ -336,7 +336,8 @@ def compare(
     try:
         done = run_compare(baseline, policy, seeds, draws, years, workers, out, progress, log=_warn)
     except KeyboardInterrupt:
-        typer.echo("yjsim: interrupted", err=True)
+        again = "; rerun the same command to resume" if out is not None else ""
+        typer.echo(f"yjsim: interrupted{again}", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     for line in done.lines:
         typer.echo(line)
