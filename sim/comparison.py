@@ -512,6 +512,8 @@ def cohort_check(m: pd.DataFrame, summary: pd.DataFrame, baseline: str) -> Cohor
         shift = ((shares("p") - shares("b")) * standard).sum(axis=1)
         mix = effect(shift, draws)
     reasons = []
+    if size.n == 0 or mix.n == 0:  # nothing to check it by: never call it better or worse
+        reasons.append("these results do not record the cohort it is measured on")
     if size.verdict != "unclear" and abs(size.pct) >= 100 * COHORT_SIZE_TOLERANCE:
         reasons.append(f"the cohort it is measured on changes size by {size.pct:+.0f}%")
     if mix.verdict != "unclear" and abs(mix.centre) >= COHORT_MIX_TOLERANCE:

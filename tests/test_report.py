@@ -512,6 +512,9 @@ def test_the_cohort_rule_passes_an_unchanged_cohort(tmp_path: Path):
     assert abs(changed.size.pct) >= 100 * COHORT_SIZE_TOLERANCE
     # A quarter fewer with no previous offence: the rest's mix alone raises the rate.
     assert changed.mix_shift.centre > 0.03
+    # Results that do not record the cohort cannot show the rate as better or worse.
+    bare = s.drop(columns=[c for c in s if c.startswith("reoffending_cohort")])
+    assert not cohort_check(pairs(bare, "base", "other"), bare, "base").comparable
     net = compare_all(s, "base", ["policy"])["policy"].effects[NET_COST.column]
     assert net.centre < 0  # 10% less crime outweighs 5,000 GBP
     assert compare_all(s, "base", ["policy"])["policy"].effects[REOFFENDING.column].centre > 0
