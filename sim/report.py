@@ -85,6 +85,8 @@ HEADLINE_PNG = "headline.png"
 # A table cell that is one number (with its unit) is right-aligned; sentences are not.
 NUMBER = re.compile(r"[+-]?[0-9][0-9.,]*( ?(%|pts|days|[km]? ?GBP))?")
 DRIVERS_SHOWN = 3  # the largest drivers named per comparison
+# Below this many distinct parameter draws, the report says the drivers' shares are rough.
+FEW_DRAWS = 20
 
 # Weekly series drawn as annual values: column, label, unit, how a year is made.
 SERIES: tuple[tuple[str, str, str, str], ...] = (
@@ -781,7 +783,11 @@ def _intro(
 
 
 def _uncertainty_section(
-    doc: _Doc, comps: dict[str, PolicyComparison], policies: list[str], draws: int
+    doc: _Doc,
+    comps: dict[str, PolicyComparison],
+    policies: list[str],
+    draws: int,
+    distinct: int,
 ) -> None:
     doc.heading("Where the uncertainty comes from")
     doc.para(
@@ -800,6 +806,13 @@ def _uncertainty_section(
         doc.para(
             "These runs used one set of parameters (no draws): all the variance below is "
             "chance, and no parameter can be named as a driver."
+        )
+    elif distinct < FEW_DRAWS:
+        doc.para(
+            f"These runs drew {_plural(draws, 'parameter set')} ({distinct} distinct posterior "
+            f"particles): with fewer than {FEW_DRAWS} distinct draws the shares are rough, "
+            "and parameters that move together across the draws cannot be told apart (they "
+            "show the same share)."
         )
     rows = []
     for s in policies:
@@ -1278,7 +1291,13 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
         )
         doc.table(*evidence_rows(comps, policies))
         doc.image(_plot_effects(comps, policies, baseline, out / "effects.png"), "effects")
-        _uncertainty_section(doc, comps, policies, manifest.get("draws", 0))
+        _uncertainty_section(
+            doc,
+            comps,
+            policies,
+            manifest.get("draws", 0),
+            len(set(manifest.get("particles") or [])) or manifest.get("draws", 0),
+        )
         _runaway_section(doc, s, comps)
         _costs_section(doc, comps, s, baseline, policies, bases, out, rng)
         _composition_section(doc, s, comps, scenarios, baseline, policies, out)

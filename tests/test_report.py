@@ -479,6 +479,7 @@ def test_with_draws_the_report_names_the_driver(tmp_path: Path):
     assert rows and rows[0]["Largest drivers (first-order share)"].startswith("behaviour.coef_peer")
     assert "(-)" in rows[0]["Largest drivers (first-order share)"]  # more peer, fewer offences
     assert "These intervals carry chance only" not in md
+    assert "These runs drew 6 parameter sets (6 distinct posterior particles)" in md
 
 
 def test_runaway_pairs_are_left_out_and_reported(tmp_path: Path):
