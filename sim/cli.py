@@ -313,6 +313,47 @@ def report(
 
 @app.command()
 @_guarded
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="scenario A: the baseline")],
+    policy: Annotated[Path, typer.Argument(help="scenario B: the policy compared with A")],
+    seeds: Annotated[int, typer.Option(help="paired seeds (replicates)")] = 5,
+    draws: Annotated[
+        int, typer.Option(help="parameter draws of the shared posterior (0: its mean)")
+    ] = 0,
+    years: Annotated[
+        int | None, typer.Option(help="measured years for both (default: theirs)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="local worker processes (default: one per core)")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="keep the results here (then `yjsim report OUT`; a rerun resumes)"),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    allow_more_workers: AllowMoreWorkers = False,
+) -> None:
+    """Compare scenario B with A on paired runs and say what B would change, how sure we
+    are and what it would cost (the report's plain-language lines)."""
+    from sim.compare import run_compare
+
+    _check_workers(workers, allow_more_workers)
+    try:
+        done = run_compare(baseline, policy, seeds, draws, years, workers, out, progress, log=_warn)
+    except KeyboardInterrupt:
+        again = "; rerun the same command to resume" if out is not None else ""
+        typer.echo(f"yjsim: interrupted{again}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    for line in done.lines:
+        typer.echo(line)
+    if done.out is not None:
+        typer.echo(f"results in {done.out}: `yjsim report {done.out}` for the full report")
+    if done.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guarded
 def calibrate(
     config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,

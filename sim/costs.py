@@ -1,7 +1,9 @@
 """Unit costs of the justice pathway, for ``cost_per_year_gbp`` in the summary.
 
 Interventions report their own costs (each module declares its unit costs);
-this module prices what the pathway itself uses, from the run's totals.
+this module prices what the pathway itself uses, from the run's totals. The
+``[costs]`` section also holds the value of the offences themselves (their cost to
+society and their harm), declared in :mod:`sim.crime_costs`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.calendar import WEEKS_PER_YEAR
+from sim.crime_costs import CrimeValueParams
 from sim.events import DISCHARGES_AND_FINES, FIRST_COURT_KIND, KIND, OUT_OF_COURT_DISPOSALS
-from sim.params import MAX_GBP, Params, param
+from sim.params import MAX_GBP, param
 
 if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
 
-class CostParams(Params):
-    """Unit costs (GBP, prices of the source year)."""
+# The items of ``pathway_costs``, in its order: what the justice pathway costs. The rest of
+# ``cost_per_year_gbp`` (but its total) is the programmes' (interventions') cost.
+PATHWAY_ITEMS: tuple[str, ...] = (
+    "custody",
+    "remand_custody",
+    "yos_supervision",
+    "court",
+    "police_arrests",
+    "out_of_court_disposals",
+    "first_tier_sentences",
+    "referral_order_panels",
+)
+# The unit cost parameter (``costs.NAME``) behind each pathway item.
+PATHWAY_UNIT_COSTS: dict[str, str] = {
+    "custody": "custody_place_per_year",
+    "remand_custody": "custody_place_per_year",
+    "yos_supervision": "yos_supervision_per_year",
+    "court": "court_case",
+    "police_arrests": "arrest",
+    "out_of_court_disposals": "out_of_court_disposal",
+    "first_tier_sentences": "first_tier_sentence",
+    "referral_order_panels": "referral_order_panel",
+}
+
+
+class CostParams(CrimeValueParams):
+    """Unit costs (GBP, prices of the source year), and the value of offences."""
 
     custody_place_per_year: float = param(
         100_000,

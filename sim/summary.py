@@ -18,6 +18,7 @@ import pandas as pd
 from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from sim.costs import pathway_costs
+from sim.crime_costs import crime_outputs
 from sim.events import DISPOSALS, labels
 from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
@@ -177,6 +178,14 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
             i.name: i.outputs(years)["caseload"] for i in model.interventions
         },
         "intervention_outputs": {i.name: i.outputs(years) for i in model.interventions},
+        # What the offences cost society and the harm they do (sim/crime_costs.py).
+        **crime_outputs(
+            model.events.offences["type"],
+            model.events.offences["week"],
+            model.burn_in_weeks,
+            model.burn_in_weeks + model.measured_weeks,
+            model.params.costs,
+        ),
     }
     if model.geography.n_boroughs > 1:
         summary["by_borough"] = by_borough(model, people, offences, disposals, reoff)

@@ -14,14 +14,25 @@ import pytest
 from scipy import stats
 
 from sim.batch import run_experiment
-from sim.experiment import ExperimentError, part_name
-from sim.report import (
-    MEASURES,
-    cost_per_unit_averted,
-    headline_markdown,
-    paired_comparison,
-    write_report,
+from sim.comparison import (
+    COHORT_SIZE_TOLERANCE,
+    HEADLINE,
+    NET_COST,
+    REOFFENDING,
+    TRUE_OFFENCES,
+    cohort_check,
+    compare_all,
+    drivers,
+    effect,
+    measure_effect,
+    pairs,
+    runaway,
+    with_derived,
 )
+from sim.costs import PATHWAY_ITEMS, CostParams, pathway_costs
+from sim.events import OFFENCE_TYPES
+from sim.experiment import ExperimentError, part_name
+from sim.report import MEASURES, cost_per_unit_averted, headline_markdown, write_report
 from sim.results import write_part
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,38 +40,111 @@ SMOKE = ROOT / "experiments" / "smoke.toml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-# -- statistics on numbers we can check by hand ----------------------------------------------
+# -- the uncertainty of a paired comparison, on numbers we can check by hand -----------------
 
 
-def test_paired_comparison_mean_interval_and_chance_better():
-    base = np.array([10.0, 12.0, 9.0, 11.0, 8.0])
-    policy = np.array([9.0, 10.0, 9.0, 8.0, 9.0])  # differences -1, -2, 0, -3, +1
-    r = paired_comparison(base, policy, "lower")
-    d = policy - base
+def test_one_draw_gives_the_t_interval_of_the_mean():
+    d = np.array([-1.0, -2.0, 0.0, -3.0, 1.0])
+    e = effect(d, np.zeros(5))
     half = stats.t.ppf(0.975, 4) * d.std(ddof=1) / math.sqrt(5)
-    assert r["n"] == 5
-    assert r["diff"] == pytest.approx(-1.0)
-    assert (r["lo"], r["hi"]) == pytest.approx((-1.0 - half, -1.0 + half))
-    assert r["base"] == pytest.approx(10.0) and r["policy"] == pytest.approx(9.0)
-    assert r["pct"] == pytest.approx(-10.0)
-    # better in 3 pairs, a tie in 1 (half), worse in 1: 3.5 / 5
-    assert r["p_better"] == pytest.approx(0.7)
+    assert e.n == 5 and e.n_draws == 1
+    assert e.centre == pytest.approx(-1.0)
+    assert (e.lo, e.hi) == pytest.approx((-1.0 - half, -1.0 + half))
+    # Sure it is higher: the t distribution's mass above zero.
+    assert e.p_higher == pytest.approx(stats.t.sf(1.0 / (d.std(ddof=1) / math.sqrt(5)), 4))
+    assert e.param_var == 0 and e.chance_var == pytest.approx(d.var(ddof=1))
+    assert e.verdict == "unclear"  # the interval holds zero
 
 
-def test_pairs_with_an_undefined_value_are_left_out():
-    r = paired_comparison(np.array([0.5, np.nan, 0.4]), np.array([0.4, 0.3, np.nan]), "lower")
-    assert r["n"] == 1 and r["diff"] == pytest.approx(-0.1)
-    assert math.isnan(r["lo"])  # one pair has no interval
-    empty = paired_comparison(np.array([np.nan]), np.array([1.0]), "lower")
-    assert empty["n"] == 0 and math.isnan(empty["diff"])
+def test_draws_split_parameter_uncertainty_from_chance():
+    """400 draws whose expected effects spread with sd 2, replicates with sd 1 around them:
+    the split finds both, and the interval is the spread of the expected effects."""
+    rng = np.random.default_rng(7)
+    draws, reps = 400, 10
+    expected = rng.normal(1.0, 2.0, draws)
+    d = np.repeat(expected, reps) + rng.normal(0, 1.0, draws * reps)
+    e = effect(d, np.repeat(np.arange(draws), reps))
+    assert e.param_var == pytest.approx(expected.var(ddof=1), rel=0.05)
+    assert e.chance_var == pytest.approx(1.0, rel=0.05)
+    assert e.param_share == pytest.approx(4 / 5, abs=0.03)
+    lo, mid, hi = np.quantile(expected, [0.025, 0.5, 0.975])
+    assert (e.lo, e.centre, e.hi) == pytest.approx((lo, mid, hi), abs=0.25)
+    assert e.p_higher == pytest.approx((expected > 0).mean(), abs=0.03)
+    # Single runs spread wider than the expected effect: chance adds to them.
+    assert e.range_hi - e.range_lo > e.hi - e.lo
 
 
-def test_disproportionality_is_better_closer_to_parity():
-    base = np.array([1.5, 0.8, 1.2])
-    policy = np.array([1.2, 0.6, 0.9])  # closer, further, equally far (0.2 vs 0.1 -> worse)
-    r = paired_comparison(base, policy, "closer to 1")
-    # |0.2|<|0.5| better; |0.4|>|0.2| worse; |0.1|<|0.2| better
-    assert r["p_better"] == pytest.approx(2 / 3)
+def test_undefined_pairs_are_left_out_and_a_constant_effect_is_a_point():
+    e = effect(np.array([0.1, np.nan, -0.1, np.nan]), np.zeros(4))
+    assert e.n == 2
+    point = effect(np.full(6, -1000.0), np.zeros(6))
+    assert (point.lo, point.centre, point.hi) == (-1000.0, -1000.0, -1000.0)
+    assert point.p_higher == 0.0 and point.verdict == "better"
+    assert effect(np.array([np.nan]), np.zeros(1)).n == 0
+
+
+def test_disproportionality_is_judged_by_the_distance_from_parity():
+    """An index that moves from above 1 to about 1 comes closer to parity: better, though
+    the index itself falls (a fall below 1 would be no better)."""
+    rng = np.random.default_rng(1)
+    base = 1.4 + rng.normal(0, 0.02, 12)
+    policy = 1.1 + rng.normal(0, 0.02, 12)
+    m = pd.DataFrame(
+        {
+            "draw": 0,
+            "replicate": range(12),
+            "relative_rate_index.arrest.Black_b": base,
+            "relative_rate_index.arrest.Black_p": policy,
+        }
+    )
+    rri = next(x for x in MEASURES if x.column == "relative_rate_index.arrest.Black")
+    e = measure_effect(m, rri)
+    assert e.centre < 0 and e.verdict == "better" and e.p_worse < 0.01
+    m["relative_rate_index.arrest.Black_p"] = 2 - base - 0.3  # as far below 1 as it was above
+    assert measure_effect(m, rri).verdict == "worse"
+
+
+def test_drivers_name_the_parameter_that_moves_the_difference():
+    """The effect grows with parameter a; b is noise: a explains most of the parameters'
+    share, b nearly nothing, and no share exceeds the parameters' share."""
+    rng = np.random.default_rng(3)
+    draws, reps = 60, 4
+    a, b = rng.uniform(0, 1, draws), rng.uniform(0, 1, draws)
+    expected = 10 * a
+    rows = []
+    for j in range(draws):
+        for r in range(reps):
+            base = 100 + rng.normal(0, 1)
+            rows.append(
+                {
+                    "draw": j + 1,
+                    "replicate": r,
+                    "x_b": base,
+                    "x_p": base + expected[j] + rng.normal(0, 1),
+                    "param.behaviour.a_b": a[j],
+                    "param.behaviour.a_p": a[j],
+                    "param.behaviour.b_b": b[j],
+                    "param.behaviour.b_p": b[j],
+                    "param.population.population_10_17_b": 5000.0,  # constant: no driver
+                    "param.population.population_10_17_p": 5000.0,
+                }
+            )
+    m = pd.DataFrame(rows)
+    e = effect(m["x_p"] - m["x_b"], m["draw"])
+    found = drivers(m, "x", e)
+    assert [d.name for d in found] == ["behaviour.a", "behaviour.b"]
+    top = found[0]
+    # Var(10 a) = 100/12 against chance 1: a explains about 8.3 / 9.3 of a run's variance.
+    assert top.share == pytest.approx((100 / 12) / (100 / 12 + 1), abs=0.08)
+    assert top.sign == 1 and found[1].share < 0.05
+    assert all(d.share <= e.param_share + 1e-9 for d in found)
+
+
+def test_runaway_runs_are_flagged_by_the_calibrations_limit():
+    s = pd.DataFrame(
+        {"true_offences_per_year": [3_000.0, 50_000.0], "population_10_17": [5_000.0, 5_000.0]}
+    )
+    assert list(runaway(s)) == [False, True]  # 10 offences a child is past the limit of 4
 
 
 def test_cost_per_unit_averted():
@@ -72,15 +156,96 @@ def test_cost_per_unit_averted():
     assert r["lo"] == pytest.approx(100.0) and r["hi"] == pytest.approx(100.0)
     none = cost_per_unit_averted(d_cost, -averted, rng)
     assert math.isnan(none["ratio"]) and none["averted"] < 0
+    # With draws, whole draws are resampled: still exactly 100 per unit.
+    grouped = cost_per_unit_averted(d_cost, averted, rng, np.array([1, 1, 2, 2]))
+    assert (grouped["lo"], grouped["hi"]) == pytest.approx((100.0, 100.0))
 
 
-# -- a report on made-up results with a known effect -----------------------------------------
+# -- the value of offences ---------------------------------------------------------------------
 
 
-def _fake_results(out: Path, replicates: int = 8) -> None:
-    """A results folder: 'policy' cuts true offences by 10% and first-time entrants by 2
-    in every replicate, costs 5,000 GBP a year more; its reoffending rate rises by 5 points
-    on a cohort that shrinks by a quarter (the composition effect)."""
+def test_each_valuation_band_is_ordered_and_the_totals_use_it():
+    from sim.crime_costs import valued
+
+    params = CostParams()
+    per_year = dict.fromkeys(OFFENCE_TYPES, 10.0)
+    cost = valued(per_year, params, "crime_cost")
+    central = sum(10 * getattr(params, f"crime_cost_{t}")[1] for t in OFFENCE_TYPES)
+    assert cost["total"] == pytest.approx(central)
+    assert cost["total_low"] <= cost["total"] <= cost["total_high"]
+    assert cost["robbery"] == pytest.approx(10 * 11_320)  # Heeks et al.'s robbery
+    with pytest.raises(ValueError, match="crime_cost_violence: expected low <= central"):
+        CostParams(crime_cost_violence=(9_000, 8_000, 14_050))
+
+
+def test_pathway_items_are_the_pathway_costs_keys(small_scenario):
+    from conftest import run
+
+    model = run(small_scenario)
+    assert tuple(pathway_costs(model)) == PATHWAY_ITEMS
+
+
+# -- a report on made-up results with known effects --------------------------------------------
+
+
+BANDS = ("0", "1-2", "3-6", "7-10", "11+")
+BAND_RATES = (0.25, 0.35, 0.5, 0.6, 0.7)
+
+
+def _row(rng: np.random.Generator, cohort: np.ndarray) -> dict[str, float]:
+    """A baseline run's measures; ``cohort``: children by band of previous offences."""
+    offences = {
+        t: n + rng.normal(0, n / 50)
+        for t, n in zip(OFFENCE_TYPES, (4_000, 1_000, 3_500, 500, 1_000), strict=True)
+    }
+    row = {
+        "population_10_17": 10_000.0,
+        "children_cautioned_or_sentenced_per_year": 400 + rng.normal(0, 20),
+        "first_time_entrants_per_year": 200 + rng.normal(0, 10),
+        "proven_reoffending_rate": float(np.dot(cohort, BAND_RATES) / cohort.sum()),
+        "reoffending_cohort_per_year": float(cohort.sum()) / 10,
+        "true_offences_per_year": sum(offences.values()),
+        "custody_sentences_per_year": 20 + rng.normal(0, 2),
+        "custody_population_mean": 15 + rng.normal(0, 1),
+        "relative_rate_index.arrest.Black": 1.6 + rng.normal(0, 0.05),
+        "relative_rate_index.formal_disposal.Black": 1.2 + rng.normal(0, 0.05),
+        "relative_rate_index.stop_search.Black": 1.9 + rng.normal(0, 0.05),
+        "relative_rate_index.gang_listing.Black": 1.8 + rng.normal(0, 0.05),
+    }
+    for k in PATHWAY_ITEMS:
+        row[f"cost_per_year_gbp.{k}"] = 500_000 + rng.normal(0, 10_000)
+    row["cost_per_year_gbp.triage"] = 100_000.0
+    row["cost_per_year_gbp.total"] = sum(
+        v for k, v in row.items() if k.startswith("cost_per_year_gbp.")
+    )
+    for k, n, r in zip(BANDS, cohort, BAND_RATES, strict=True):
+        row[f"reoffending_cohort_by_previous_offences.{k}"] = float(n)
+        row[f"reoffending_rate_by_previous_offences.{k}"] = r
+    _value(row, offences)
+    return row
+
+
+def _value(row: dict[str, float], offences: dict[str, float]) -> None:
+    """The crime cost and harm columns of a row, at the default valuation."""
+    from sim.crime_costs import valued
+
+    params = CostParams()
+    for t in OFFENCE_TYPES:
+        row[f"true_offences_per_year_by_type.{t}"] = offences[t]
+    for what, col in (
+        ("crime_cost", "crime_cost_per_year_gbp"),
+        ("harm_days", "crime_harm_days_per_year"),
+    ):
+        for k, v in valued(offences, params, what).items():
+            row[f"{col}.{k}"] = v
+
+
+def _fake_results(out: Path, replicates: int = 8, draws: int = 0) -> None:
+    """A results folder. 'policy' cuts every offence type by 10% and first-time entrants by
+    2, costs 5,000 GBP a year more, and leaves out a quarter of the cohort, the children
+    with no previous offences first: the measured rate rises though nobody reoffends more.
+    'other' is the baseline again; its replicate 0 failed. With draws, 'policy''s cut in
+    offences grows with the drawn parameter param.behaviour.coef_peer."""
     rng = np.random.default_rng(3)
     for kind in ("summary", "failures"):
         (out / kind).mkdir(parents=True)
@@ -100,50 +265,55 @@ def _fake_results(out: Path, replicates: int = 8) -> None:
             for s in scenarios
         ],
         "replicates": replicates,
-        "draws": 0,
+        "draws": draws,
         "seed": 1,
         "years": 10,
         "burn_in_years": 4,
         "outputs": ["summary"],
-        "runs": replicates * len(scenarios),
+        "runs": replicates * max(draws, 1) * len(scenarios),
         "code_version": "abc",
     }
     (out / "experiment.json").write_text(json.dumps(manifest))
-    for r in range(replicates):
-        base = {
-            "children_cautioned_or_sentenced_per_year": 400 + rng.normal(0, 20),
-            "first_time_entrants_per_year": 200 + rng.normal(0, 10),
-            "proven_reoffending_rate": 0.40 + rng.normal(0, 0.02),
-            "reoffending_cohort_per_year": 300 + rng.normal(0, 10),
-            "true_offences_per_year": 10_000 + rng.normal(0, 300),
-            "custody_sentences_per_year": 20 + rng.normal(0, 2),
-            "custody_population_mean": 15 + rng.normal(0, 1),
-            "cost_per_year_gbp.total": 5e6 + rng.normal(0, 1e5),
-            "relative_rate_index.arrest.Black": 1.6 + rng.normal(0, 0.05),
-            "relative_rate_index.formal_disposal.Black": 1.2 + rng.normal(0, 0.05),
-            "relative_rate_index.stop_search.Black": 1.9 + rng.normal(0, 0.05),
-            "relative_rate_index.gang_listing.Black": 1.8 + rng.normal(0, 0.05),
-        }
-        policy = dict(base)
-        policy["true_offences_per_year"] = base["true_offences_per_year"] * 0.9
-        policy["first_time_entrants_per_year"] = base["first_time_entrants_per_year"] - 2
-        policy["cost_per_year_gbp.total"] = base["cost_per_year_gbp.total"] + 5000
-        policy["proven_reoffending_rate"] = base["proven_reoffending_rate"] + 0.05
-        policy["reoffending_cohort_per_year"] = base["reoffending_cohort_per_year"] * 0.75
-        for name, values in (("base", base), ("policy", policy), ("other", base)):
-            if name == "other" and r == 0:
-                continue  # this run failed
-            row = {"scenario": name, "replicate": r, "draw": 0, "seed": 1 + r, **values}
-            write_part(pa.Table.from_pylist([row]), out / "summary" / part_name(name, 0, r))
+    for d in range(1, draws + 1) if draws else [0]:
+        peer = 0.5 + 0.1 * d
+        cut = 0.1 if not draws else 0.05 + 0.1 * (peer - 0.5)
+        for r in range(replicates):
+            cohort = np.array([400.0, 300, 200, 60, 40]) + rng.normal(0, 5, 5).round()
+            base = _row(rng, cohort)
+            policy = dict(base)
+            offences = {
+                t: base[f"true_offences_per_year_by_type.{t}"] * (1 - cut) for t in OFFENCE_TYPES
+            }
+            policy["true_offences_per_year"] = sum(offences.values())
+            _value(policy, offences)
+            policy["first_time_entrants_per_year"] = base["first_time_entrants_per_year"] - 2
+            policy["cost_per_year_gbp.triage"] = base["cost_per_year_gbp.triage"] + 5000
+            policy["cost_per_year_gbp.total"] = base["cost_per_year_gbp.total"] + 5000
+            smaller = cohort.copy()
+            smaller[0] -= cohort.sum() / 4  # a quarter fewer, all with no previous offence
+            for k, n in zip(BANDS, smaller, strict=True):
+                policy[f"reoffending_cohort_by_previous_offences.{k}"] = float(n)
+            policy["reoffending_cohort_per_year"] = float(smaller.sum()) / 10
+            policy["proven_reoffending_rate"] = float(np.dot(smaller, BAND_RATES) / smaller.sum())
+            for name, values in (("base", base), ("policy", policy), ("other", base)):
+                if name == "other" and r == 0 and d <= 1:
+                    continue  # this run failed
+                row = {"scenario": name, "replicate": r, "draw": d, "seed": 1 + r, **values}
+                if draws:
+                    row["param.behaviour.coef_peer"] = peer
+                write_part(pa.Table.from_pylist([row]), out / "summary" / part_name(name, d, r))
     failure = {
         "scenario": "other",
         "replicate": 0,
-        "draw": 0,
+        "draw": 1 if draws else 0,
         "seed": 1,
         "error": "ValueError: made up",
         "traceback": "",
     }
-    write_part(pa.Table.from_pylist([failure]), out / "failures" / part_name("other", 0, 0))
+    write_part(
+        pa.Table.from_pylist([failure]),
+        out / "failures" / part_name("other", failure["draw"], 0),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +326,17 @@ def fake_report(tmp_path_factory) -> Path:
 def test_report_files_are_written(fake_report: Path):
     folder = fake_report.parent
     assert fake_report.name == "index.html" and (folder / "index.md").is_file()
-    for name in ("effects.png", "composition.png", "cost_effectiveness.png"):
+    for name in ("headline.png", "effects.png", "composition.png", "cost_effectiveness.png"):
         data = (folder / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
     page = fake_report.read_text()
     for img in re.findall(r'<img src="([^"]+)"', page):
         assert (folder / img).is_file(), img
+    # The first screen: the headline table (the page links it as a figure; the Markdown
+    # shows the figure), before any evidence.
+    assert page.index('href="headline.png"') < page.index("<h2>The evidence</h2>")
+    md = (folder / "index.md").read_text()
+    assert md.index("![headline") < md.index("| Policy (vs baseline)") < md.index("## The evidence")
 
 
 def _table_after(md: str, header_start: str) -> list[dict[str, str]]:
@@ -178,30 +353,96 @@ def _table_after(md: str, header_start: str) -> list[dict[str, str]]:
     return rows
 
 
-def test_headline_table_states_the_known_effects(fake_report: Path):
+def test_headline_states_the_known_effects(fake_report: Path):
     md = (fake_report.parent / "index.md").read_text()
     rows = {r["Policy (vs baseline)"]: r for r in _table_after(md, "| Policy (vs baseline)")}
     assert list(rows) == ["policy", "other"]
     cell = rows["policy"]
-    assert len(cell) == 1 + len(MEASURES)
-    assert cell["True offences"] == "-10.0% (100%)"
-    assert cell["First-time entrants"].endswith("(100%)")
-    assert cell["Reoffending rate"] == "+5.0 pts (0%)"
-    assert cell["Cost"].endswith("(0%)")
-    assert cell["Cautioned or sentenced"] == "+0.0% (50%)"  # unchanged: every pair a tie
-    # 'other' is the baseline again: no change, and a tie in every pair.
-    assert set(rows["other"].values()) - {"other"} <= {"+0.0% (50%)", "0.0 pts (50%)", "0.00 (50%)"}
+    assert len(cell) == 1 + len(HEADLINE)
+    assert re.match(
+        r"-10\.0% \(-10\.\d% to -9\.\d%\): better \(over 99% sure\)", cell["True offences"]
+    )
+    assert (
+        cell["Programme + justice cost"].startswith("+5,000 GBP")
+        and "worse" in cell["Programme + justice cost"]
+    )
+    # 'other' is the baseline again: no change anywhere.
+    assert all("no clear change" in v or v == "other" for v in rows["other"].values())
+
+
+def test_a_composition_driven_rate_is_never_shown_as_better(fake_report: Path):
+    """The cohort loses a quarter, its lowest-risk children: the rate rises 5 points with
+    nobody reoffending more. The headline and the lines say "not comparable", uncoloured."""
+    md = (fake_report.parent / "index.md").read_text()
+    row = next(
+        r
+        for r in _table_after(md, "| Policy (vs baseline)")
+        if r["Policy (vs baseline)"] == "policy"
+    )
+    assert row["Reoffending rate"].startswith("not comparable")
+    glance = md[: md.index("## The evidence")]
+    assert (
+        "Proven reoffending rate: not comparable, because the cohort it is measured on "
+        "changes size by -25%" in glance
+    )
+    assert "judge the policy by true offences" in glance
+    page = fake_report.read_text()
+    td = re.search(r"<td([^>]*)>not comparable \(cohort changed\)", page)
+    assert td is not None and "background" not in td.group(1)
+
+
+def test_colour_only_where_the_interval_excludes_no_change(fake_report: Path):
+    page = fake_report.read_text()
+    for attrs, text in re.findall(r"<td([^>]*)>([^<]*)</td>", page):
+        if "no clear change" in text:
+            assert "background" not in attrs, text
+        if re.search(r": (better|worse) \(", text):
+            assert "background" in attrs, text
+
+
+def test_the_top_layer_has_lines_rankings_and_the_question(fake_report: Path):
+    md = (fake_report.parent / "index.md").read_text()
+    glance = md[: md.index("## The evidence")]
+    assert 'The question: what changes against base with "the policy scenario"?' in glance
+    assert (
+        "Against base, policy would be worse on spending; better on true offences, harm" in glance
+    )
+    assert re.search(
+        r"True offences: -10\.0% \(-10\.\d% to -9\.\d%\), better: we are over 99% sure\.", glance
+    )
+    assert "It would cost 5,000 GBP a year in programme and justice spending" in glance
+    assert "100% of that change is priced with assumed unit costs" in glance
+    assert "These intervals carry chance only" in glance
+    ranked = _table_after(md, "| Rank | Policy | Net social cost")
+    # 10% fewer offences are worth far more than 5,000 GBP: policy ranks first.
+    assert [r["Policy"] for r in ranked] == ["policy", "other"]
+    assert ranked[0]["Verdict"] == "better"
+    per_pound = _table_after(md, "| Rank | Policy | Harm averted")
+    assert (
+        per_pound[0]["Policy"] == "policy"
+        and per_pound[0]["Reading"] == "costs money to avert harm"
+    )
+
+
+def test_costs_say_whether_they_are_sourced_or_assumed(fake_report: Path):
+    md = (fake_report.parent / "index.md").read_text()
+    items = {r["Cost item"]: r for r in _table_after(md, "| Cost item")}
+    assert items["custody"]["Unit cost"] == "sourced"  # costs.custody_place_per_year
+    assert items["court"]["Unit cost"] == "assumed"
+    assert items["triage"]["Unit cost"] == "assumed" and items["triage"]["policy"] == "+5,000 GBP"
+    types = {r["Offence type"]: r for r in _table_after(md, "| Offence type")}
+    assert (
+        types["robbery"]["Cost basis"] == "sourced" and types["violence"]["Cost basis"] == "assumed"
+    )
+    assert types["drugs"]["Harm basis"] == "sourced"  # the Cambridge index leaves them out
 
 
 def test_report_explains_the_composition_effect_and_value_for_money(fake_report: Path):
     md = (fake_report.parent / "index.md").read_text()
-    assert "measured reoffending rate rises by 5.0 points while true offences fall by 10.0%" in md
-    assert "cohort the rate is measured on changes by -25.0%" in md
-    assert "fewer children enter the cohort, and those left out reoffend less often" in md
-    # 5,000 GBP for 10% of ~10,000 offences: about 5 GBP per offence averted.
-    row = next(r for r in _table_after(md, "| Policy | Extra cost") if r["Policy"] == "policy")
-    assert row["Extra cost a year"] == "+5,000 GBP"
-    assert re.match(r"[45] GBP per offence averted", row["Cost per offence averted"]), row
+    assert "the cohort the rate is measured on changes by -25.0%" in md
+    assert "Fewer children are counted, and those left out differ from the rest" in md
+    row = next(r for r in _table_after(md, "| Policy | Extra spending") if r["Policy"] == "policy")
+    assert row["Extra spending a year"] == "+5,000 GBP"
     assert row["Cost per first-time entrant averted"].startswith(  # 5,000 GBP / 2 children
         "2,500 GBP per first-time entrant averted (95% interval 2,500 GBP to 2,500 GBP)"
     )
@@ -227,7 +468,60 @@ def test_a_folder_without_results_is_refused(tmp_path: Path):
         write_report(tmp_path)
 
 
-# -- a report on a real (tiny) batch ------------------------------------------------------
+def test_with_draws_the_report_names_the_driver(tmp_path: Path):
+    _fake_results(tmp_path, replicates=3, draws=6)
+    md = (write_report(tmp_path).parent / "index.md").read_text()
+    rows = [
+        r
+        for r in _table_after(md, "| Policy | Measure | Parameters' share")
+        if r["Policy"] == "policy" and r["Measure"] == "True offences"
+    ]
+    assert rows and rows[0]["Largest drivers (first-order share)"].startswith("behaviour.coef_peer")
+    assert "(-)" in rows[0]["Largest drivers (first-order share)"]  # more peer, fewer offences
+    assert "These intervals carry chance only" not in md
+    assert "These runs drew 6 parameter sets (6 distinct posterior particles)" in md
+
+
+def test_runaway_pairs_are_left_out_and_reported(tmp_path: Path):
+    _fake_results(tmp_path)
+    part = tmp_path / "summary" / part_name("policy", 0, 3)
+    row = pd.read_parquet(part).iloc[0].to_dict()
+    row["true_offences_per_year"] = 10 * row["population_10_17"]  # past 4 a child
+    write_part(pa.Table.from_pylist([row]), part)
+    summary = pd.read_parquet(tmp_path / "summary")
+    comps = compare_all(summary, "base", ["policy"])
+    assert comps["policy"].runaway_pairs == 1 and comps["policy"].runaway_policy_only == 1
+    assert comps["policy"].pairs == 7
+    assert comps["policy"].effects[TRUE_OFFENCES.column].pct == pytest.approx(-10.0, abs=0.05)
+    md = (write_report(tmp_path).parent / "index.md").read_text()
+    assert "## Runs whose offending ran away" in md
+    assert (
+        "1 paired futures were left out because offending ran away (in 1 of them only under policy)"
+        in md
+    )
+
+
+def test_the_cohort_rule_passes_an_unchanged_cohort(tmp_path: Path):
+    _fake_results(tmp_path)
+    s = with_derived(pd.read_parquet(tmp_path / "summary"))
+    same = pairs(s, "base", "other")
+    check = cohort_check(same, s, "base")
+    assert check.comparable and check.reason == ""
+    changed = cohort_check(pairs(s, "base", "policy"), s, "base")
+    assert not changed.comparable
+    assert changed.size.pct == pytest.approx(-25.0, abs=0.5)
+    assert abs(changed.size.pct) >= 100 * COHORT_SIZE_TOLERANCE
+    # A quarter fewer with no previous offence: the rest's mix alone raises the rate.
+    assert changed.mix_shift.centre > 0.03
+    # Results that do not record the cohort cannot show the rate as better or worse.
+    bare = s.drop(columns=[c for c in s if c.startswith("reoffending_cohort")])
+    assert not cohort_check(pairs(bare, "base", "other"), bare, "base").comparable
+    net = compare_all(s, "base", ["policy"])["policy"].effects[NET_COST.column]
+    assert net.centre < 0  # 10% less crime outweighs 5,000 GBP
+    assert compare_all(s, "base", ["policy"])["policy"].effects[REOFFENDING.column].centre > 0
+
+
+# -- a report on a real (tiny) batch ----------------------------------------------------------
 
 
 def test_report_on_the_smoke_experiment(tmp_path: Path):
@@ -243,9 +537,18 @@ def test_report_on_the_smoke_experiment(tmp_path: Path):
     for column in ("offences", "first_time_entrants", "custody_population"):
         data = (index.parent / f"series_{column}.png").read_bytes()
         assert data.startswith(PNG_MAGIC)
-    # The difference in the detail table is the mean paired difference of the data.
+    # With one draw, the change shown is the mean paired difference of the data.
     pivot = summary.pivot(index="replicate", columns="scenario", values="true_offences_per_year")
     diff = (pivot["tiny-more-detection"] - pivot["tiny"]).mean()
-    row = next(x for x in md.splitlines() if x.startswith("| True offences"))
+    row = next(x for x in md.splitlines() if x.startswith("| True offences (all offending"))
     shown = row.split("|")[4].strip()
     assert float(shown.replace(",", "")) == pytest.approx(diff, abs=0.051), (shown, diff)
+    # Each run's offences by type add up, and are valued at the central unit costs.
+    by_type = summary[[f"true_offences_per_year_by_type.{t}" for t in OFFENCE_TYPES]].sum(axis=1)
+    assert np.allclose(by_type, summary["true_offences_per_year"])
+    params = CostParams()
+    cost = sum(
+        summary[f"true_offences_per_year_by_type.{t}"] * getattr(params, f"crime_cost_{t}")[1]
+        for t in OFFENCE_TYPES
+    )
+    assert np.allclose(cost, summary["crime_cost_per_year_gbp.total"])
