@@ -295,10 +295,21 @@ class Calibration:
 
     def fingerprint(self) -> str:
         """A hash of what determines the fit: config, targets and resolved settings."""
-        # What the fit's simulations and distance depend on; not the report's or the
-        # sensitivity analysis's settings, nor defaults (a new default-valued setting
-        # in a later version does not invalidate a saved history).
-        data = {
+        return hashlib.sha256(
+            json.dumps(self.fingerprint_data(), sort_keys=True).encode()
+        ).hexdigest()[:16]
+
+    def fingerprint_data(self) -> dict[str, object]:
+        """What the fit's simulations and distance depend on, as the fingerprint hashes it.
+
+        Not the report's or the sensitivity analysis's settings, nor the stopping rules.
+        Each setting's parameters are taken whole, defaults included: a default changed
+        in the code is a different model, and a saved history of the old one must not be
+        resumed under it (a new parameter, even at a value that changes nothing, also
+        asks for --fresh). Changes to mechanisms that leave every value alone are not
+        seen; run with --fresh after them.
+        """
+        return {
             "config": self.config.model_dump(
                 mode="json",
                 exclude={
@@ -311,11 +322,10 @@ class Calibration:
             ),
             "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets],
             "scenarios": {
-                k: s.model_dump(mode="json", exclude_defaults=True, serialize_as_any=True)
+                k: s.model_dump(mode="json", serialize_as_any=True)
                 for k, s in self.scenarios.items()
             },
         }
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def fit_scenarios(self) -> dict[str, Scenario]:
         """The settings as the fit simulates them: scaled, with its burn-in and years."""

@@ -256,6 +256,18 @@ def test_a_changed_target_refuses_to_resume_the_old_history(tmp_path: Path):
         calibrate(cfg, workers=1, log=lambda _: None)
 
 
+def test_the_fingerprint_covers_parameters_left_at_their_defaults(tmp_path: Path):
+    # A default changed in the code is a different model: a saved history of the old
+    # model must not be resumed under it. A value no scenario file sets must therefore
+    # be in what the fingerprint hashes (it was not, and a resumed fit mixed models).
+    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cal = Calibration(cfg)
+    for name, scenario in cal.fingerprint_data()["scenarios"].items():
+        assert scenario["justice"]["acquittal_probability"] == (
+            cal.scenarios[name].justice.acquittal_probability
+        )
+
+
 # -- posteriors in scenarios, runs and experiments ---------------------------------------
 
 
