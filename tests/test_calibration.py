@@ -188,7 +188,9 @@ years = 1
 population_size = 16
 generations = {generations}
 min_epsilon = 0.0
-max_minutes = 10
+# Far above the minute or two it needs: the test stops at `generations`. At 10, a loaded
+# machine (a CI run beside a calibration) stopped the resumed run after generation 3.
+max_minutes = 120
 seed = 5
 # The last generation is always the posterior here (its effective size is at least 1);
 # which generation is chosen when weights collapse has a test of its own. At the default
