@@ -161,18 +161,13 @@ class DecisionFile(BaseModel):
             raise ValueError("each objective may be listed once")
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> DecisionFile:
-        keys = [lever.key for lever in self.levers]
+    @field_validator("levers")
+    @classmethod
+    def _unique_levers(cls, value: list[Lever]) -> list[Lever]:
+        keys = [lever.key for lever in value]
         if len(set(keys)) != len(keys):
             raise ValueError("each lever key may be listed once")
-        named = set(self.objectives)
-        for c in self.constraints:
-            if c.objective not in named:
-                raise ValueError(f"constraint on {c.objective!r}, which is not an objective")
-        if self.primary is not None and self.primary not in named:
-            raise ValueError(f"primary {self.primary!r} is not an objective")
-        return self
+        return value
 
     @property
     def ranked_by(self) -> str:
@@ -254,6 +249,14 @@ def load_decision(path: str | Path) -> Decision:
     path = Path(path)
     data, text = read_toml_text(path, DecisionError, "no such decision file")
     spec = validate(DecisionFile, data, path, DecisionError)
+    named = set(spec.objectives)
+    for i, c in enumerate(spec.constraints):
+        if c.objective not in named:
+            raise DecisionError(
+                path, f"constraints.{i}.objective", f"{c.objective!r} is not an objective"
+            )
+    if spec.primary is not None and spec.primary not in named:
+        raise DecisionError(path, "primary", f"{spec.primary!r} is not an objective")
     size = (spec.portfolios + 1) * max(spec.draws, 1) * spec.replicates
     if size > MAX_RUNS:
         raise DecisionError(
@@ -424,9 +427,7 @@ def frontier(cost: dict[str, float], averted: dict[str, float]) -> list[str]:
     return out
 
 
-def analyse(
-    summary: pd.DataFrame, decision: Decision, log: Callable[[str], None] | None = None
-) -> dict[str, Any]:
+def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
     """The decision's answer from the runs' summary (``DIR/decision.json``'s content)."""
     from sim import emulator
 
@@ -547,7 +548,7 @@ def analyse(
             "portfolios": spec.portfolios,
             "draws": spec.draws,
             "replicates": spec.replicates,
-            "paired_runs": int(len(table)),
+            "paired_runs": len(table),
         },
     }
 
@@ -577,7 +578,7 @@ def run_decision(
     experiment = write_design(decision, out)
     done = run_experiment(experiment, out / RUNS, workers, scheduler, progress=progress)
     summary = read_results(out / RUNS, "summary")
-    answer = analyse(summary, decision, log)
+    answer = analyse(summary, decision)
     answer["runs"] = {"planned": done.runs, "failed": done.failed}
     target = out / "decision.json"
     write_json(target, answer)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,16 +29,16 @@ RESTARTS = 3  # optimiser restarts of the kernel's hyperparameters
 class Emulator:
     """A fitted emulator of one objective: predict the paired difference at inputs X."""
 
-    model: object
+    model: Any  # a fitted sklearn GaussianProcessRegressor
     lo: np.ndarray
     span: np.ndarray
 
     def scaled(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, float) - self.lo) / self.span
 
-    def predict(self, x: np.ndarray, return_std: bool = False):  # noqa: ANN201 (sklearn's)
-        """The expected difference at each row of ``x`` (and its standard deviation)."""
-        return self.model.predict(self.scaled(x), return_std=return_std)
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The expected difference at each row of ``x``."""
+        return np.asarray(self.model.predict(self.scaled(x)), float)
 
 
 def fit(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Emulator:

@@ -1,0 +1,209 @@
+"""``yjsim decide``: the decision file, its design, the emulator and a small decision end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import emulator
+from sim.decision import (
+    BASE,
+    RUNS,
+    analyse,
+    frontier,
+    load_decision,
+    run_decision,
+)
+from sim.results import read_results
+from tests.conftest import assert_rejected_as_expected
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "decisions" / "smoke.toml"
+CROYDON = ROOT / "decisions" / "croydon.toml"
+BAD = sorted((Path(__file__).parent / "bad_decisions").glob("*.toml"))
+
+
+# -- the decision file --------------------------------------------------------------------
+
+
+def test_corpus_is_not_empty():
+    assert len(BAD) >= 12
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_malformed_decision_is_rejected_naming_file_and_key(path: Path):
+    assert_rejected_as_expected(path, load_decision)
+
+
+@pytest.mark.parametrize(
+    "name", ["lever_below_its_parameters_range.toml", "unknown_key.toml", "broken_toml.toml"]
+)
+def test_command_exits_2_with_one_line_and_writes_nothing(name: str, tmp_path: Path):
+    out = tmp_path / "out"
+    path = Path(__file__).parent / "bad_decisions" / name
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "decide", str(path), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("yjsim: error: "), proc.stderr
+    assert name in lines[0]
+    assert not out.exists()
+
+
+def test_shipped_decisions_load():
+    croydon = load_decision(CROYDON)
+    assert croydon.base_name == "croydon-2018"
+    assert croydon.spec.budget_gbp == 1_000_000
+    assert {"harm", "in_custody", "rri_arrest"} <= set(croydon.spec.objectives)
+    assert load_decision(SMOKE).base_name == "tiny"
+
+
+# -- the design ---------------------------------------------------------------------------
+
+
+def test_design_is_deterministic_in_range_and_space_filling():
+    d = load_decision(CROYDON)
+    first, again = d.design(), load_decision(CROYDON).design()
+    assert first == again
+    other = d.spec.model_copy(update={"seed": d.spec.seed + 1})
+    assert type(d)(d.path, other, d.base_path, d.base_name, d.text).design() != first
+    n = d.spec.portfolios
+    for lever in d.spec.levers:
+        values = [p[lever.key] for p in first]
+        if lever.choices is not None:
+            assert set(values) == set(lever.choices)  # every mode appears
+            continue
+        lo, hi = lever.range
+        assert all(lo <= v <= hi for v in values)
+        if lever.integer:
+            assert all(isinstance(v, int) for v in values)
+        else:  # a Latin hypercube: one point in each of n equal slices of the range
+            slices = np.floor((np.array(values) - lo) / (hi - lo) * n).astype(int)
+            assert sorted(slices) == list(range(n))
+
+
+# -- the emulator -------------------------------------------------------------------------
+
+
+def test_emulator_recovers_a_known_function_on_held_back_points():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, size=(90, 3))  # the third input does not matter
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return 40 * x[:, 0] - 25 * x[:, 1] ** 2 + 5
+
+    y = f(x) + rng.normal(0, 0.5, len(x))
+    em = emulator.fit(x[:60], y[:60], seed=0)
+    acc = emulator.accuracy(y[60:], em.predict(x[60:]))
+    assert acc.r2 > 0.97, acc
+    assert acc.rmse < 1.5, acc
+    # A constant guess scores about R^2 = 0: the measure can fail.
+    assert emulator.accuracy(y[60:], np.full(30, y[:60].mean())).r2 < 0.1
+
+
+def test_frontier_keeps_only_portfolios_no_cheaper_one_beats():
+    cost = {"a": 0.0, "b": 10.0, "c": 20.0, "d": 30.0, "e": 5.0}
+    averted = {"a": 0.0, "b": 5.0, "c": 4.0, "d": 9.0, "e": -1.0}
+    assert frontier(cost, averted) == ["a", "b", "d"]
+
+
+# -- a small decision end to end ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_decision(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("decide") / "smoke"
+    done = run_decision(SMOKE, out, workers=1, progress=False)
+    assert done.failed == 0
+    return out, done.answer
+
+
+def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):
+    out, answer = smoke_decision
+    on_disk = json.loads((out / "decision.json").read_text())
+    assert on_disk["recommended"] == answer["recommended"]
+    spec = load_decision(SMOKE).spec
+    assert on_disk["budget_gbp"] == spec.budget_gbp
+    by_name = {p["name"]: p for p in on_disk["portfolios"]}
+    assert set(by_name) == {BASE, *(f"p{i}" for i in range(1, spec.portfolios + 1))}
+    best = by_name[on_disk["recommended"]]
+    assert best["rank"] == 1 and best["cost_gbp"] <= spec.budget_gbp
+    ranked = sorted((p for p in on_disk["portfolios"] if p["rank"]), key=lambda p: p["rank"])
+    for p in ranked:  # within budget, custody does not rise, best first
+        assert p["cost_gbp"] <= spec.budget_gbp
+        assert p["expected"]["in_custody"] <= 0.0
+    harm = [p["expected"]["harm"] for p in ranked]
+    assert harm == sorted(harm)
+    assert sum(p["probability_best"] for p in ranked) == pytest.approx(1.0)
+    for p in on_disk["portfolios"]:  # lever values stay in their ranges
+        for lever in spec.levers:
+            if p["name"] != BASE:
+                lo, hi = lever.range
+                assert lo <= p["levers"][lever.key] <= hi
+    acc = on_disk["emulator"]["accuracy"]
+    assert set(acc) == set(spec.objectives)
+    assert all(np.isfinite(a["rmse"]) and a["n_held_back"] > 0 for a in acc.values())
+    costs = [f["cost_gbp"] for f in on_disk["frontier"]]
+    assert costs == sorted(costs)
+
+
+def test_a_tighter_budget_is_respected(smoke_decision):
+    out, _ = smoke_decision
+    d = load_decision(SMOKE)
+    tight = type(d)(
+        d.path,
+        d.spec.model_copy(update={"budget_gbp": 0.0}),
+        *(
+            d.base_path,
+            d.base_name,
+            d.text,
+        ),
+    )
+    answer = analyse(read_results(out / RUNS, "summary"), tight)
+    for p in answer["portfolios"]:
+        assert (p["rank"] is not None) <= (p["cost_gbp"] <= 0.0)
+    best = next(p for p in answer["portfolios"] if p["name"] == answer["recommended"])
+    assert best["cost_gbp"] <= 0.0
+
+
+def test_a_rerun_resumes_without_running_again(smoke_decision):
+    out, answer = smoke_decision
+    before = len(read_results(out / RUNS, "summary"))
+    again = run_decision(SMOKE, out, workers=1, progress=False)
+    assert again.answer["recommended"] == answer["recommended"]
+    assert len(read_results(out / RUNS, "summary")) == before
+
+
+def test_an_output_folder_of_another_decision_is_refused(smoke_decision, tmp_path: Path):
+    out, _ = smoke_decision
+    other = tmp_path / "other.toml"
+    other.write_text(
+        SMOKE.read_text().replace("seed = 5", "seed = 6").replace('"../tests/', f'"{ROOT}/tests/')
+    )
+    from sim.decision import DecisionError
+
+    with pytest.raises(DecisionError, match="another decision"):
+        run_decision(other, out, workers=1, progress=False)
+
+
+def test_paired_table_holds_draws_and_differences(smoke_decision):
+    from sim.decision import paired_table
+
+    out, _ = smoke_decision
+    d = load_decision(SMOKE)
+    table, drawn = paired_table(read_results(out / RUNS, "summary"), d, d.design())
+    assert isinstance(table, pd.DataFrame)
+    assert len(table) == d.spec.portfolios * d.spec.draws * d.spec.replicates
+    assert drawn and all(c.startswith("param.") for c in drawn)
+    assert "param.interventions.schools_officers.officers" not in drawn  # a lever
+    assert table["diff.harm"].notna().all()
