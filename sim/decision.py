@@ -46,6 +46,9 @@ DESIGN = "design"  # DIR/design: the portfolios' scenario files and the experime
 BASE = "base"  # the portfolio that changes nothing (today's policies, cost 0)
 MAX_PORTFOLIOS = 2_000  # a design larger than this is several decisions
 MAX_RUNS = 100_000  # as an experiment's limit (sim/experiment.py)
+# The quantiles of a portfolio's paired differences over its runs: a 90% interval and
+# the median (runs differ by chance and by draw).
+INTERVAL = (0.05, 0.5, 0.95)
 
 
 class DecisionError(InputError):
@@ -464,6 +467,7 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
     expected: dict[str, dict[str, float]] = {BASE: {obj: 0.0 for obj in spec.objectives}}
     by_draw: dict[str, dict[str, np.ndarray]] = {}
     observed: dict[str, dict[str, float]] = {}
+    spread: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         rows = table.loc[table["portfolio"] == name]
         one = rows.iloc[[0]]
@@ -473,6 +477,12 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
         expected[name], by_draw[name], observed[name] = {}, {}, {}
         for obj in spec.objectives:
             observed[name][obj] = float(rows[f"diff.{obj}"].mean())
+            d = rows[f"diff.{obj}"].dropna().to_numpy(float)
+            spread.setdefault(name, {})[obj] = (
+                dict(zip(("low", "median", "high"), np.quantile(d, INTERVAL).tolist(), strict=True))
+                if d.size
+                else {}
+            )
             if obj in fitted:
                 pred = fitted[obj].predict(xg)
                 by_draw[name][obj] = pred
@@ -518,6 +528,7 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
                 "rank": within.index(n) + 1 if n in within else None,
                 "expected": expected[n],
                 "observed_mean": observed.get(n, {o: 0.0 for o in spec.objectives}),
+                "observed_interval": spread.get(n, {}),
                 "probability_best": p_best.get(n),
                 "expected_regret": regret.get(n),
                 "held_back": n in test,
