@@ -26,6 +26,7 @@ from tests.conftest import assert_rejected_as_expected
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "decisions" / "smoke.toml"
 CROYDON = ROOT / "decisions" / "croydon.toml"
+CLI = (sys.executable, "-m", "sim.cli")
 BAD = sorted((Path(__file__).parent / "bad_decisions").glob("*.toml"))
 
 
@@ -207,3 +208,35 @@ def test_paired_table_holds_draws_and_differences(smoke_decision):
     assert drawn and all(c.startswith("param.") for c in drawn)
     assert "param.interventions.schools_officers.officers" not in drawn  # a lever
     assert table["diff.harm"].notna().all()
+
+
+def test_a_decision_killed_mid_batch_resumes_to_the_same_answer(smoke_decision, tmp_path: Path):
+    import os
+    import signal
+    import time
+
+    _, answer = smoke_decision
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*CLI, "decide", str(SMOKE), "--out", str(out), "--workers", "1", "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill reaches its dask workers
+    )
+    parts = out / RUNS / "summary"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if parts.is_dir() and len(list(parts.glob("*.parquet"))) >= 3:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the decision finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (out / "decision.json").exists()
+    done = run_decision(SMOKE, out, workers=1, progress=False)
+    assert done.failed == 0
+    assert done.answer["recommended"] == answer["recommended"]
+    got = {p["name"]: p for p in done.answer["portfolios"]}
+    for p in answer["portfolios"]:
+        assert got[p["name"]]["cost_gbp"] == pytest.approx(p["cost_gbp"])
+        assert got[p["name"]]["observed_mean"] == pytest.approx(p["observed_mean"])
