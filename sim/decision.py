@@ -8,11 +8,14 @@ spend, the objectives and the constraints. :func:`load_decision` reads and check
 1. makes a space-filling design of portfolios (a scrambled Latin hypercube,
    scipy.stats.qmc, with the decision's seed: the same file gives the same design);
 2. writes each portfolio as a scenario that extends the base with its lever values, and
-   an experiment of the base and every portfolio over the decision's posterior draws
-   (behavioural particle x programme effects, exactly as experiments draw them) and
-   replicates; the experiment runner (sim/batch.py) runs it on dask into ``DIR/runs``,
-   resumable like any experiment. Portfolios are crossed with draws: every portfolio
-   runs on every draw and seed, paired with the base on the same ones;
+   deals the portfolios into ``groups``: each group is an experiment of the base and its
+   portfolios over ``draws`` posterior draws (behavioural particle x programme effects,
+   exactly as experiments draw them) and ``replicates`` seeds, with a seed of its own,
+   so each group has draws of its own. The experiment runner (sim/batch.py) runs each
+   on dask into ``DIR/runs/gNN``, resumable like any experiment. Within a group every
+   portfolio runs on every draw and seed, paired with the base on the same ones; across
+   groups the design covers ``groups x draws`` points of the uncertain parameters (the
+   emulator learns how they matter from those), at the cost of one base run per draw;
 3. fits one Gaussian-process emulator per objective (sim/emulator.py) on (lever
    values, drawn parameter values) -> paired difference against the base, measures its
    accuracy on held-back portfolios, and refits on every run;
@@ -41,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sim.scenario import ScenarioError, load_scenario
 from sim.tomlfile import InputError, read_toml_text, validate
 
-RUNS = "runs"  # DIR/runs: the experiment's results folder
+RUNS = "runs"  # DIR/runs/gNN: each group's experiment results folder
 DESIGN = "design"  # DIR/design: the portfolios' scenario files and the experiment file
 BASE = "base"  # the portfolio that changes nothing (today's policies, cost 0)
 MAX_PORTFOLIOS = 2_000  # a design larger than this is several decisions
@@ -150,6 +153,9 @@ class DecisionFile(BaseModel):
     portfolios: int = Field(ge=2, le=MAX_PORTFOLIOS, description="design points (Latin hypercube)")
     draws: int = Field(0, ge=0, le=10_000, description="posterior x effect-prior draws")
     replicates: int = Field(1, ge=1, le=1_000, description="paired seeds per draw")
+    groups: int = Field(
+        1, ge=1, le=MAX_PORTFOLIOS, description="groups of portfolios, each on draws of its own"
+    )
     seed: int = Field(1, ge=0, lt=2**62)
     years: int | None = Field(None, ge=1, le=100)
     burn_in_years: int | None = Field(None, ge=0, le=50)
@@ -260,7 +266,13 @@ def load_decision(path: str | Path) -> Decision:
             )
     if spec.primary is not None and spec.primary not in named:
         raise DecisionError(path, "primary", f"{spec.primary!r} is not an objective")
-    size = (spec.portfolios + 1) * max(spec.draws, 1) * spec.replicates
+    if spec.groups > spec.portfolios:
+        raise DecisionError(
+            path,
+            "groups",
+            f"{spec.groups} groups for {spec.portfolios} portfolios; at most one each",
+        )
+    size = (spec.portfolios + spec.groups) * max(spec.draws, 1) * spec.replicates
     if size > MAX_RUNS:
         raise DecisionError(
             path, "portfolios", f"the plan is {size:,} runs; the limit is {MAX_RUNS:,}"
@@ -300,15 +312,31 @@ def portfolio_names(n: int) -> list[str]:
     return [f"p{i + 1:0{width}d}" for i in range(n)]
 
 
-def experiment_text(decision: Decision, files: list[str]) -> str:
+def group_of(index: int, groups: int) -> int:
+    """The group (1-based) of the portfolio at ``index`` (0-based) in the design."""
+    return index % groups + 1
+
+
+def group_name(g: int) -> str:
+    return f"g{g:02d}"
+
+
+def group_seed(decision: Decision, g: int) -> int:
+    """Group g's experiment seed: its runs' seeds follow the previous group's (so no two
+    groups share a seed), and its posterior particles and effect draws are its own."""
+    spec = decision.spec
+    return spec.seed + (g - 1) * max(spec.draws, 1) * spec.replicates
+
+
+def experiment_text(decision: Decision, files: list[str], g: int = 1) -> str:
     spec = decision.spec
     lines = [
-        f"name = {json.dumps('decide-' + spec.name)}",
-        f"description = {json.dumps(f'the design of decision {decision.path.name}')}",
+        f"name = {json.dumps(f'decide-{spec.name}-{group_name(g)}')}",
+        f"description = {json.dumps(f'group {g} of the design of decision {decision.path.name}')}",
         "scenarios = [" + ", ".join(json.dumps(f) for f in files) + "]",
         f"replicates = {spec.replicates}",
         f"draws = {spec.draws}",
-        f"seed = {spec.seed}",
+        f"seed = {group_seed(decision, g)}",
         'outputs = ["summary"]',
     ]
     for key in ("years", "burn_in_years"):
@@ -317,18 +345,21 @@ def experiment_text(decision: Decision, files: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_design(decision: Decision, out: Path) -> Path:
-    """Write the portfolios' scenarios and the experiment into ``out/design``; return the
-    experiment file. A folder holding another decision's design is refused."""
+def write_design(decision: Decision, out: Path) -> list[Path]:
+    """Write the portfolios' scenarios and each group's experiment into ``out/design``;
+    return the experiment files. A folder holding another decision's design is refused."""
     design = decision.design()
     names = portfolio_names(len(design))
     texts = {
         f"{n}.toml": portfolio_text(n, decision.base_path, v)
         for n, v in zip(names, design, strict=True)
     }
-    texts["experiment.toml"] = experiment_text(
-        decision, [str(decision.base_path), *(f"{n}.toml" for n in names)]
-    )
+    groups = decision.spec.groups
+    for g in range(1, groups + 1):
+        mine = [f"{n}.toml" for i, n in enumerate(names) if group_of(i, groups) == g]
+        texts[f"experiment-{group_name(g)}.toml"] = experiment_text(
+            decision, [str(decision.base_path), *mine], g
+        )
     texts["decision.toml"] = decision.text
     folder = out / DESIGN
     for name, text in texts.items():
@@ -344,7 +375,7 @@ def write_design(decision: Decision, out: Path) -> Path:
             tmp = f.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(f)
-    return folder / "experiment.toml"
+    return [folder / f"experiment-{group_name(g)}.toml" for g in range(1, groups + 1)]
 
 
 # -- the analysis -----------------------------------------------------------------------------
@@ -354,13 +385,14 @@ def paired_table(
     summary: pd.DataFrame, decision: Decision, design: list[dict[str, Any]]
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (portfolio, draw, replicate): lever values, drawn parameters, cost and
-    each objective's paired difference against the base. Returns it and the names of
-    the drawn parameters that vary."""
+    each objective's paired difference against the base. ``summary`` holds every
+    group's runs with a ``group`` column. Returns it and the names of the drawn
+    parameters that vary."""
     from sim.comparison import PROGRAMME_COST, with_derived
 
     s = with_derived(summary)
     s = s.loc[~s["runaway"]]  # a run whose offending ran away says nothing about a policy
-    keys = ["draw", "replicate"]
+    keys = ["group", "draw", "replicate"]
     base = s.loc[s["scenario"] == decision.base_name].set_index(keys)
     params = [c for c in s.columns if c.startswith("param.")]
     rows = []
@@ -436,6 +468,8 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
 
     spec = decision.spec
     design = decision.design()
+    if summary.empty:
+        raise DecisionError(decision.path, "", "no finished runs to analyse")
     table, drawn = paired_table(summary, decision, design)
     if table.empty:
         raise DecisionError(decision.path, "", "no finished pair of runs to analyse")
@@ -444,7 +478,7 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
     train_rows = ~table["portfolio"].isin(test)
     x = features(table, decision, drawn)
     # The draws' parameter values, to average each portfolio's prediction over.
-    per_draw = table.groupby(["draw", "replicate"])[drawn].first().reset_index()
+    per_draw = table.groupby(["group", "draw"])[drawn].first().reset_index()
     fitted: dict[str, emulator.Emulator] = {}
     accuracy: dict[str, Any] = {}
     for obj in spec.objectives:
@@ -559,6 +593,8 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
             "portfolios": spec.portfolios,
             "draws": spec.draws,
             "replicates": spec.replicates,
+            "groups": spec.groups,
+            "parameter_points": len(per_draw),
             "paired_runs": len(table),
         },
     }
@@ -582,15 +618,33 @@ def run_decision(
 ) -> DecisionResult:
     """Run (or resume) a decision into ``out``; write ``out/decision.json``."""
     from sim.batch import run_experiment
-    from sim.results import read_results, write_json
+    from sim.results import write_json
 
     out = Path(out)
     decision = load_decision(path)
-    experiment = write_design(decision, out)
-    done = run_experiment(experiment, out / RUNS, workers, scheduler, progress=progress)
-    summary = read_results(out / RUNS, "summary")
+    runs = failed = 0
+    for g, experiment in enumerate(write_design(decision, out), start=1):
+        done = run_experiment(
+            experiment, out / RUNS / group_name(g), workers, scheduler, progress=progress
+        )
+        runs, failed = runs + done.runs, failed + done.failed
+    summary = read_summary(out, decision.spec.groups)
     answer = analyse(summary, decision)
-    answer["runs"] = {"planned": done.runs, "failed": done.failed}
+    answer["runs"] = {"planned": runs, "failed": failed}
+    if failed and log is not None:
+        log(f"{failed} runs failed; they are left out (see {out / RUNS}/gNN/failures)")
     target = out / "decision.json"
     write_json(target, answer)
-    return DecisionResult(target, answer, done.runs, done.failed)
+    return DecisionResult(target, answer, runs, failed)
+
+
+def read_summary(out: Path, groups: int) -> pd.DataFrame:
+    """Every group's summary rows, with a ``group`` column."""
+    from sim.results import read_results
+
+    frames = []
+    for g in range(1, groups + 1):
+        s = read_results(out / RUNS / group_name(g), "summary")
+        if not s.empty:
+            frames.append(s.assign(group=g))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

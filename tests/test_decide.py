@@ -18,9 +18,9 @@ from sim.decision import (
     analyse,
     frontier,
     load_decision,
+    read_summary,
     run_decision,
 )
-from sim.results import read_results
 from tests.conftest import assert_rejected_as_expected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,7 +170,7 @@ def test_a_tighter_budget_is_respected(smoke_decision):
             d.text,
         ),
     )
-    answer = analyse(read_results(out / RUNS, "summary"), tight)
+    answer = analyse(read_summary(out, 2), tight)
     for p in answer["portfolios"]:
         assert (p["rank"] is not None) <= (p["cost_gbp"] <= 0.0)
     best = next(p for p in answer["portfolios"] if p["name"] == answer["recommended"])
@@ -179,10 +179,10 @@ def test_a_tighter_budget_is_respected(smoke_decision):
 
 def test_a_rerun_resumes_without_running_again(smoke_decision):
     out, answer = smoke_decision
-    before = len(read_results(out / RUNS, "summary"))
+    before = len(read_summary(out, 2))
     again = run_decision(SMOKE, out, workers=1, progress=False)
     assert again.answer["recommended"] == answer["recommended"]
-    assert len(read_results(out / RUNS, "summary")) == before
+    assert len(read_summary(out, 2)) == before
 
 
 def test_an_output_folder_of_another_decision_is_refused(smoke_decision, tmp_path: Path):
@@ -202,9 +202,12 @@ def test_paired_table_holds_draws_and_differences(smoke_decision):
 
     out, _ = smoke_decision
     d = load_decision(SMOKE)
-    table, drawn = paired_table(read_results(out / RUNS, "summary"), d, d.design())
+    table, drawn = paired_table(read_summary(out, 2), d, d.design())
     assert isinstance(table, pd.DataFrame)
     assert len(table) == d.spec.portfolios * d.spec.draws * d.spec.replicates
+    assert table.groupby(["group", "draw"]).ngroups == d.spec.groups * d.spec.draws
+    points = table.groupby(["group", "draw"])[drawn].first()
+    assert not points.duplicated().any()  # each group's draws are its own
     assert drawn and all(c.startswith("param.") for c in drawn)
     assert "param.interventions.schools_officers.officers" not in drawn  # a lever
     assert table["diff.harm"].notna().all()
@@ -223,7 +226,7 @@ def test_a_decision_killed_mid_batch_resumes_to_the_same_answer(smoke_decision, 
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: the kill reaches its dask workers
     )
-    parts = out / RUNS / "summary"
+    parts = out / RUNS / "g01" / "summary"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if parts.is_dir() and len(list(parts.glob("*.parquet"))) >= 3:
