@@ -20,8 +20,13 @@ spend, the objectives and the constraints. :func:`load_decision` reads and check
    values, drawn parameter values) -> paired difference against the base, measures its
    accuracy on held-back portfolios, and refits on every run;
 4. ranks the design's portfolios within budget and constraints by the emulator's
-   expected difference (the mean of its predictions over the draws), and writes
-   ``DIR/decision.json``.
+   expected difference (the mean of its predictions over the draws);
+5. verifies the ``verify`` leading portfolios by real paired runs against the base on
+   fresh draws (an experiment of its own, after the groups' seeds, in ``DIR/runs/verify``):
+   each objective's median and 90% interval, the probability each is best and its
+   expected regret, and whether the emulator's expectation agrees with the runs. The
+   recommendation is the best verified portfolio within budget and constraints (or the
+   base, if none beats it); ``DIR/decision.json`` holds it all.
 
 A portfolio's cost is its measured programme spend (the interventions' own costs, from
 the runs) less the base's, averaged over its runs: it is what the budget bounds.
@@ -45,6 +50,7 @@ from sim.scenario import ScenarioError, load_scenario
 from sim.tomlfile import InputError, read_toml_text, validate
 
 RUNS = "runs"  # DIR/runs/gNN: each group's experiment results folder
+VERIFY = "verify"  # DIR/runs/verify: the verification runs
 DESIGN = "design"  # DIR/design: the portfolios' scenario files and the experiment file
 BASE = "base"  # the portfolio that changes nothing (today's policies, cost 0)
 MAX_PORTFOLIOS = 2_000  # a design larger than this is several decisions
@@ -155,6 +161,15 @@ class DecisionFile(BaseModel):
     replicates: int = Field(1, ge=1, le=1_000, description="paired seeds per draw")
     groups: int = Field(
         1, ge=1, le=MAX_PORTFOLIOS, description="groups of portfolios, each on draws of its own"
+    )
+    verify: int = Field(
+        3, ge=0, le=20, description="leading portfolios verified by real paired runs (0: none)"
+    )
+    verify_draws: int = Field(
+        4,
+        ge=1,
+        le=10_000,
+        description="fresh draws of the verification (fresh seeds when draws = 0)",
     )
     seed: int = Field(1, ge=0, lt=2**62)
     years: int | None = Field(None, ge=1, le=100)
@@ -600,6 +615,101 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
     }
 
 
+def verify_text(decision: Decision, leaders: list[str]) -> str:
+    """The verification experiment: the base and the leading portfolios on fresh draws
+    (seeds and draws after every group's), or fresh seeds when the decision has no draws."""
+    spec = decision.spec
+    files = [str(decision.base_path), *(f"{n}.toml" for n in leaders)]
+    seed = group_seed(decision, spec.groups + 1)
+    draws, replicates = (
+        (spec.verify_draws, spec.replicates) if spec.draws else (0, spec.verify_draws)
+    )
+    lines = [
+        f"name = {json.dumps(f'decide-{spec.name}-verify')}",
+        f"description = {json.dumps(f'the leading portfolios of {decision.path.name}')}",
+        "scenarios = [" + ", ".join(json.dumps(f) for f in files) + "]",
+        f"replicates = {replicates}",
+        f"draws = {draws}",
+        f"seed = {seed}",
+        'outputs = ["summary"]',
+    ]
+    for key in ("years", "burn_in_years"):
+        if getattr(spec, key) is not None:
+            lines.append(f"{key} = {getattr(spec, key)}")
+    return "\n".join(lines) + "\n"
+
+
+def verify(
+    summary: pd.DataFrame, decision: Decision, leaders: list[str], answer: dict[str, Any]
+) -> dict[str, Any]:
+    """What real paired runs say of the leading portfolios, against the emulator.
+
+    Agreement: the verified mean difference is within the emulator's held-back RMSE
+    (its stated error for one run) plus twice the verified mean's standard error.
+    """
+    spec = decision.spec
+    primary = spec.ranked_by
+    table, _ = paired_table(summary.assign(group=0), decision, decision.design())
+    expected = {p["name"]: p["expected"] for p in answer["portfolios"]}
+    rmse = {o: a["rmse"] for o, a in answer["emulator"]["accuracy"].items()}
+    out: dict[str, Any] = {"portfolios": {}, "draws": spec.verify_draws}
+    keys = ["draw", "replicate"]
+    scores = {BASE: None}
+    for name in leaders:
+        rows = table.loc[table["portfolio"] == name].sort_values(keys)
+        if rows.empty:
+            continue
+        entry: dict[str, Any] = {"cost_gbp": float(rows["cost_gbp"].mean()), "runs": len(rows)}
+        for obj in spec.objectives:
+            d = rows[f"diff.{obj}"].dropna().to_numpy(float)
+            if not d.size:
+                continue
+            mean = float(d.mean())
+            se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else math.nan
+            low, median, high = np.quantile(d, INTERVAL).tolist()
+            exp = expected[name][obj]
+            tol = rmse.get(obj, math.nan) + 2 * se
+            entry[obj] = {
+                "mean": mean,
+                "median": median,
+                "low": low,
+                "high": high,
+                "standard_error": se,
+                "emulator_expected": exp,
+                "agrees_with_emulator": bool(abs(mean - exp) <= tol)
+                if math.isfinite(tol)
+                else None,
+            }
+        out["portfolios"][name] = entry
+        scores[name] = rows.set_index(keys)[f"diff.{primary}"]
+
+    def feasible(name: str) -> bool:
+        if name == BASE:
+            return True
+        e = out["portfolios"][name]
+        if e["cost_gbp"] > spec.budget_gbp:
+            return False
+        return all(e[c.objective]["mean"] <= c.rise_at_most for c in spec.constraints)
+
+    names = [n for n in scores if n == BASE or n in out["portfolios"]]
+    runs = [s for s in scores.values() if s is not None]
+    if runs:
+        frame = pd.concat(runs, axis=1, join="inner")
+        frame.columns = [n for n in names if n != BASE]
+        frame.insert(0, BASE, 0.0)  # the base against itself
+        values = frame.to_numpy(float)
+        best = values.min(axis=1)
+        winners = values.argmin(axis=1)
+        for i, n in enumerate(frame.columns):
+            target = out["portfolios"].setdefault(n, {}) if n != BASE else out.setdefault(BASE, {})
+            target["probability_best"] = float(np.mean(winners == i))
+            target["expected_regret"] = float(np.mean(values[:, i] - best))
+    ok = [n for n in names if feasible(n)]
+    mean_of = {n: 0.0 if n == BASE else out["portfolios"][n][primary]["mean"] for n in ok}
+    out["recommended"] = min(ok, key=lambda n: (mean_of[n], n))
+    return out
+
+
 @dataclass
 class DecisionResult:
     path: Path  # DIR/decision.json
@@ -630,6 +740,29 @@ def run_decision(
         runs, failed = runs + done.runs, failed + done.failed
     summary = read_summary(out, decision.spec.groups)
     answer = analyse(summary, decision)
+    leaders = [p["name"] for p in answer["portfolios"] if p["rank"] and p["name"] != BASE]
+    leaders = leaders[: decision.spec.verify]
+    answer["recommended_by_emulator"] = answer["recommended"]
+    if leaders and failed:
+        answer["verification"] = None
+        if log is not None:
+            log("the design has failed runs, so the leading portfolios are not verified; rerun")
+    elif leaders:
+        text = verify_text(decision, leaders)
+        exp = out / DESIGN / "experiment-verify.toml"
+        if exp.exists() and exp.read_text() != text:
+            raise DecisionError(
+                out, "--out", f"holds another verification ({exp}); use a new folder"
+            )
+        if not exp.exists():
+            exp.write_text(text)
+        done = run_experiment(exp, out / RUNS / VERIFY, workers, scheduler, progress=progress)
+        runs, failed = runs + done.runs, failed + done.failed
+        from sim.results import read_results
+
+        checked = verify(read_results(out / RUNS / VERIFY, "summary"), decision, leaders, answer)
+        answer["verification"] = checked
+        answer["recommended"] = checked["recommended"]
     answer["runs"] = {"planned": runs, "failed": failed}
     if failed and log is not None:
         log(f"{failed} runs failed; they are left out (see {out / RUNS}/gNN/failures)")

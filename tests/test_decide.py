@@ -137,8 +137,9 @@ def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):
     assert on_disk["budget_gbp"] == spec.budget_gbp
     by_name = {p["name"]: p for p in on_disk["portfolios"]}
     assert set(by_name) == {BASE, *(f"p{i}" for i in range(1, spec.portfolios + 1))}
-    best = by_name[on_disk["recommended"]]
+    best = by_name[on_disk["recommended_by_emulator"]]
     assert best["rank"] == 1 and best["cost_gbp"] <= spec.budget_gbp
+    assert by_name[on_disk["recommended"]]["rank"] is not None  # verified among the leaders
     ranked = sorted((p for p in on_disk["portfolios"] if p["rank"]), key=lambda p: p["rank"])
     for p in ranked:  # within budget, custody does not rise, best first
         assert p["cost_gbp"] <= spec.budget_gbp
@@ -156,6 +157,27 @@ def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):
     assert all(np.isfinite(a["rmse"]) and a["n_held_back"] > 0 for a in acc.values())
     costs = [f["cost_gbp"] for f in on_disk["frontier"]]
     assert costs == sorted(costs)
+
+
+def test_smoke_decision_verifies_its_leaders_by_real_paired_runs(smoke_decision):
+    _, answer = smoke_decision
+    spec = load_decision(SMOKE).spec
+    checked = answer["verification"]
+    ranked = sorted((p for p in answer["portfolios"] if p["rank"]), key=lambda p: p["rank"])
+    leaders = [p["name"] for p in ranked if p["name"] != BASE][: spec.verify]
+    assert list(checked["portfolios"]) == leaders
+    for entry in checked["portfolios"].values():
+        assert entry["runs"] == spec.verify_draws * spec.replicates
+        harm = entry["harm"]
+        assert harm["low"] <= harm["median"] <= harm["high"]
+        assert isinstance(harm["agrees_with_emulator"], bool)
+    p_best = [e["probability_best"] for e in checked["portfolios"].values()]
+    assert sum(p_best) + checked[BASE]["probability_best"] == pytest.approx(1.0)
+    best = answer["recommended"]
+    assert best == checked["recommended"]
+    if best != BASE:  # the recommendation is within budget and custody does not rise
+        assert checked["portfolios"][best]["cost_gbp"] <= spec.budget_gbp
+        assert checked["portfolios"][best]["in_custody"]["mean"] <= 0.0
 
 
 def test_a_tighter_budget_is_respected(smoke_decision):
