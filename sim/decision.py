@@ -165,6 +165,13 @@ class DecisionFile(BaseModel):
     verify: int = Field(
         3, ge=0, le=20, description="leading portfolios verified by real paired runs (0: none)"
     )
+    scenario_draws: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="fresh parameter draws the emulators are asked at for scenario discovery "
+        "and EVPPI (0: neither)",
+    )
     verify_draws: int = Field(
         4,
         ge=1,
@@ -477,8 +484,14 @@ def frontier(cost: dict[str, float], averted: dict[str, float]) -> list[str]:
     return out
 
 
-def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
-    """The decision's answer from the runs' summary (``DIR/decision.json``'s content)."""
+def analyse(
+    summary: pd.DataFrame, decision: Decision, keep: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The decision's answer from the runs' summary (``DIR/decision.json``'s content).
+
+    ``keep``, if given, receives the fitted emulators (``"emulators"``), the drawn
+    parameters' columns (``"drawn"``) and each portfolio's lever values (``"levers"``).
+    """
     from sim import emulator
 
     spec = decision.spec
@@ -507,12 +520,16 @@ def analyse(summary: pd.DataFrame, decision: Decision) -> dict[str, Any]:
                 em = emulator.fit(x[train], y[train], spec.seed)
                 accuracy[obj] = emulator.accuracy(y[hold], em.predict(x[hold])).as_dict()
         fitted[obj] = emulator.fit(x[ok], y[ok], spec.seed)
+    if keep is not None:
+        keep["emulators"], keep["drawn"] = fitted, drawn
     cost = table.groupby("portfolio")["cost_gbp"].mean().to_dict()
     cost[BASE] = 0.0
     levers = {
         name: dict(zip([lv.key for lv in spec.levers], v.values(), strict=True))
         for name, v in zip(portfolio_names(len(design)), design, strict=True)
     }
+    if keep is not None:
+        keep["levers"] = levers
     expected: dict[str, dict[str, float]] = {BASE: {obj: 0.0 for obj in spec.objectives}}
     by_draw: dict[str, dict[str, np.ndarray]] = {}
     observed: dict[str, dict[str, float]] = {}
@@ -739,7 +756,8 @@ def run_decision(
         )
         runs, failed = runs + done.runs, failed + done.failed
     summary = read_summary(out, decision.spec.groups)
-    answer = analyse(summary, decision)
+    kept: dict[str, Any] = {}
+    answer = analyse(summary, decision, kept)
     leaders = [p["name"] for p in answer["portfolios"] if p["rank"] and p["name"] != BASE]
     leaders = leaders[: decision.spec.verify]
     answer["recommended_by_emulator"] = answer["recommended"]
@@ -763,12 +781,71 @@ def run_decision(
         checked = verify(read_results(out / RUNS / VERIFY, "summary"), decision, leaders, answer)
         answer["verification"] = checked
         answer["recommended"] = checked["recommended"]
+    answer.update(uncertainty(decision, out, answer, kept))
     answer["runs"] = {"planned": runs, "failed": failed}
     if failed and log is not None:
         log(f"{failed} runs failed; they are left out (see {out / RUNS}/gNN/failures)")
     target = out / "decision.json"
     write_json(target, answer)
     return DecisionResult(target, answer, runs, failed)
+
+
+def uncertainty(
+    decision: Decision, out: Path, answer: dict[str, Any], kept: dict[str, Any]
+) -> dict[str, Any]:
+    """Scenario discovery and EVPPI on the emulators over fresh parameter draws
+    (sim/discovery.py): when the recommendation loses, and what is worth finding out."""
+    from sim import discovery
+    from sim.experiment import load_experiment
+
+    spec = decision.spec
+    none: dict[str, Any] = {"scenario_discovery": None, "evppi": None}
+    drawn, fitted = kept.get("drawn", []), kept.get("emulators", {})
+    primary = spec.ranked_by
+    if not spec.scenario_draws or not drawn or primary not in fitted:
+        return none
+    exp = load_experiment(out / DESIGN / f"experiment-{group_name(1)}.toml")
+    names = [c.removeprefix("param.") for c in drawn]
+    sample = discovery.parameter_sample(
+        exp, names, spec.scenario_draws, group_seed(decision, spec.groups + 2)
+    )
+    if sample is None:
+        return none
+    recommended = answer["recommended"]
+    ranked = [p["name"] for p in answer["portfolios"] if p["rank"]]
+    options = [recommended, *(n for n in ranked[: max(spec.verify, 1) + 1] if n != recommended)]
+    if BASE not in options:
+        options.append(BASE)
+
+    def predict(obj: str, name: str, at: pd.DataFrame) -> np.ndarray:
+        if name == BASE:
+            return np.zeros(len(at))
+        grid = pd.DataFrame({f"lever.{k}": [v] * len(at) for k, v in kept["levers"][name].items()})
+        for col, plain in zip(drawn, names, strict=True):
+            grid[col] = at[plain].to_numpy(float)
+        return fitted[obj].predict(features(grid, decision, drawn))
+
+    values = discovery.values_at(lambda n, at: predict(primary, n, at), options, sample)
+    others = values[1:]
+    beaten = values[0] > others.min(axis=0)
+    winners = np.asarray(options[1:])[others.argmin(axis=0)][beaten]
+    found = discovery.discover(sample, beaten)
+    found["recommended"] = recommended
+    found["compared_with"] = options[1:]
+    found["beaten_by"] = {
+        str(n): float(np.mean(winners == n) * np.mean(beaten)) for n in np.unique(winners)
+    }
+    value = {
+        "draws": len(sample),
+        "options": options,
+        primary: discovery.evppi(sample, -values),
+    }
+    if "net_social_cost" in fitted and primary != "net_social_cost":
+        money = discovery.values_at(
+            lambda n, at: predict("net_social_cost", n, at), options, sample
+        )
+        value["net_social_cost"] = discovery.evppi(sample, -money)
+    return {"scenario_discovery": found, "evppi": value}
 
 
 def read_summary(out: Path, groups: int) -> pd.DataFrame:

@@ -265,3 +265,49 @@ def test_a_decision_killed_mid_batch_resumes_to_the_same_answer(smoke_decision, 
     for p in answer["portfolios"]:
         assert got[p["name"]]["cost_gbp"] == pytest.approx(p["cost_gbp"])
         assert got[p["name"]]["observed_mean"] == pytest.approx(p["observed_mean"])
+
+
+# -- when it loses, and what to find out ------------------------------------------------------
+
+
+def test_evppi_recovers_the_value_of_a_known_parameter():
+    from sim.discovery import evppi
+
+    rng = np.random.default_rng(4)
+    sample = pd.DataFrame({"matters": rng.uniform(-1, 1, 4000), "noise": rng.uniform(-1, 1, 4000)})
+    # Option A's net benefit is the parameter; B's is 0. Knowing it, choose A when it is
+    # positive: E[max(theta, 0)] - max(E[theta], 0) = 0.25.
+    benefit = np.vstack([sample["matters"].to_numpy(), np.zeros(len(sample))])
+    value = evppi(sample, benefit)
+    assert value["all"] == pytest.approx(0.25, abs=0.02)
+    assert value["matters"] == pytest.approx(0.25, abs=0.02)
+    assert value["noise"] < 0.02
+    assert list(value)[:2] in (["all", "matters"], ["matters", "all"])
+
+
+def test_prim_finds_a_planted_box():
+    from sim.discovery import discover
+
+    rng = np.random.default_rng(5)
+    sample = pd.DataFrame(rng.uniform(0, 1, (2000, 4)), columns=["a", "b", "c", "d"])
+    beaten = ((sample["a"] > 0.7) & (sample["b"] < 0.3)).to_numpy()
+    found = discover(sample, beaten)
+    assert found["share_beaten"] == pytest.approx(beaten.mean())
+    box = found["boxes"][0]
+    bounds = {r["parameter"]: r for r in box["restricts"]}
+    assert {"a", "b"} <= set(bounds) and len(bounds) <= 3
+    assert bounds["a"]["low"] == pytest.approx(0.7, abs=0.05)
+    assert bounds["b"]["high"] == pytest.approx(0.3, abs=0.05)
+    assert box["density"] >= 0.8 and box["coverage"] >= 0.8
+
+
+def test_smoke_decision_says_when_it_loses_and_what_to_find_out(smoke_decision):
+    _, answer = smoke_decision
+    found = answer["scenario_discovery"]
+    assert found["recommended"] == answer["recommended"]
+    assert found["draws"] == load_decision(SMOKE).spec.scenario_draws
+    assert sum(found["beaten_by"].values()) == pytest.approx(found["share_beaten"])
+    for box in found["boxes"]:
+        assert 0 <= box["coverage"] <= 1 and 0 <= box["density"] <= 1
+    value = answer["evppi"][answer["ranked_by"]]
+    assert all(0 <= v <= value["all"] + 1e-9 for v in value.values())
