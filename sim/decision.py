@@ -172,6 +172,14 @@ class DecisionFile(BaseModel):
         description="fresh parameter draws the emulators are asked at for scenario discovery "
         "and EVPPI (0: neither)",
     )
+    equity_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1e12,
+        allow_inf_nan=False,
+        description="the equity variant's weight: units of the primary objective per unit of "
+        "the arrest RRI's distance from parity (needs the rri_arrest objective)",
+    )
     verify_draws: int = Field(
         4,
         ge=1,
@@ -603,6 +611,22 @@ def analyse(
     portfolios.sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
     averted = {n: -expected[n][primary] for n in candidates}
     front = frontier(cost, averted)
+    # The equity variant: the same ranking, among portfolios that do not move the arrest
+    # RRI further from parity (expected), and the best with equity as a weighted objective.
+    equity = None
+    if "rri_arrest" in spec.objectives:
+        fair = [n for n in within if expected[n]["rri_arrest"] <= 0.0]
+        weight = spec.equity_weight
+        weighted = sorted(
+            within, key=lambda n: (expected[n][primary] + weight * expected[n]["rri_arrest"], n)
+        )
+        equity = {
+            "rule": "the arrest RRI's expected distance from parity may not rise",
+            "recommended": fair[0] if fair else None,
+            "ranking": fair,
+            "weight": weight,
+            "recommended_weighted": weighted[0] if weighted else None,
+        }
     return {
         "name": spec.name,
         "budget_gbp": spec.budget_gbp,
@@ -611,6 +635,7 @@ def analyse(
         "constraints": [c.model_dump() for c in spec.constraints],
         "recommended": within[0] if within else None,
         "portfolios": portfolios,
+        "equity_variant": equity,
         "frontier": [
             {"name": n, "cost_gbp": float(cost[n]), f"{primary}_averted": float(averted[n])}
             for n in front

@@ -311,3 +311,23 @@ def test_smoke_decision_says_when_it_loses_and_what_to_find_out(smoke_decision):
         assert 0 <= box["coverage"] <= 1 and 0 <= box["density"] <= 1
     value = answer["evppi"][answer["ranked_by"]]
     assert all(0 <= v <= value["all"] + 1e-9 for v in value.values())
+
+
+def test_equity_variant_keeps_disproportionality_from_rising(smoke_decision):
+    out, _ = smoke_decision
+    d = load_decision(SMOKE)
+    objectives = [*d.spec.objectives, "rri_arrest"]
+    for weight in (0.0, 1e6):
+        spec = d.spec.model_copy(update={"objectives": objectives, "equity_weight": weight})
+        answer = analyse(
+            read_summary(out, 2), type(d)(d.path, spec, *(d.base_path,), d.base_name, d.text)
+        )
+        equity = answer["equity_variant"]
+        expected = {p["name"]: p["expected"] for p in answer["portfolios"]}
+        assert equity["ranking"], "the base (no change) always qualifies"
+        assert all(expected[n]["rri_arrest"] <= 0.0 for n in equity["ranking"])
+        feasible = [p["name"] for p in answer["portfolios"] if p["rank"]]
+        score = {n: expected[n]["harm"] + weight * expected[n]["rri_arrest"] for n in feasible}
+        assert score[equity["recommended_weighted"]] == min(score.values())
+    assert load_decision(SMOKE).spec.equity_weight == 0.0
+    assert load_decision(CROYDON).spec.equity_weight > 0
