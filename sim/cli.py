@@ -378,7 +378,7 @@ def decide(
         typer.echo("yjsim: interrupted; rerun the same command to resume", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     best = done.answer["recommended"]
-    typer.echo(f"recommended: {best}; wrote {done.path}")
+    typer.echo(f"recommended: {best}; wrote {done.path} and {done.path.parent}/report/index.html")
     if done.failed:
         raise typer.Exit(1)
 

@@ -726,26 +726,37 @@ def verify(
         scores[name] = rows.set_index(keys)[f"diff.{primary}"]
 
     def feasible(name: str) -> bool:
-        if name == BASE:
-            return True
-        e = out["portfolios"][name]
-        if e["cost_gbp"] > spec.budget_gbp:
-            return False
-        return all(e[c.objective]["mean"] <= c.rise_at_most for c in spec.constraints)
+        return name == BASE or out["portfolios"][name]["feasible"]
 
+    for entry in out["portfolios"].values():
+        why = []
+        if entry["cost_gbp"] > spec.budget_gbp:
+            why.append(f"it costs GBP {entry['cost_gbp']:,.0f} a year, over the budget")
+        for c in spec.constraints:
+            rise = entry.get(c.objective, {}).get("mean", math.nan)
+            if not rise <= c.rise_at_most:
+                why.append(f"{c.objective} rose by {rise:.3g} (mean), over {c.rise_at_most:g}")
+        entry["feasible"] = not why
+        entry["why_not"] = "; ".join(why)
     names = [n for n in scores if n == BASE or n in out["portfolios"]]
-    runs = [s for s in scores.values() if s is not None]
+    # Probability best and regret among the options one may choose: the base and the
+    # leaders within budget and constraints (others get none).
+    chosen = [n for n in names if n != BASE and feasible(n)]
+    runs = [scores[n] for n in chosen]
+    out.setdefault(BASE, {})
     if runs:
         frame = pd.concat(runs, axis=1, join="inner")
-        frame.columns = [n for n in names if n != BASE]
+        frame.columns = chosen
         frame.insert(0, BASE, 0.0)  # the base against itself
         values = frame.to_numpy(float)
         best = values.min(axis=1)
         winners = values.argmin(axis=1)
         for i, n in enumerate(frame.columns):
-            target = out["portfolios"].setdefault(n, {}) if n != BASE else out.setdefault(BASE, {})
+            target = out["portfolios"][n] if n != BASE else out[BASE]
             target["probability_best"] = float(np.mean(winners == i))
             target["expected_regret"] = float(np.mean(values[:, i] - best))
+    else:
+        out[BASE].update(probability_best=1.0, expected_regret=0.0)
     ok = [n for n in names if feasible(n)]
     mean_of = {n: 0.0 if n == BASE else out["portfolios"][n][primary]["mean"] for n in ok}
     out["recommended"] = min(ok, key=lambda n: (mean_of[n], n))
@@ -812,6 +823,9 @@ def run_decision(
         log(f"{failed} runs failed; they are left out (see {out / RUNS}/gNN/failures)")
     target = out / "decision.json"
     write_json(target, answer)
+    from sim.decision_report import write_decision_report
+
+    write_decision_report(out)
     return DecisionResult(target, answer, runs, failed)
 
 

@@ -160,7 +160,7 @@ def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):
 
 
 def test_smoke_decision_verifies_its_leaders_by_real_paired_runs(smoke_decision):
-    _, answer = smoke_decision
+    out, answer = smoke_decision
     spec = load_decision(SMOKE).spec
     checked = answer["verification"]
     ranked = sorted((p for p in answer["portfolios"] if p["rank"]), key=lambda p: p["rank"])
@@ -171,10 +171,14 @@ def test_smoke_decision_verifies_its_leaders_by_real_paired_runs(smoke_decision)
         harm = entry["harm"]
         assert harm["low"] <= harm["median"] <= harm["high"]
         assert isinstance(harm["agrees_with_emulator"], bool)
-    p_best = [e["probability_best"] for e in checked["portfolios"].values()]
+    p_best = [e.get("probability_best", 0.0) for e in checked["portfolios"].values()]
     assert sum(p_best) + checked[BASE]["probability_best"] == pytest.approx(1.0)
+    for entry in checked["portfolios"].values():  # only options one may choose are scored
+        assert ("probability_best" in entry) == entry["feasible"]
     best = answer["recommended"]
     assert best == checked["recommended"]
+    assert (out / "report" / "index.html").is_file() and (out / "report" / "frontier.png").is_file()
+    assert best in (out / "report" / "index.md").read_text()
     if best != BASE:  # the recommendation is within budget and custody does not rise
         assert checked["portfolios"][best]["cost_gbp"] <= spec.budget_gbp
         assert checked["portfolios"][best]["in_custody"]["mean"] <= 0.0
