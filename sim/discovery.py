@@ -61,13 +61,15 @@ def parameter_sample(
     return frame[list(names)].astype(float)
 
 
-def _box_words(lims: pd.DataFrame, start: pd.DataFrame) -> list[dict[str, float | str]]:
-    """The parameters a box restricts, with its bounds."""
+def _box_words(lims: pd.DataFrame, sample: pd.DataFrame) -> list[dict[str, float | str]]:
+    """The parameters a box restricts, with its bounds: those whose bounds leave out at
+    least a peel's share of the draws (a narrower cut is a step of the peeling, not a
+    condition a reader should weigh)."""
     out = []
     for col in lims.columns:
         lo, hi = float(lims.at[0, col]), float(lims.at[1, col])
-        lo0, hi0 = float(start.at[0, col]), float(start.at[1, col])
-        if lo > lo0 or hi < hi0:
+        x = sample[col].to_numpy(float)
+        if np.mean((x < lo) | (x > hi)) >= PEEL_ALPHA:
             out.append({"parameter": str(col), "low": lo, "high": hi})
     return out
 
@@ -104,7 +106,7 @@ def discover(sample: pd.DataFrame, beaten: np.ndarray) -> dict[str, object]:
             dense = simple.loc[simple["density"] >= DENSITY]
             pick = dense["coverage"].idxmax() if not dense.empty else simple["density"].idxmax()
             box.select(int(simple.at[pick, "id"]))
-            restricted = _box_words(box.box_lim, box.box_lims[0])
+            restricted = _box_words(box.box_lim, sample)
             if not restricted:
                 break
             boxes.append(

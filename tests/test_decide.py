@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_rejected_as_expected
 
 from sim import emulator
 from sim.decision import (
@@ -21,7 +22,6 @@ from sim.decision import (
     read_summary,
     run_decision,
 )
-from tests.conftest import assert_rejected_as_expected
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "decisions" / "smoke.toml"
