@@ -877,13 +877,15 @@ def uncertainty(
     value = {
         "draws": len(sample),
         "options": options,
-        primary: discovery.evppi(sample, -values),
+        primary: discovery.evppi(sample, -values, discovery.parameter_groups(names)),
     }
     if "net_social_cost" in fitted and primary != "net_social_cost":
         money = discovery.values_at(
             lambda n, at: predict("net_social_cost", n, at), options, sample
         )
-        value["net_social_cost"] = discovery.evppi(sample, -money)
+        value["net_social_cost"] = discovery.evppi(
+            sample, -money, discovery.parameter_groups(names)
+        )
     return {"scenario_discovery": found, "evppi": value}
 
 

@@ -121,18 +121,36 @@ def discover(sample: pd.DataFrame, beaten: np.ndarray) -> dict[str, object]:
     return result
 
 
-def evppi(sample: pd.DataFrame, benefit: np.ndarray) -> dict[str, float]:
-    """EVPPI of each parameter (column of ``sample``) for options with net ``benefit``
-    (options x draws, higher is better), and ``"all"``: the EVPI."""
+def parameter_groups(names: Sequence[str]) -> dict[str, list[str]]:
+    """The parameters by what one study could measure: each programme's effects
+    (``interventions.NAME.*``: an evaluation of it), and each part of the behavioural
+    model (``behaviour``, ``justice``, ...); groups of one parameter are left out (their
+    EVPPI is the parameter's own)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        parts = name.split(".")
+        key = f"programme {parts[1]}" if parts[0] == "interventions" else parts[0]
+        groups.setdefault(key, []).append(name)
+    return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def evppi(
+    sample: pd.DataFrame, benefit: np.ndarray, groups: dict[str, list[str]] | None = None
+) -> dict[str, float]:
+    """EVPPI of each parameter (column of ``sample``) and of each group of them (an
+    additive spline regression on the group's parameters) for options with net
+    ``benefit`` (options x draws, higher is better), and ``"all"``: the EVPI."""
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import SplineTransformer
 
     best_now = float(benefit.mean(axis=1).max())
     out = {"all": float(benefit.max(axis=0).mean() - best_now)}
-    for col in sample.columns:
-        theta = sample[[col]].to_numpy(float)
-        if np.unique(theta).size < SPLINE_KNOTS:
+    subsets = {str(c): [c] for c in sample.columns}
+    subsets.update({f"group: {k}": v for k, v in (groups or {}).items()})
+    for key, cols in subsets.items():
+        theta = sample[cols].to_numpy(float)
+        if min(np.unique(theta[:, j]).size for j in range(theta.shape[1])) < SPLINE_KNOTS:
             continue
         fitted = np.empty_like(benefit)
         for i, nb in enumerate(benefit):
@@ -146,7 +164,7 @@ def evppi(sample: pd.DataFrame, benefit: np.ndarray) -> dict[str, float]:
         # spread are rounding.
         value = float(fitted.max(axis=0).mean() - best_now)
         tiny = 1e-9 * float(np.abs(benefit).max() or 1.0)
-        out[str(col)] = min(out["all"], value) if value > tiny else 0.0
+        out[key] = min(out["all"], value) if value > tiny else 0.0
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 

@@ -282,11 +282,32 @@ def test_evppi_recovers_the_value_of_a_known_parameter():
     # Option A's net benefit is the parameter; B's is 0. Knowing it, choose A when it is
     # positive: E[max(theta, 0)] - max(E[theta], 0) = 0.25.
     benefit = np.vstack([sample["matters"].to_numpy(), np.zeros(len(sample))])
-    value = evppi(sample, benefit)
+    value = evppi(sample, benefit, {"both": ["matters", "noise"]})
     assert value["all"] == pytest.approx(0.25, abs=0.02)
+    assert value["group: both"] == pytest.approx(0.25, abs=0.02)
     assert value["matters"] == pytest.approx(0.25, abs=0.02)
     assert value["noise"] < 0.02
-    assert list(value)[:2] in (["all", "matters"], ["matters", "all"])
+    assert set(list(value)[:3]) == {"all", "matters", "group: both"}
+
+
+def test_parameters_group_by_what_one_study_could_measure():
+    from sim.discovery import parameter_groups
+
+    names = [
+        "behaviour.coef_peer",
+        "behaviour.coef_label",
+        "justice.detection_scale",
+        "interventions.kickz.effect",
+        "interventions.schools_officers.referral_effect",
+        "interventions.schools_officers.truancy_reduction",
+    ]
+    assert parameter_groups(names) == {
+        "behaviour": ["behaviour.coef_peer", "behaviour.coef_label"],
+        "programme schools_officers": [
+            "interventions.schools_officers.referral_effect",
+            "interventions.schools_officers.truancy_reduction",
+        ],
+    }
 
 
 def test_prim_finds_a_planted_box():
