@@ -26,7 +26,10 @@ spend, the objectives and the constraints. :func:`load_decision` reads and check
    each objective's median and 90% interval, the probability each is best and its
    expected regret, and whether the emulator's expectation agrees with the runs. The
    recommendation is the best verified portfolio within budget and constraints (or the
-   base, if none beats it); ``DIR/decision.json`` holds it all.
+   base, if none beats it);
+6. asks the emulators, over fresh parameter draws, when the recommendation loses (PRIM
+   boxes) and what is worth finding out (EVPPI) (sim/discovery.py), and writes
+   ``DIR/decision.json`` and the report (sim/decision_report.py).
 
 A portfolio's cost is its measured programme spend (the interventions' own costs, from
 the runs) less the base's, averaged over its runs: it is what the budget bounds.
