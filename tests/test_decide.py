@@ -356,3 +356,44 @@ def test_equity_variant_keeps_disproportionality_from_rising(smoke_decision):
         assert score[equity["recommended_weighted"]] == min(score.values())
     assert load_decision(SMOKE).spec.equity_weight == 0.0
     assert load_decision(CROYDON).spec.equity_weight > 0
+
+
+def test_a_decision_with_a_choice_lever_runs_end_to_end(tmp_path: Path):
+    """A choice lever (the gangs team's mode, as in decisions/croydon.toml) through the
+    design, the emulators (one 0/1 input per choice), verification and discovery."""
+    path = tmp_path / "choice.toml"
+    path.write_text(
+        f"""name = "choice"
+base = "{ROOT}/tests/experiment_scenarios/tiny.toml"
+budget_gbp = 300_000
+portfolios = 6
+groups = 2
+draws = 1
+verify = 1
+verify_draws = 2
+scenario_draws = 300
+seed = 3
+objectives = ["harm", "net_social_cost", "rri_arrest"]
+
+[[levers]]
+key = "interventions.gangs_team.mode"
+choices = ["none", "separate", "integrated"]
+
+[[levers]]
+key = "interventions.gangs_team.annual_budget_gbp"
+range = [0.0, 300000.0]
+"""
+    )
+    done = run_decision(path, tmp_path / "out", workers=1, progress=False)
+    answer = done.answer
+    assert done.failed == 0
+    modes = {
+        p["levers"]["interventions.gangs_team.mode"]
+        for p in answer["portfolios"][1:]
+        if p["levers"]
+    }
+    assert modes == {"none", "separate", "integrated"}
+    assert "net_social_cost" in answer["evppi"]
+    assert answer["equity_variant"]["ranking"]
+    best = next(p for p in answer["portfolios"] if p["name"] == answer["recommended"])
+    assert best["cost_gbp"] <= 300_000
