@@ -388,9 +388,7 @@ range = [0.0, 300000.0]
     answer = done.answer
     assert done.failed == 0
     modes = {
-        p["levers"]["interventions.gangs_team.mode"]
-        for p in answer["portfolios"][1:]
-        if p["levers"]
+        p["levers"]["interventions.gangs_team.mode"] for p in answer["portfolios"] if p["levers"]
     }
     assert modes == {"none", "separate", "integrated"}
     assert "net_social_cost" in answer["evppi"]
