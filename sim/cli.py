@@ -354,6 +354,37 @@ def compare(
 
 @app.command()
 @_guarded
+def decide(
+    decision_file: Annotated[Path, typer.Argument(help="decision TOML file (decisions/)")],
+    out: Annotated[Path, typer.Option(help="results folder (rerun to resume)")],
+    workers: Annotated[
+        int | None, typer.Option(help="local worker processes (default: one per core)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    allow_more_workers: AllowMoreWorkers = False,
+) -> None:
+    """Find the best mix of programmes within a budget: a design of portfolios over
+    parameter draws, run on dask (resumable), an emulator fitted on them, and the
+    portfolios ranked; writes OUT/decision.json."""
+    from sim.decision import run_decision
+
+    _check_workers(workers, allow_more_workers)
+    try:
+        done = run_decision(decision_file, out, workers, scheduler, progress, log=_warn)
+    except KeyboardInterrupt:
+        typer.echo("yjsim: interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    best = done.answer["recommended"]
+    typer.echo(f"recommended: {best}; wrote {done.path} and {done.path.parent}/report/index.html")
+    if done.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guarded
 def calibrate(
     config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,

@@ -1,0 +1,263 @@
+"""The answer a strategist reads: ``DIR/report/index.html`` and ``index.md`` of a decision.
+
+Written from ``DIR/decision.json`` (sim/decision.py) alone: the recommendation in plain
+language first, then the frontier of cost against harm averted (PNG), the leading
+portfolios as the verification runs found them, when the recommendation loses (PRIM
+boxes in words), what is worth finding out next (EVPPI), and the emulator's accuracy.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from sim.results import write_text
+
+REPORT = "report"
+
+
+def _gbp(x: float) -> str:
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    if x >= 1e6:
+        return f"{sign}GBP {x / 1e6:.2f}m"
+    if x >= 1e3:
+        return f"{sign}GBP {x / 1e3:.0f}k"
+    return f"{sign}GBP {x:.0f}"
+
+
+def _num(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def _levers(p: dict[str, Any]) -> str:
+    if not p.get("levers"):
+        return "no change (today's policies)"
+    return ", ".join(f"{k.removeprefix('interventions.')} = {v}" for k, v in p["levers"].items())
+
+
+class _Writer:
+    """The same content as HTML and Markdown."""
+
+    def __init__(self, title: str) -> None:
+        self.html = [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            "<style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;"
+            "padding:0 1em;line-height:1.45}table{border-collapse:collapse}th,td{border:1px "
+            "solid #ccc;padding:0.3em 0.6em;text-align:left}th{background:#f2f2f2}"
+            "img{max-width:100%}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+        ]
+        self.md = [f"# {title}", ""]
+
+    def heading(self, text: str) -> None:
+        self.html.append(f"<h2>{html.escape(text)}</h2>")
+        self.md += [f"## {text}", ""]
+
+    def para(self, text: str) -> None:
+        self.html.append(f"<p>{html.escape(text)}</p>")
+        self.md += [text, ""]
+
+    def bullets(self, items: list[str]) -> None:
+        self.html.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+        self.md += [f"- {i}" for i in items] + [""]
+
+    def image(self, name: str, alt: str) -> None:
+        self.html.append(f'<img src="{html.escape(name)}" alt="{html.escape(alt)}">')
+        self.md += [f"![{alt}]({name})", ""]
+
+    def table(self, header: list[str], rows: list[list[str]]) -> None:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+        )
+        self.html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        self.md += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        self.md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+        self.md.append("")
+
+
+def _frontier_png(answer: dict[str, Any], path: Path) -> None:
+    primary = answer["ranked_by"]
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    pts = answer["portfolios"]
+    ax.scatter(
+        [p["cost_gbp"] / 1e3 for p in pts],
+        [-p["expected"][primary] for p in pts],
+        color="#999",
+        s=18,
+        label="portfolios (emulator's expectation)",
+    )
+    front = answer["frontier"]
+    ax.plot(
+        [f["cost_gbp"] / 1e3 for f in front],
+        [f[f"{primary}_averted"] for f in front],
+        color="#1f5fa8",
+        marker="o",
+        label="frontier",
+    )
+    best = next((p for p in pts if p["name"] == answer["recommended"]), None)
+    if best is not None:
+        ax.scatter(
+            [best["cost_gbp"] / 1e3],
+            [-best["expected"][primary]],
+            color="#c0392b",
+            s=80,
+            zorder=3,
+            label=f"recommended ({best['name']})",
+        )
+    ax.axvline(answer["budget_gbp"] / 1e3, color="#c0392b", ls="--", lw=1, label="budget")
+    ax.axhline(0, color="#444", lw=0.6)
+    ax.set_xlabel("cost above today's programme spend (GBP thousand a year)")
+    ax.set_ylabel(f"{primary} averted a year")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def write_decision_report(out: str | Path) -> Path:
+    """Write ``out/report/index.html``, ``index.md`` and ``frontier.png``; return the HTML."""
+    out = Path(out)
+    answer = json.loads((out / "decision.json").read_text())
+    folder = out / REPORT
+    folder.mkdir(exist_ok=True)
+    primary = answer["ranked_by"]
+    label = answer["objectives"][primary]
+    by_name = {p["name"]: p for p in answer["portfolios"]}
+    doc = _Writer(f"Decision: {answer['name']}")
+    doc.heading("The recommendation")
+    best = answer["recommended"]
+    checked = answer.get("verification") or {}
+    if best is None:
+        doc.para("No portfolio of the design is within the budget and the constraints.")
+    elif best == "base":
+        doc.para(
+            f"Keep today's policies: no portfolio of the design within "
+            f"{_gbp(answer['budget_gbp'])} a year more did better on {label} in the "
+            "verification runs."
+        )
+    else:
+        p = by_name[best]
+        v = checked.get("portfolios", {}).get(best, {})
+        spend = (
+            f"costs {_gbp(p['cost_gbp'])} a year more than"
+            if p["cost_gbp"] >= 0
+            else f"saves {_gbp(-p['cost_gbp'])} a year against"
+        )
+        line = (
+            f"Recommended: {best}: {_levers(p)}. It {spend} today's programmes (the budget "
+            f"is {_gbp(answer['budget_gbp'])} a year more)."
+        )
+        if primary in v:
+            e = v[primary]
+            line += (
+                f" In {v['runs']} verification runs its {label} changed by {_num(e['median'])}"
+                f" (median; 90% of runs between {_num(e['low'])} and {_num(e['high'])})"
+            )
+            if "probability_best" in v:
+                line += (
+                    f", and it was the best of the options within budget and constraints "
+                    f"(today's policies among them) in {v['probability_best']:.0%} of them"
+                )
+            line += "."
+        doc.para(line)
+        passed = [
+            f"{n} was set aside: {v['why_not']}."
+            for n, v in checked.get("portfolios", {}).items()
+            if not v.get("feasible", True)
+        ]
+        if passed:
+            doc.para(" ".join(passed))
+    found = answer.get("scenario_discovery")
+    if found:
+        words = [
+            f"Over {found['draws']:,} draws of the uncertain parameters the emulator says "
+            f"the recommendation is beaten in {found['share_beaten']:.0%} of them"
+        ]
+        if found["beaten_by"]:
+            top = max(found["beaten_by"], key=found["beaten_by"].get)
+            words.append(f"most often by {top} ({found['beaten_by'][top]:.0%})")
+        doc.para(", ".join(words) + ".")
+    value = (answer.get("evppi") or {}).get(primary)
+    if value:
+        ranked = [(k, v) for k, v in value.items() if k != "all" and v > 0]
+        if ranked:
+            k, v = ranked[0]
+            doc.para(
+                f"Worth finding out first: {k} (perfect knowledge of it is worth {_num(v)} "
+                f"{label} averted a year in expectation, of {_num(value['all'])} for "
+                "knowing everything)."
+            )
+    _frontier_png(answer, folder / "frontier.png")
+    doc.heading("Cost against harm averted")
+    doc.image("frontier.png", "the frontier of cost against harm averted")
+    if checked.get("portfolios"):
+        doc.heading("The leading portfolios, verified by real paired runs")
+        header = ["portfolio", "levers", "cost a year"]
+        objectives = list(answer["objectives"])
+        header += [f"{o}: median [5%, 95%]" for o in objectives]
+        header += ["within budget and constraints", "P(best)", "expected regret"]
+        header += ["emulator agrees"]
+        rows = []
+        for name, v in checked["portfolios"].items():
+            row = [name, _levers(by_name[name]), _gbp(v["cost_gbp"])]
+            for o in objectives:
+                e = v.get(o)
+                row.append(
+                    f"{_num(e['median'])} [{_num(e['low'])}, {_num(e['high'])}]" if e else "n/a"
+                )
+            agree = [o for o in objectives if v.get(o, {}).get("agrees_with_emulator") is False]
+            row += [
+                "yes" if v.get("feasible", True) else f"no: {v['why_not']}",
+                f"{v['probability_best']:.0%}" if "probability_best" in v else "n/a",
+                _num(v.get("expected_regret")),
+                "yes" if not agree else "not on " + ", ".join(agree),
+            ]
+            rows.append(row)
+        doc.table(header, rows)
+    if found:
+        doc.heading("When would it lose?")
+        if not found["boxes"]:
+            doc.para("PRIM found no simple box of parameter values where it loses.")
+        items = []
+        for box in found["boxes"]:
+            where = " and ".join(
+                f"{r['parameter']} from {_num(r['low'])} to {_num(r['high'])}"
+                for r in box["restricts"]
+            )
+            items.append(
+                f"When {where}: it loses in {box['density']:.0%} of the draws there "
+                f"(density), which hold {box['coverage']:.0%} of all the draws where it "
+                f"loses (coverage)."
+            )
+        if items:
+            doc.bullets(items)
+    if value:
+        doc.heading("What to find out next")
+        doc.table(
+            ["parameter", f"EVPPI ({label} a year)"],
+            [[k, _num(v)] for k, v in list(value.items())[:10]],
+        )
+    doc.heading("How good is the emulator?")
+    acc = answer["emulator"]["accuracy"]
+    doc.table(
+        ["objective", "R^2 on held-back portfolios", "RMSE", "SD of the differences", "runs"],
+        [
+            [o, _num(a["r2"]), _num(a["rmse"]), _num(a["sd"]), str(a["n_held_back"])]
+            for o, a in acc.items()
+        ],
+    )
+    write_text(folder / "index.md", "\n".join(doc.md) + "\n")
+    target = folder / "index.html"
+    write_text(target, "\n".join([*doc.html, "</body></html>"]) + "\n")
+    return target
