@@ -86,6 +86,14 @@ def _check_workers(workers: int | None, allow_more: bool) -> None:
         )
 
 
+# Options shared by the commands that run batches on dask (experiment, compare, decide).
+LocalWorkers = Annotated[
+    int | None, typer.Option(help="local worker processes (default: one per core)")
+]
+Scheduler = Annotated[
+    str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
+]
+Progress = Annotated[bool, typer.Option(help="show a progress bar")]
 AllowMoreWorkers = Annotated[
     bool,
     typer.Option(
@@ -165,7 +173,7 @@ def run(
     out: Annotated[
         Path | None, typer.Option(help="folder for summary.json, timeseries.parquet")
     ] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    progress: Progress = True,
 ) -> None:
     """Run a scenario, print its summary, and write the outputs to --out."""
     sc = _load(scenario, draw=draw, years=years, seed=seed)
@@ -263,13 +271,9 @@ def params(
 def experiment(
     experiment_file: Annotated[Path, typer.Argument(help="experiment TOML file")],
     out: Annotated[Path, typer.Option(help="results folder (rerun to resume)")],
-    workers: Annotated[
-        int | None, typer.Option(help="local worker processes (default: one per core)")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    workers: LocalWorkers = None,
+    scheduler: Scheduler = None,
+    progress: Progress = True,
     allow_more_workers: AllowMoreWorkers = False,
     snapshots: Annotated[
         Path | None,
@@ -323,14 +327,12 @@ def compare(
     years: Annotated[
         int | None, typer.Option(help="measured years for both (default: theirs)")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="local worker processes (default: one per core)")
-    ] = None,
+    workers: LocalWorkers = None,
     out: Annotated[
         Path | None,
         typer.Option(help="keep the results here (then `yjsim report OUT`; a rerun resumes)"),
     ] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    progress: Progress = True,
     allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
     """Compare scenario B with A on paired runs and say what B would change, how sure we
@@ -357,13 +359,9 @@ def compare(
 def decide(
     decision_file: Annotated[Path, typer.Argument(help="decision TOML file (decisions/)")],
     out: Annotated[Path, typer.Option(help="results folder (rerun to resume)")],
-    workers: Annotated[
-        int | None, typer.Option(help="local worker processes (default: one per core)")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="address of a running dask scheduler, e.g. tcp://host:8786")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    workers: LocalWorkers = None,
+    scheduler: Scheduler = None,
+    progress: Progress = True,
     allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
     """Find the best mix of programmes within a budget: a design of portfolios over
