@@ -359,10 +359,11 @@ def recommendation(d: OpenDecision) -> list[str]:
 
 @dataclass(frozen=True)
 class PortfolioText:
-    """What one portfolio buys, in words: a heading and lines."""
+    """What one portfolio buys, in words."""
 
     name: str
-    heading: str
+    heading: str  # the name, and "(recommended)" for the recommendation
+    levers: str  # its lever values in words
     recommended: bool
     lines: list[str]
 
@@ -444,9 +445,8 @@ def portfolio_text(d: OpenDecision, name: str) -> PortfolioText:
                 f"in {label})"
             )
         lines.append(words + ".")
-    mark = " (recommended)" if is_best else ""
-    heading = f"{name}{mark}: {levers_text({'levers': p.levers})}"
-    return PortfolioText(name, heading, is_best, lines)
+    heading = f"{name} (recommended)" if is_best else name
+    return PortfolioText(name, heading, levers_text({"levers": p.levers}), is_best, lines)
 
 
 def _odds(p_best: float, regret: float | None, label: str, runs: int | None) -> str:
