@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,8 @@ import ipyvuetify as v
 import ipywidgets
 import pytest
 import solara
-from conftest import free_port
+from conftest import free_port, wait_for_server
+from test_viz_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL, REQUIRE_BROWSER, browser_required
 
 import sim.viz
 from sim.decision import run_decision
@@ -418,3 +420,57 @@ def test_page_says_in_one_line_why_a_folder_does_not_open(monkeypatch, tmp_path,
     field.fire_event("keyup.enter", None)
     assert not _errors(rc)
     assert rc.find(v.Slider).widget
+
+
+def test_served_decision_page_walks_the_frontier_in_headless_chromium(tmp_path, smoke, answer):
+    """``yjsim viz --decision`` served for real: /decision opens the folder and its slider
+    moves along the frontier (tests/test_viz_browser.py: how Chromium is found)."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        why = f"{CHROMIUM} is missing (Debian: apt-get install -y chromium)"
+        if browser_required(dict(os.environ)):
+            pytest.fail(f"{why}; a browser is required here (CI or {REQUIRE_BROWSER}=1)")
+        pytest.skip(f"{why}; the served decision page is not checked in a browser here")
+    port = free_port()
+    log = tmp_path / "server.log"
+    code = f"from sim.viz import serve; serve(None, port={port}, decision={str(smoke)!r})"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    stops = frontier_stops(load_decision_folder(smoke))
+    best = answer["recommended"]
+    outside: list[str] = []
+    try:
+        wait_for_server(f"http://127.0.0.1:{port}/", server, log, timeout=60)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
+            page.goto(f"http://127.0.0.1:{port}/decision")
+            page.locator("img.yjsim-decision-frontier").wait_for(timeout=60_000)
+            page.get_by_text(f"Recommended: {best}: ").wait_for()
+            title = page.locator(".yjsim-decision-portfolio .v-card__title")
+            assert title.inner_text() == f"{best} (recommended)"
+            before = page.locator("img.yjsim-decision-frontier").get_attribute("src")
+            page.locator(".v-slider").first.click()  # focus the slider, then go to its end
+            page.keyboard.press("End")
+            page.get_by_text(f"cheapest first: {stops[-1]} ({len(stops)} of").wait_for()
+            assert title.inner_text() == stops[-1]
+            after = page.locator("img.yjsim-decision-frontier").get_attribute("src")
+            assert after != before
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        finally:
+            try:
+                os.killpg(server.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert outside == [], f"the page asked for something off this machine: {outside}"
