@@ -206,6 +206,25 @@ def test_a_decision_without_discovery_or_verification_still_opens(tmp_path, answ
         assert "Not verified by real paired runs" in " ".join(portfolio_text(d, name).lines)
 
 
+def test_keeping_todays_policies_or_nothing_within_budget_is_said_plainly(tmp_path, answer):
+    answer["recommended"] = BASE
+    d = load_decision_folder(_folder(tmp_path, answer))
+    assert recommendation(d)[0].startswith("Keep today's policies: ")
+    assert BASE in frontier_stops(d) and frontier_stops(d)[first_stop(d)] == BASE
+    assert portfolio_text(d, BASE).heading == f"{BASE} (recommended)"
+    answer["recommended"] = None
+    (tmp_path / "decision").rename(tmp_path / "before")
+    d = load_decision_folder(_folder(tmp_path, answer))
+    assert recommendation(d)[0] == (
+        "No portfolio of the design is within the budget and the constraints."
+    )
+    assert first_stop(d) == 0
+    for name in frontier_stops(d):
+        text = portfolio_text(d, name)
+        assert not text.recommended and "recommend" not in " ".join(text.lines)
+    assert frontier_png(d, None).startswith(b"\x89PNG")
+
+
 def test_the_frontier_figure_rings_the_selected_portfolio(smoke):
     d = load_decision_folder(smoke)
     stops = frontier_stops(d)
