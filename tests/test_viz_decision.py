@@ -305,6 +305,7 @@ def test_a_folder_that_is_not_a_finished_decision_is_refused_in_one_line(tmp_pat
         empty: "no decision.json in it",
         _folder(tmp_path, '{"name": "smoke", '): "not valid JSON (line 1, column",
         "  ": "(no folder named)",
+        "~no-such-user-here/decision": "no such folder",
     }
     for folder, what in cases.items():
         decision, message = open_decision(folder)

@@ -276,7 +276,10 @@ def load_decision_folder(folder: str | Path) -> OpenDecision:
     """
     if not str(folder).strip():
         raise DecisionFolderError("(no folder named)", "", EXPECTED)
-    folder = Path(folder).expanduser()
+    try:
+        folder = Path(folder).expanduser()
+    except RuntimeError:  # ~someone who has no home here: the name as written
+        folder = Path(folder)
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "no such folder"
         raise DecisionFolderError(folder, "", f"{what}; {EXPECTED}")
