@@ -497,14 +497,20 @@ def viz(
         typer.Option(help="address to bind (127.0.0.1: this machine only; others get a warning)"),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8765,
+    decision: Annotated[
+        Path | None,
+        typer.Option(
+            help="a finished decision folder (yjsim decide ... --out DIR) to open at /decision"
+        ),
+    ] = None,
 ) -> None:
-    """Serve the browser view (Mesa SolaraViz) at http://HOST:PORT."""
+    """Serve the browser view (Mesa SolaraViz) at http://HOST:PORT (a decision at /decision)."""
     from sim.viz import serve
 
     if not 0 < port < 65536:
         _fail(f"--port: expected 1-65535, got {port}")
     try:
-        serve(scenario, host, port)
+        serve(scenario, host, port, decision=decision)
     except InputError as e:
         _fail(str(e))
     except RuntimeError as e:  # the viz extra is not installed

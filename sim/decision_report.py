@@ -21,7 +21,7 @@ from sim.results import write_text
 REPORT = "report"
 
 
-def _gbp(x: float) -> str:
+def gbp(x: float) -> str:
     sign = "-" if x < 0 else ""
     x = abs(x)
     if x >= 1e6:
@@ -31,13 +31,13 @@ def _gbp(x: float) -> str:
     return f"{sign}GBP {x:.0f}"
 
 
-def _num(x: float | None) -> str:
+def number(x: float | None) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
 
 
-def _levers(p: dict[str, Any]) -> str:
+def levers_text(p: dict[str, Any]) -> str:
     if not p.get("levers"):
         return "no change (today's policies)"
     return ", ".join(f"{k.removeprefix('interventions.')} = {v}" for k, v in p["levers"].items())
@@ -125,6 +125,93 @@ def _frontier_png(answer: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def recommendation_paragraphs(answer: dict[str, Any]) -> list[str]:
+    """The recommendation in plain language (``answer``: ``decision.json``'s content): what
+    to do and what it buys, what was set aside, when it loses and what to find out first.
+
+    The paragraphs that open the report, and the browser's decision page (sim/viz).
+    """
+    out: list[str] = []
+    primary = answer["ranked_by"]
+    label = answer["objectives"][primary]
+    by_name = {p["name"]: p for p in answer["portfolios"]}
+    best = answer["recommended"]
+    checked = answer.get("verification") or {}
+    if best is None:
+        out.append("No portfolio of the design is within the budget and the constraints.")
+    elif best == "base":
+        out.append(
+            f"Keep today's policies: no portfolio of the design within "
+            f"{gbp(answer['budget_gbp'])} a year more did better on {label} in the "
+            "verification runs."
+        )
+    else:
+        p = by_name[best]
+        v = checked.get("portfolios", {}).get(best, {})
+        spend = (
+            f"costs {gbp(p['cost_gbp'])} a year more than"
+            if p["cost_gbp"] >= 0
+            else f"saves {gbp(-p['cost_gbp'])} a year against"
+        )
+        line = (
+            f"Recommended: {best}: {levers_text(p)}. It {spend} today's programmes (the budget "
+            f"is {gbp(answer['budget_gbp'])} a year more)."
+        )
+        if primary in v:
+            e = v[primary]
+            line += (
+                f" In {v['runs']} verification runs its {label} changed by {number(e['median'])}"
+                f" (median; 90% of runs between {number(e['low'])} and {number(e['high'])})"
+            )
+            if "probability_best" in v:
+                line += (
+                    f", and it was the best of the options within budget and constraints "
+                    f"(today's policies among them) in {v['probability_best']:.0%} of them"
+                )
+            line += "."
+        out.append(line)
+        passed = [
+            f"{n} was set aside: {v['why_not']}."
+            for n, v in checked.get("portfolios", {}).items()
+            if not v.get("feasible", True)
+        ]
+        if passed:
+            out.append(" ".join(passed))
+    found = answer.get("scenario_discovery")
+    if found:
+        words = [
+            f"Over {found['draws']:,} draws of the uncertain parameters the emulator says "
+            f"the recommendation is beaten in {found['share_beaten']:.0%} of them"
+        ]
+        if found["beaten_by"]:
+            top = max(found["beaten_by"], key=found["beaten_by"].get)
+            words.append(f"most often by {top} ({found['beaten_by'][top]:.0%})")
+        out.append(", ".join(words) + ".")
+    value = (answer.get("evppi") or {}).get(primary)
+    if value:
+        ranked = [(k, v) for k, v in value.items() if k != "all" and v > 0]
+        if ranked:
+            k, v = ranked[0]
+            out.append(
+                f"Worth finding out first: {k} (perfect knowledge of it is worth {number(v)} "
+                f"{label} averted a year in expectation, of {number(value['all'])} for "
+                "knowing everything)."
+            )
+    return out
+
+
+def box_text(box: dict[str, Any]) -> str:
+    """One PRIM box of ``scenario_discovery`` in words: where the recommendation loses."""
+    where = " and ".join(
+        f"{r['parameter']} from {number(r['low'])} to {number(r['high'])}" for r in box["restricts"]
+    )
+    return (
+        f"When {where}: it loses in {box['density']:.0%} of the draws there "
+        f"(density), which hold {box['coverage']:.0%} of all the draws where it "
+        f"loses (coverage)."
+    )
+
+
 def write_decision_report(out: str | Path) -> Path:
     """Write ``out/report/index.html``, ``index.md`` and ``frontier.png``; return the HTML."""
     out = Path(out)
@@ -136,68 +223,11 @@ def write_decision_report(out: str | Path) -> Path:
     by_name = {p["name"]: p for p in answer["portfolios"]}
     doc = _Writer(f"Decision: {answer['name']}")
     doc.heading("The recommendation")
-    best = answer["recommended"]
-    checked = answer.get("verification") or {}
-    if best is None:
-        doc.para("No portfolio of the design is within the budget and the constraints.")
-    elif best == "base":
-        doc.para(
-            f"Keep today's policies: no portfolio of the design within "
-            f"{_gbp(answer['budget_gbp'])} a year more did better on {label} in the "
-            "verification runs."
-        )
-    else:
-        p = by_name[best]
-        v = checked.get("portfolios", {}).get(best, {})
-        spend = (
-            f"costs {_gbp(p['cost_gbp'])} a year more than"
-            if p["cost_gbp"] >= 0
-            else f"saves {_gbp(-p['cost_gbp'])} a year against"
-        )
-        line = (
-            f"Recommended: {best}: {_levers(p)}. It {spend} today's programmes (the budget "
-            f"is {_gbp(answer['budget_gbp'])} a year more)."
-        )
-        if primary in v:
-            e = v[primary]
-            line += (
-                f" In {v['runs']} verification runs its {label} changed by {_num(e['median'])}"
-                f" (median; 90% of runs between {_num(e['low'])} and {_num(e['high'])})"
-            )
-            if "probability_best" in v:
-                line += (
-                    f", and it was the best of the options within budget and constraints "
-                    f"(today's policies among them) in {v['probability_best']:.0%} of them"
-                )
-            line += "."
+    for line in recommendation_paragraphs(answer):
         doc.para(line)
-        passed = [
-            f"{n} was set aside: {v['why_not']}."
-            for n, v in checked.get("portfolios", {}).items()
-            if not v.get("feasible", True)
-        ]
-        if passed:
-            doc.para(" ".join(passed))
+    checked = answer.get("verification") or {}
     found = answer.get("scenario_discovery")
-    if found:
-        words = [
-            f"Over {found['draws']:,} draws of the uncertain parameters the emulator says "
-            f"the recommendation is beaten in {found['share_beaten']:.0%} of them"
-        ]
-        if found["beaten_by"]:
-            top = max(found["beaten_by"], key=found["beaten_by"].get)
-            words.append(f"most often by {top} ({found['beaten_by'][top]:.0%})")
-        doc.para(", ".join(words) + ".")
     value = (answer.get("evppi") or {}).get(primary)
-    if value:
-        ranked = [(k, v) for k, v in value.items() if k != "all" and v > 0]
-        if ranked:
-            k, v = ranked[0]
-            doc.para(
-                f"Worth finding out first: {k} (perfect knowledge of it is worth {_num(v)} "
-                f"{label} averted a year in expectation, of {_num(value['all'])} for "
-                "knowing everything)."
-            )
     _frontier_png(answer, folder / "frontier.png")
     doc.heading("Cost against harm averted")
     doc.image("frontier.png", "the frontier of cost against harm averted")
@@ -210,17 +240,19 @@ def write_decision_report(out: str | Path) -> Path:
         header += ["emulator agrees"]
         rows = []
         for name, v in checked["portfolios"].items():
-            row = [name, _levers(by_name[name]), _gbp(v["cost_gbp"])]
+            row = [name, levers_text(by_name[name]), gbp(v["cost_gbp"])]
             for o in objectives:
                 e = v.get(o)
                 row.append(
-                    f"{_num(e['median'])} [{_num(e['low'])}, {_num(e['high'])}]" if e else "n/a"
+                    f"{number(e['median'])} [{number(e['low'])}, {number(e['high'])}]"
+                    if e
+                    else "n/a"
                 )
             agree = [o for o in objectives if v.get(o, {}).get("agrees_with_emulator") is False]
             row += [
                 "yes" if v.get("feasible", True) else f"no: {v['why_not']}",
                 f"{v['probability_best']:.0%}" if "probability_best" in v else "n/a",
-                _num(v.get("expected_regret")),
+                number(v.get("expected_regret")),
                 "yes" if not agree else "not on " + ", ".join(agree),
             ]
             rows.append(row)
@@ -229,31 +261,21 @@ def write_decision_report(out: str | Path) -> Path:
         doc.heading("When would it lose?")
         if not found["boxes"]:
             doc.para("PRIM found no simple box of parameter values where it loses.")
-        items = []
-        for box in found["boxes"]:
-            where = " and ".join(
-                f"{r['parameter']} from {_num(r['low'])} to {_num(r['high'])}"
-                for r in box["restricts"]
-            )
-            items.append(
-                f"When {where}: it loses in {box['density']:.0%} of the draws there "
-                f"(density), which hold {box['coverage']:.0%} of all the draws where it "
-                f"loses (coverage)."
-            )
+        items = [box_text(box) for box in found["boxes"]]
         if items:
             doc.bullets(items)
     if value:
         doc.heading("What to find out next")
         doc.table(
             ["parameter", f"EVPPI ({label} a year)"],
-            [[k, _num(v)] for k, v in list(value.items())[:10]],
+            [[k, number(v)] for k, v in list(value.items())[:10]],
         )
     doc.heading("How good is the emulator?")
     acc = answer["emulator"]["accuracy"]
     doc.table(
         ["objective", "R^2 on held-back portfolios", "RMSE", "SD of the differences", "runs"],
         [
-            [o, _num(a["r2"]), _num(a["rmse"]), _num(a["sd"]), str(a["n_held_back"])]
+            [o, number(a["r2"]), number(a["rmse"]), number(a["sd"]), str(a["n_held_back"])]
             for o, a in acc.items()
         ],
     )

@@ -320,7 +320,7 @@ def test_server_command_binds_loopback_and_passes_the_scenario():
     cmd, env = server_command(CROYDON, port=9999)
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--port") + 1] == "9999"
-    assert "sim.viz.app:Page" in cmd
+    assert "sim.viz.app" in cmd  # its routes: the model at /, a decision at /decision
     assert env[SCENARIO_ENV] == str(CROYDON.resolve())
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
     # No CDN proxy (it fetches and deletes); the front end is one of the static folders.

@@ -4,7 +4,9 @@
   :class:`~sim.viz.state.VizModel`, the ordinary model plus a network sample laid out
   once (no solara, no rules of its own);
 - :mod:`sim.viz.figures`: the matplotlib figures, built once per model, redrawn per frame;
-- :mod:`sim.viz.app`: the solara page (``Page``);
+- :mod:`sim.viz.app`: the solara pages: the model (``Page``, route ``/``) and a finished
+  decision (route ``/decision``: :mod:`sim.viz.decision_page`, its words and checks in
+  :mod:`sim.viz.decision_view`);
 - ``python -m sim.viz bench``: the time of a frame (a step plus every figure).
 
 This module imports neither solara nor Mesa's visualisation, so ``yjsim`` starts and can
@@ -29,8 +31,10 @@ from pathlib import Path
 
 from sim.scenario import load_scenario
 
-APP = "sim.viz.app:Page"
+APP = "sim.viz.app"  # its ``routes``: the model at /, a decision at /decision
 SCENARIO_ENV = "YJSIM_VIZ_SCENARIO"  # the scenario `yjsim viz` was started with
+DECISION_ENV = "YJSIM_VIZ_DECISION"  # the decision folder `yjsim viz --decision` opens
+DECISION_ROUTE = "decision"
 ASSETS_URL = "/static/assets"  # where solara serves its asset folders, read-only
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 
@@ -59,10 +63,12 @@ def server_command(
     host: str = "127.0.0.1",
     port: int = 8765,
     assets: Path | None = None,
+    decision: str | Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that serve the page (for :func:`serve` and tests).
 
-    The scenario path travels in ``$YJSIM_VIZ_SCENARIO``. Solara's telemetry is switched
+    The scenario path travels in ``$YJSIM_VIZ_SCENARIO``, the decision folder in
+    ``$YJSIM_VIZ_DECISION``. Solara's telemetry is switched
     off, and so is its CDN proxy (``/_solara/cdn/``): that route fetches what it lacks from
     a public CDN and deletes a cached folder it is asked for (``shutil.rmtree``), so one
     GET from any web page the user visits could remove the front end. Instead the front
@@ -76,6 +82,7 @@ def server_command(
         raise RuntimeError(f"{assets.parent}: solara cannot serve a folder with a comma in it")
     env = dict(os.environ)
     env[SCENARIO_ENV] = str(Path(scenario).resolve()) if scenario is not None else ""
+    env[DECISION_ENV] = str(Path(decision).resolve()) if decision is not None else ""
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
     env["SOLARA_ASSETS_PROXY"] = "false"
     env["SOLARA_ASSETS_EXTRA_LOCATIONS"] = str(assets.parent)
@@ -133,19 +140,33 @@ def die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(
+    scenario: Path | None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    decision: Path | None = None,
+) -> None:
     """Serve the page at http://HOST:PORT until interrupted (binds to 127.0.0.1 by default).
 
     Checks the scenario first (a broken file raises :class:`sim.scenario.ScenarioError`, one
-    line naming the file and key) and that the ``viz`` extra is installed.
+    line naming the file and key), the decision folder (one that is not a finished decision
+    raises :class:`sim.viz.decision_view.DecisionFolderError`, one line naming the path and
+    what is expected) and that the ``viz`` extra is installed. With a decision, the page
+    at ``/decision`` opens it, and the model's burned-in world is made when a visitor
+    first opens ``/``, not before.
     """
     if scenario is not None:
         load_scenario(scenario)
+    if decision is not None:
+        from sim.viz.decision_view import load_decision_folder
+
+        load_decision_folder(decision)
     missing = [m for m in ("solara", "ipyvuetify") if importlib.util.find_spec(m) is None]
     if missing:
         raise RuntimeError(f"the browser view needs {', '.join(missing)}: pip install -e '.[viz]'")
-    prepare_default_world(scenario)
-    cmd, env = server_command(scenario, host, port)
+    if decision is None:
+        prepare_default_world(scenario)
+    cmd, env = server_command(scenario, host, port, decision=decision)
     if not is_loopback(host):
         print(
             f"yjsim: warning: serving on {host}, not a loopback address: anyone who can reach "
@@ -153,6 +174,9 @@ def serve(scenario: Path | None, host: str = "127.0.0.1", port: int = 8765) -> N
             "to this machine)",
             file=sys.stderr,
         )
+    if decision is not None:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"yjsim: the decision is at http://{shown}:{port}/{DECISION_ROUTE}", file=sys.stderr)
     # The server dies with this process, even with a SIGKILL that no handler sees.
     server = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent())
     # A SIGTERM to this process stops the server too (by default it would be left running).

@@ -1,6 +1,7 @@
-"""The page: Mesa's SolaraViz around the model, with a card for the scenario and the levers.
+"""The pages: Mesa's SolaraViz around the model, with a card for the scenario and the levers
+(``/``), and a finished decision (``/decision``, sim/viz/decision_page.py).
 
-``solara run sim.viz.app:Page`` serves it (``yjsim viz`` does, through
+``solara run sim.viz.app`` serves them (``yjsim viz`` does, through
 :func:`sim.viz.serve`). Mesa's SolaraViz gives the play / step / reset controls, the step
 counter and the grid of figures; the card in the sidebar picks the scenario file, the
 borough's size, the seed and the policy levers. They take effect at Reset, which builds
@@ -19,7 +20,8 @@ from mesa.visualization.utils import update_counter
 from pydantic import ValidationError
 
 from sim.scenario import ScenarioError, load_scenario
-from sim.viz import figures
+from sim.viz import DECISION_ROUTE, figures
+from sim.viz.decision_page import DecisionPage
 from sim.viz.state import (
     DEFAULT_POPULATION,
     POPULATION_RANGE,
@@ -244,3 +246,9 @@ def Page():
 
 
 page = Page
+
+# The pages solara serves (the layout shows them as tabs): the model, and a decision.
+routes = [
+    solara.Route(path="/", component=Page, label="Model"),
+    solara.Route(path=DECISION_ROUTE, component=DecisionPage, label="Decision"),
+]
