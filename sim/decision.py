@@ -67,7 +67,7 @@ from sim.tomlfile import InputError, read_toml_text, validate
 RUNS = "runs"  # DIR/runs/gNN: each group's experiment results folder
 VERIFY = "verify"  # DIR/runs/verify: the verification runs
 DESIGN = "design"  # DIR/design: the portfolios' scenario files and the experiment file
-SEARCH_RECORD = "search.json"  # DIR/design/search.json: the search's candidates, once verified
+SEARCH_RECORD = "search.json"  # DIR/design/search.json: the search, once sent to verification
 BASE = "base"  # the portfolio that changes nothing (today's policies, cost 0)
 MAX_PORTFOLIOS = 2_000  # a design larger than this is several decisions
 MAX_RUNS = 100_000  # as an experiment's limit (sim/experiment.py)
