@@ -305,16 +305,22 @@ def smoke_with(**update) -> Decision:
     return Decision(d.path, d.spec.model_copy(update=update), d.base_path, d.base_name, d.text)
 
 
-def fitted_smoke(out: Path, decision: Decision) -> dict:
+def fitted_smoke(out: Path) -> dict:
+    """The smoke decision's emulators and portfolios (``analyse``'s ``keep``); the search
+    settings and seed do not enter the fit of the smoke decision's tests below."""
     kept: dict = {}
-    analyse(read_summary(out, 2), decision, kept)
+    analyse(read_summary(out, 2), load_decision(SMOKE), kept)
     return kept
 
 
-def test_search_proposes_portfolios_in_range_and_predicted_within_budget(smoke_decision):
-    out, _ = smoke_decision
+@pytest.fixture(scope="module")
+def smoke_fit(smoke_decision) -> dict:
+    return fitted_smoke(smoke_decision[0])
+
+
+def test_search_proposes_portfolios_in_range_and_predicted_within_budget(smoke_fit):
     d = smoke_with(search=SearchSettings(candidates=3, population=20, generations=15))
-    kept = fitted_smoke(out, d)
+    kept = smoke_fit
     fit = kept["fit"]
     design = list(kept["levers"].values())
     record = search_portfolios(d, fit, design)
@@ -348,17 +354,17 @@ def test_search_proposes_portfolios_in_range_and_predicted_within_budget(smoke_d
     assert front[0]["levers"] == every[int(np.flatnonzero(ok)[np.argmin(mean[ok])])]
 
 
-def test_search_is_deterministic_given_the_seed(smoke_decision):
+def test_search_is_deterministic_given_the_seed(smoke_decision, smoke_fit):
     out, _ = smoke_decision
     # A short search (2 generations of 6), so that where it starts shows in what it finds.
     small = SearchSettings(candidates=2, population=6, generations=2)
     d = smoke_with(search=small)
-    kept = fitted_smoke(out, d)
+    kept = smoke_fit
     design = list(kept["levers"].values())
     first = search_portfolios(d, kept["fit"], design)
     assert search_portfolios(d, kept["fit"], design) == first
     # A refit on the same runs gives the same emulators and so the same search.
-    assert search_portfolios(d, fitted_smoke(out, d)["fit"], design) == first
+    assert search_portfolios(d, fitted_smoke(out)["fit"], design) == first
     other = smoke_with(search=small, seed=d.spec.seed + 1)
     assert search_seed(other.spec.seed) != search_seed(d.spec.seed)
     assert search_portfolios(other, kept["fit"], design)["front"] != first["front"]
