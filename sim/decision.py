@@ -19,10 +19,17 @@ spend, the objectives and the constraints. :func:`load_decision` reads and check
 3. fits one Gaussian-process emulator per objective (sim/emulator.py) on (lever
    values, drawn parameter values) -> paired difference against the base, measures its
    accuracy on held-back portfolios, and refits on every run;
-4. ranks the design's portfolios within budget and constraints by the emulator's
+4. searches the lever space on the emulators for portfolios the design does not hold
+   (sim/decision_search.py: NSGA-II, pymoo, over the primary objective against the
+   predicted cost, within the budget and the constraints, seeded from the decision's
+   seed; ``[search]`` in the decision file sets its size), and ranks the design's
+   portfolios and the searched ones within budget and constraints by the emulator's
    expected difference (the mean of its predictions over the draws);
-5. verifies the ``verify`` leading portfolios by real paired runs against the base on
-   fresh draws (an experiment of its own, after the groups' seeds, in ``DIR/runs/verify``):
+5. verifies the ``verify`` leading portfolios of the design and the searched ones
+   (``[search] candidates``) by real paired runs against the base on fresh draws (an
+   experiment of its own, after the groups' seeds, in ``DIR/runs/verify``; the searched
+   candidates are recorded in ``DIR/design/search.json`` and written as scenarios
+   beside the design's, so a rerun verifies the same ones):
    each objective's median and 90% interval, the probability each is best and its
    expected regret, and whether the emulator's expectation agrees with the runs. The
    recommendation is the best verified portfolio within budget and constraints (or the
@@ -32,7 +39,10 @@ spend, the objectives and the constraints. :func:`load_decision` reads and check
    ``DIR/decision.json`` and the report (sim/decision_report.py).
 
 A portfolio's cost is its measured programme spend (the interventions' own costs, from
-the runs) less the base's, averaged over its runs: it is what the budget bounds.
+the runs) less the base's, averaged over its runs: it is what the budget bounds. A
+searched portfolio has no runs until it is verified, so its cost is predicted by an
+emulator of the measured cost on the lever values (see :func:`fit_emulators`), and the
+verification checks the budget on its measured cost.
 """
 
 from __future__ import annotations
@@ -49,12 +59,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim import emulator
+from sim.emulator import Emulator
 from sim.scenario import ScenarioError, load_scenario
 from sim.tomlfile import InputError, read_toml_text, validate
 
 RUNS = "runs"  # DIR/runs/gNN: each group's experiment results folder
 VERIFY = "verify"  # DIR/runs/verify: the verification runs
 DESIGN = "design"  # DIR/design: the portfolios' scenario files and the experiment file
+SEARCH_RECORD = "search.json"  # DIR/design/search.json: the search, once sent to verification
 BASE = "base"  # the portfolio that changes nothing (today's policies, cost 0)
 MAX_PORTFOLIOS = 2_000  # a design larger than this is several decisions
 MAX_RUNS = 100_000  # as an experiment's limit (sim/experiment.py)
@@ -143,6 +156,20 @@ class Constraint(BaseModel):
     rise_at_most: float = Field(0.0, allow_inf_nan=False)
 
 
+class SearchSettings(BaseModel):
+    """``[search]``: the search of the lever space on the emulators (sim/decision_search.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidates: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="searched portfolios verified beside the design's leaders (0: no search)",
+    )
+    population: int = Field(40, ge=4, le=1_000, description="NSGA-II's population")
+    generations: int = Field(30, ge=1, le=1_000, description="NSGA-II's generations")
+
+
 class DecisionFile(BaseModel):
     """The schema of a decision TOML file."""
 
@@ -195,6 +222,7 @@ class DecisionFile(BaseModel):
     holdout: float = Field(
         0.2, ge=0, lt=1, description="share of portfolios held back to test the emulator"
     )
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("objectives")
     @classmethod
@@ -340,9 +368,10 @@ def load_decision(path: str | Path) -> Decision:
 # -- the runs ---------------------------------------------------------------------------------
 
 
-def portfolio_names(n: int) -> list[str]:
+def portfolio_names(n: int, prefix: str = "p") -> list[str]:
+    """The design's portfolios' names (p1, p2, ...; ``prefix`` "s" for searched ones)."""
     width = len(str(n))
-    return [f"p{i + 1:0{width}d}" for i in range(n)]
+    return [f"{prefix}{i + 1:0{width}d}" for i in range(n)]
 
 
 def group_of(index: int, groups: int) -> int:
@@ -394,13 +423,19 @@ def write_design(decision: Decision, out: Path) -> list[Path]:
             decision, [str(decision.base_path), *mine], g
         )
     texts["decision.toml"] = decision.text
+    write_design_files(out, texts, "another decision's design")
+    return [out / DESIGN / f"experiment-{group_name(g)}.toml" for g in range(1, groups + 1)]
+
+
+def write_design_files(out: Path, texts: dict[str, str], other: str) -> None:
+    """Write each file of ``texts`` into ``out/design`` (each whole or not at all), keeping
+    one that is already there; a file there that differs is refused (``other`` says what
+    it holds), before anything is written."""
     folder = out / DESIGN
     for name, text in texts.items():
         f = folder / name
         if f.exists() and f.read_text() != text:
-            raise DecisionError(
-                out, "--out", f"holds another decision's design ({f}); use a new folder"
-            )
+            raise DecisionError(out, "--out", f"holds {other} ({f}); use a new folder")
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in texts.items():
         f = folder / name
@@ -408,29 +443,34 @@ def write_design(decision: Decision, out: Path) -> list[Path]:
             tmp = f.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(f)
-    return [folder / f"experiment-{group_name(g)}.toml" for g in range(1, groups + 1)]
 
 
 # -- the analysis -----------------------------------------------------------------------------
 
 
 def paired_table(
-    summary: pd.DataFrame, decision: Decision, design: list[dict[str, Any]]
+    summary: pd.DataFrame,
+    decision: Decision,
+    design: list[dict[str, Any]] | dict[str, dict[str, Any]],
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (portfolio, draw, replicate): lever values, drawn parameters, cost and
     each objective's paired difference against the base. ``summary`` holds every
-    group's runs with a ``group`` column. Returns it and the names of the drawn
-    parameters that vary."""
+    group's runs with a ``group`` column; ``design`` is the design's lever values (named
+    p1, p2, ...) or lever values by portfolio name. Returns it and the names of the
+    drawn parameters that vary. Rows are sorted (portfolio, group, draw, replicate), so
+    the emulators see them in the same order however the runs' files were read."""
     from sim.comparison import PROGRAMME_COST, with_derived
 
+    if not isinstance(design, dict):
+        design = dict(zip(portfolio_names(len(design)), design, strict=True))
     s = with_derived(summary)
     s = s.loc[~s["runaway"]]  # a run whose offending ran away says nothing about a policy
     keys = ["group", "draw", "replicate"]
     base = s.loc[s["scenario"] == decision.base_name].set_index(keys)
     params = [c for c in s.columns if c.startswith("param.")]
     rows = []
-    for name, values in zip(portfolio_names(len(design)), design, strict=True):
-        p = s.loc[s["scenario"] == name].set_index(keys)
+    for name, values in design.items():
+        p = s.loc[s["scenario"] == name].set_index(keys).sort_index()
         common = p.index.intersection(base.index)
         if common.empty:
             continue
@@ -495,16 +535,118 @@ def frontier(cost: dict[str, float], averted: dict[str, float]) -> list[str]:
     return out
 
 
+@dataclass
+class Emulators:
+    """The emulators fitted on a decision's design, and what they are asked over.
+
+    ``objectives``: one per objective (fitted on every run) of the paired difference on
+    (lever values, drawn parameters). ``cost``: the measured cost on the lever values
+    alone (see :func:`fit_emulators`). ``per_draw``: the design's points of the drawn
+    parameters, over which a portfolio's predictions are averaged. ``scale``: each
+    objective's (and ``"cost"``'s) standard deviation over the runs, a yardstick.
+    """
+
+    objectives: dict[str, Emulator]
+    cost: Emulator | None
+    drawn: list[str]
+    per_draw: pd.DataFrame
+    accuracy: dict[str, Any]
+    cost_accuracy: dict[str, Any] | None
+    scale: dict[str, float]
+
+    def by_draw(
+        self, decision: Decision, portfolios: list[dict[str, Any]], objective: str
+    ) -> np.ndarray:
+        """The emulator's paired difference of each portfolio (rows) at each of the
+        design's parameter points (columns)."""
+        n, m = len(portfolios), len(self.per_draw)
+        grid = pd.DataFrame(
+            {
+                f"lever.{lever.key}": np.repeat([p[lever.key] for p in portfolios], m)
+                for lever in decision.spec.levers
+            }
+        )
+        for c in self.drawn:
+            grid[c] = np.tile(self.per_draw[c].to_numpy(float), n)
+        x = features(grid, decision, self.drawn)
+        return self.objectives[objective].predict(x).reshape(n, m)
+
+    def predicted_cost(self, decision: Decision, portfolios: list[dict[str, Any]]) -> np.ndarray:
+        """Each portfolio's predicted cost (GBP a year above the base's)."""
+        assert self.cost is not None
+        grid = pd.DataFrame(
+            {
+                f"lever.{lever.key}": [p[lever.key] for p in portfolios]
+                for lever in decision.spec.levers
+            }
+        )
+        return self.cost.predict(features(grid, decision, []))
+
+
+def fit_emulators(
+    table: pd.DataFrame, decision: Decision, drawn: list[str], test: set[str]
+) -> Emulators:
+    """Fit the objectives' and the cost's emulators on the paired table, each first
+    without the held-back portfolios ``test`` to measure its accuracy on them.
+
+    The cost's emulator has the lever values alone as inputs: a portfolio's spend is set
+    by its levers and by the demand the runs meet (triage pays per case claimed, the
+    gangs team per place filled, the panel per plan), which moves little with the
+    drawn parameters; what is left is the white noise. Its prediction is what the runs
+    would measure on average, which a lever's unit cost times its setting (spend at full
+    capacity) is not, so it is fitted on the measured costs rather than computed.
+    """
+    spec = decision.spec
+    train_rows = ~table["portfolio"].isin(test).to_numpy()
+    per_draw = table.groupby(["group", "draw"])[drawn].first().reset_index()
+
+    def fit_one(x: np.ndarray, y: np.ndarray) -> tuple[Emulator | None, dict[str, Any] | None]:
+        ok = np.isfinite(y)
+        if ok.sum() < 3:
+            return None, None
+        acc = None
+        if test:
+            train, hold = ok & train_rows, ok & ~train_rows
+            if train.sum() >= 3 and hold.sum() >= 1:
+                em = emulator.fit(x[train], y[train], spec.seed)
+                acc = emulator.accuracy(y[hold], em.predict(x[hold])).as_dict()
+        return emulator.fit(x[ok], y[ok], spec.seed), acc
+
+    x = features(table, decision, drawn)
+    fitted: dict[str, Emulator] = {}
+    accuracy: dict[str, Any] = {}
+    scale: dict[str, float] = {}
+    for obj in spec.objectives:
+        y = table[f"diff.{obj}"].to_numpy(float)
+        em, acc = fit_one(x, y)
+        if em is not None:
+            fitted[obj] = em
+            scale[obj] = float(np.nanstd(y))
+        if acc is not None:
+            accuracy[obj] = acc
+    y = table["cost_gbp"].to_numpy(float)
+    cost, cost_accuracy = fit_one(features(table, decision, []), y)
+    scale["cost"] = float(np.nanstd(y))
+    return Emulators(fitted, cost, drawn, per_draw, accuracy, cost_accuracy, scale)
+
+
 def analyse(
-    summary: pd.DataFrame, decision: Decision, keep: dict[str, Any] | None = None
+    summary: pd.DataFrame,
+    decision: Decision,
+    keep: dict[str, Any] | None = None,
+    search: bool = False,
+    searched: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The decision's answer from the runs' summary (``DIR/decision.json``'s content).
 
-    ``keep``, if given, receives the fitted emulators (``"emulators"``), the drawn
-    parameters' columns (``"drawn"``) and each portfolio's lever values (``"levers"``).
+    With ``search``, the lever space is searched on the emulators (sim/decision_search.py)
+    for ``[search] candidates`` portfolios beside the design's, unless ``searched``
+    gives a search's record (its ``"candidates"``' lever values are then used as they
+    are: a rerun verifies the same ones). Searched portfolios are named s1, s2, ...
+    ``keep``, if given, receives the fitted emulators (``"emulators"``, an
+    :class:`Emulators` as ``"fit"``), the drawn parameters' columns (``"drawn"``), each
+    portfolio's lever values (``"levers"``) and the search's record (``"search"``).
     """
-    from sim import emulator
-
     spec = decision.spec
     design = decision.design()
     if summary.empty:
@@ -514,57 +656,46 @@ def analyse(
         raise DecisionError(decision.path, "", "no finished pair of runs to analyse")
     names = sorted(table["portfolio"].unique())
     test = held_back(names, spec.holdout, spec.seed)
-    train_rows = ~table["portfolio"].isin(test)
-    x = features(table, decision, drawn)
-    # The draws' parameter values, to average each portfolio's prediction over.
-    per_draw = table.groupby(["group", "draw"])[drawn].first().reset_index()
-    fitted: dict[str, emulator.Emulator] = {}
-    accuracy: dict[str, Any] = {}
-    for obj in spec.objectives:
-        y = table[f"diff.{obj}"].to_numpy(float)
-        ok = np.isfinite(y)
-        if ok.sum() < 3:
-            continue
-        if test:
-            train, hold = ok & train_rows.to_numpy(), ok & ~train_rows.to_numpy()
-            if train.sum() >= 3 and hold.sum() >= 1:
-                em = emulator.fit(x[train], y[train], spec.seed)
-                accuracy[obj] = emulator.accuracy(y[hold], em.predict(x[hold])).as_dict()
-        fitted[obj] = emulator.fit(x[ok], y[ok], spec.seed)
-    if keep is not None:
-        keep["emulators"], keep["drawn"] = fitted, drawn
+    fit = fit_emulators(table, decision, drawn, test)
+    fitted, per_draw = fit.objectives, fit.per_draw
     cost = table.groupby("portfolio")["cost_gbp"].mean().to_dict()
     cost[BASE] = 0.0
     levers = {
         name: dict(zip([lv.key for lv in spec.levers], v.values(), strict=True))
         for name, v in zip(portfolio_names(len(design)), design, strict=True)
     }
+    if searched is None and search and spec.search.candidates:
+        from sim.decision_search import search_portfolios
+
+        searched = search_portfolios(decision, fit, [levers[n] for n in names])
+    found = list(searched["candidates"]) if searched else []
+    extra = dict(zip(portfolio_names(len(found), "s"), found, strict=True))
+    if extra:
+        predicted = fit.predicted_cost(decision, list(extra.values()))
+        cost.update(zip(extra, predicted.tolist(), strict=True))
+    levers.update(extra)
     if keep is not None:
-        keep["levers"] = levers
+        keep.update(emulators=fitted, drawn=drawn, levers=levers, fit=fit, search=searched)
     expected: dict[str, dict[str, float]] = {BASE: {obj: 0.0 for obj in spec.objectives}}
     by_draw: dict[str, dict[str, np.ndarray]] = {}
     observed: dict[str, dict[str, float]] = {}
     spread: dict[str, dict[str, dict[str, float]]] = {}
-    for name in names:
+    for name in [*names, *extra]:
+        expected[name], by_draw[name] = {}, {}
         rows = table.loc[table["portfolio"] == name]
-        one = rows.iloc[[0]]
-        grid = pd.concat([one.drop(columns=drawn)] * len(per_draw), ignore_index=True)
-        grid[drawn] = per_draw[drawn].to_numpy()
-        xg = features(grid, decision, drawn)
-        expected[name], by_draw[name], observed[name] = {}, {}, {}
         for obj in spec.objectives:
-            observed[name][obj] = float(rows[f"diff.{obj}"].mean())
-            d = rows[f"diff.{obj}"].dropna().to_numpy(float)
-            spread.setdefault(name, {})[obj] = (
-                dict(zip(("low", "median", "high"), np.quantile(d, INTERVAL).tolist(), strict=True))
-                if d.size
-                else {}
-            )
+            if name not in extra:  # a searched portfolio has no runs of the design
+                observed.setdefault(name, {})[obj] = float(rows[f"diff.{obj}"].mean())
+                d = rows[f"diff.{obj}"].dropna().to_numpy(float)
+                q = np.quantile(d, INTERVAL).tolist() if d.size else []
+                spread.setdefault(name, {})[obj] = dict(
+                    zip(("low", "median", "high"), q, strict=True) if q else {}
+                )
             if obj in fitted:
-                pred = fitted[obj].predict(xg)
+                pred = fit.by_draw(decision, [levers[name]], obj)[0]
                 by_draw[name][obj] = pred
                 expected[name][obj] = float(pred.mean())
-            else:
+            else:  # too few runs to emulate (a searched portfolio needs every emulator)
                 expected[name][obj] = observed[name][obj]
     primary = spec.ranked_by
 
@@ -573,7 +704,7 @@ def analyse(
             return False
         return all(expected[name][c.objective] <= c.rise_at_most for c in spec.constraints)
 
-    candidates = [BASE, *names]
+    candidates = [BASE, *names, *extra]
     within = sorted((n for n in candidates if feasible(n)), key=lambda n: (expected[n][primary], n))
     # How often each feasible portfolio is best on the primary objective, draw by draw.
     n_draws = len(per_draw)
@@ -604,11 +735,15 @@ def analyse(
                 "feasible": feasible(n),
                 "rank": within.index(n) + 1 if n in within else None,
                 "expected": expected[n],
-                "observed_mean": observed.get(n, {o: 0.0 for o in spec.objectives}),
+                "observed_mean": None
+                if n in extra
+                else observed.get(n, {o: 0.0 for o in spec.objectives}),
                 "observed_interval": spread.get(n, {}),
                 "probability_best": p_best.get(n),
                 "expected_regret": regret.get(n),
                 "held_back": n in test,
+                "origin": BASE if n == BASE else "search" if n in extra else "design",
+                "cost_basis": "predicted" if n in extra else "measured",
             }
         )
     portfolios.sort(key=lambda p: (p["rank"] is None, p["rank"] or 0, p["name"]))
@@ -647,8 +782,11 @@ def analyse(
             "kind": "Gaussian process (scikit-learn), constant x ARD RBF + white noise",
             "inputs": [f"lever.{lv.key}" for lv in spec.levers] + drawn,
             "held_back_portfolios": sorted(test),
-            "accuracy": accuracy,
+            "accuracy": fit.accuracy,
+            "cost_inputs": [f"lever.{lv.key}" for lv in spec.levers],
+            "cost_accuracy": fit.cost_accuracy,
         },
+        "search": {**searched, "portfolios": list(extra)} if searched else None,
         "design": {
             "portfolios": spec.portfolios,
             "draws": spec.draws,
@@ -690,11 +828,14 @@ def verify(
     """What real paired runs say of the leading portfolios, against the emulator.
 
     Agreement: the verified mean difference is within the emulator's held-back RMSE
-    (its stated error for one run) plus twice the verified mean's standard error.
+    (its stated error for one run) plus twice the verified mean's standard error. The
+    leaders' lever values are ``answer``'s (the design's portfolios and searched ones).
     """
     spec = decision.spec
     primary = spec.ranked_by
-    table, _ = paired_table(summary.assign(group=0), decision, decision.design())
+    known = {p["name"]: p for p in answer["portfolios"]}
+    levers = {n: known[n]["levers"] for n in leaders}
+    table, _ = paired_table(summary.assign(group=0), decision, levers)
     expected = {p["name"]: p["expected"] for p in answer["portfolios"]}
     rmse = {o: a["rmse"] for o, a in answer["emulator"]["accuracy"].items()}
     out: dict[str, Any] = {"portfolios": {}, "draws": spec.verify_draws}
@@ -704,7 +845,12 @@ def verify(
         rows = table.loc[table["portfolio"] == name].sort_values(keys)
         if rows.empty:
             continue
-        entry: dict[str, Any] = {"cost_gbp": float(rows["cost_gbp"].mean()), "runs": len(rows)}
+        entry: dict[str, Any] = {
+            "origin": known[name]["origin"],
+            "cost_gbp": float(rows["cost_gbp"].mean()),
+            "cost_expected_gbp": known[name]["cost_gbp"],  # measured in the design, or predicted
+            "runs": len(rows),
+        }
         for obj in spec.objectives:
             d = rows[f"diff.{obj}"].dropna().to_numpy(float)
             if not d.size:
@@ -796,15 +942,32 @@ def run_decision(
         runs, failed = runs + done.runs, failed + done.failed
     summary = read_summary(out, decision.spec.groups)
     kept: dict[str, Any] = {}
-    answer = analyse(summary, decision, kept)
-    leaders = [p["name"] for p in answer["portfolios"] if p["rank"] and p["name"] != BASE]
-    leaders = leaders[: decision.spec.verify]
+    record = out / DESIGN / SEARCH_RECORD
+    # A search already recorded (its candidates written and verified, or being verified)
+    # is reused as it is, so a rerun verifies the same portfolios.
+    recorded = json.loads(record.read_text()) if record.exists() else None
+    answer = analyse(summary, decision, kept, search=True, searched=recorded)
+    ranked = [p for p in answer["portfolios"] if p["rank"] and p["origin"] == "design"]
+    searched = [p for p in answer["portfolios"] if p["origin"] == "search"]
+    # The design's leaders and every searched candidate (in the ranking's order).
+    chosen = {p["name"] for p in ranked[: decision.spec.verify] + searched}
+    leaders = [p["name"] for p in answer["portfolios"] if p["name"] in chosen]
     answer["recommended_by_emulator"] = answer["recommended"]
     if leaders and failed:
         answer["verification"] = None
         if log is not None:
             log("the design has failed runs, so the leading portfolios are not verified; rerun")
     elif leaders:
+        if recorded is None and kept.get("search") is not None:
+            write_json(record, kept["search"])
+        write_design_files(
+            out,
+            {
+                f"{p['name']}.toml": portfolio_text(p["name"], decision.base_path, p["levers"])
+                for p in searched
+            },
+            "another decision's searched portfolios",
+        )
         text = verify_text(decision, leaders)
         exp = out / DESIGN / "experiment-verify.toml"
         if exp.exists() and exp.read_text() != text:

@@ -2,8 +2,9 @@
 
 Written from ``DIR/decision.json`` (sim/decision.py) alone: the recommendation in plain
 language first, then the frontier of cost against harm averted (PNG), the leading
-portfolios as the verification runs found them, when the recommendation loses (PRIM
-boxes in words), what is worth finding out next (EVPPI), and the emulator's accuracy.
+portfolios (the design's and the searched ones) as the verification runs found them,
+when the recommendation loses (PRIM boxes in words), what is worth finding out next
+(EVPPI), and the emulator's accuracy.
 """
 
 from __future__ import annotations
@@ -91,13 +92,25 @@ def _frontier_png(answer: dict[str, Any], path: Path) -> None:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.add_subplot()
     pts = answer["portfolios"]
+    design = [p for p in pts if p.get("origin") != "search"]
     ax.scatter(
-        [p["cost_gbp"] / 1e3 for p in pts],
-        [-p["expected"][primary] for p in pts],
+        [p["cost_gbp"] / 1e3 for p in design],
+        [-p["expected"][primary] for p in design],
         color="#999",
         s=18,
         label="portfolios (emulator's expectation)",
     )
+    searched = [p for p in pts if p.get("origin") == "search"]
+    if searched:
+        ax.scatter(
+            [p["cost_gbp"] / 1e3 for p in searched],
+            [-p["expected"][primary] for p in searched],
+            color="#e67e22",
+            marker="D",
+            s=30,
+            zorder=4,  # above the frontier's markers, which they often are
+            label="searched portfolios (cost predicted)",
+        )
     front = answer["frontier"]
     ax.plot(
         [f["cost_gbp"] / 1e3 for f in front],
@@ -228,6 +241,25 @@ def write_decision_report(out: str | Path) -> Path:
     checked = answer.get("verification") or {}
     found = answer.get("scenario_discovery")
     value = (answer.get("evppi") or {}).get(primary)
+    search = answer.get("search") or {}
+    if search.get("portfolios"):
+        first = by_name[search["portfolios"][0]]
+        design_best = next(
+            (p for p in answer["portfolios"] if p.get("origin") == "design" and p["rank"]), None
+        )
+        line = (
+            f"Beyond the design's portfolios, a search of the levers on the emulator "
+            f"(NSGA-II, {search.get('evaluations', 0):,} portfolios tried) proposed "
+            f"{', '.join(search['portfolios'])}; the first, {first['name']} "
+            f"({levers_text(first)}, predicted to cost {gbp(first['cost_gbp'])} a year more), "
+            f"is expected to change {label} by {number(first['expected'][primary])}"
+        )
+        if design_best is not None:
+            line += (
+                f", against {number(design_best['expected'][primary])} for the design's best "
+                f"within budget ({design_best['name']})"
+            )
+        doc.para(line + ".")
     _frontier_png(answer, folder / "frontier.png")
     doc.heading("Cost against harm averted")
     doc.image("frontier.png", "the frontier of cost against harm averted")
@@ -240,7 +272,9 @@ def write_decision_report(out: str | Path) -> Path:
         header += ["emulator agrees"]
         rows = []
         for name, v in checked["portfolios"].items():
-            row = [name, levers_text(by_name[name]), gbp(v["cost_gbp"])]
+            searched = by_name[name].get("origin") == "search"
+            row = [f"{name} (searched)" if searched else name, levers_text(by_name[name])]
+            row.append(gbp(v["cost_gbp"]))
             for o in objectives:
                 e = v.get(o)
                 row.append(
@@ -271,7 +305,9 @@ def write_decision_report(out: str | Path) -> Path:
             [[k, number(v)] for k, v in list(value.items())[:10]],
         )
     doc.heading("How good is the emulator?")
-    acc = answer["emulator"]["accuracy"]
+    acc = dict(answer["emulator"]["accuracy"])
+    if answer["emulator"].get("cost_accuracy"):  # the cost's emulator, on the levers alone
+        acc["cost (GBP a year)"] = answer["emulator"]["cost_accuracy"]
     doc.table(
         ["objective", "R^2 on held-back portfolios", "RMSE", "SD of the differences", "runs"],
         [

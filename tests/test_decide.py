@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,15 @@ from sim import emulator
 from sim.decision import (
     BASE,
     RUNS,
+    Decision,
+    SearchSettings,
     analyse,
     frontier,
     load_decision,
     read_summary,
     run_decision,
 )
+from sim.decision_search import key_of, search_portfolios, search_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "decisions" / "smoke.toml"
@@ -34,7 +38,7 @@ BAD = sorted((Path(__file__).parent / "bad_decisions").glob("*.toml"))
 
 
 def test_corpus_is_not_empty():
-    assert len(BAD) >= 12
+    assert len(BAD) >= 14
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
@@ -136,7 +140,14 @@ def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):
     spec = load_decision(SMOKE).spec
     assert on_disk["budget_gbp"] == spec.budget_gbp
     by_name = {p["name"]: p for p in on_disk["portfolios"]}
-    assert set(by_name) == {BASE, *(f"p{i}" for i in range(1, spec.portfolios + 1))}
+    design = {f"p{i}" for i in range(1, spec.portfolios + 1)}
+    searched = {f"s{i}" for i in range(1, spec.search.candidates + 1)}
+    assert set(by_name) == {BASE, *design, *searched}
+    for name, p in by_name.items():  # where each came from, and whose cost was measured
+        origin = BASE if name == BASE else "design" if name in design else "search"
+        assert p["origin"] == origin
+        assert p["cost_basis"] == ("predicted" if origin == "search" else "measured")
+        assert (p["observed_mean"] is None) == (origin == "search")
     best = by_name[on_disk["recommended_by_emulator"]]
     assert best["rank"] == 1 and best["cost_gbp"] <= spec.budget_gbp
     assert by_name[on_disk["recommended"]]["rank"] is not None  # verified among the leaders
@@ -164,10 +175,14 @@ def test_smoke_decision_verifies_its_leaders_by_real_paired_runs(smoke_decision)
     spec = load_decision(SMOKE).spec
     checked = answer["verification"]
     ranked = sorted((p for p in answer["portfolios"] if p["rank"]), key=lambda p: p["rank"])
-    leaders = [p["name"] for p in ranked if p["name"] != BASE][: spec.verify]
-    assert list(checked["portfolios"]) == leaders
-    for entry in checked["portfolios"].values():
+    design = [p["name"] for p in ranked if p["origin"] == "design"][: spec.verify]
+    searched = [p["name"] for p in answer["portfolios"] if p["origin"] == "search"]
+    assert len(searched) == spec.search.candidates
+    leaders = [p["name"] for p in answer["portfolios"] if p["name"] in {*design, *searched}]
+    assert list(checked["portfolios"]) == leaders  # the design's leaders and the searched
+    for name, entry in checked["portfolios"].items():
         assert entry["runs"] == spec.verify_draws * spec.replicates
+        assert entry["origin"] == ("search" if name in searched else "design")
         harm = entry["harm"]
         assert harm["low"] <= harm["median"] <= harm["high"]
         assert isinstance(harm["agrees_with_emulator"], bool)
@@ -204,11 +219,18 @@ def test_a_tighter_budget_is_respected(smoke_decision):
 
 
 def test_a_rerun_resumes_without_running_again(smoke_decision):
+    from sim.results import read_results
+
     out, answer = smoke_decision
     before = len(read_summary(out, 2))
+    verified = len(read_results(out / RUNS / "verify", "summary"))
+    record = (out / "design" / "search.json").read_text()
     again = run_decision(SMOKE, out, workers=1, progress=False)
     assert again.answer["recommended"] == answer["recommended"]
     assert len(read_summary(out, 2)) == before
+    assert len(read_results(out / RUNS / "verify", "summary")) == verified
+    assert (out / "design" / "search.json").read_text() == record
+    assert again.answer["search"] == answer["search"]  # the same candidates
 
 
 def test_an_output_folder_of_another_decision_is_refused(smoke_decision, tmp_path: Path):
@@ -266,9 +288,134 @@ def test_a_decision_killed_mid_batch_resumes_to_the_same_answer(smoke_decision, 
     assert done.failed == 0
     assert done.answer["recommended"] == answer["recommended"]
     got = {p["name"]: p for p in done.answer["portfolios"]}
+    assert set(got) == {p["name"] for p in answer["portfolios"]}
     for p in answer["portfolios"]:
+        assert got[p["name"]]["levers"] == p["levers"]  # the search proposes the same
         assert got[p["name"]]["cost_gbp"] == pytest.approx(p["cost_gbp"])
-        assert got[p["name"]]["observed_mean"] == pytest.approx(p["observed_mean"])
+        if p["origin"] != "search":
+            assert got[p["name"]]["observed_mean"] == pytest.approx(p["observed_mean"])
+
+
+# -- the search beyond the design ------------------------------------------------------------
+
+
+def smoke_with(**update) -> Decision:
+    """The smoke decision with some of its settings changed."""
+    d = load_decision(SMOKE)
+    return Decision(d.path, d.spec.model_copy(update=update), d.base_path, d.base_name, d.text)
+
+
+def fitted_smoke(out: Path) -> dict:
+    """The smoke decision's emulators and portfolios (``analyse``'s ``keep``); the search
+    settings and seed do not enter the fit of the smoke decision's tests below."""
+    kept: dict = {}
+    analyse(read_summary(out, 2), load_decision(SMOKE), kept)
+    return kept
+
+
+@pytest.fixture(scope="module")
+def smoke_fit(smoke_decision) -> dict:
+    return fitted_smoke(smoke_decision[0])
+
+
+def test_search_proposes_portfolios_in_range_and_predicted_within_budget(smoke_fit):
+    d = smoke_with(search=SearchSettings(candidates=3, population=20, generations=15))
+    kept = smoke_fit
+    fit = kept["fit"]
+    design = list(kept["levers"].values())
+    record = search_portfolios(d, fit, design)
+    found = record["candidates"]
+    assert len(found) == 3
+    for p in found:
+        for lever in d.spec.levers:
+            lo, hi = lever.range
+            assert isinstance(p[lever.key], int) and lo <= p[lever.key] <= hi
+    assert all(key_of(p) not in {key_of(q) for q in design} for p in found)  # new ones
+    cost = fit.predicted_cost(d, found)
+    harm = fit.by_draw(d, found, "harm").mean(axis=1)
+    custody = fit.by_draw(d, found, "in_custody").mean(axis=1)
+    assert (cost <= d.spec.budget_gbp).all() and (custody <= 0.0).all()
+    assert list(harm) == sorted(harm)  # best first
+    front = record["front"]  # a Pareto front: each step down in harm costs more
+    assert [f["harm"] for f in front] == sorted(f["harm"] for f in front)
+    assert all(a["cost_gbp"] > b["cost_gbp"] for a, b in pairwise(front))
+    # The smoke decision's 33 x 5 lever values can be enumerated: the search found the
+    # emulators' best within budget and constraints.
+    every = [
+        {"interventions.schools_officers.officers": o, "interventions.kickz.sites": k}
+        for o in range(33)
+        for k in range(5)
+    ]
+    mean = fit.by_draw(d, every, "harm").mean(axis=1)
+    ok = (fit.predicted_cost(d, every) <= d.spec.budget_gbp) & (
+        fit.by_draw(d, every, "in_custody").mean(axis=1) <= 0.0
+    )
+    assert harm[0] == pytest.approx(mean[ok].min())
+    assert front[0]["levers"] == every[int(np.flatnonzero(ok)[np.argmin(mean[ok])])]
+
+
+def test_search_is_deterministic_given_the_seed(smoke_decision, smoke_fit):
+    out, _ = smoke_decision
+    # A short search (2 generations of 6), so that where it starts shows in what it finds.
+    small = SearchSettings(candidates=2, population=6, generations=2)
+    d = smoke_with(search=small)
+    kept = smoke_fit
+    design = list(kept["levers"].values())
+    first = search_portfolios(d, kept["fit"], design)
+    assert search_portfolios(d, kept["fit"], design) == first
+    # A refit on the same runs gives the same emulators and so the same search.
+    assert search_portfolios(d, fitted_smoke(out)["fit"], design) == first
+    other = smoke_with(search=small, seed=d.spec.seed + 1)
+    assert search_seed(other.spec.seed) != search_seed(d.spec.seed)
+    assert search_portfolios(other, kept["fit"], design)["front"] != first["front"]
+
+
+def test_cost_emulator_predicts_the_measured_costs(smoke_decision):
+    """A searched portfolio's cost is predicted from the lever values: on the design's
+    held-back portfolios, and on the verification runs of the searched ones."""
+    _, answer = smoke_decision
+    spec = load_decision(SMOKE).spec
+    acc = answer["emulator"]["cost_accuracy"]
+    assert acc["n_held_back"] > 0
+    assert acc["r2"] > 0.99 and acc["rmse"] < 0.05 * spec.budget_gbp, acc
+    checked = answer["verification"]["portfolios"]
+    searched = [n for n, e in checked.items() if e["origin"] == "search"]
+    assert searched
+    for name in searched:
+        entry = checked[name]
+        assert abs(entry["cost_gbp"] - entry["cost_expected_gbp"]) <= 3 * acc["rmse"], entry
+
+
+def test_a_searched_portfolio_ranked_above_the_design_is_verified(smoke_decision):
+    out, answer = smoke_decision
+    spec = load_decision(SMOKE).spec
+    by_name = {p["name"]: p for p in answer["portfolios"]}
+    design_best = min(
+        (p for p in answer["portfolios"] if p["origin"] == "design" and p["rank"]),
+        key=lambda p: p["expected"]["harm"],
+    )
+    top = by_name["s1"]
+    # The emulator expects the searched portfolio to beat every design portfolio within
+    # budget and constraints (the smoke decision's, with its seed).
+    assert top["origin"] == "search" and top["rank"] == 1
+    assert top["expected"]["harm"] < design_best["expected"]["harm"]
+    assert answer["recommended_by_emulator"] == "s1"
+    assert top["cost_gbp"] <= spec.budget_gbp  # predicted
+    # Real paired runs on fresh draws verify it, from its scenario file beside the design's.
+    entry = answer["verification"]["portfolios"]["s1"]
+    assert entry["runs"] == spec.verify_draws * spec.replicates
+    assert entry["harm"]["emulator_expected"] == top["expected"]["harm"]
+    scenario = (out / "design" / "s1.toml").read_text()
+    for key, value in top["levers"].items():
+        assert f"{key.rsplit('.', 1)[1]} = {value}" in scenario
+    # decision.json records the search: its settings, what it proposed, the front.
+    search = json.loads((out / "decision.json").read_text())["search"]
+    assert search["portfolios"] == ["s1"]
+    assert search["population"] == spec.search.population
+    assert search["generations"] == spec.search.generations
+    assert search["seed"] == search_seed(spec.seed)
+    assert search["candidates"] == [top["levers"]]
+    assert search["front"] and search["front"][0]["levers"] == top["levers"]
 
 
 # -- when it loses, and what to find out ------------------------------------------------------
@@ -382,15 +529,29 @@ choices = ["none", "separate", "integrated"]
 [[levers]]
 key = "interventions.gangs_team.annual_budget_gbp"
 range = [0.0, 300000.0]
+
+[search]
+candidates = 1
+population = 12
+generations = 6
 """
     )
     done = run_decision(path, tmp_path / "out", workers=1, progress=False)
     answer = done.answer
     assert done.failed == 0
     modes = {
-        p["levers"]["interventions.gangs_team.mode"] for p in answer["portfolios"] if p["levers"]
+        p["levers"]["interventions.gangs_team.mode"]
+        for p in answer["portfolios"]
+        if p["origin"] == "design"
     }
     assert modes == {"none", "separate", "integrated"}
+    # The search proposes a mode among the choices and a budget in range, rounded to
+    # four significant digits of the range (hundreds of pounds); it is verified.
+    (searched,) = (p for p in answer["portfolios"] if p["origin"] == "search")
+    assert searched["levers"]["interventions.gangs_team.mode"] in modes
+    budget = searched["levers"]["interventions.gangs_team.annual_budget_gbp"]
+    assert isinstance(budget, float) and 0.0 <= budget <= 300_000.0 and budget % 100 == 0
+    assert searched["name"] in answer["verification"]["portfolios"]
     assert "net_social_cost" in answer["evppi"]
     assert answer["equity_variant"]["ranking"]
     best = next(p for p in answer["portfolios"] if p["name"] == answer["recommended"])
