@@ -3,6 +3,7 @@ known parameter, resuming, and the posterior reaching scenarios, runs and experi
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def test_distance_counts_values_and_broken_bounds_in_tolerances():
 # -- a tiny calibration -------------------------------------------------------------------
 
 
-def _write_recovery_config(tmp_path: Path, target: float, generations: int) -> Path:
+def _write_recovery_config(
+    tmp_path: Path, target: float, generations: int, prior: str = "uniform"
+) -> Path:
     (tmp_path / "targets.toml").write_text(
         f"""[[target]]
 name = "detected"
@@ -199,7 +202,7 @@ min_effective_size = 1
 
 [[parameter]]
 name = "justice.detection_scale"
-prior = "uniform"
+prior = "{prior}"
 low = 0.3
 high = 3.0
 why = "the parameter to recover"
@@ -214,6 +217,8 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
     The statistic is the share of offences detected, which detection scales directly
     and which does not swing with how much offending a run has, so five
     generations of sixteen particles are enough to learn it on a 1,500-child borough.
+    The prior is loguniform, as the validity fit's detection prior is, so the fit
+    samples it on log10 and the posterior must come back in the parameter's own units.
     """
     from sim.calibration import statistics_of
     from sim.scenario import apply_overrides
@@ -231,7 +236,9 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
             for seed in (101, 102, 103)
         ]
     )
-    cfg = _write_recovery_config(tmp_path, round(float(observed), 4), generations=1)
+    cfg = _write_recovery_config(
+        tmp_path, round(float(observed), 4), generations=1, prior="loguniform"
+    )
     calibrate(cfg, workers=1, log=lambda _: None)
     # Raise the stopping rule and run again: it resumes after generation 0.
     cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 5"))
@@ -246,6 +253,37 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
     )
     assert lo <= truth <= hi, (lo, hi)
     assert hi - lo < 0.5 * (3.0 - 0.3), (lo, hi)  # learnt: much narrower than the prior
+
+
+def test_a_loguniform_prior_is_sampled_uniformly_on_log10():
+    """The same prior in other units: pyabc's kernel then moves particles where it is flat."""
+    from sim.calibration import PriorSpec
+
+    spec = PriorSpec(
+        name="justice.detection_scale", prior="loguniform", low=0.05, high=3.0, why="x" * 10
+    )
+    assert spec.key == "log10__justice__detection_scale"
+    rv = spec.rv()
+    assert rv.pdf(math.log10(0.05)) == pytest.approx(rv.pdf(math.log10(3.0)))
+    assert rv.cdf(math.log10(0.05)) == 0 and rv.cdf(math.log10(3.0)) == pytest.approx(1)
+    # Its median in natural units is the geometric mean of the bounds, as a loguniform's is.
+    assert spec.natural(rv.ppf(0.5)) == pytest.approx(math.sqrt(0.05 * 3.0))
+    assert spec.natural(np.array([0.0, 1.0])) == pytest.approx([1.0, 10.0])
+    flat = PriorSpec(name="behaviour.coef_peer", prior="uniform", low=0, high=3, why="x" * 10)
+    assert flat.key == "behaviour__coef_peer" and flat.natural(1.25) == 1.25
+
+
+def test_a_history_sampled_in_other_units_is_not_resumed(tmp_path: Path):
+    """A change of prior kind changes where the fit samples: the fingerprint must differ."""
+    uniform = Calibration(_write_recovery_config(tmp_path, 20.0, 1, prior="uniform"))
+    log = Calibration(_write_recovery_config(tmp_path, 20.0, 1, prior="loguniform"))
+    assert uniform.fingerprint_data()["sampled_as"] == {
+        "justice.detection_scale": "justice__detection_scale"
+    }
+    assert log.fingerprint_data()["sampled_as"] == {
+        "justice.detection_scale": "log10__justice__detection_scale"
+    }
+    assert uniform.fingerprint() != log.fingerprint()
 
 
 def test_a_changed_target_refuses_to_resume_the_old_history(tmp_path: Path):
