@@ -1031,11 +1031,19 @@ def uncertainty(
         return fitted[obj].predict(features(grid, decision, drawn))
 
     values = discovery.values_at(lambda n, at: predict(primary, n, at), options, sample)
-    others = values[1:]
-    beaten = values[0] > others.min(axis=0)
-    winners = np.asarray(options[1:])[others.argmin(axis=0)][beaten]
+    # A loss is a win by another option larger than the emulator's error on held-back
+    # runs (its RMSE on the primary objective): smaller wins it cannot tell from noise.
+    margin = float(
+        (answer.get("emulator") or {}).get("accuracy", {}).get(primary, {}).get("rmse") or 0.0
+    )
+    if not math.isfinite(margin):
+        margin = 0.0
+    beaten, best = discovery.losses(values, margin)
+    winners = np.asarray(options)[best][beaten]
     found = discovery.discover(sample, beaten)
     found["recommended"] = recommended
+    found["margin"] = margin
+    found["share_beaten_at_all"] = float(np.mean(values[0] > values[1:].min(axis=0)))
     found["compared_with"] = options[1:]
     found["beaten_by"] = {
         str(n): float(np.mean(winners == n) * np.mean(beaten)) for n in np.unique(winners)

@@ -138,6 +138,11 @@ def _frontier_png(answer: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def share(x: float) -> str:
+    """A share as a whole percentage, without rounding a few in a thousand to none."""
+    return "under 1%" if 0 < x < 0.005 else f"{x:.0%}"
+
+
 def recommendation_paragraphs(answer: dict[str, Any]) -> list[str]:
     """The recommendation in plain language (``answer``: ``decision.json``'s content): what
     to do and what it buys, what was set aside, when it loses and what to find out first.
@@ -161,10 +166,13 @@ def recommendation_paragraphs(answer: dict[str, Any]) -> list[str]:
     else:
         p = by_name[best]
         v = checked.get("portfolios", {}).get(best, {})
+        # The verification runs' measured spend where there are any: a searched
+        # portfolio's own cost_gbp is the cost emulator's prediction.
+        cost = v.get("cost_gbp", p["cost_gbp"])
         spend = (
-            f"costs {gbp(p['cost_gbp'])} a year more than"
-            if p["cost_gbp"] >= 0
-            else f"saves {gbp(-p['cost_gbp'])} a year against"
+            f"costs {gbp(cost)} a year more than"
+            if cost >= 0
+            else f"saves {gbp(-cost)} a year against"
         )
         line = (
             f"Recommended: {best}: {levers_text(p)}. It {spend} today's programmes (the budget "
@@ -192,13 +200,21 @@ def recommendation_paragraphs(answer: dict[str, Any]) -> list[str]:
             out.append(" ".join(passed))
     found = answer.get("scenario_discovery")
     if found:
+        margin = found.get("margin") or 0
+        by = (
+            f" by more than its own error on held-back runs ({number(margin)} {label})"
+            if margin
+            else ""
+        )
         words = [
             f"Over {found['draws']:,} draws of the uncertain parameters the emulator says "
-            f"the recommendation is beaten in {found['share_beaten']:.0%} of them"
+            f"the recommendation is beaten{by} in {share(found['share_beaten'])} of them"
         ]
         if found["beaten_by"]:
             top = max(found["beaten_by"], key=found["beaten_by"].get)
-            words.append(f"most often by {top} ({found['beaten_by'][top]:.0%})")
+            words.append(f"most often by {top} ({share(found['beaten_by'][top])})")
+        if margin and "share_beaten_at_all" in found:
+            words.append(f"and by any margin in {share(found['share_beaten_at_all'])}")
         out.append(", ".join(words) + ".")
     value = (answer.get("evppi") or {}).get(primary)
     if value:

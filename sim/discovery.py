@@ -74,6 +74,22 @@ def _box_words(lims: pd.DataFrame, sample: pd.DataFrame) -> list[dict[str, float
     return out
 
 
+def losses(values: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where the first option (row 0 of ``values``, lower is better) is beaten, and by whom.
+
+    ``values`` has one row per option and one column per draw. The first option counts
+    as beaten at a draw only when another is better there by more than ``margin``: a
+    win smaller than the emulator's own error on held-back runs is one it cannot see,
+    and counting it would make a near-twin of the recommendation (the same levers but
+    one officer) "beat" it in almost every draw. Returns the beaten mask and, for each
+    draw, the row of the best other option (meaningful where beaten).
+    """
+    others = values[1:]
+    best = others.argmin(axis=0)
+    beaten = values[0] - others.min(axis=0) > margin
+    return beaten, best + 1
+
+
 def discover(sample: pd.DataFrame, beaten: np.ndarray) -> dict[str, object]:
     """PRIM boxes of ``sample`` (one row per draw) where ``beaten`` is true."""
     share = float(np.mean(beaten))

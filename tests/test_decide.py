@@ -473,12 +473,30 @@ def test_prim_finds_a_planted_box():
     assert box["density"] >= 0.8 and box["coverage"] >= 0.8
 
 
+def test_a_loss_is_a_win_by_more_than_the_emulators_error():
+    """A near-twin a hair better everywhere does not beat the recommendation."""
+    from sim.discovery import losses
+
+    recommended = np.array([10.0, 10.0, 10.0, 10.0])
+    twin = recommended - 0.5  # better by less than the margin in every draw
+    rival = np.array([12.0, 7.0, 11.0, 8.9])  # better by more than 1 in draws 1 and 3
+    beaten, best = losses(np.vstack([recommended, twin, rival]), margin=1.0)
+    assert beaten.tolist() == [False, True, False, True]
+    assert best[beaten].tolist() == [2, 2]
+    beaten_at_all, _ = losses(np.vstack([recommended, twin, rival]), margin=0.0)
+    assert beaten_at_all.all()
+
+
 def test_smoke_decision_says_when_it_loses_and_what_to_find_out(smoke_decision):
     _, answer = smoke_decision
     found = answer["scenario_discovery"]
     assert found["recommended"] == answer["recommended"]
     assert found["draws"] == load_decision(SMOKE).spec.scenario_draws
     assert sum(found["beaten_by"].values()) == pytest.approx(found["share_beaten"])
+    assert found["margin"] == pytest.approx(
+        answer["emulator"]["accuracy"][answer["ranked_by"]]["rmse"]
+    )
+    assert found["share_beaten"] <= found["share_beaten_at_all"]
     for box in found["boxes"]:
         assert 0 <= box["coverage"] <= 1 and 0 <= box["density"] <= 1
     value = answer["evppi"][answer["ranked_by"]]
@@ -556,3 +574,36 @@ generations = 6
     assert answer["equity_variant"]["ranking"]
     best = next(p for p in answer["portfolios"] if p["name"] == answer["recommended"])
     assert best["cost_gbp"] <= 300_000
+
+
+def test_the_recommendation_states_the_measured_cost_and_small_shares_honestly():
+    """A searched portfolio's cost_gbp is a prediction; the verification runs measured it.
+    A share of one draw in a thousand is "under 1%", not "0%"."""
+    from sim.decision_report import recommendation_paragraphs, share
+
+    assert (share(0.0), share(0.001), share(0.004), share(0.5)) == (
+        "0%",
+        "under 1%",
+        "under 1%",
+        "50%",
+    )
+    answer = {
+        "ranked_by": "harm",
+        "objectives": {"harm": "harm"},
+        "budget_gbp": 1_000_000,
+        "recommended": "s1",
+        "portfolios": [
+            {"name": "s1", "cost_gbp": 747_000.0, "levers": {"kickz.sites": 6}, "rank": 1}
+        ],
+        "verification": {"portfolios": {"s1": {"cost_gbp": 626_000.0}}},
+        "scenario_discovery": {
+            "draws": 1000,
+            "share_beaten": 0.001,
+            "share_beaten_at_all": 1.0,
+            "margin": 10.0,
+            "beaten_by": {"base": 0.001},
+        },
+    }
+    text = " ".join(recommendation_paragraphs(answer))
+    assert "626k" in text and "747k" not in text
+    assert "in under 1% of them" in text and "by any margin in 100%" in text
