@@ -217,8 +217,6 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
     The statistic is the share of offences detected, which detection scales directly
     and which does not swing with how much offending a run has, so five
     generations of sixteen particles are enough to learn it on a 1,500-child borough.
-    The prior is loguniform, as the validity fit's detection prior is, so the fit
-    samples it on log10 and the posterior must come back in the parameter's own units.
     """
     from sim.calibration import statistics_of
     from sim.scenario import apply_overrides
@@ -236,9 +234,7 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
             for seed in (101, 102, 103)
         ]
     )
-    cfg = _write_recovery_config(
-        tmp_path, round(float(observed), 4), generations=1, prior="loguniform"
-    )
+    cfg = _write_recovery_config(tmp_path, round(float(observed), 4), generations=1)
     calibrate(cfg, workers=1, log=lambda _: None)
     # Raise the stopping rule and run again: it resumes after generation 0.
     cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 5"))

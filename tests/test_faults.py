@@ -697,6 +697,11 @@ def test_ctrl_c_exits_130_with_the_resume_line_and_no_worker_tracebacks(tmp_path
         text=True,
         start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # As a terminal starts it: SIGINT at its default. A child inherits an ignored
+        # SIGINT, and Python then never raises KeyboardInterrupt; a test that ran before
+        # this one in the same pytest worker can leave SIGINT ignored (the run then went
+        # on to the end and exited 0, three fresh-clone CI runs in a row).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 120
