@@ -161,3 +161,15 @@ def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float)
         except OSError:
             time.sleep(0.3)
     raise AssertionError(f"server did not answer at {url}:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def smoke_decision_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """decisions/smoke.toml run once for every test module that reads it (test_decide,
+    test_viz_decision): its folder and its answer. Read it; do not change it."""
+    from sim.decision import run_decision
+
+    out = tmp_path_factory.mktemp("decide") / "smoke"
+    done = run_decision(ROOT / "decisions" / "smoke.toml", out, workers=1, progress=False)
+    assert done.failed == 0
+    return out, done.answer

@@ -125,12 +125,9 @@ def test_frontier_keeps_only_portfolios_no_cheaper_one_beats():
 # -- a small decision end to end ----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def smoke_decision(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("decide") / "smoke"
-    done = run_decision(SMOKE, out, workers=1, progress=False)
-    assert done.failed == 0
-    return out, done.answer
+@pytest.fixture(scope="session")
+def smoke_decision(smoke_decision_run: tuple[Path, dict]) -> tuple[Path, dict]:
+    return smoke_decision_run
 
 
 def test_smoke_decision_writes_a_ranked_answer_within_budget(smoke_decision):

@@ -45,13 +45,29 @@ def browser_required(env: dict[str, str]) -> bool:
     return ci or env.get(REQUIRE_BROWSER, "") == "1"
 
 
-def _chromium_or_skip() -> None:
+def chromium_or_skip(page: str = "the served page") -> None:
+    """Go on if Chromium is here; else fail in CI and skip, saying why, elsewhere."""
     if CHROMIUM.exists():
         return
     why = f"{CHROMIUM} is missing (Debian: apt-get install -y chromium; .ci/run installs it)"
     if browser_required(dict(os.environ)):
         pytest.fail(f"{why}; a browser is required here (CI or {REQUIRE_BROWSER}=1)")
-    pytest.skip(f"{why}; the served page is not checked in a browser on this machine")
+    pytest.skip(f"{why}; {page} is not checked in a browser on this machine")
+
+
+def stop_server(server: subprocess.Popen) -> bool:
+    """SIGTERM to the server started in its own session, then SIGKILL to its group;
+    return whether anything of the group was left to kill."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+            leftover = True
+        except ProcessLookupError:
+            leftover = False
+    return leftover
 
 
 def test_a_missing_browser_fails_in_ci_and_skips_elsewhere():
@@ -101,7 +117,7 @@ def _srcs(page) -> dict[str, str]:
 
 
 def test_served_page_steps_in_headless_chromium(tmp_path):
-    _chromium_or_skip()
+    chromium_or_skip()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log = tmp_path / "server.log"
@@ -164,15 +180,7 @@ def test_served_page_steps_in_headless_chromium(tmp_path):
     finally:
         # SIGTERM to `serve` alone must stop the solara server it started; the group kill
         # only cleans up if it did not.
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        finally:
-            try:
-                os.killpg(server.pid, signal.SIGKILL)
-                leftover = True
-            except ProcessLookupError:
-                leftover = False
+        leftover = stop_server(server)
     assert not leftover, "the solara server outlived `serve`"
     assert outside == [], f"the page asked for something off this machine: {outside}"
     assert "Could not load URL" not in log.read_text(), log.read_text()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +24,9 @@ import ipywidgets
 import pytest
 import solara
 from conftest import free_port, wait_for_server
-from test_viz_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL, REQUIRE_BROWSER, browser_required
+from test_viz_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL, chromium_or_skip, stop_server
 
 import sim.viz
-from sim.decision import run_decision
 from sim.decision_report import gbp, number
 from sim.viz import DECISION_ENV, server_command
 from sim.viz.app import routes
@@ -48,17 +46,11 @@ from sim.viz.decision_view import (
     recommendation,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "decisions" / "smoke.toml"
 
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The smoke decision's folder, run once for the module."""
-    out = tmp_path_factory.mktemp("viz-decide") / "smoke"
-    done = run_decision(SMOKE, out, workers=1, progress=False)
-    assert done.failed == 0
-    return out
+@pytest.fixture(scope="session")
+def smoke(smoke_decision_run: tuple[Path, dict]) -> Path:
+    """The smoke decision's folder (run once for the session, tests/conftest.py)."""
+    return smoke_decision_run[0]
 
 
 @pytest.fixture
@@ -447,11 +439,7 @@ def test_served_decision_page_walks_the_frontier_in_headless_chromium(tmp_path, 
     moves along the frontier (tests/test_viz_browser.py: how Chromium is found)."""
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.exists():
-        why = f"{CHROMIUM} is missing (Debian: apt-get install -y chromium)"
-        if browser_required(dict(os.environ)):
-            pytest.fail(f"{why}; a browser is required here (CI or {REQUIRE_BROWSER}=1)")
-        pytest.skip(f"{why}; the served decision page is not checked in a browser here")
+    chromium_or_skip("the served decision page")
     port = free_port()
     log = tmp_path / "server.log"
     code = f"from sim.viz import serve; serve(None, port={port}, decision={str(smoke)!r})"
@@ -485,12 +473,5 @@ def test_served_decision_page_walks_the_frontier_in_headless_chromium(tmp_path, 
             assert after != before
             browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        finally:
-            try:
-                os.killpg(server.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_server(server)
     assert outside == [], f"the page asked for something off this machine: {outside}"
