@@ -361,6 +361,8 @@ class Police(mesa.Agent):
         j = self.model.params.justice
         for o in offences:
             p = j.detection_probability[o.type] * j.detection_scale
+            if o.person.n_formal > 0:  # known to the police: a caution or conviction
+                p *= j.known_offender_detection_ratio
             if o.type in PROACTIVE:  # where police patrol, and whom officers search
                 p *= self.model.patrol[o.person.ward] * j.search_decision_by_group[o.person.ethnic]
             o.detected = self.random.random() < min(p, 0.95)

@@ -83,6 +83,12 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "children_cautioned_or_sentenced_per_100k": lambda s: _ratio(
         1e5 * s["children_cautioned_or_sentenced_per_year"], s["population_10_17"]
     ),
+    # Of 10-17s, the share with six or more true offences in a year (the survey's
+    # frequent offenders), and the share of 10-17s' offences they commit.
+    "frequent_offender_share_10_17": lambda s: s["offending_frequency_10_17"]["frequent_share"],
+    "frequent_offender_offence_share": lambda s: s["offending_frequency_10_17"][
+        "frequent_offence_share"
+    ],
     # Of the offences 10-17s commit, the share proven by a caution or conviction.
     "attrition_10_17": lambda s: s["attrition_10_17"]["proven"],
     # Of children's remand episodes (charged cases heard), the share to youth detention.

@@ -750,6 +750,42 @@ def offending_prevalence(
     return _rate(offenders / years, population_10_17)
 
 
+# A "frequent offender" in the Offending, Crime and Justice Survey: six or more offences
+# in the last 12 months (ocjs-2005).
+FREQUENT_OFFENCES_PER_YEAR = 6
+
+
+def offending_frequency(
+    people: pd.DataFrame,
+    offences: pd.DataFrame,
+    start_day: int,
+    end_day: int,
+    population_10_17: float,
+) -> dict[str, float]:
+    """How concentrated 10-17s' offending is, in the survey's terms.
+
+    For each year of [start_day, end_day), each child's true offences at 10-17 in that
+    year: ``frequent_share`` is the mean number of children with FREQUENT_OFFENCES_PER_YEAR
+    or more, over the mean number of 10-17-year-olds (the survey's 7-8% of 10-25s);
+    ``frequent_offence_share`` is the share of all those offences that such children
+    committed (the survey's "more than 80%").
+    """
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    child = w.children()
+    person, year = w.person[child], w.year[child]
+    if person.size == 0:
+        return {"frequent_share": 0.0, "frequent_offence_share": float("nan")}
+    # Offences per (person, year) pair: one key per pair, counted.
+    n_people = int(person.max()) + 1
+    _, counts = np.unique(year * n_people + person, return_counts=True)
+    frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
+    years = (end_day - start_day) / DAYS_PER_YEAR
+    return {
+        "frequent_share": _rate(int(frequent.sum()) / years, population_10_17),
+        "frequent_offence_share": float(counts[frequent].sum() / counts.sum()),
+    }
+
+
 # Bands of the age at onset (first offence at 10-17), early to late.
 ONSET_BANDS: tuple[str, ...] = ("10-12", "13-14", "15-17")
 

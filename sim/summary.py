@@ -26,8 +26,9 @@ from sim.population import ETHNIC_GROUPS, SEXES
 
 # 2: prevalence, attrition, disposal mix, co-offending, reoffence timing; 3 (issue 17):
 # remand, acquittals, first-tier disposals, disposal tiers, proven offence mix, RRIs at five
-# stages with intervals and per head, reoffences within a month, onset and persistence
-OUTPUT_SCHEMA_VERSION = 3
+# stages with intervals and per head, reoffences within a month, onset and persistence;
+# 4: offending frequency (the survey's frequent offenders)
+OUTPUT_SCHEMA_VERSION = 4
 
 
 def people_frame(model: YouthJusticeModel) -> pd.DataFrame:
@@ -152,6 +153,9 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "custody_sentences_per_year": t["custody_starts"] / years,
         "offending_rate_by_age": {k: float(np.nanmean(v)) for k, v in by_age.items()},
         "offending_prevalence_10_17": metrics.offending_prevalence(
+            people, offences, start, end, population
+        ),
+        "offending_frequency_10_17": metrics.offending_frequency(
             people, offences, start, end, population
         ),
         "attrition_10_17": metrics.attrition(people, offences, start, end),

@@ -25,6 +25,7 @@ from sim.metrics import (
     disposal_mix,
     disposals_per_year,
     first_time_entrants,
+    offending_frequency,
     offending_prevalence,
     offending_rate_by_age,
     onset_and_persistence,
@@ -660,6 +661,25 @@ def test_offending_prevalence_counts_children_once_a_year():
     # 3 child-years of offending over 2 years among 4 children.
     assert offending_prevalence(people, offences, 0, 2 * year, 4.0) == pytest.approx(0.375)
     assert math.isnan(offending_prevalence(people, offences, 0, year, 0.0))
+
+
+def test_offending_frequency_counts_six_or_more_offences_in_one_year():
+    """The survey's frequent offenders: six or more offences within one year of the window,
+    not over the whole window; adults' offences do not count."""
+    born_17 = -17.5 * 365.25  # an adult from half-way through the first year
+    people = people_df((1, BIRTH_14), (2, BIRTH_14), (3, born_17))
+    year = int(DAYS_PER_YEAR)
+    rows = [(1, 10 + d, None, "nfa") for d in range(6)]  # six in year 0: frequent
+    rows += [(2, 10 + d, None, "nfa") for d in range(3)]  # three in year 0 ...
+    rows += [(2, year + 10 + d, None, "nfa") for d in range(3)]  # ... and three in year 1
+    rows += [(3, 200 + d, None, "nfa") for d in range(6)]  # at 18: not a child's
+    offences = offences_df(*rows)
+    out = offending_frequency(people, offences, 0, 2 * year, 4.0)
+    # One frequent child-year over 2 years among 4 children; 6 of the children's 12.
+    assert out["frequent_share"] == pytest.approx(0.125)
+    assert out["frequent_offence_share"] == pytest.approx(0.5)
+    none = offending_frequency(people, offences.iloc[:0], 0, year, 4.0)
+    assert none["frequent_share"] == 0.0 and math.isnan(none["frequent_offence_share"])
 
 
 def test_attrition_is_the_detected_and_proven_share_of_childrens_offences():

@@ -405,3 +405,37 @@ def test_a_run_gives_every_tier_remand_in_custody_and_priced_kinds():
         c.custody_place_per_year * t["custody_weeks"] / 52 / years
     )
     assert costs["first_tier_sentences"] > 0 and costs["referral_order_panels"] > 0
+
+
+@pytest.mark.parametrize("ratio", [1.0, 4.0])
+def test_known_offenders_are_detected_ratio_times_as_often(ratio: float) -> None:
+    """justice.known_offender_detection_ratio: an offence by someone with a caution or
+    conviction on record leads to a suspect ``ratio`` times as often as one by someone
+    without (minor offences, no search or patrol terms; 0.1 for the unknown)."""
+    minor = small().justice.detection_probability[TYPE["minor"]]
+    m = _model(
+        known_offender_detection_ratio=ratio,
+        detection_scale=0.1 / minor,
+        group_detection_probability=0.0,
+    )
+    people = np.arange(m.people.lo, m.people.n)
+    known = people[::2]
+    m.people.n_formal[known] = 1
+    n = people.size
+    ids = m.events.offences.append(
+        person=people,
+        week=np.zeros(n, dtype=np.int64),
+        type=np.zeros(n, dtype=np.int64),
+        gravity=np.ones(n, dtype=np.int64),
+        co_group=np.full(n, -1),
+        detected=np.zeros(n, dtype=bool),
+        case=np.full(n, -1),
+        proven_week=np.full(n, np.nan),
+        disposal=np.full(n, -1),
+    )
+    detected = np.isin(people, m.events.offences["person"][m.police.detect(ids, 0)])
+    is_known = np.isin(people, known)
+    p_known, p_unknown = detected[is_known].mean(), detected[~is_known].mean()
+    # Binomial SDs at these sizes are about 0.01-0.02; 0.06 is several of them.
+    assert p_unknown == pytest.approx(0.1, abs=0.06)
+    assert p_known == pytest.approx(0.1 * ratio, abs=0.06)

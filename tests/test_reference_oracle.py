@@ -96,9 +96,14 @@ def oracle_scenario(population: int) -> Scenario:
         update={
             "interventions": {},  # the baseline rules
             "behaviour": sc.behaviour.model_copy(update={"base_weekly_rate": 0.002}),  # x6.7
-            # detection x2.5, and custody at sentence far likelier, so custody happens
+            # detection x2.5 (x5 for known offenders, so that branch is compared), and
+            # custody at sentence far likelier, so custody happens
             "justice": sc.justice.model_copy(
-                update={"detection_scale": 2.5, "custody_intercept": -5.0}
+                update={
+                    "detection_scale": 2.5,
+                    "known_offender_detection_ratio": 2.0,
+                    "custody_intercept": -5.0,
+                }
             ),
             "yos": sc.yos.model_copy(update={"case_managers": 4}),  # capacity 40: overloaded
             "schools": sc.schools.model_copy(update={"permanent_exclusion_rate": 0.02}),  # x10
