@@ -441,6 +441,23 @@ class Police(mesa.Agent):
         case = Case(person, principal, list(offences), adult, kind, week + lag)
         person.open_case = case
         m.open_cases.append(case)
+        if j.clear_up_probability > 0:  # the person's other recent undetected offences
+            for o in self.recent_undetected(person, week):
+                if draw() < j.clear_up_probability:
+                    o.detected = True
+                    case.offences.append(o)
+
+    def recent_undetected(self, person: YoungPerson, week: int) -> list[Offence]:
+        """The person's undetected offences of the last ``clear_up_weeks``, in log order."""
+        m, since = self.model, week - self.model.params.justice.clear_up_weeks
+        recent = []
+        for o in reversed(m.offences):  # the log is in week order: stop at the window
+            if o.week < since:
+                break
+            recent.append(o)
+        recent.reverse()
+        recent += m.offences_this_week
+        return [o for o in recent if o.person is person and not o.detected]
 
 
 class YouthCourt(mesa.Agent):

@@ -36,6 +36,7 @@ STREAMS: dict[str, int] = {
     # Not drawn in a run: an experiment's programme effects, one set per posterior draw,
     # keyed by (the experiment's seed, the draw, the parameter): sim/experiment.py.
     "effects": 15,
+    "clear_up": 16,
 }
 FIRST_INTERVENTION_KEY = 100
 

@@ -556,6 +556,7 @@ def test_calibrated_in_the_register_means_fitted_by_the_calibration():
         "behaviour.recent_memory_weeks",
         "justice.remand_detention_intercept",
         "justice.known_offender_detection_ratio",
+        "justice.clear_up_probability",
     }
     assert {p.name for p in Calibration(CONFIG).priors} == calibrated - new
 

@@ -439,3 +439,38 @@ def test_known_offenders_are_detected_ratio_times_as_often(ratio: float) -> None
     # Binomial SDs at these sizes are about 0.01-0.02; 0.06 is several of them.
     assert p_unknown == pytest.approx(0.1, abs=0.06)
     assert p_known == pytest.approx(0.1 * ratio, abs=0.06)
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0])
+def test_an_arrest_clears_the_persons_recent_undetected_offences(probability: float) -> None:
+    """justice.clear_up_probability: the arrested person's undetected offences of the last
+    clear_up_weeks join the new case and are proven with it; older ones, and other
+    people's, do not."""
+    m = _model(clear_up_probability=probability, clear_up_weeks=13)
+    m.week = 30
+    person, other = _person(m, 15.0), _person(m, 16.0)
+    t = TYPE["minor"]
+    earlier = m.events.offences.append(
+        person=[person, person, person, other],
+        week=[10, 20, 25, 25],  # week 10 is before the 13-week window
+        type=[t] * 4,
+        gravity=[1] * 4,
+        co_group=[-1] * 4,
+        detected=[False] * 4,
+        case=[-1] * 4,
+        proven_week=[np.nan] * 4,
+        disposal=[-1] * 4,
+    )
+    principal = _arrest(m, person, "violence")  # a first offence: a caution, now
+    off = m.events.offences
+    assert "caution" in _kind_of_case(m, int(off["case"][principal]))
+    in_window = earlier[1:3]
+    if probability == 1.0:
+        assert (off["case"][in_window] == off["case"][principal]).all()
+        assert off["detected"][in_window].all()
+        assert (off["proven_week"][in_window] == m.week).all()
+    else:
+        assert (off["case"][in_window] == -1).all() and not off["detected"][in_window].any()
+    # The older offence and the other person's are never cleared by this arrest.
+    assert off["case"][earlier[0]] == -1 and off["case"][earlier[3]] == -1
+    assert np.isnan(off["proven_week"][earlier[[0, 3]]]).all()

@@ -96,12 +96,14 @@ def oracle_scenario(population: int) -> Scenario:
         update={
             "interventions": {},  # the baseline rules
             "behaviour": sc.behaviour.model_copy(update={"base_weekly_rate": 0.002}),  # x6.7
-            # detection x2.5 (x5 for known offenders, so that branch is compared), and
-            # custody at sentence far likelier, so custody happens
+            # detection x2.5 (x5 for known offenders), other recent offences cleared with
+            # an arrest (so those branches are compared), and custody at sentence far
+            # likelier, so custody happens
             "justice": sc.justice.model_copy(
                 update={
                     "detection_scale": 2.5,
                     "known_offender_detection_ratio": 2.0,
+                    "clear_up_probability": 0.3,
                     "custody_intercept": -5.0,
                 }
             ),
