@@ -89,6 +89,19 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     "frequent_offender_offence_share": lambda s: s["offending_frequency_10_17"][
         "frequent_offence_share"
     ],
+    # Patterns reported beside the fit (targets with fit = false): co-offending, the
+    # proven offence mix, the disposal tiers and the RRI of Black children's cautions
+    # and sentences per head.
+    "co_offended_share_of_offences_10_17": lambda s: s["co_offending"]["share_of_offences_10_17"],
+    "proven_share_violence": lambda s: s["proven_offence_mix"]["violence"],
+    "proven_share_drugs": lambda s: s["proven_offence_mix"]["drugs"],
+    "proven_share_robbery": lambda s: s["proven_offence_mix"]["robbery"],
+    "disposal_share_pre_court": lambda s: s["disposal_mix_by_tier"]["pre_court"],
+    "disposal_share_first_tier": lambda s: s["disposal_mix_by_tier"]["first_tier"],
+    "disposal_share_community": lambda s: s["disposal_mix_by_tier"]["community"],
+    "rri_black_cautioned_or_sentenced": lambda s: _number(
+        s["relative_rate_index_per_population"]["formal_disposal"].get("Black")
+    ),
     # Of the offences 10-17s commit, the share proven by a caution or conviction.
     "attrition_10_17": lambda s: s["attrition_10_17"]["proven"],
     # Of children's remand episodes (charged cases heard), the share to youth detention.
@@ -106,6 +119,11 @@ UNDEFINED_DISTANCE = 1e6
 # about 0.65, so such a run is hopeless for every target, and runaway contagion in
 # the corners of the prior is what makes a simulation slow.
 RUNAWAY_OFFENCES_PER_CHILD_YEAR = 4.0
+
+
+def _number(x: float | None) -> float:
+    """A summary value as a float, NaN where it is missing (no one in the group)."""
+    return math.nan if x is None else float(x)
 
 
 def _ratio(a: float | None, b: float | None) -> float:
@@ -326,7 +344,8 @@ class Calibration:
     def fingerprint_data(self) -> dict[str, object]:
         """What the fit's simulations and distance depend on, as the fingerprint hashes it.
 
-        Not the report's or the sensitivity analysis's settings, nor the stopping rules.
+        Not the report's or the sensitivity analysis's settings, nor the stopping rules,
+        nor the targets that are reported but not fitted.
         Each setting's parameters are taken whole, defaults included: a default changed
         in the code is a different model, and a saved history of the old one must not be
         resumed under it (a new parameter, even at a value that changes nothing, also
@@ -347,7 +366,9 @@ class Calibration:
             # Where each parameter is sampled: a history sampled in other units is
             # another fit (its particles' values and weights mean something else).
             "sampled_as": {p.name: p.key for p in self.priors},
-            "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets],
+            # Fitted targets only: a reported one (fit = false) changes no distance, so
+            # adding or editing one leaves the fit resumable.
+            "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets if t.fit],
             "scenarios": {
                 k: s.model_dump(mode="json", serialize_as_any=True)
                 for k, s in self.scenarios.items()

@@ -294,6 +294,26 @@ def test_a_changed_target_refuses_to_resume_the_old_history(tmp_path: Path):
         calibrate(cfg, workers=1, log=lambda _: None)
 
 
+def test_a_reported_target_leaves_the_fit_resumable_and_a_fitted_one_does_not(
+    tmp_path: Path,
+):
+    """Targets with fit = false enter no distance: adding one must not force --fresh;
+    changing a fitted target must."""
+    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cal = Calibration(cfg)
+    targets = cal.targets_path
+    text = targets.read_text()
+    reported = (
+        '\n[[target]]\nname = "reported"\nsetting = "tiny"\n'
+        'statistic = "reoffences_per_reoffender"\nvalue = 3.0\ntolerance = 1.0\n'
+        'fit = false\nsource = "moj-reoffending-2016-17: about 3.8 each"\n'
+    )
+    targets.write_text(text + reported)
+    assert Calibration(cfg).fingerprint() == cal.fingerprint()
+    targets.write_text(text + reported.replace("fit = false\n", ""))
+    assert Calibration(cfg).fingerprint() != cal.fingerprint()
+
+
 def test_the_fingerprint_covers_parameters_left_at_their_defaults(tmp_path: Path):
     # A default changed in the code is a different model: a saved history of the old
     # model must not be resumed under it. A value no scenario file sets must therefore
