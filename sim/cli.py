@@ -307,10 +307,21 @@ def experiment(
 @_guarded
 def report(
     results: Annotated[Path, typer.Argument(help="results folder of an experiment")],
+    publish: Annotated[
+        Path | None,
+        typer.Option(
+            help="also copy the report to this .md file (its charts to a folder beside it), "
+            "with the commands and commit that made it: docs/results.md ships with the repo"
+        ),
+    ] = None,
 ) -> None:
     """Write RESULTS/report/index.html (and index.md) comparing each policy with the baseline."""
-    from sim.report import write_report
+    from sim.report import publish_report, write_report
 
+    if publish is not None:
+        target = publish_report(results, publish, log=_warn)
+        typer.echo(f"wrote {results / 'report'} and {target}")
+        return
     path = write_report(results, log=_warn)
     typer.echo(f"wrote {path} and {path.with_suffix('.md')}")
 

@@ -1359,3 +1359,57 @@ def headline_markdown(results_dir: Path) -> str:
     header, rows, _ = headline_rows(comps, policies)
     doc.table(header, rows)
     return doc.finish()[1]
+
+
+def publish_report(
+    results_dir: Path, target: Path, log: Callable[[str], None] | None = None
+) -> Path:
+    """Write the report of ``results_dir`` and copy it to ``target`` (a ``.md`` file), its
+    PNGs to a folder beside it named after it (``docs/results.md`` -> ``docs/results/``),
+    with a line under the title saying which commands, commit and runs made it; return
+    ``target``.
+
+    For results that ship with the repository (``docs/results.md``), so that a reader
+    sees what the model concludes before running anything. ``target`` is checked before
+    anything is written; the Markdown is written last, whole or not at all.
+    """
+    import shutil
+
+    from sim.experiment import ExperimentError
+    from sim.faults import write_atomically
+
+    results_dir, target = Path(results_dir), Path(target)
+    if target.suffix != ".md":
+        raise ExperimentError(target, "--publish", "expected the path of a .md file to write")
+    if not target.parent.is_dir():
+        raise ExperimentError(target, "--publish", f"no such folder {str(target.parent)!r}")
+    report = write_report(results_dir, log=log).parent
+    images = target.with_suffix("")
+    images.mkdir(exist_ok=True)
+    for png in sorted(report.glob("*.png")):
+        shutil.copyfile(png, images / png.name)
+    md = (report / "index.md").read_text(encoding="utf-8")
+    # The report's image links are file names beside it; here they live in ``images``.
+    md = re.sub(r"\]\(([^)/]+\.png)\)", lambda m: f"]({images.name}/{m.group(1)})", md)
+    title, _, body = md.partition("\n")
+    manifest = read_manifest(results_dir)
+    commit = manifest.get("git_commit") or "not recorded"
+    experiment_file = manifest.get("experiment_file", "?")
+    draws = manifest.get("draws", 0)
+    design = (
+        f"{len(manifest.get('scenarios', []))} scenarios x {manifest.get('replicates', '?')} "
+        + (f"replicates x {draws} parameter draws" if draws else "replicates at the posterior mean")
+    )
+    provenance = (
+        f"> **How these results were made:** `yjsim experiment {experiment_file} "
+        f"--out {results_dir.as_posix()}`, then `yjsim report {results_dir.as_posix()} "
+        f"--publish {target.as_posix()}`, at commit `{commit}` (model source "
+        f"`{manifest.get('code_version', '?')}`), started "
+        f"{manifest.get('created', '?')}: {manifest.get('runs', '?')} runs ({design}; "
+        f"{manifest.get('years', '?')} measured years after "
+        f"{manifest.get('burn_in_years', '?')} of burn-in). The same commands and seed give "
+        "the same runs, bit for bit."
+    )
+    text = "\n".join([title, "", provenance, body])
+    write_atomically(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return target

@@ -269,6 +269,35 @@ def code_version() -> str:
     return h.hexdigest()[:12]
 
 
+def git_commit() -> str | None:
+    """The git commit of the checkout the model runs from, ``+changes`` appended when its
+    model, scenarios, calibration or experiments differ from that commit; None outside a
+    git checkout (an installed copy) or without git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if head.returncode != 0:
+            return None
+        model_files = ["sim", "scenarios", "calibration", "experiments"]
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", *model_files],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return f"{commit}+changes" if changed.stdout.strip() else commit
+
+
 def new_manifest(exp: Experiment) -> dict[str, Any]:
     """The manifest of a new results folder (``DIR/experiment.json``)."""
     return {
@@ -302,6 +331,7 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
         "outputs": list(exp.spec.outputs),
         "runs": len(exp.runs()),
         "code_version": code_version(),
+        "git_commit": git_commit(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "experiment_toml": exp.text,
     }

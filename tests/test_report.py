@@ -339,6 +339,33 @@ def test_report_files_are_written(fake_report: Path):
     assert md.index("![headline") < md.index("| Policy (vs baseline)") < md.index("## The evidence")
 
 
+def test_a_published_report_says_how_it_was_made_and_finds_its_charts(
+    fake_report: Path, tmp_path: Path
+):
+    """docs/results.md: the report under its title, a line with the commands and commit
+    that made it, every chart copied beside it and linked there."""
+    from sim.report import publish_report
+
+    results = fake_report.parent.parent
+    manifest = json.loads((results / "experiment.json").read_text())
+    (tmp_path / "docs").mkdir()
+    target = publish_report(results, tmp_path / "docs" / "results.md")
+    md = target.read_text()
+    title, blank, provenance = md.splitlines()[:3]
+    assert title.startswith("# ") and blank == ""
+    assert f"yjsim experiment {manifest.get('experiment_file', '?')} --out" in provenance
+    assert "--publish" in provenance and manifest["code_version"] in provenance
+    links = re.findall(r"\]\(([^)]+\.png)\)", md)
+    assert links and all(link.startswith("results/") for link in links)
+    for link in links:
+        assert (tmp_path / "docs" / link).read_bytes().startswith(PNG_MAGIC), link
+    # A target that is not Markdown, or in no folder, is refused before anything is written.
+    with pytest.raises(ExperimentError, match=r"--publish: expected the path of a \.md file"):
+        publish_report(results, tmp_path / "docs" / "results.txt")
+    with pytest.raises(ExperimentError, match="no such folder"):
+        publish_report(results, tmp_path / "nowhere" / "results.md")
+
+
 def _table_after(md: str, header_start: str) -> list[dict[str, str]]:
     """The rows of the Markdown table whose header line starts with ``header_start``."""
     lines = md.splitlines()
@@ -552,3 +579,22 @@ def test_report_on_the_smoke_experiment(tmp_path: Path):
         for t in OFFENCE_TYPES
     )
     assert np.allclose(cost, summary["crime_cost_per_year_gbp.total"])
+
+
+def test_the_git_commit_is_the_checkouts_or_none():
+    """Recorded in each results folder's manifest: the checkout's commit, marked when the
+    model's files differ from it; None where there is no git checkout."""
+    import subprocess
+
+    from sim.results import git_commit
+
+    commit = git_commit()
+    root = Path(__file__).resolve().parent.parent
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        assert commit is None
+        return
+    assert commit is not None and re.fullmatch(r"[0-9a-f]{12}(\+changes)?", commit)
+    assert commit.split("+")[0] == head.stdout.strip()
