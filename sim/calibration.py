@@ -92,6 +92,7 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     # Patterns reported beside the fit (targets with fit = false): co-offending, the
     # proven offence mix, the disposal tiers and the RRI of Black children's cautions
     # and sentences per head.
+    "peak_offending_age": lambda s: _peak_age(s["offending_rate_by_age"]),
     "co_offended_share_of_offences_10_17": lambda s: s["co_offending"]["share_of_offences_10_17"],
     "proven_share_violence": lambda s: s["proven_offence_mix"]["violence"],
     "proven_share_drugs": lambda s: s["proven_offence_mix"]["drugs"],
@@ -119,6 +120,12 @@ UNDEFINED_DISTANCE = 1e6
 # about 0.65, so such a run is hopeless for every target, and runaway contagion in
 # the corners of the prior is what makes a simulation slow.
 RUNAWAY_OFFENCES_PER_CHILD_YEAR = 4.0
+
+
+def _peak_age(rate_by_age: Mapping[str, float]) -> float:
+    """The age (in whole years) at which true offending per head is highest."""
+    rates = {int(a): r for a, r in rate_by_age.items() if r is not None and not math.isnan(r)}
+    return float(max(rates, key=rates.__getitem__)) if rates else math.nan
 
 
 def _number(x: float | None) -> float:

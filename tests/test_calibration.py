@@ -594,3 +594,32 @@ def test_parameter_overrides_keep_each_interventions_own_settings():
     assert moved.interventions == gangs.interventions
     cal = Calibration(CONFIG)
     assert cal.fit_scenarios()["average"].interventions["gangs_team"].mode == "none"
+
+
+def test_every_targets_statistic_comes_out_of_a_run():
+    """Each statistic targets.toml names, fitted or reported, is read from a real run's
+    summary as a number in its range (a renamed summary key would show here as a KeyError,
+    not in the middle of a fit or a check)."""
+    from conftest import small
+
+    from sim.calibration import statistics_of
+    from sim.simulation import simulate
+
+    sc = small()
+    stats = statistics_of(simulate(sc, 3).summary, 1.0)
+    targets = load_targets(ROOT / "calibration" / "targets.toml")
+    for t in targets:
+        value = stats[t.statistic]
+        assert isinstance(value, float), t.name
+    shares = [t.statistic for t in targets if "share" in t.statistic or "attrition" in t.statistic]
+    for name in shares:
+        assert math.isnan(stats[name]) or 0.0 <= stats[name] <= 1.0, name
+    assert 10 <= stats["peak_offending_age"] <= 20
+
+
+def test_the_peak_age_skips_ages_without_a_rate():
+    from sim.calibration import DERIVED_STATISTICS
+
+    peak = DERIVED_STATISTICS["peak_offending_age"]
+    assert peak({"offending_rate_by_age": {"14": 0.1, "17": 0.3, "18": math.nan}}) == 17.0
+    assert math.isnan(peak({"offending_rate_by_age": {"14": math.nan}}))
