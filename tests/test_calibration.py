@@ -623,3 +623,19 @@ def test_the_peak_age_skips_ages_without_a_rate():
     peak = DERIVED_STATISTICS["peak_offending_age"]
     assert peak({"offending_rate_by_age": {"14": 0.1, "17": 0.3, "18": math.nan}}) == 17.0
     assert math.isnan(peak({"offending_rate_by_age": {"14": math.nan}}))
+
+
+def test_the_proposal_has_twice_the_weighted_covariance():
+    """Beaumont et al. (2009): ABC-PMC proposes with twice the last generation's weighted
+    covariance (pyabc's default, Silverman's rule, is about half of it for 13 parameters
+    and collapsed the refit's weights)."""
+    import pandas as pd
+
+    from sim.calibration import pmc_transition
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(0, 1, 400), "b": rng.normal(5, 3, 400)})
+    w = np.full(400, 1 / 400)
+    kernel = pmc_transition()
+    kernel.fit(x, w)
+    assert kernel.cov == pytest.approx(2 * np.cov(x.to_numpy().T, aweights=w), rel=0.02)
