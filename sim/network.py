@@ -183,11 +183,16 @@ def stable_order(keys: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-def _searchsorted(a: np.ndarray, v: np.ndarray, side: str) -> np.ndarray:
+def _searchsorted(
+    a: np.ndarray, v: np.ndarray, side: str, order: np.ndarray | None = None
+) -> np.ndarray:
     """``np.searchsorted(a, v, side)``, searching ``v`` in sorted order: each search starts
     near the last, so a cohort's 100,000 searches in London's million live rows stay in
-    cache (3 times faster), and the answers are the same."""
-    order = stable_order(v)
+    cache (3 times faster), and the answers are the same. ``order``: an order that sorts
+    ``v``, if the caller has one (any order gives the same answers; a sorting one is fast).
+    """
+    if order is None:
+        order = stable_order(v)
     out = np.empty(v.size, dtype=np.intp)
     out[order] = np.searchsorted(a, v[order], side=side)
     return out
@@ -273,21 +278,24 @@ def ties_within(
     pool: np.ndarray,
     mean_degree: float,
     rng: np.random.Generator,
+    pool_order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Poisson(mean_degree) ties from each new person to uniform pool members with their key.
 
     The bipartite G(n, m, p) model with p = mean_degree / (pool members with the key).
+    ``pool_order``: ``stable_order(keys_pool)``, if the caller has it.
     """
     if new.size == 0 or pool.size == 0 or mean_degree <= 0:
         return np.empty((0, 2), dtype=np.int64)
-    order = stable_order(keys_pool)
+    order = stable_order(keys_pool) if pool_order is None else pool_order
     sorted_keys = keys_pool[order]
-    lo = _searchsorted(sorted_keys, keys_new, side="left")
-    count = _searchsorted(sorted_keys, keys_new, side="right") - lo
+    new_order = stable_order(keys_new)
+    lo = _searchsorted(sorted_keys, keys_new, "left", new_order)
+    count = _searchsorted(sorted_keys, keys_new, "right", new_order) - lo
     k = rng.poisson(mean_degree, new.size) * (count > 0)
     src = np.repeat(new, k)
     pick = np.repeat(lo, k) + (rng.random(src.size) * np.repeat(count, k)).astype(np.int64)
-    return np.column_stack([src, pool[order][pick]])
+    return np.column_stack([src, pool[order[pick]]])
 
 
 def ties_to_elders(
@@ -300,30 +308,40 @@ def ties_to_elders(
     span_weeks: float,
     mean_degree: float,
     rng: np.random.Generator,
+    pool_order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Poisson(mean_degree) ties to pool members with the same key born up to ``span_weeks``
-    earlier (older friends in the same ward)."""
+    earlier (older friends in the same ward). ``pool_order``: ``stable_order(keys_pool)``,
+    if the caller has it."""
     if new.size == 0 or pool.size == 0 or mean_degree <= 0:
         return np.empty((0, 2), dtype=np.int64)
     # Search on one composite value per person: key first, then birth week
     # (birth weeks span far less than the spacing between keys).
     spacing = 4 * (np.abs(birth_pool).max() + np.abs(birth_new).max() + span_weeks + 1)
     pool_value = keys_pool * spacing + birth_pool
-    if np.all(birth_pool[1:] >= birth_pool[:-1]):
+    if _rising(birth_pool):
         # Pool rows in birth order (as the model's rows are): within a key the composite
         # value already rises with the row, so the stable order by key alone is the same.
-        order = stable_order(keys_pool)
+        order = stable_order(keys_pool) if pool_order is None else pool_order
     else:
         order = np.argsort(pool_value, kind="stable")
     sorted_value = pool_value[order]
     new_value = keys_new * spacing + birth_new
-    lo = _searchsorted(sorted_value, new_value - span_weeks, side="left")
-    hi = _searchsorted(sorted_value, new_value, side="left")
+    # One order sorts both searches' values (they differ by a constant); the same holds
+    # for the order by key alone when the new are in birth order (as a cohort is).
+    new_order = stable_order(keys_new) if _rising(birth_new) else stable_order(new_value)
+    lo = _searchsorted(sorted_value, new_value - span_weeks, "left", new_order)
+    hi = _searchsorted(sorted_value, new_value, "left", new_order)
     count = hi - lo
     k = rng.poisson(mean_degree, new.size) * (count > 0)
     src = np.repeat(new, k)
     pick = np.repeat(lo, k) + (rng.random(src.size) * np.repeat(count, k)).astype(np.int64)
-    return np.column_stack([src, pool[order][pick]])
+    return np.column_stack([src, pool[order[pick]]])
+
+
+def _rising(values: np.ndarray) -> bool:
+    """Whether ``values`` never fall from one to the next."""
+    return bool(np.all(values[1:] >= values[:-1]))
 
 
 def _random_ties(a: np.ndarray, b: np.ndarray, mean_degree: float, rng) -> np.ndarray:
@@ -444,12 +462,13 @@ class Network:
         older = np.arange(ppl.lo, rows.start)
         ward_new = ppl.ward[new].astype(np.int64)
         ward_old = ppl.ward[older].astype(np.int64)
+        by_ward = stable_order(ward_old)  # (sorted once for both kinds of ties to elders)
         cross = p.friendship_degree * (1 - p.friends_same_school_share)
         friends.append(
             ties_to_elders(
                 ward_new, ppl.birth_week[new], new,
                 ward_old, ppl.birth_week[older], older,
-                3 * WEEKS_PER_YEAR, cross, rng,
+                3 * WEEKS_PER_YEAR, cross, rng, by_ward,
             )
         )  # fmt: skip
         if ppl.geography.n_boroughs > 1 and p.cross_borough_friends > 0:
@@ -458,7 +477,7 @@ class Network:
         half = p.neighbourhood_degree / 2
         neighbours = [
             gnp_groups(ward_new, new, half, rng),
-            ties_within(ward_new, new, ward_old, older, half, rng),
+            ties_within(ward_new, new, ward_old, older, half, rng, by_ward),
         ]
         return {
             "school": school,
@@ -481,7 +500,10 @@ class Network:
         """Pairs of the new people ``rows`` with everyone live in their family (and each other)."""
         ppl = self.people
         ids = np.arange(ppl.lo, rows.stop)
-        ids = ids[np.isin(ppl.family[ids], ppl.family[rows])]  # the new people's families
+        family = ppl.family[ids]  # (ids from 0)
+        theirs = np.zeros(int(family.max(initial=-1)) + 1, dtype=bool)
+        theirs[ppl.family[rows]] = True  # the new people's families
+        ids = ids[theirs[family]]
         fam = ppl.family[ids]
         order = np.argsort(fam, kind="stable")
         ids, fam = ids[order], fam[order]
@@ -557,9 +579,8 @@ class Network:
         self._drop_leavers(empty_rows=True)
         # School ties only bind pupils of compulsory school age (under 16 at the
         # start of the academic year, DfE); classmates leave school together.
-        age = age_of(ppl.birth_week, week)
-        self.pupil = np.nan_to_num(age, nan=99) < 16
-        self.pupil[: ppl.lo] = False
+        self.pupil = np.zeros(ppl.capacity, dtype=bool)  # (no one else is a pupil)
+        self.pupil[ppl.live] = age_of(ppl.birth_week[ppl.live], week) < 16
         self._combined = {}
 
     def _drop_leavers(self, empty_rows: bool) -> None:
@@ -609,11 +630,13 @@ class Network:
 
     def ties_to(self, members: np.ndarray) -> np.ndarray:
         """For everyone, the number of ties (any layer but gang) to ``members`` (a few people)."""
-        n = self.people.capacity
-        out = np.zeros(n)
+        out = np.zeros(self.people.capacity)
         for a in self.adjacency.values():
             cols, counts = _row_entries(a, members)
-            out += np.bincount(cols, counts, minlength=n)
+            if cols.size:  # counted over the columns reached only (whole counts: exact)
+                first = int(cols.min())
+                took = np.bincount(cols - first, counts)
+                out[first : first + took.size] += took
         return out
 
     # -- the weekly step ----------------------------------------------------
