@@ -145,24 +145,35 @@ def _seed(rng: np.random.Generator) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def gnp_pairs(n: int, p: float, seed: int) -> np.ndarray:
+def gnp_pairs(
+    n: int, p: float, seed: int, legacy: np.random.RandomState | None = None
+) -> np.ndarray:
     """The edges of ``networkx.gnp_random_graph(n, p, seed=seed)``, in its order, as pairs.
 
     The same draws (Python's ``random.Random(seed)``, one per pair i < j in
     lexicographic order, kept if below p) without building a graph, which cost
-    more than the rest of a September's gang ties.
+    more than the rest of a September's gang ties. ``legacy``: a generator to reseed
+    for the draws, for a caller drawing many graphs (a new one costs ~0.1 ms more: it
+    is first seeded from the operating system's entropy).
     """
-    i, j = np.triu_indices(n, 1)
-    if p <= 0:
+    if p <= 0 or n < 2:
         return np.empty((0, 2), dtype=np.int64)
+    pairs = n * (n - 1) // 2
     if p < 1:
         # numpy's legacy Mersenne Twister seeded with the array [seed] is Python's
         # random.Random(seed) (both init_by_array on the seed's 32-bit words; seeds here
         # are below 2**31, so one word), and random_sample is random() (the same 53-bit
         # formula): the same draws, made in C (tests/test_network.py checks this).
-        keep = np.random.RandomState([seed]).random_sample(i.size) < p
-        i, j = i[keep], j[keep]
-    return np.column_stack([i, j]).astype(np.int64)
+        legacy = np.random.RandomState(0) if legacy is None else legacy
+        legacy.seed([seed])
+        k = np.flatnonzero(legacy.random_sample(pairs) < p)
+    else:
+        k = np.arange(pairs)
+    # The k-th pair in lexicographic order: row i's pairs (i, i+1 .. n-1) start at
+    # first[i] (numpy's triu_indices, without its n x n mask).
+    first = np.cumsum(np.r_[0, np.arange(n - 1, 0, -1)])
+    i = np.searchsorted(first, k, side="right") - 1
+    return np.column_stack([i, k - first[i] + i + 1]).astype(np.int64)
 
 
 def stable_order(keys: np.ndarray) -> np.ndarray:
@@ -561,15 +572,14 @@ class Network:
         live = np.arange(ppl.lo, ppl.n)
         members = live[ppl.gang[live] >= 0]
         parts = []
+        p, legacy = self.params.gang_tie_probability, np.random.RandomState(0)  # (reseeded)
         for group in _groups(ppl.gang[members].astype(np.int64), members):  # loop over gangs
             if group.size >= 2:
-                pairs = gnp_pairs(group.size, self.params.gang_tie_probability, _seed(rng))
-                parts.append(group[pairs])
+                parts.append(group[gnp_pairs(group.size, p, _seed(rng), legacy)])
         self.edges["gang"] = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
         self.gang_members = members
-        local = np.full(ppl.capacity, -1, dtype=np.int64)
-        local[members] = np.arange(members.size)
-        self.gang_matrix = _normalised(local[self.edges["gang"]], members.size)
+        local = np.searchsorted(members, self.edges["gang"])  # members rise: their positions
+        self.gang_matrix = _normalised(local, members.size)
         self.gang_adjacency = _adjacency(self.edges["gang"], ppl.capacity)
         self._combined.pop("close", None)
 

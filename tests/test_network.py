@@ -126,13 +126,16 @@ def test_peer_exposure_is_the_weighted_share_of_active_ties():
 
 
 def test_gang_ties_are_networkx_gnp_edge_for_edge():
-    """gnp_pairs replays networkx.gnp_random_graph's draws: the same edges in the same order."""
-    for n in (0, 1, 2, 7, 30):
+    """gnp_pairs replays networkx.gnp_random_graph's draws: the same edges in the same order,
+    with a fresh generator or one generator reseeded for graph after graph."""
+    legacy = np.random.RandomState(0)
+    for n in (0, 1, 2, 7, 30, 61):
         for p in (0.0, 0.3, 0.5, 1.0):
             for seed in (0, 5, 2**31 - 2):
                 g = nx.gnp_random_graph(n, p, seed=seed)
                 expected = np.asarray(list(g.edges()), dtype=np.int64).reshape(-1, 2)
                 np.testing.assert_array_equal(gnp_pairs(n, p, seed), expected)
+                np.testing.assert_array_equal(gnp_pairs(n, p, seed, legacy), expected)
 
 
 def test_stable_order_is_numpy_stable_argsort():
