@@ -899,20 +899,38 @@ def _adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
     """Symmetric adjacency in CSR (row i lists i's ties; a tie drawn twice counts 2)."""
     if edges.size == 0:
         return sp.csr_matrix((n, n))
-    lo = int(edges.min())
+    lo = int(edges.min())  # (the rows before are empty)
     return _embedded(_adjacency_rows(edges, lo, int(edges.max()) + 1, n), lo, n)
 
 
 def _adjacency_rows(edges: np.ndarray, lo: int, hi: int, n: int) -> sp.csr_matrix:
     """Rows ``lo .. hi-1`` of ``_adjacency(edges, n)``, every tie's ends among them, as an
-    (hi - lo)-row CSR in canonical form (sorted columns, a repeated tie summed).
+    (hi - lo)-row CSR in canonical form (sorted columns, a repeated tie summed), as
+    scipy builds it from coordinates.
 
-    Built over those rows only: scipy's conversion, sorting and summing each pass over
-    every row, and London's window of live rows is a third of the capacity.
+    Built from one sorted key per entry, ``row << bits | column`` (row-major order):
+    numpy's vectorised sort of the keys takes a fifth of the time of scipy's conversion,
+    sorting and summing, which each pass over every row (a third of London's capacity).
     """
-    rows = np.concatenate([edges[:, 0], edges[:, 1]]) - lo
-    cols = np.concatenate([edges[:, 1], edges[:, 0]])
-    return sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(hi - lo, n))
+    bits = max(int(n - 1).bit_length(), 1)  # a column fits in the key's low bits
+    a, b = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64)
+    keys = np.concatenate([(a << bits) | b, (b << bits) | a])
+    keys.sort()
+    first = np.empty(keys.size, dtype=bool)  # the first entry of each (row, column)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=keys.size).astype(np.float64)  # ties drawn twice: 2
+    keys = keys[starts]
+    index = np.int32 if max(n, hi - lo, keys.size) <= np.iinfo(np.int32).max else np.int64
+    cols = (keys & ((1 << bits) - 1)).astype(index)
+    rows = keys >> bits
+    # Entries counted from the lowest row reached (the rows below are empty: a cohort's
+    # school ties, for one, reach its own rows only).
+    low = int(rows[0]) if rows.size else hi
+    indptr = np.zeros(hi - lo + 1, dtype=index)
+    np.cumsum(np.bincount(rows - low, minlength=hi - low), out=indptr[low - lo + 1 :])
+    return sp.csr_matrix((counts, cols, indptr), shape=(hi - lo, n), copy=False)
 
 
 def _random_neighbour_of_layers(

@@ -9,6 +9,7 @@ from conftest import small
 
 from sim.model import YouthJusticeModel
 from sim.network import (
+    _adjacency_rows,
     _row_entries,
     gnp_groups,
     gnp_pairs,
@@ -80,6 +81,24 @@ def test_row_entries_sum_to_the_rows_column_sums():
     expected = np.asarray(m[rows].sum(axis=0)).ravel()
     cols, values = _row_entries(m, rows)
     assert np.allclose(np.bincount(cols, values, minlength=300), expected)
+
+
+def test_adjacency_rows_are_scipys_canonical_matrix():
+    """The rows built from sorted keys are scipy's matrix built from coordinates, array for
+    array: ties counted twice when drawn twice, columns sorted, the same index types."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    for lo, hi, m in ((0, n, 3000), (1200, 4000, 2000), (3990, 4000, 60), (100, 200, 0)):
+        edges = rng.integers(lo, hi, (m, 2))
+        edges[: m // 10] = edges[m // 10 : 2 * (m // 10)]  # repeated ties
+        rows = np.concatenate([edges[:, 0], edges[:, 1]]) - lo
+        cols = np.concatenate([edges[:, 1], edges[:, 0]])
+        want = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(hi - lo, n))
+        got = _adjacency_rows(edges, lo, hi, n)
+        assert got.shape == want.shape
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
 
 
 def _share(net, layer: str, a: np.ndarray) -> np.ndarray:
