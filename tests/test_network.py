@@ -11,6 +11,7 @@ from sim.model import YouthJusticeModel
 from sim.network import (
     _adjacency_rows,
     _row_entries,
+    _sum,
     gnp_groups,
     gnp_pairs,
     stable_order,
@@ -222,3 +223,24 @@ def test_peer_shares_of_gathered_rows_are_each_ties_share_of_the_live_degree():
             got.append(want[a.indptr[r] : a.indptr[r + 1]])
         np.testing.assert_array_equal(cols, np.concatenate(got_cols))
         assert shares.tobytes() == np.concatenate(got).tobytes()
+
+
+def test_sum_is_scipys_sum_array_for_array():
+    """The sum that copies the rows before b's first entry is scipy's ``a + b``: the same
+    arrays, in fresh memory; also when b has no entries, or entries in a's rows."""
+    rng = np.random.default_rng(8)
+    n = 400
+    a = sp.random(n, n, density=0.03, format="csr", random_state=9)
+    a.data[:] = rng.integers(1, 3, a.nnz)
+    for b_rows in ((300, 400), (0, 400), (399, 400), (10, 20), None):
+        b = sp.random(n, n, density=0.05, format="csr", random_state=10)
+        if b_rows is None:
+            b = sp.csr_matrix((n, n))
+        else:
+            b = sp.csr_matrix(b.multiply(np.isin(np.arange(n), np.arange(*b_rows))[:, None]))
+        b.sum_duplicates()
+        want, got = a + b, _sum(a, b)
+        for name in ("data", "indices", "indptr"):
+            x, y = getattr(got, name), getattr(want, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (b_rows, name)
+            assert not np.shares_memory(x, getattr(a, name))
