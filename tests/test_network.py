@@ -159,13 +159,18 @@ def test_gang_ties_are_networkx_gnp_edge_for_edge():
 
 
 def test_stable_order_is_numpy_stable_argsort():
-    """The int16 fast path gives numpy's stable order; other keys fall back to it."""
+    """The int16 and packed fast paths give numpy's stable order; other keys fall back to it."""
     rng = np.random.default_rng(3)
     for keys in (
-        rng.integers(0, 600, 5000),  # wards: the fast path
+        rng.integers(0, 600, 5000),  # wards: the int16 path
         rng.integers(-(2**15), 2**15, 5000),  # the int16 range's ends
-        rng.integers(-40_000, 40_000, 5000),  # beyond int16: numpy's own sort
+        rng.integers(-40_000, 40_000, 5000),  # beyond int16: packed with positions
+        rng.integers(0, 60_000, 5000).astype(np.uint32),
+        rng.integers(-(2**40), 2**40, 5000),  # packed, up to the 62 bits
+        rng.integers(-(2**62), 2**62, 5000),  # too wide to pack: numpy's own sort
+        np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),  # beyond int64
         np.array([2**15, 1, 2**15, 0]),
+        np.array([7]),
         rng.random(100),
         np.empty(0, dtype=np.int64),
     ):
