@@ -572,8 +572,7 @@ class Network:
             e = np.concatenate([ties[layer] for ties in cohorts])
             live = _rows(self.adjacency[layer], lo, hi)  # views: copied by the sum
             self.adjacency[layer] = _embedded(_sum(live, _adjacency_rows(e, lo, hi, n)), lo, n)
-            ends = np.concatenate([e[:, 0], e[:, 1]]) - lo
-            self.live_degree[layer][lo:hi] += np.bincount(ends, minlength=hi - lo)
+            _count(self.live_degree[layer], e.ravel())  # both ends of each tie
         self.refresh(week)
 
     def rebuild_gangs(self, rng: np.random.Generator) -> None:
@@ -610,13 +609,9 @@ class Network:
         ppl = self.people
         if self._counted_lo == ppl.lo:
             return
-        leavers = np.arange(self._counted_lo, ppl.lo)
         for layer, a in list(self.adjacency.items()):
-            cols, counts = _row_entries(a, leavers)
-            if cols.size:  # counted over the columns reached only (whole counts: exact)
-                first = int(cols.min())
-                took = np.bincount(cols - first, counts)
-                self.live_degree[layer][first : first + took.size] -= took
+            leavers = slice(a.indptr[self._counted_lo], a.indptr[ppl.lo])  # their rows' ties
+            _count(self.live_degree[layer], a.indices[leavers], -a.data[leavers])
             # Nothing reads the rows of those who have left again (only live people are
             # active, offend or are searched from): empty them, so the matrices, the
             # peer shares and next September's merge hold live rows only. Ties between
@@ -652,11 +647,7 @@ class Network:
         """For everyone, the number of ties (any layer but gang) to ``members`` (a few people)."""
         out = np.zeros(self.people.capacity)
         for a in self.adjacency.values():
-            cols, counts = _row_entries(a, members)
-            if cols.size:  # counted over the columns reached only (whole counts: exact)
-                first = int(cols.min())
-                took = np.bincount(cols - first, counts)
-                out[first : first + took.size] += took
+            _count(out, *_row_entries(a, members))
         return out
 
     # -- the weekly step ----------------------------------------------------
@@ -832,6 +823,17 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     deg = np.asarray(a.sum(axis=1)).ravel()
     inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
     return sp.diags(inv) @ a
+
+
+def _count(out: np.ndarray, ids: np.ndarray, weights: np.ndarray | None = None) -> None:
+    """Add to ``out[i]`` the number of times ``i`` is in ``ids`` (or the sum of their
+    ``weights``), counted over the range of ``ids`` only, not the whole of ``out``: London's
+    capacity is three times its live rows. The counts are whole numbers, so the sums are
+    exact whatever their order."""
+    if ids.size:
+        first = int(ids.min())
+        counts = np.bincount(ids - first, weights)
+        out[first : first + counts.size] += counts
 
 
 def _without_rows_below(m: sp.csr_matrix, lo: int) -> sp.csr_matrix:
