@@ -572,7 +572,9 @@ class Network:
             e = np.concatenate([ties[layer] for ties in cohorts])
             live = _rows(self.adjacency[layer], lo, hi)  # views: copied by the sum
             self.adjacency[layer] = _embedded(_sum(live, _adjacency_rows(e, lo, hi, n)), lo, n)
-            _count(self.live_degree[layer], e.ravel())  # both ends of each tie
+            # Both ends of each tie (counts are whole numbers: exact in any order; add.at
+            # adds in place, where a bincount would fill and add a window-long array).
+            np.add.at(self.live_degree[layer], e.ravel(), 1.0)
         self.refresh(week)
 
     def rebuild_gangs(self, rng: np.random.Generator) -> None:
@@ -611,7 +613,7 @@ class Network:
             return
         for layer, a in list(self.adjacency.items()):
             leavers = slice(a.indptr[self._counted_lo], a.indptr[ppl.lo])  # their rows' ties
-            _count(self.live_degree[layer], a.indices[leavers], -a.data[leavers])
+            np.subtract.at(self.live_degree[layer], a.indices[leavers], a.data[leavers])
             # Nothing reads the rows of those who have left again (only live people are
             # active, offend or are searched from): empty them, so the matrices, the
             # peer shares and next September's merge hold live rows only. Ties between
@@ -647,7 +649,7 @@ class Network:
         """For everyone, the number of ties (any layer but gang) to ``members`` (a few people)."""
         out = np.zeros(self.people.capacity)
         for a in self.adjacency.values():
-            _count(out, *_row_entries(a, members))
+            np.add.at(out, *_row_entries(a, members))  # (whole counts: exact in any order)
         return out
 
     # -- the weekly step ----------------------------------------------------
@@ -823,17 +825,6 @@ def _normalised(edges: np.ndarray, n: int) -> sp.csr_matrix:
     deg = np.asarray(a.sum(axis=1)).ravel()
     inv = np.divide(1.0, deg, out=np.zeros_like(deg), where=deg > 0)
     return sp.diags(inv) @ a
-
-
-def _count(out: np.ndarray, ids: np.ndarray, weights: np.ndarray | None = None) -> None:
-    """Add to ``out[i]`` the number of times ``i`` is in ``ids`` (or the sum of their
-    ``weights``), counted over the range of ``ids`` only, not the whole of ``out``: London's
-    capacity is three times its live rows. The counts are whole numbers, so the sums are
-    exact whatever their order."""
-    if ids.size:
-        first = int(ids.min())
-        counts = np.bincount(ids - first, weights)
-        out[first : first + counts.size] += counts
 
 
 def _without_rows_below(m: sp.csr_matrix, lo: int) -> sp.csr_matrix:
