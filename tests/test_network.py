@@ -9,6 +9,7 @@ from conftest import small
 
 from sim.model import YouthJusticeModel
 from sim.network import (
+    EdgeLists,
     _adjacency_rows,
     _row_entries,
     _sum,
@@ -249,3 +250,28 @@ def test_sum_is_scipys_sum_array_for_array():
             x, y = getattr(got, name), getattr(want, name)
             assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (b_rows, name)
             assert not np.shares_memory(x, getattr(a, name))
+
+
+def test_edge_lists_read_as_lists_joined_and_filtered_every_september():
+    """Edge lists kept as parts and joined when read give, at every read, the pairs and the
+    order of lists joined and filtered every September (the reference model replays ties in
+    that order); a part whose newest member has left is dropped at once."""
+    rng = np.random.default_rng(11)
+    lists, eager = EdgeLists(("a", "b")), np.empty((0, 2), dtype=np.int64)
+    lo, stop = 0, 0
+    for september in range(12):
+        lo = max(lo, stop - 400) + int(rng.integers(0, 60))  # some leave
+        eager = eager[np.maximum(eager[:, 0], eager[:, 1]) >= lo]
+        lists.drop_below("a", lo)
+        start, stop = stop, stop + 100
+        new = np.column_stack([rng.integers(start, stop, 150), rng.integers(lo, stop, 150)])
+        eager = np.concatenate([eager, new])
+        lists.add("a", new)
+        assert all(part.max() >= lo for part in lists.parts["a"])
+        if september % 3 == 2:  # read now and then (joined, then kept joined)
+            np.testing.assert_array_equal(lists["a"], eager)
+            assert len(lists.parts["a"]) == 1
+    np.testing.assert_array_equal(lists["a"], eager)
+    lists["a"] = eager[:5]  # a layer set is read back as it was set
+    np.testing.assert_array_equal(lists["a"], eager[:5])
+    assert lists["b"].shape == (0, 2)  # a layer with no ties
