@@ -7,9 +7,11 @@ G(n, p) graphs within groups, generated for all groups at once in numpy (the
 same models as networkx's generators, which tests/test_network.py checks
 them against; calling networkx per group costs ~2 ms a group and Python
 objects per tie, too slow for London's ~12,000 school-year groups); gangs use
-networkx's G(n, p) directly. Edges are
-kept as id pairs per layer; when a cohort enters each September only its own
-edges are generated and the CSR matrices are rebuilt once. In the weekly step
+networkx's G(n, p) draws, replayed in numpy. Edges are kept as id pairs per
+layer, in parts per cohort (``EdgeLists``); when a cohort enters each September
+only its own edges are generated, and each CSR matrix is rebuilt once, over the
+live rows: the old rows copied, merged only where the cohort's ties reach, the
+cohort's ties built from sorted keys. In the weekly step
 peer exposure is the sparse mat-vec W @ a, W row-normalised per layer and
 layer-weighted (school ties in term only, neighbourhood ties weighted up in
 the holidays), a the indicator of offending recently; W is stored transposed
@@ -439,9 +441,9 @@ class Network:
     """Edge lists per layer, and per-layer adjacency matrices kept up to date incrementally.
 
     ``adjacency[layer]`` is a symmetric CSR matrix (a tie drawn twice counts
-    twice) over all rows ever entered. Each September only the new cohort's
-    ties are converted and added (a linear merge, no global re-sort); the rows
-    of people who have left are emptied then (live people's ties to them stay,
+    twice, columns sorted) over all rows ever entered. Each September only the new
+    cohort's ties are converted and added (a linear merge, no global re-sort); the
+    rows of people who have left are emptied then (live people's ties to them stay,
     never active), and degrees count live ties only.
     """
 
