@@ -57,7 +57,9 @@ if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
 FORMAT = "yjsim-snapshot"
-VERSION = 1
+# 2: the network's edge lists are a ``sim.network.EdgeLists`` (parts per cohort), not a
+# dict of arrays; a version-1 file would restore a network this code cannot step.
+VERSION = 2
 MANIFEST = "snapshot.json"
 SUFFIX = ".yjsnap"
 

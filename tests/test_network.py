@@ -9,7 +9,10 @@ from conftest import small
 
 from sim.model import YouthJusticeModel
 from sim.network import (
+    EdgeLists,
+    _adjacency_rows,
     _row_entries,
+    _sum,
     gnp_groups,
     gnp_pairs,
     stable_order,
@@ -82,6 +85,24 @@ def test_row_entries_sum_to_the_rows_column_sums():
     assert np.allclose(np.bincount(cols, values, minlength=300), expected)
 
 
+def test_adjacency_rows_are_scipys_canonical_matrix():
+    """The rows built from sorted keys are scipy's matrix built from coordinates, array for
+    array: ties counted twice when drawn twice, columns sorted, the same index types."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    for lo, hi, m in ((0, n, 3000), (1200, 4000, 2000), (3990, 4000, 60), (100, 200, 0)):
+        edges = rng.integers(lo, hi, (m, 2))
+        edges[: m // 10] = edges[m // 10 : 2 * (m // 10)]  # repeated ties
+        rows = np.concatenate([edges[:, 0], edges[:, 1]]) - lo
+        cols = np.concatenate([edges[:, 1], edges[:, 0]])
+        want = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(hi - lo, n))
+        got = _adjacency_rows(edges, lo, hi, n)
+        assert got.shape == want.shape
+        for name in ("data", "indices", "indptr"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+
+
 def _share(net, layer: str, a: np.ndarray) -> np.ndarray:
     """Dense reference: share of a person's ties in ``layer`` who are active."""
     e = net.edges[layer]
@@ -126,23 +147,31 @@ def test_peer_exposure_is_the_weighted_share_of_active_ties():
 
 
 def test_gang_ties_are_networkx_gnp_edge_for_edge():
-    """gnp_pairs replays networkx.gnp_random_graph's draws: the same edges in the same order."""
-    for n in (0, 1, 2, 7, 30):
+    """gnp_pairs replays networkx.gnp_random_graph's draws: the same edges in the same order,
+    with a fresh generator or one generator reseeded for graph after graph."""
+    legacy = np.random.RandomState(0)
+    for n in (0, 1, 2, 7, 30, 61):
         for p in (0.0, 0.3, 0.5, 1.0):
             for seed in (0, 5, 2**31 - 2):
                 g = nx.gnp_random_graph(n, p, seed=seed)
                 expected = np.asarray(list(g.edges()), dtype=np.int64).reshape(-1, 2)
                 np.testing.assert_array_equal(gnp_pairs(n, p, seed), expected)
+                np.testing.assert_array_equal(gnp_pairs(n, p, seed, legacy), expected)
 
 
 def test_stable_order_is_numpy_stable_argsort():
-    """The int16 fast path gives numpy's stable order; other keys fall back to it."""
+    """The int16 and packed fast paths give numpy's stable order; other keys fall back to it."""
     rng = np.random.default_rng(3)
     for keys in (
-        rng.integers(0, 600, 5000),  # wards: the fast path
+        rng.integers(0, 600, 5000),  # wards: the int16 path
         rng.integers(-(2**15), 2**15, 5000),  # the int16 range's ends
-        rng.integers(-40_000, 40_000, 5000),  # beyond int16: numpy's own sort
+        rng.integers(-40_000, 40_000, 5000),  # beyond int16: packed with positions
+        rng.integers(0, 60_000, 5000).astype(np.uint32),
+        rng.integers(-(2**40), 2**40, 5000),  # packed, up to the 62 bits
+        rng.integers(-(2**62), 2**62, 5000),  # too wide to pack: numpy's own sort
+        np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),  # beyond int64
         np.array([2**15, 1, 2**15, 0]),
+        np.array([7]),
         rng.random(100),
         np.empty(0, dtype=np.int64),
     ):
@@ -200,3 +229,49 @@ def test_peer_shares_of_gathered_rows_are_each_ties_share_of_the_live_degree():
             got.append(want[a.indptr[r] : a.indptr[r + 1]])
         np.testing.assert_array_equal(cols, np.concatenate(got_cols))
         assert shares.tobytes() == np.concatenate(got).tobytes()
+
+
+def test_sum_is_scipys_sum_array_for_array():
+    """The sum that copies the rows before b's first entry is scipy's ``a + b``: the same
+    arrays, in fresh memory; also when b has no entries, or entries in a's rows."""
+    rng = np.random.default_rng(8)
+    n = 400
+    a = sp.random(n, n, density=0.03, format="csr", random_state=9)
+    a.data[:] = rng.integers(1, 3, a.nnz)
+    for b_rows in ((300, 400), (0, 400), (399, 400), (10, 20), None):
+        b = sp.random(n, n, density=0.05, format="csr", random_state=10)
+        if b_rows is None:
+            b = sp.csr_matrix((n, n))
+        else:
+            b = sp.csr_matrix(b.multiply(np.isin(np.arange(n), np.arange(*b_rows))[:, None]))
+        b.sum_duplicates()
+        want, got = a + b, _sum(a, b)
+        for name in ("data", "indices", "indptr"):
+            x, y = getattr(got, name), getattr(want, name)
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (b_rows, name)
+            assert not np.shares_memory(x, getattr(a, name))
+
+
+def test_edge_lists_read_as_lists_joined_and_filtered_every_september():
+    """Edge lists kept as parts and joined when read give, at every read, the pairs and the
+    order of lists joined and filtered every September (the reference model replays ties in
+    that order); a part whose newest member has left is dropped at once."""
+    rng = np.random.default_rng(11)
+    lists, eager = EdgeLists(("a", "b")), np.empty((0, 2), dtype=np.int64)
+    lo, stop = 0, 0
+    for september in range(12):
+        lo = max(lo, stop - 400) + int(rng.integers(0, 60))  # some leave
+        eager = eager[np.maximum(eager[:, 0], eager[:, 1]) >= lo]
+        lists.drop_below("a", lo)
+        start, stop = stop, stop + 100
+        new = np.column_stack([rng.integers(start, stop, 150), rng.integers(lo, stop, 150)])
+        eager = np.concatenate([eager, new])
+        lists.add("a", new)
+        assert all(part.max() >= lo for part in lists.parts["a"])
+        if september % 3 == 2:  # read now and then (joined, then kept joined)
+            np.testing.assert_array_equal(lists["a"], eager)
+            assert len(lists.parts["a"]) == 1
+    np.testing.assert_array_equal(lists["a"], eager)
+    lists["a"] = eager[:5]  # a layer set is read back as it was set
+    np.testing.assert_array_equal(lists["a"], eager[:5])
+    assert lists["b"].shape == (0, 2)  # a layer with no ties
