@@ -62,6 +62,17 @@ PROACTIVE_TYPES = np.array([OFFENCE_TYPE["drugs"], OFFENCE_TYPE["weapon"]])
 _SALT_LISTING = 1
 
 
+def position_in(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each value's position in ``keys`` (distinct ids, in any order), -1 where it is not
+    there: a bisection on the sorted keys, not a table over every id ever used."""
+    if keys.size == 0:
+        return np.full(values.size, -1, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    at = np.minimum(np.searchsorted(sorted_keys, values), keys.size - 1)
+    return np.where(sorted_keys[at] == values, order[at], -1)
+
+
 class JusticeParams(Params):
     """Detection, the police decision, remand and sentencing."""
 
@@ -847,17 +858,13 @@ class Police(Agency):
         first = int(np.searchsorted(off["week"], week - p.clear_up_weeks, side="left"))
         rows = np.arange(first, off.n)
         rows = rows[~off["detected"][rows] & (off["case"][rows] < 0)]
-        # Each offence's person's place among the new cases (bisection, no person table).
-        order = np.argsort(persons, kind="stable")
-        sorted_persons = persons[order]
-        who = off["person"][rows]
-        at = np.minimum(np.searchsorted(sorted_persons, who), persons.size - 1)
-        hit = sorted_persons[at] == who
-        rows, at = rows[hit], at[hit]
+        # Each offence's person's place among the new cases (-1: not arrested now).
+        at = position_in(persons, off["person"][rows])
+        rows, at = rows[at >= 0], at[at >= 0]
         take = m.streams.uniform("clear_up", week, rows) < p.clear_up_probability
         rows, at = rows[take], at[take]
         off.set("detected", rows, True)
-        off.set("case", rows, case_ids[order[at]])
+        off.set("case", rows, case_ids[at])
         book.open_offences = np.concatenate([book.open_offences, rows])
 
     def out_of_court(
@@ -1050,13 +1057,9 @@ class YouthCourt(Agency):
         ppl.custody_release_week[persons[detained & (kind != KIND["custody"])]] = np.nan
         # Offences dealt with by these cases (kept in the small list of open offences).
         open_off = book.open_offences
-        # Each open offence's case's position in ``due`` (-1 if not due), by bisection on
-        # the due cases (not a table over every case ever opened).
-        order = np.argsort(due, kind="stable")
-        sorted_due = due[order]
-        off_case = off["case"][open_off]
-        at = np.minimum(np.searchsorted(sorted_due, off_case), due.size - 1)
-        pos = np.where(sorted_due[at] == off_case, order[at], -1)  # case -1 (none): no match
+        # Each open offence's case's position in ``due`` (-1 if not due; case -1, none,
+        # never matches).
+        pos = position_in(due, off["case"][open_off])
         mine = pos >= 0
         offences = open_off[mine]
         book.open_offences = open_off[~mine]
