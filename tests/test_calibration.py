@@ -639,3 +639,57 @@ def test_the_proposal_has_twice_the_weighted_covariance():
     kernel = pmc_transition()
     kernel.fit(x, w)
     assert kernel.cov == pytest.approx(2 * np.cov(x.to_numpy().T, aweights=w), rel=0.02)
+
+
+def test_a_simulation_stops_once_it_is_sure_to_miss_the_threshold():
+    """Early rejection: the setting with the most fitted targets runs first; a run that
+    completes gives what running every setting gives, and one whose first setting
+    already breaks the threshold never runs the second."""
+    from sim.calibration import settings_in_fitting_order, simulate_settings, simulate_until
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(TINY, use_posterior=False)
+    sc = sc.model_copy(update={"run": sc.run.model_copy(update={"years": 1, "burn_in_years": 1})})
+    # "b" has two fitted targets and "a" one, so "b" runs first though listed second.
+    targets = [
+        Target(
+            name="a_volume",
+            setting="a",
+            statistic="children_cautioned_or_sentenced_per_year",
+            value=25,
+            tolerance=5,
+            source="synthetic: this test",
+        ),
+        Target(
+            name="b_volume",
+            setting="b",
+            statistic="children_cautioned_or_sentenced_per_year",
+            value=1000,
+            tolerance=1,
+            source="synthetic: this test",
+        ),
+        Target(
+            name="b_detected",
+            setting="b",
+            statistic="detected_share_of_offences",
+            value=0.2,
+            tolerance=0.1,
+            source="synthetic: this test",
+        ),
+    ]
+    assert settings_in_fitting_order(targets) == ["b", "a"]
+    scenarios = {"a": sc, "b": sc}
+    theta = {"justice.detection_scale": 1.0}
+    everything = simulate_settings(
+        scenarios, theta, 7, 1.0, [(t.setting, t.statistic) for t in targets]
+    )
+    out, total, complete = simulate_until(scenarios, theta, 7, 1.0, targets, math.inf)
+    assert complete and out == everything and total == distance(everything, targets)
+    # b's volume is hundreds of tolerances off: rejected before "a" runs.
+    out, partial, complete = simulate_until(scenarios, theta, 7, 1.0, targets, 100.0)
+    assert not complete and partial > 100.0
+    assert set(out) == {
+        "b.children_cautioned_or_sentenced_per_year",
+        "b.detected_share_of_offences",
+    }
+    assert partial == distance(everything, targets[1:]) <= total
