@@ -141,10 +141,16 @@ def test_drivers_name_the_parameter_that_moves_the_difference():
 
 
 def test_runaway_runs_are_flagged_by_the_calibrations_limit():
+    from sim.calibration import RUNAWAY_OFFENCES_PER_CHILD_YEAR as limit
+
+    # 0.6 offences a child (Croydon's old defaults) is under the limit; twice it is past.
     s = pd.DataFrame(
-        {"true_offences_per_year": [3_000.0, 50_000.0], "population_10_17": [5_000.0, 5_000.0]}
+        {
+            "true_offences_per_year": [3_000.0, 2 * limit * 5_000.0],
+            "population_10_17": [5_000.0, 5_000.0],
+        }
     )
-    assert list(runaway(s)) == [False, True]  # 10 offences a child is past the limit of 4
+    assert list(runaway(s)) == [False, True]
 
 
 def test_cost_per_unit_averted():
@@ -513,7 +519,9 @@ def test_runaway_pairs_are_left_out_and_reported(tmp_path: Path):
     _fake_results(tmp_path)
     part = tmp_path / "summary" / part_name("policy", 0, 3)
     row = pd.read_parquet(part).iloc[0].to_dict()
-    row["true_offences_per_year"] = 10 * row["population_10_17"]  # past 4 a child
+    from sim.calibration import RUNAWAY_OFFENCES_PER_CHILD_YEAR as limit
+
+    row["true_offences_per_year"] = 2 * limit * row["population_10_17"]  # past the limit
     write_part(pa.Table.from_pylist([row]), part)
     summary = pd.read_parquet(tmp_path / "summary")
     comps = compare_all(summary, "base", ["policy"])
