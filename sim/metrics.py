@@ -78,6 +78,7 @@ PREVIOUS_OFFENCE_BANDS: tuple[str, ...] = ("0", "1-2", "3-6", "7-10", "11+")
 OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
 
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
+WHOLE_DAYS_PER_YEAR: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 # Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.
 COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 # Since October 2017 the MoJ builds the measure from 3-month cohorts (docs/sources.md,
@@ -154,6 +155,12 @@ RRI_BOOTSTRAP_DRAWS = 2000
 
 def age_in_years(day: np.ndarray | pd.Series, birth_day: np.ndarray | pd.Series) -> np.ndarray:
     """Whole years of age on ``day``, so every measure ages people the same way."""
+    day, birth_day = np.asarray(day), np.asarray(birth_day)
+    if day.dtype.kind in "iu" and birth_day.dtype.kind in "iu":
+        # Whole days: the integer quotient is the floor of the float one (a quotient of
+        # integers below 2**40 by 364 is never within rounding of a whole number).
+        age = np.subtract(day, birth_day, dtype=np.int64)
+        return np.floor_divide(age, WHOLE_DAYS_PER_YEAR, out=age)
     diff = np.asarray(day, dtype=float) - np.asarray(birth_day, dtype=float)
     return np.floor(diff / DAYS_PER_YEAR).astype(np.int64)
 
@@ -190,15 +197,46 @@ def _in_window(day: pd.Series, start_day: float, end_day: float) -> pd.Series:
     return (day >= start_day) & (day < end_day)
 
 
-def _formal_proven(offences: pd.DataFrame) -> pd.Series:
-    """Offences proven by a caution or conviction (informal outcomes do not prove offences)."""
-    return offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)
+def _one_of(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+    """Mask of the rows of a name column (object or categorical) whose name is in ``names``.
+
+    A categorical is read through its codes: when the names are a run of its categories
+    (the formal disposals are), two compares of a byte a row, with no scratch array of
+    eight bytes a row as ``isin`` makes.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.flatnonzero(column.cat.categories.isin(names))
+        codes = column.cat.codes.to_numpy()
+        if hit.size == 0:
+            return np.zeros(codes.size, dtype=bool)
+        if hit[-1] - hit[0] + 1 == hit.size:
+            return (codes >= hit[0]) & (codes <= hit[-1])
+        return np.isin(codes, hit)
+    return column.isin(names).to_numpy()
+
+
+def formally_proven(offences: pd.DataFrame) -> np.ndarray:
+    """Mask of the offences proven by a caution or conviction (informal outcomes do not
+    prove offences): a proven day and a formal disposal (FORMAL_KINDS)."""
+    return _one_of(offences["disposal"], FORMAL_KINDS) & offences["proven_day"].notna().to_numpy()
+
+
+def _youth_formal_mask(disposals: pd.DataFrame) -> np.ndarray:
+    """Mask of the formal disposals given while the person was a child."""
+    return _one_of(disposals["kind"], FORMAL_KINDS) & ~disposals["adult"].to_numpy(dtype=bool)
 
 
 def _youth_formal(disposals: pd.DataFrame) -> pd.DataFrame:
     """Formal disposals given while the person was a child: the youth justice caseload."""
-    mask = disposals["kind"].isin(FORMAL_KINDS) & ~disposals["adult"].astype(bool)
-    return disposals.loc[mask]
+    return disposals.loc[_youth_formal_mask(disposals)]
+
+
+def _count_names(column: pd.Series) -> pd.Series:
+    """Rows of each name in a name column, indexed by name (a categorical's from its codes,
+    with no column of strings made; absent names count 0 or are left out)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.value_counts()
+    return column.astype(str).value_counts()
 
 
 @dataclass(frozen=True)
@@ -277,8 +315,8 @@ def _index_events(
     index_kind.
     """
     disp = disposals.loc[
-        disposals["kind"].isin(INDEX_DISPOSAL_KINDS)
-        & _in_window(disposals["day"], start_day, end_day)
+        _one_of(disposals["kind"], INDEX_DISPOSAL_KINDS)
+        & _in_window(disposals["day"], start_day, end_day).to_numpy()
     ]
     if youth_only:
         disp = disp.loc[~disp["adult"].astype(bool)]
@@ -290,7 +328,9 @@ def _index_events(
         rel = rel.loc[age_in_years(rel["day"], birth) < ADULT_AGE]
     events = pd.concat(
         [
-            pd.DataFrame({"person": disp["person"], "day": disp["day"], "kind": disp["kind"]}),
+            pd.DataFrame(
+                {"person": disp["person"], "day": disp["day"], "kind": disp["kind"].astype(object)}
+            ),
             pd.DataFrame({"person": rel["person"], "day": rel["day"], "kind": "custody"}),
         ],
         ignore_index=True,
@@ -331,22 +371,13 @@ def proven_reoffending(
     """
     index = _index_events(people, disposals, releases, start_day, end_day, youth_only, cohort_days)
 
-    proven = offences.loc[_formal_proven(offences), ["person", "day", "proven_day"]]
-    key = ["person", "index_day"]  # a person may be indexed once in each cohort period
-    linked = proven.merge(index[key], on="person", how="inner")
-    previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby(key).size()
-    follow_end = linked["index_day"] + FOLLOW_UP_DAYS
-    is_reoffence = (
-        (linked["day"] > linked["index_day"])
-        & (linked["day"] <= follow_end)
-        & (linked["proven_day"] <= follow_end + WAITING_DAYS)
-    )
-    reoffences = linked.loc[is_reoffence].groupby(key).size()
-    first_gap = (
-        (linked["day"] - linked["index_day"])
-        .loc[is_reoffence]
-        .groupby([linked["person"].loc[is_reoffence], linked["index_day"].loc[is_reoffence]])
-        .min()
+    proven = formally_proven(offences)
+    prev_counts, re_counts, first_days = _linked_counts(
+        offences["person"].to_numpy()[proven],
+        offences["day"].to_numpy()[proven],
+        offences["proven_day"].to_numpy(dtype=float)[proven],
+        index["person"].to_numpy(),
+        index["index_day"].to_numpy(),
     )
 
     attrs = by_person(people, ["sex", "ethnic_group", "birth_day"])
@@ -357,14 +388,7 @@ def proven_reoffending(
         )
     member = attrs.loc[index["person"]]
 
-    prev_counts = counts_per_index(previous, index)
-    re_counts = counts_per_index(reoffences, index)
     age = age_in_years(index["index_day"], member["birth_day"])
-    if first_gap.empty:
-        first_days = np.full(len(index), np.nan)
-    else:
-        keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
-        first_days = first_gap.reindex(keys).to_numpy(dtype=float)
     cohort = pd.DataFrame(
         {
             "person": index["person"].to_numpy(dtype=np.int64),
@@ -387,12 +411,68 @@ def proven_reoffending(
     return ReoffendingResult(cohort=cohort.reset_index(drop=True))
 
 
-def counts_per_index(counts: pd.Series, index: pd.DataFrame) -> np.ndarray:
-    """A count keyed by (person, index_day), in the order of ``index``'s rows (0 if absent)."""
-    if counts.empty:
-        return np.zeros(len(index), dtype=np.int64)
-    keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
-    return counts.reindex(keys, fill_value=0).to_numpy(dtype=np.int64)
+def _linked_counts(
+    person: np.ndarray,
+    day: np.ndarray,
+    proven_day: np.ndarray,
+    index_person: np.ndarray,
+    index_day: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each index event (``index_person``, ``index_day``), over the proven offences
+    (``person``, ``day`` committed, ``proven_day``): the offences proven before the index
+    day, the reoffences (committed in the FOLLOW_UP_DAYS after the index, index day
+    excluded, and proven within a further WAITING_DAYS), and the days from the index to
+    the first reoffence (NaN: none).
+
+    Each offence is found among its person's by bisection: a key per offence, its person
+    (numbered densely) times a width plus the rank of its day among the distinct days,
+    sorted once. (Pairing every proven offence with every index event of its person, as a
+    merge does, held London's ten years' offences once per index: 1.5 GB.)
+    """
+    n = index_person.size
+    code, n_codes = _dense(person)
+    if code is person:  # the ids are the codes
+        known = (index_person >= 0) & (index_person < n_codes)
+        at = index_person
+    else:
+        persons = np.unique(person)
+        at = np.searchsorted(persons, index_person)
+        known = at < persons.size
+        known[known] = persons[at[known]] == index_person[known]
+    # An index person with no proven offence gets a negative key base: nothing is found.
+    icode = np.where(known, at, -1)
+
+    def sorted_keys(values: np.ndarray, order: bool) -> tuple[np.ndarray, ...]:
+        levels = np.unique(values)
+        keys = code * (levels.size + 1) + np.searchsorted(levels, values)
+        if not order:
+            return levels, np.sort(keys), np.empty(0, dtype=np.intp)
+        # Equal keys are one person's offences of one day: their order does not matter.
+        by_key = np.argsort(keys)
+        return levels, keys[by_key], by_key
+
+    levels, keys, _ = sorted_keys(proven_day, order=False)
+    base = icode * (levels.size + 1)
+    rank = np.searchsorted(levels, index_day, side="left")  # the levels before the index day
+    previous = np.searchsorted(keys, base + rank) - np.searchsorted(keys, base)
+
+    levels, keys, order = sorted_keys(day, order=True)
+    base = icode * (levels.size + 1)
+    follow_end = index_day + FOLLOW_UP_DAYS
+    lo = np.searchsorted(keys, base + np.searchsorted(levels, index_day, side="right"))
+    hi = np.searchsorted(keys, base + np.searchsorted(levels, follow_end, side="right"))
+    # Each event's candidates (committed in its follow-up), in the order of their days.
+    span = hi - lo
+    event = np.repeat(np.arange(n), span)
+    rows = order[np.arange(event.size) + np.repeat(lo - (np.cumsum(span) - span), span)]
+    ok = proven_day[rows] <= (follow_end + WAITING_DAYS)[event]
+    reoffences = np.bincount(event[ok], minlength=n).astype(np.int64)
+    event, rows = event[ok], rows[ok]
+    head = np.ones(event.size, dtype=bool)  # each event's earliest reoffence
+    head[1:] = event[1:] != event[:-1]
+    first = np.full(n, np.nan)
+    first[event[head]] = day[rows[head]] - index_day[event[head]]
+    return previous.astype(np.int64), reoffences, first
 
 
 def first_time_entrants(
@@ -406,15 +486,22 @@ def first_time_entrants(
     ``people`` is accepted for a uniform signature; entrants need not appear in it.
     """
     del people
-    formal = _youth_formal(disposals)
-    first_day = formal.groupby("person")["day"].min()
-    return int(_in_window(first_day, start_day, end_day).sum())
+    formal = _youth_formal_mask(disposals)
+    code, n = _dense(disposals["person"].to_numpy()[formal])
+    day = disposals["day"].to_numpy()[formal]
+    # A first formal day in the window: one in the window and none before (marker arrays).
+    before = np.zeros(n, dtype=bool)
+    before[code[day < start_day]] = True
+    within = np.zeros(n, dtype=bool)
+    within[code[(day >= start_day) & (day < end_day)]] = True
+    return int((within & ~before).sum())
 
 
 def children_cautioned_or_sentenced(disposals: pd.DataFrame, start_day: int, end_day: int) -> int:
     """Distinct children given a formal disposal in [start_day, end_day) (the YJ caseload)."""
-    formal = _youth_formal(disposals)
-    return int(formal.loc[_in_window(formal["day"], start_day, end_day), "person"].nunique())
+    day = disposals["day"].to_numpy()
+    counted = _youth_formal_mask(disposals) & (day >= start_day) & (day < end_day)
+    return len(pd.unique(disposals["person"].to_numpy()[counted]))
 
 
 def offending_rate_by_age(
@@ -433,16 +520,17 @@ def offending_rate_by_age(
     Ages with no exposure give NaN.
     """
     exposure = {int(k): float(v) for k, v in dict(person_days_by_age).items()}
-    window = offences.loc[_in_window(offences["day"], start_day, end_day), ["person", "day"]]
-    birth = window["person"].map(by_person(people, "birth_day"))
-    if birth.isna().any():
-        raise ValueError("offences refer to people missing from the people table")
-    ages = pd.DataFrame({"person": window["person"], "age": age_in_years(window["day"], birth)})
-    offenders = ages.drop_duplicates().groupby("age").size()
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    seen = np.zeros(int(w.person.max(initial=-1)) + 1, dtype=bool)
     out: dict[str, float] = {}
-    for age in OFFENDING_AGES:
+    for age in OFFENDING_AGES:  # distinct offenders of each age: marker arrays, not a sort
         years = exposure.get(age, 0.0)
-        out[str(age)] = float(offenders.get(age, 0)) / years if years > 0 else float("nan")
+        if years > 0:
+            seen[:] = False
+            seen[w.person[w.age == age]] = True
+            out[str(age)] = float(seen.sum()) / years
+        else:
+            out[str(age)] = float("nan")
     return out
 
 
@@ -493,7 +581,7 @@ def stage_children(
 
     counts = {}
     if "type" in arrests.columns:
-        proactive = arrests["type"].astype(str).isin(PROACTIVE_OFFENCE_TYPES)
+        proactive = _one_of(arrests["type"], PROACTIVE_OFFENCE_TYPES)
         counts["stop_search"] = people_per_group(arrests.loc[proactive])
     counts["arrest"] = people_per_group(arrests)
     counts["formal_disposal"] = people_per_group(formal)
@@ -650,8 +738,8 @@ def true_and_proven_offences(
     conviction at any time, so the gap between the two is the model's dark figure plus
     attrition.
     """
-    window = _in_window(offences["day"], start_day, end_day)  # a mask: no copy of the rows
-    return {"true": int(window.sum()), "proven": int((_formal_proven(offences) & window).sum())}
+    window = _in_window(offences["day"], start_day, end_day).to_numpy()  # no copy of the rows
+    return {"true": int(window.sum()), "proven": int((formally_proven(offences) & window).sum())}
 
 
 def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
@@ -671,12 +759,48 @@ def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Ids as codes 0..n-1 (equal ids, equal codes) and n: the ids themselves when they are
+    small non-negative integers (a person's id, a co-offending group's), else their ranks."""
+    if ids.size and ids.dtype.kind in "iu" and ids.min() >= 0 and ids.max() < 4 * ids.size + 1024:
+        return ids, int(ids.max()) + 1
+    uniques, codes = np.unique(ids, return_inverse=True)
+    return codes, uniques.size
+
+
+def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin(values, members)``; for small non-negative integer ids, a marker array."""
+    both = np.concatenate([values[:1], members[:1]])
+    if values.size and both.dtype.kind in "iu" and min(values.min(), members.min(initial=0)) >= 0:
+        top = max(int(values.max()), int(members.max(initial=0)))
+        if top < 4 * (values.size + members.size) + 1024:
+            marker = np.zeros(top + 1, dtype=bool)
+            marker[members] = True
+            return marker[values]
+    return np.isin(values, members)
+
+
+def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
+    """The birth day of each of ``person`` (ids), from the people table."""
+    birth = by_person(people, "birth_day")
+    if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
+        if person.size and (person.max() >= len(birth) or person.min() < 0):
+            raise ValueError("offences refer to people missing from the people table")
+        return birth.to_numpy()[person]
+    born = birth.reindex(person).to_numpy()
+    if np.isnan(born.astype(float)).any():
+        raise ValueError("offences refer to people missing from the people table")
+    return born
+
+
 @dataclass(frozen=True)
 class _WindowOffences:
-    """Row numbers of the offences committed in a window, with the offender's age then and
-    the window's year (0, 1, ...): plain arrays over the offence table, no copy of it."""
+    """The offences committed in a window: their rows of the offence table (a slice when
+    they are contiguous, as in a run's log, which is in time order: then ``column[rows]``
+    is a view, not a copy), the offender, their age then and the window's year (0, 1,
+    ...). Ages and years are int16 (whole years: two bytes a row where int64 took eight)."""
 
-    rows: np.ndarray
+    rows: slice | np.ndarray
     person: np.ndarray
     age: np.ndarray
     year: np.ndarray
@@ -686,20 +810,20 @@ class _WindowOffences:
         cls, people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
     ) -> _WindowOffences:
         day = offences["day"].to_numpy()
-        rows = np.flatnonzero((day >= start_day) & (day < end_day))
+        inside = (day >= start_day) & (day < end_day)
+        n = int(np.count_nonzero(inside))
+        first = int(inside.argmax()) if n else 0
+        rows = slice(first, first + n) if inside[first : first + n].all() else inside.nonzero()[0]
         person = offences["person"].to_numpy()[rows]
-        birth = by_person(people, "birth_day")
-        if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
-            if person.size and person.max() >= len(birth):
-                raise ValueError("offences refer to people missing from the people table")
-            born = birth.to_numpy()[person]
+        day = day[rows]
+        age = age_in_years(day, _birth_days(people, person)).astype(np.int16)
+        if day.dtype.kind in "iu" and float(start_day).is_integer():
+            # Whole days: the integer quotient is the floor of the float one.
+            year = np.subtract(day, int(start_day), dtype=np.int64)
+            np.floor_divide(year, WHOLE_DAYS_PER_YEAR, out=year)
         else:
-            born = birth.reindex(person).to_numpy()
-            if np.isnan(born.astype(float)).any():
-                raise ValueError("offences refer to people missing from the people table")
-        age = age_in_years(day[rows], born)
-        year = ((day[rows] - start_day) // DAYS_PER_YEAR).astype(np.int64)
-        return cls(rows, person, age, year)
+            year = (day - start_day) // DAYS_PER_YEAR
+        return cls(rows, person, age, year.astype(np.int16))
 
     def children(self) -> np.ndarray:
         """Mask of the offences committed at 10-17."""
@@ -777,7 +901,7 @@ def offending_frequency(
         return {"frequent_share": 0.0, "frequent_offence_share": float("nan")}
     # Offences per (person, year) pair: one key per pair, counted.
     n_people = int(person.max()) + 1
-    _, counts = np.unique(year * n_people + person, return_counts=True)
+    _, counts = np.unique(year.astype(np.int64) * n_people + person, return_counts=True)
     frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
     years = (end_day - start_day) / DAYS_PER_YEAR
     return {
@@ -811,29 +935,39 @@ def onset_and_persistence(
     turns_18 = born + ADULT_AGE * DAYS_PER_YEAR
     cohort = ids[(turns_18 >= start_day) & (turns_18 < end_day)]
     person = offences["person"].to_numpy()
-    mine = np.flatnonzero(np.isin(person, cohort))
+    mine = np.flatnonzero(_member(person, cohort))
     day = offences["day"].to_numpy()[mine]
     who = person[mine]
-    age = age_in_years(day, birth.reindex(who).to_numpy(dtype=float))
+    age = age_in_years(day, _birth_days(people, who))
     child = (age >= AGE_OF_RESPONSIBILITY) & (age < ADULT_AGE)
-    proven_day = offences["proven_day"].to_numpy()[mine]
-    disposal = pd.Series(offences["disposal"].to_numpy()[mine], dtype=object, copy=False)
-    proven = child & ~np.isnan(proven_day) & disposal.isin(FORMAL_KINDS).to_numpy()
+    proven = child & formally_proven(offences)[mine]
     out: dict[str, dict[str, float]] = {"true": {}, "proven": {}}
     for record, rows in (("true", child), ("proven", proven)):
-        frame = pd.DataFrame({"person": who[rows], "age": age[rows]})
-        per = frame.groupby("person")["age"].agg(["min", "size", "max"])
-        band = np.digitize(per["min"].to_numpy(), [13, 15])  # 10-12 -> 0, 13-14 -> 1, 15-17 -> 2
-        starters = len(per)
+        # Each offender's first and last age (10-17: marker arrays, an age at a time, each
+        # write of a step the same value) and count of offences, by person code.
+        code, n = _dense(who[rows])
+        at_age = age[rows]
+        size = np.bincount(code, minlength=n)
+        first = np.zeros(n, dtype=np.int64)
+        last = np.zeros(n, dtype=np.int64)
+        ages = range(int(AGE_OF_RESPONSIBILITY), int(ADULT_AGE))
+        for a in reversed(ages):
+            first[code[at_age == a]] = a
+        for a in ages:
+            last[code[at_age == a]] = a
+        offender = size > 0
+        size, first, last = size[offender], first[offender], last[offender]
+        band = np.digitize(first, [13, 15])  # 10-12 -> 0, 13-14 -> 1, 15-17 -> 2
+        starters = size.size
         for b, name in enumerate(ONSET_BANDS):  # a loop over three bands, not people
             at = band == b
             out[record][f"{name} share"] = _rate(at.sum(), starters)
             out[record][f"{name} mean offences"] = (
-                float(per["size"].to_numpy()[at].mean()) if at.any() else float("nan")
+                float(size[at].mean()) if at.any() else float("nan")
             )
             if record == "true":
                 out[record][f"{name} offending at 17"] = _rate(
-                    (per["max"].to_numpy()[at] >= ADULT_AGE - 1).sum(), at.sum()
+                    (last[at] >= ADULT_AGE - 1).sum(), at.sum()
                 )
     return out
 
@@ -845,13 +979,13 @@ def attrition(
     and the share proven by a caution or conviction (the rest is the dark figure and the
     attrition of the pathway)."""
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    rows = w.rows[w.children()]
-    proven = offences["proven_day"].to_numpy()[rows]
-    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
-    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
+    child = w.children()
+    n = int(child.sum())
+    formal = formally_proven(offences)[w.rows][child]
+    detected = offences["detected"].to_numpy()[w.rows][child]
     return {
-        "detected": _rate(offences["detected"].to_numpy()[rows].astype(bool).sum(), rows.size),
-        "proven": _rate(formal.sum(), rows.size),
+        "detected": _rate(detected.astype(bool).sum(), n),
+        "proven": _rate(formal.sum(), n),
     }
 
 
@@ -861,8 +995,8 @@ def disposal_mix(disposals: pd.DataFrame, start_day: int, end_day: int) -> dict[
     orders, custody), as the Youth Justice Statistics break down the cautions and
     sentences given to children."""
     formal = _youth_formal(disposals)
-    kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"].astype(str)
-    counts = kinds.value_counts()
+    kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"]
+    counts = _count_names(kinds)
     return {k: _rate(counts.get(k, 0), len(kinds)) for k in FORMAL_KINDS}
 
 
@@ -885,11 +1019,8 @@ def proven_offence_mix(
     Statistics count proven offences. ``types``: each offence's type code, row for row
     with ``offences`` (a plain array: no label column over every offence)."""
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    rows = w.rows[w.children()]
-    proven = offences["proven_day"].to_numpy()[rows]
-    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
-    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
-    counts = np.bincount(np.asarray(types)[rows[formal]], minlength=len(OFFENCE_TYPES))
+    formal = formally_proven(offences)[w.rows] & w.children()
+    counts = np.bincount(np.asarray(types)[w.rows][formal], minlength=len(OFFENCE_TYPES))
     return {k: _rate(counts[i], counts.sum()) for i, k in enumerate(OFFENCE_TYPES)}
 
 
@@ -901,7 +1032,7 @@ def disposals_per_year(
     child = disposals.loc[
         ~disposals["adult"].astype(bool) & _in_window(disposals["day"], start_day, end_day)
     ]
-    counts = child["kind"].astype(str).value_counts()
+    counts = _count_names(child["kind"])
     years = (end_day - start_day) / DAYS_PER_YEAR
     return {k: float(counts.get(k, 0)) / years for k in kinds}
 
@@ -929,8 +1060,8 @@ def co_offending(
     together = group >= 0
     weight = np.ones(group.size)
     if together.any():
-        _, inverse, size = np.unique(group[together], return_inverse=True, return_counts=True)
-        weight[together] = 1.0 / size[inverse]
+        code, n = _dense(group[together])
+        weight[together] = 1.0 / np.bincount(code, minlength=n)[code]
     by_age = {}
     for a in OFFENDING_AGES:  # a loop over 11 ages, not people
         at = w.age == a

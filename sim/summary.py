@@ -97,18 +97,15 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         for a in range(10, model.tally.person_weeks_by_age.size)
     }
     by_age = {}
-    # Each year's rates read only that year's offences: pick the measured years' once.
-    measured = offences.loc[(offences["day"] >= start) & (offences["day"] < end), ["person", "day"]]
     for s in year_starts:
         for k, v in metrics.offending_rate_by_age(
             people,
-            measured,
+            offences,
             s,
             s + year_len,
             {a: py / years for a, py in person_years_by_age.items()},
         ).items():
             by_age.setdefault(k, []).append(v)
-    del measured  # not held through the rest of the summary
     population_by_group = {
         g: model.tally.person_weeks_by_group[i] / max(model.measured_weeks, 1)
         for i, g in enumerate(ETHNIC_GROUPS)
@@ -241,7 +238,9 @@ def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, flo
     day = offences["day"].to_numpy(np.int64)
     index_person = cohort["person"].to_numpy(np.int64)
     index_day = cohort["index_day"].to_numpy(np.int64)
-    mine = np.isin(person, index_person)
+    mine = np.zeros(int(max(person.max(initial=0), index_person.max())) + 1, dtype=bool)
+    mine[index_person] = True  # ids are >= 0: a marker array, not a sort as np.isin makes
+    mine = mine[person]
     span = int(max(day.max(initial=0), index_day.max())) + 1  # days are >= 0
     keys = np.sort(person[mine] * span + day[mine])
     before = np.searchsorted(keys, index_person * span + index_day, side="left")
@@ -288,8 +287,7 @@ def by_borough(
     measured = ((offences["day"] >= start) & (offences["day"] < end)).to_numpy()
     person = offences["person"].to_numpy()
     true = per_borough(person[measured]) / years
-    proven_mask = offences["proven_day"].notna() & offences["disposal"].isin(metrics.FORMAL_KINDS)
-    proven = per_borough(person[measured & proven_mask.to_numpy()]) / years
+    proven = per_borough(person[measured & metrics.formally_proven(offences)]) / years
     cohort = reoffending.cohort
     b_of = home.loc[cohort["person"]].to_numpy()
     size = np.bincount(b_of, minlength=n_b)
