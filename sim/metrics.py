@@ -71,8 +71,10 @@ FOLLOW_UP_DAYS: int = 365
 # ...and proven by a caution or conviction within a further 6 months.
 WAITING_DAYS: int = 183
 
-# MoJ bands for the number of previous proven offences, in order.
+# MoJ bands for the number of previous proven offences, in order, and the most each of
+# them but the last holds.
 PREVIOUS_OFFENCE_BANDS: tuple[str, ...] = ("0", "1-2", "3-6", "7-10", "11+")
+PREVIOUS_BAND_TOPS: tuple[int, ...] = (0, 2, 6, 10)
 
 # Single years of age reported by offending_rate_by_age (the model follows people to 21).
 OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
@@ -181,7 +183,7 @@ def by_person(people: pd.DataFrame, columns: str | list[str]) -> pd.Series | pd.
 def previous_offence_band(counts: np.ndarray | pd.Series) -> np.ndarray:
     """Map previous-offence counts to PREVIOUS_OFFENCE_BANDS, as the MoJ tables group them."""
     n = np.asarray(counts, dtype=np.int64)
-    conditions = [n <= 0, n <= 2, n <= 6, n <= 10]
+    conditions = [n <= top for top in PREVIOUS_BAND_TOPS]
     return np.select(
         conditions, list(PREVIOUS_OFFENCE_BANDS[:4]), default=PREVIOUS_OFFENCE_BANDS[4]
     )
@@ -395,11 +397,14 @@ def proven_reoffending(
             "index_day": index["index_day"].to_numpy(dtype=np.int64),
             "index_kind": index["index_kind"].to_numpy(dtype=object),
             "previous_offences": prev_counts,
-            "previous_band": previous_offence_band(prev_counts).astype(object),
+            # Name columns hold the few names themselves, not a string object a row.
+            "previous_band": np.asarray(PREVIOUS_OFFENCE_BANDS, dtype=object)[
+                np.searchsorted(PREVIOUS_BAND_TOPS, prev_counts, side="left")
+            ],
             "age_at_index": age,
-            "age_band": np.where(age < 15, "10-14", np.where(age < 18, "15-17", "18+")).astype(
-                object
-            ),
+            "age_band": np.asarray((*REOFFENDING_AGE_BANDS, "18+"), dtype=object)[
+                np.searchsorted((15, 18), age, side="right")
+            ],
             "sex": member["sex"].to_numpy(dtype=object),
             "ethnic_group": member["ethnic_group"].to_numpy(dtype=object),
             "reoffences": re_counts,
@@ -562,10 +567,12 @@ def stage_children(
     group_of = by_person(people, "ethnic_group")
     birth = by_person(people, "birth_day")
 
-    arrests = offences.loc[
-        offences["detected"].astype(bool) & _in_window(offences["day"], start_day, end_day),
-        [c for c in ("person", "day", "type") if c in offences.columns],
-    ]
+    # The detected offences' columns picked one at a time: ``.loc`` with a list of columns
+    # copied those columns of every offence first.
+    detected = offences["detected"].to_numpy(dtype=bool)
+    picked = detected & _in_window(offences["day"], start_day, end_day).to_numpy()
+    columns = [c for c in ("person", "day", "type") if c in offences.columns]
+    arrests = pd.DataFrame({c: offences[c].array[picked] for c in columns})
     if youth_only:
         age = (arrests["day"] - arrests["person"].map(birth)) / DAYS_PER_YEAR
         arrests = arrests.loc[np.floor(age) < ADULT_AGE]
@@ -781,7 +788,7 @@ def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
 
 
 def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
-    """The birth day of each of ``person`` (ids), from the people table."""
+    """The birth day of each of ``person`` (ids), from the people table: a fresh array."""
     birth = by_person(people, "birth_day")
     if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
         if person.size and (person.max() >= len(birth) or person.min() < 0):
@@ -791,6 +798,16 @@ def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
     if np.isnan(born.astype(float)).any():
         raise ValueError("offences refer to people missing from the people table")
     return born
+
+
+def _ages(people: pd.DataFrame, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Each of ``person``'s whole years of age on ``day`` (:func:`age_in_years`), as int16,
+    worked out in the birth days' own array (no scratch arrays of eight bytes a row)."""
+    born = _birth_days(people, person)
+    if born.dtype == np.int64 and day.dtype.kind in "iu":
+        np.subtract(day, born, out=born)
+        return np.floor_divide(born, WHOLE_DAYS_PER_YEAR, out=born).astype(np.int16)
+    return age_in_years(day, born).astype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -816,7 +833,7 @@ class _WindowOffences:
         rows = slice(first, first + n) if inside[first : first + n].all() else inside.nonzero()[0]
         person = offences["person"].to_numpy()[rows]
         day = day[rows]
-        age = age_in_years(day, _birth_days(people, person)).astype(np.int16)
+        age = _ages(people, person, day)
         if day.dtype.kind in "iu" and float(start_day).is_integer():
             # Whole days: the integer quotient is the floor of the float one.
             year = np.subtract(day, int(start_day), dtype=np.int64)
@@ -934,19 +951,19 @@ def onset_and_persistence(
     ids = birth.index.to_numpy()
     turns_18 = born + ADULT_AGE * DAYS_PER_YEAR
     cohort = ids[(turns_18 >= start_day) & (turns_18 < end_day)]
+    del birth, born, ids, turns_18  # people-sized scratch, not held through the rest
     person = offences["person"].to_numpy()
-    mine = np.flatnonzero(_member(person, cohort))
-    day = offences["day"].to_numpy()[mine]
+    mine = _member(person, cohort)  # a mask over the log, a byte a row
     who = person[mine]
-    age = age_in_years(day, _birth_days(people, who))
+    age = _ages(people, who, offences["day"].to_numpy()[mine])
     child = (age >= AGE_OF_RESPONSIBILITY) & (age < ADULT_AGE)
-    proven = child & formally_proven(offences)[mine]
+    proven = formally_proven(offences)[mine][child]  # of the offences at 10-17
+    who, age = who[child], age[child]
     out: dict[str, dict[str, float]] = {"true": {}, "proven": {}}
-    for record, rows in (("true", child), ("proven", proven)):
+    for record, offender_of, at_age in (("true", who, age), ("proven", who[proven], age[proven])):
         # Each offender's first and last age (10-17: marker arrays, an age at a time, each
         # write of a step the same value) and count of offences, by person code.
-        code, n = _dense(who[rows])
-        at_age = age[rows]
+        code, n = _dense(offender_of)
         size = np.bincount(code, minlength=n)
         first = np.zeros(n, dtype=np.int64)
         last = np.zeros(n, dtype=np.int64)

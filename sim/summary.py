@@ -75,7 +75,8 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     releases = model.events.releases_frame()
 
     reoff = metrics.proven_reoffending(people, offences, disposals, releases, start, end)
-    reoff_3m = metrics.proven_reoffending(
+    # Only the rate of the quarterly cohorts is reported: their cohort is not held.
+    reoff_rate_3m = metrics.proven_reoffending(
         people,
         offences,
         disposals,
@@ -83,7 +84,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         start,
         end,
         cohort_days=metrics.QUARTER_COHORT_DAYS,
-    )
+    ).rate
     year_starts = [start + k * WEEKS_PER_YEAR * DAYS_PER_WEEK for k in range(int(years))]
     year_len = WEEKS_PER_YEAR * DAYS_PER_WEEK
     cautioned = [
@@ -127,7 +128,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "first_time_entrants_per_100k": metrics.per_100k(float(np.mean(fte)), population),
         "proven_reoffending_rate": reoff.rate,
         "reoffences_per_reoffender": reoff.frequency,
-        "proven_reoffending_rate_3_month_cohorts": reoff_3m.rate,
+        "proven_reoffending_rate_3_month_cohorts": reoff_rate_3m,
         "reoffending_cohort_per_year": reoff.cohort_size / years,
         "reoffending_rate_by_previous_offences": reoff.by("previous_band"),
         "reoffending_rate_by_index_disposal": reoff.by("index_kind"),
