@@ -81,6 +81,14 @@ def categories(names: tuple[str, ...], codes: np.ndarray) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), copy=False)
 
 
+def _narrow(days: np.ndarray) -> np.ndarray:
+    """Float days as float32 when that holds each of them exactly (whole days below 2**24
+    do), else as they are: half the memory, and every comparison with an integer day is
+    made in float64, so its result is the same."""
+    small = days.astype(np.float32)
+    return small if np.array_equal(small, days, equal_nan=True) else days
+
+
 def _read_only(column: np.ndarray) -> np.ndarray:
     """A view of ``column`` that cannot be written through (the log itself stays writable)."""
     view = column.view()
@@ -161,16 +169,17 @@ class EventLog:
     # time a measure asked "proven?".
     def offences_frame(self, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
         """The offences, one row each; ``columns``: only these, in this order (all if None:
-        person, day, type, gravity, detected, proven_day, disposal, co_group). ``type``
+        person, day, type, gravity, detected, proven_day, disposal, co_group). ``day`` is
+        int32 and ``proven_day`` float32 (whole days, exact; NaN if never proven); ``type``
         and ``disposal`` are categoricals; an offence no disposal dealt with has ""."""
         o = self.offences
         make = {
             "person": lambda: _read_only(o["person"]),
-            "day": lambda: o["week"].astype(np.int64) * DAYS_PER_WEEK,
+            "day": lambda: o["week"] * DAYS_PER_WEEK,  # int32, as the weeks
             "type": lambda: categories(OFFENCE_TYPES, o["type"]),
             "gravity": lambda: o["gravity"].astype(np.int64),
             "detected": lambda: _read_only(o["detected"]),
-            "proven_day": lambda: o["proven_week"] * DAYS_PER_WEEK,
+            "proven_day": lambda: _narrow(o["proven_week"] * DAYS_PER_WEEK),
             "disposal": lambda: categories(
                 (*DISPOSALS, ""), np.where(o["disposal"] < 0, len(DISPOSALS), o["disposal"])
             ),

@@ -172,11 +172,15 @@ def by_person(people: pd.DataFrame, columns: str | list[str]) -> pd.Series | pd.
 
     A run's people frame lists the ids 0..n-1 in order; then the index is a RangeIndex,
     so lookups are positional, with no hash table of millions of ids to build and check
-    for uniqueness each time (London's summary did that a dozen times, over 3 million).
+    for uniqueness each time (London's summary did that a dozen times, over 3 million),
+    and the columns are the people frame's own, not copies: read them, do not write.
     """
     ids = people["person"].to_numpy()
     if np.array_equal(ids, np.arange(ids.size)):
-        return people[columns].set_axis(pd.RangeIndex(ids.size, name="person"))
+        index = pd.RangeIndex(ids.size, name="person")
+        if isinstance(columns, str):
+            return people[columns].set_axis(index, copy=False)
+        return pd.DataFrame({c: people[c].set_axis(index, copy=False) for c in columns}, copy=False)
     return people.set_index("person")[columns]
 
 
@@ -377,13 +381,17 @@ def proven_reoffending(
     prev_counts, re_counts, first_days = _linked_counts(
         offences["person"].to_numpy()[proven],
         offences["day"].to_numpy()[proven],
-        offences["proven_day"].to_numpy(dtype=float)[proven],
+        offences["proven_day"].to_numpy()[proven].astype(float),
         index["person"].to_numpy(),
         index["index_day"].to_numpy(),
     )
 
     attrs = by_person(people, ["sex", "ethnic_group", "birth_day"])
-    missing = ~index["person"].isin(attrs.index)
+    if isinstance(attrs.index, pd.RangeIndex):  # no hash table of every id to test against
+        ids = index["person"].to_numpy()
+        missing = (ids < 0) | (ids >= len(attrs))
+    else:
+        missing = ~index["person"].isin(attrs.index).to_numpy()
     if missing.any():
         raise ValueError(
             f"cohort members missing from people table: {index.loc[missing, 'person'].tolist()}"
@@ -526,13 +534,14 @@ def offending_rate_by_age(
     """
     exposure = {int(k): float(v) for k, v in dict(person_days_by_age).items()}
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    seen = np.zeros(int(w.person.max(initial=-1)) + 1, dtype=bool)
+    code, n = _dense(w.person)
+    seen = np.zeros(n, dtype=bool)
     out: dict[str, float] = {}
     for age in OFFENDING_AGES:  # distinct offenders of each age: marker arrays, not a sort
         years = exposure.get(age, 0.0)
         if years > 0:
             seen[:] = False
-            seen[w.person[w.age == age]] = True
+            seen[code[w.age == age]] = True
             out[str(age)] = float(seen.sum()) / years
         else:
             out[str(age)] = float("nan")
@@ -768,8 +777,15 @@ def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
 
 def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
     """Ids as codes 0..n-1 (equal ids, equal codes) and n: the ids themselves when they are
-    small non-negative integers (a person's id, a co-offending group's), else their ranks."""
-    if ids.size and ids.dtype.kind in "iu" and ids.min() >= 0 and ids.max() < 4 * ids.size + 1024:
+    small non-negative integers (a run's people, its co-offending groups: marker arrays and
+    counts as long as the ids stay small, at most 4 million entries beyond 4 a row), else
+    their ranks (a sort)."""
+    if (
+        ids.size
+        and ids.dtype.kind in "iu"
+        and ids.min() >= 0
+        and ids.max() < 4 * ids.size + (1 << 22)
+    ):
         return ids, int(ids.max()) + 1
     uniques, codes = np.unique(ids, return_inverse=True)
     return codes, uniques.size
@@ -777,10 +793,10 @@ def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
     """``np.isin(values, members)``; for small non-negative integer ids, a marker array."""
-    both = np.concatenate([values[:1], members[:1]])
-    if values.size and both.dtype.kind in "iu" and min(values.min(), members.min(initial=0)) >= 0:
+    ints = values.dtype.kind in "iu" and members.dtype.kind in "iu"
+    if ints and values.size and min(values.min(), members.min(initial=0)) >= 0:
         top = max(int(values.max()), int(members.max(initial=0)))
-        if top < 4 * (values.size + members.size) + 1024:
+        if top < 4 * (values.size + members.size) + (1 << 22):
             marker = np.zeros(top + 1, dtype=bool)
             marker[members] = True
             return marker[values]
@@ -798,6 +814,16 @@ def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
     if np.isnan(born.astype(float)).any():
         raise ValueError("offences refer to people missing from the people table")
     return born
+
+
+def window_rows(day: np.ndarray, start_day: float, end_day: float) -> slice | np.ndarray:
+    """The rows of ``day`` in [start_day, end_day): a slice when they are contiguous (as in
+    a run's event log, which is in time order: then ``column[rows]`` is a view, not a
+    copy), else their row numbers."""
+    inside = (day >= start_day) & (day < end_day)
+    n = int(np.count_nonzero(inside))
+    first = int(inside.argmax()) if n else 0
+    return slice(first, first + n) if inside[first : first + n].all() else inside.nonzero()[0]
 
 
 def _ages(people: pd.DataFrame, person: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -827,10 +853,7 @@ class _WindowOffences:
         cls, people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
     ) -> _WindowOffences:
         day = offences["day"].to_numpy()
-        inside = (day >= start_day) & (day < end_day)
-        n = int(np.count_nonzero(inside))
-        first = int(inside.argmax()) if n else 0
-        rows = slice(first, first + n) if inside[first : first + n].all() else inside.nonzero()[0]
+        rows = window_rows(day, start_day, end_day)
         person = offences["person"].to_numpy()[rows]
         day = day[rows]
         age = _ages(people, person, day)
@@ -848,18 +871,19 @@ class _WindowOffences:
 
 
 def _distinct_per_year(
-    person: np.ndarray, year: np.ndarray, flag: np.ndarray | None = None
+    person: np.ndarray, year: np.ndarray, keep: np.ndarray, flag: np.ndarray | None = None
 ) -> tuple[int, int]:
-    """Over the years: distinct (person, year) pairs, and those of them with ``flag`` on at
-    least one row (0 without a flag). Marker arrays, one year at a time (a loop over
-    years, not people)."""
-    if person.size == 0:
+    """Over the years, of the rows ``keep`` picks: distinct (person, year) pairs, and those
+    of them with ``flag`` on at least one row (0 without a flag). Marker arrays, one year at
+    a time (a loop over years, not people)."""
+    if not keep.any():
         return 0, 0
-    seen = np.zeros(int(person.max()) + 1, dtype=bool)
+    person, n = _dense(person)
+    seen = np.zeros(n, dtype=bool)
     flagged = np.zeros_like(seen)
     pairs = with_flag = 0
-    for y in np.unique(year):
-        at = year == y
+    for y in np.unique(year[keep]):
+        at = keep & (year == y)
         seen[:] = False
         flagged[:] = False
         seen[person[at]] = True
@@ -886,7 +910,7 @@ def offending_prevalence(
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
     child = w.children()
-    offenders, _ = _distinct_per_year(w.person[child], w.year[child])
+    offenders, _ = _distinct_per_year(w.person, w.year, child)
     years = (end_day - start_day) / DAYS_PER_YEAR
     return _rate(offenders / years, population_10_17)
 
@@ -913,17 +937,22 @@ def offending_frequency(
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
     child = w.children()
-    person, year = w.person[child], w.year[child]
-    if person.size == 0:
+    if not child.any():
         return {"frequent_share": 0.0, "frequent_offence_share": float("nan")}
-    # Offences per (person, year) pair: one key per pair, counted.
-    n_people = int(person.max()) + 1
-    _, counts = np.unique(year.astype(np.int64) * n_people + person, return_counts=True)
-    frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
+    # Offences per (person, year) pair: each year's counted per person (whole numbers,
+    # summed exactly in any order).
+    code, n = _dense(w.person)
+    frequent_pairs = frequent_offences = all_offences = 0
+    for y in np.unique(w.year[child]):  # a loop over years, not people
+        counts = np.bincount(code[child & (w.year == y)], minlength=n)
+        frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
+        frequent_pairs += int(frequent.sum())
+        frequent_offences += int(counts[frequent].sum())
+        all_offences += int(counts.sum())
     years = (end_day - start_day) / DAYS_PER_YEAR
     return {
-        "frequent_share": _rate(int(frequent.sum()) / years, population_10_17),
-        "frequent_offence_share": float(counts[frequent].sum() / counts.sum()),
+        "frequent_share": _rate(frequent_pairs / years, population_10_17),
+        "frequent_offence_share": float(np.int64(frequent_offences) / np.int64(all_offences)),
     }
 
 
@@ -1084,7 +1113,7 @@ def co_offending(
         at = w.age == a
         by_age[str(a)] = _rate(weight[at & together].sum(), weight[at].sum())
     child = w.children()
-    offenders, with_others = _distinct_per_year(w.person[child], w.year[child], together[child])
+    offenders, with_others = _distinct_per_year(w.person, w.year, child, together)
     return {
         "share_of_offences_10_17": _rate(weight[child & together].sum(), weight[child].sum()),
         "share_of_offenders_10_17": _rate(with_others, offenders),

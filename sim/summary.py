@@ -235,8 +235,8 @@ def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, flo
     # Counted by bisection on (person, day) pairs sorted as one integer each: a merge of
     # offences with index events held every offence once per index of its person (about
     # 1 GB for London's 12 million offences).
-    person = offences["person"].to_numpy(np.int64)
-    day = offences["day"].to_numpy(np.int64)
+    person = offences["person"].to_numpy(np.int64)  # int64 keys below
+    day = offences["day"].to_numpy()
     index_person = cohort["person"].to_numpy(np.int64)
     index_day = cohort["index_day"].to_numpy(np.int64)
     mine = np.zeros(int(max(person.max(initial=0), index_person.max())) + 1, dtype=bool)
@@ -284,11 +284,20 @@ def by_borough(
     cautioned = per_borough(distinct) / years
     first = formal.groupby("person")["day"].min()
     fte = per_borough(first[(first >= start) & (first < end)].index.to_series()) / years
-    # Masks over the whole log rather than a copy of the measured years' rows.
-    measured = ((offences["day"] >= start) & (offences["day"] < end)).to_numpy()
-    person = offences["person"].to_numpy()
-    true = per_borough(person[measured]) / years
-    proven = per_borough(person[measured & metrics.formally_proven(offences)]) / years
+
+    def offences_per_borough(persons: np.ndarray) -> np.ndarray:
+        """Offences by the offender's home borough: counted per person, then summed (whole
+        numbers: the same floats), with no borough array as long as the offences."""
+        if home_of is None:
+            return per_borough(persons)
+        per_person = np.bincount(persons, minlength=home_of.size)
+        return np.bincount(home_of, weights=per_person, minlength=n_b)
+
+    # The measured years' rows: a view of the log (in time order), not a copy.
+    rows = metrics.window_rows(offences["day"].to_numpy(), start, end)
+    person = offences["person"].to_numpy()[rows]
+    true = offences_per_borough(person) / years
+    proven = offences_per_borough(person[metrics.formally_proven(offences)[rows]]) / years
     cohort = reoffending.cohort
     b_of = home.loc[cohort["person"]].to_numpy()
     size = np.bincount(b_of, minlength=n_b)
