@@ -15,7 +15,7 @@ Time is in integer days throughout. Inputs are the event tables described in eac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -341,16 +341,21 @@ def _index_events(
         ],
         ignore_index=True,
     )
-    events["rank"] = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)})
-    events["cohort"] = (events["day"] - start_day) // cohort_days
-    events = events.sort_values(
-        ["person", "day", "rank"], ascending=[True, True, False], kind="mergesort"
-    ).drop_duplicates(["person", "cohort"], keep="first")
+    rank = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)}).to_numpy()
+    person = events["person"].to_numpy(dtype=np.int64)
+    day = events["day"].to_numpy(dtype=np.int64)
+    cohort = (day - start_day) // cohort_days
+    # By person, day and the most serious kind first (a stable sort); then each person's
+    # first event of each cohort period (a person's periods follow their days: adjacent).
+    order = np.lexsort((-rank, day, person))
+    person, day, cohort = person[order], day[order], cohort[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = (person[1:] != person[:-1]) | (cohort[1:] != cohort[:-1])
     return pd.DataFrame(
         {
-            "person": events["person"].to_numpy(dtype=np.int64),
-            "index_day": events["day"].to_numpy(dtype=np.int64),
-            "index_kind": events["kind"].to_numpy(dtype=object),
+            "person": person[first],
+            "index_day": day[first],
+            "index_kind": events["kind"].to_numpy(dtype=object)[order[first]],
         }
     )
 
@@ -377,7 +382,7 @@ def proven_reoffending(
     """
     index = _index_events(people, disposals, releases, start_day, end_day, youth_only, cohort_days)
 
-    proven = formally_proven(offences)
+    proven = np.flatnonzero(formally_proven(offences))  # one pass of the mask, three gathers
     prev_counts, re_counts, first_days = _linked_counts(
         offences["person"].to_numpy()[proven],
         offences["day"].to_numpy()[proven],
@@ -455,25 +460,39 @@ def _linked_counts(
     # An index person with no proven offence gets a negative key base: nothing is found.
     icode = np.where(known, at, -1)
 
-    def sorted_keys(values: np.ndarray, order: bool) -> tuple[np.ndarray, ...]:
+    def person_keys(values: np.ndarray) -> tuple[np.ndarray, int, Callable[..., np.ndarray]]:
+        """A key per offence, its person's code times a width plus the rank of its value,
+        the width, and the rank bound of a query (searchsorted's sides: below it, or at
+        most it). Whole days are their own ranks, shifted; other values are ranked among
+        the distinct ones."""
+        whole = values.astype(np.int64) if values.dtype.kind == "f" else values
+        if values.size and (values.dtype.kind in "iu" or np.array_equal(whole, values)):
+            low = int(whole.min())
+            width = int(whole.max()) - low + 2
+
+            def bound(query: np.ndarray, side: str) -> np.ndarray:
+                return np.clip(query - low + (side == "right"), 0, width - 1)
+
+            return code * width + (whole - low), width, bound
         levels = np.unique(values)
-        keys = code * (levels.size + 1) + np.searchsorted(levels, values)
-        if not order:
-            return levels, np.sort(keys), np.empty(0, dtype=np.intp)
-        # Equal keys are one person's offences of one day: their order does not matter.
-        by_key = np.argsort(keys)
-        return levels, keys[by_key], by_key
 
-    levels, keys, _ = sorted_keys(proven_day, order=False)
-    base = icode * (levels.size + 1)
-    rank = np.searchsorted(levels, index_day, side="left")  # the levels before the index day
-    previous = np.searchsorted(keys, base + rank) - np.searchsorted(keys, base)
+        def rank(query: np.ndarray, side: str) -> np.ndarray:
+            return np.searchsorted(levels, query, side=side)
 
-    levels, keys, order = sorted_keys(day, order=True)
-    base = icode * (levels.size + 1)
+        return code * (levels.size + 1) + rank(values, "left"), levels.size + 1, rank
+
+    keys, width, bound = person_keys(proven_day)
+    keys.sort()
+    base = icode * width
+    previous = np.searchsorted(keys, base + bound(index_day, "left")) - np.searchsorted(keys, base)
+
+    keys, width, bound = person_keys(day)
+    order = np.argsort(keys)  # equal keys are one person's offences of one day: any order
+    keys = keys[order]
+    base = icode * width
     follow_end = index_day + FOLLOW_UP_DAYS
-    lo = np.searchsorted(keys, base + np.searchsorted(levels, index_day, side="right"))
-    hi = np.searchsorted(keys, base + np.searchsorted(levels, follow_end, side="right"))
+    lo = np.searchsorted(keys, base + bound(index_day, "right"))
+    hi = np.searchsorted(keys, base + bound(follow_end, "right"))
     # Each event's candidates (committed in its follow-up), in the order of their days.
     span = hi - lo
     event = np.repeat(np.arange(n), span)
