@@ -628,11 +628,18 @@ def with_ids_apart(frame: pd.DataFrame, apart: int) -> pd.DataFrame:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(history=histories(), youth_only=st.booleans(), apart=st.sampled_from((1, 10**9 + 7)))
-def test_property_reoffending_cohort_by_codes_and_sparse_ids(history, youth_only, apart):
+@given(
+    history=histories(),
+    youth_only=st.booleans(),
+    apart=st.sampled_from((1, 10**9 + 7)),
+    fraction=st.sampled_from((0.0, 0.5)),
+)
+def test_property_reoffending_cohort_by_codes_and_sparse_ids(history, youth_only, apart, fraction):
     """The cohort is the same with the name columns as categoricals (a run's frames) and
-    with ids far apart; each first reoffence is the earliest one, by brute force."""
+    with ids far apart; with proven days whole or not, the counts are the reference's and
+    each first reoffence is the earliest one, by brute force."""
     people, offences, disposals, releases, start, end = history
+    offences = offences.assign(proven_day=offences["proven_day"] + fraction)
     plain = proven_reoffending(people, offences, disposals, releases, start, end, youth_only)
     coded = proven_reoffending(
         with_ids_apart(people, apart),
@@ -644,6 +651,12 @@ def test_property_reoffending_cohort_by_codes_and_sparse_ids(history, youth_only
         youth_only,
     ).cohort
     pd.testing.assert_frame_equal(coded.assign(person=coded["person"] // apart), plain.cohort)
+    expected = reference_reoffending(people, offences, disposals, releases, start, end, youth_only)
+    got = {
+        (r.person, r.index_day): (r.previous_offences, r.reoffences)
+        for r in plain.cohort.itertuples()
+    }
+    assert got == expected
 
     proven = offences.loc[offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)]
     for row in plain.cohort.itertuples():
