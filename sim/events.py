@@ -170,8 +170,9 @@ class EventLog:
     def offences_frame(self, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
         """The offences, one row each; ``columns``: only these, in this order (all if None:
         person, day, type, gravity, detected, proven_day, disposal, co_group). ``day`` is
-        int32 and ``proven_day`` float32 (whole days, exact; NaN if never proven); ``type``
-        and ``disposal`` are categoricals; an offence no disposal dealt with has ""."""
+        int32; ``proven_day`` (NaN if never proven) float32 when that holds every day
+        exactly (whole days do), else float64; ``type`` and ``disposal`` are categoricals;
+        an offence no disposal dealt with has ""."""
         o = self.offences
         make = {
             "person": lambda: _read_only(o["person"]),

@@ -2,8 +2,11 @@
 
 These mirror the published statistics (Ministry of Justice proven reoffending, Youth Justice
 Board first-time entrants, disproportionality relative rate indices) so model output can be
-set beside the real series. They run once at the end of a run, so they favour clarity and
-vectorised pandas over speed; nothing here loops over people.
+set beside the real series. They run once at the end of a run, vectorised; nothing here
+loops over people. A London run's log holds over 20 million offences, so the measures over
+offences work on plain arrays (row numbers, views of the window's rows, marker arrays over
+person ids) rather than pandas merges, group-bys and copies of the frame (benchmarks/
+README.md, issue 19, "Round 5: the summary").
 
 Time is in integer days throughout. Inputs are the event tables described in each function:
 
@@ -11,6 +14,9 @@ Time is in integer days throughout. Inputs are the event tables described in eac
 - ``offences``: person, day, type, gravity, detected, proven_day (NaN if never proven), disposal
 - ``disposals``: person, day, kind, adult
 - ``releases``: person, day
+
+Name columns (type, disposal, kind) may be strings or categoricals (a run's frames,
+``sim.events``); both give the same results.
 """
 
 from __future__ import annotations
@@ -796,9 +802,9 @@ def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
 
 def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
     """Ids as codes 0..n-1 (equal ids, equal codes) and n: the ids themselves when they are
-    small non-negative integers (a run's people, its co-offending groups: marker arrays and
-    counts as long as the ids stay small, at most 4 million entries beyond 4 a row), else
-    their ranks (a sort)."""
+    small non-negative integers (a run's people, its co-offending groups), else their ranks
+    (a sort). "Small": below four per id given plus 4 million, so that marker arrays and
+    counts as long as the largest id stay cheap."""
     if (
         ids.size
         and ids.dtype.kind in "iu"
@@ -829,7 +835,7 @@ def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
         if person.size and (person.max() >= len(birth) or person.min() < 0):
             raise ValueError("offences refer to people missing from the people table")
         return birth.to_numpy()[person]
-    born = birth.reindex(person).to_numpy()
+    born = np.array(birth.reindex(person).to_numpy())  # a copy: callers may write to it
     if np.isnan(born.astype(float)).any():
         raise ValueError("offences refer to people missing from the people table")
     return born
