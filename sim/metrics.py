@@ -2,8 +2,11 @@
 
 These mirror the published statistics (Ministry of Justice proven reoffending, Youth Justice
 Board first-time entrants, disproportionality relative rate indices) so model output can be
-set beside the real series. They run once at the end of a run, so they favour clarity and
-vectorised pandas over speed; nothing here loops over people.
+set beside the real series. They run once at the end of a run, vectorised; nothing here
+loops over people. A London run's log holds over 20 million offences, so the measures over
+offences work on plain arrays (row numbers, views of the window's rows, marker arrays over
+person ids) rather than pandas merges, group-bys and copies of the frame (benchmarks/
+README.md, issue 19, "Round 5: the summary").
 
 Time is in integer days throughout. Inputs are the event tables described in each function:
 
@@ -11,11 +14,14 @@ Time is in integer days throughout. Inputs are the event tables described in eac
 - ``offences``: person, day, type, gravity, detected, proven_day (NaN if never proven), disposal
 - ``disposals``: person, day, kind, adult
 - ``releases``: person, day
+
+Name columns (type, disposal, kind) may be strings or categoricals (a run's frames,
+``sim.events``); both give the same results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,13 +77,16 @@ FOLLOW_UP_DAYS: int = 365
 # ...and proven by a caution or conviction within a further 6 months.
 WAITING_DAYS: int = 183
 
-# MoJ bands for the number of previous proven offences, in order.
+# MoJ bands for the number of previous proven offences, in order, and the most each of
+# them but the last holds.
 PREVIOUS_OFFENCE_BANDS: tuple[str, ...] = ("0", "1-2", "3-6", "7-10", "11+")
+PREVIOUS_BAND_TOPS: tuple[int, ...] = (0, 2, 6, 10)
 
 # Single years of age reported by offending_rate_by_age (the model follows people to 21).
 OFFENDING_AGES: tuple[int, ...] = tuple(range(10, 21))
 
 DAYS_PER_YEAR: float = float(WEEKS_PER_YEAR * DAYS_PER_WEEK)  # the model year: 52 weeks
+WHOLE_DAYS_PER_YEAR: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 # Reoffending cohorts are annual, as the MoJ counted them to 2016/17: one model year.
 COHORT_DAYS: int = WEEKS_PER_YEAR * DAYS_PER_WEEK
 # Since October 2017 the MoJ builds the measure from 3-month cohorts (docs/sources.md,
@@ -154,6 +163,12 @@ RRI_BOOTSTRAP_DRAWS = 2000
 
 def age_in_years(day: np.ndarray | pd.Series, birth_day: np.ndarray | pd.Series) -> np.ndarray:
     """Whole years of age on ``day``, so every measure ages people the same way."""
+    day, birth_day = np.asarray(day), np.asarray(birth_day)
+    if day.dtype.kind in "iu" and birth_day.dtype.kind in "iu":
+        # Whole days: the integer quotient is the floor of the float one (a quotient of
+        # integers below 2**40 by 364 is never within rounding of a whole number).
+        age = np.subtract(day, birth_day, dtype=np.int64)
+        return np.floor_divide(age, WHOLE_DAYS_PER_YEAR, out=age)
     diff = np.asarray(day, dtype=float) - np.asarray(birth_day, dtype=float)
     return np.floor(diff / DAYS_PER_YEAR).astype(np.int64)
 
@@ -163,18 +178,22 @@ def by_person(people: pd.DataFrame, columns: str | list[str]) -> pd.Series | pd.
 
     A run's people frame lists the ids 0..n-1 in order; then the index is a RangeIndex,
     so lookups are positional, with no hash table of millions of ids to build and check
-    for uniqueness each time (London's summary did that a dozen times, over 3 million).
+    for uniqueness each time (London's summary did that a dozen times, over 3 million),
+    and the columns are the people frame's own, not copies: read them, do not write.
     """
     ids = people["person"].to_numpy()
     if np.array_equal(ids, np.arange(ids.size)):
-        return people[columns].set_axis(pd.RangeIndex(ids.size, name="person"))
+        index = pd.RangeIndex(ids.size, name="person")
+        if isinstance(columns, str):
+            return people[columns].set_axis(index, copy=False)
+        return pd.DataFrame({c: people[c].set_axis(index, copy=False) for c in columns}, copy=False)
     return people.set_index("person")[columns]
 
 
 def previous_offence_band(counts: np.ndarray | pd.Series) -> np.ndarray:
     """Map previous-offence counts to PREVIOUS_OFFENCE_BANDS, as the MoJ tables group them."""
     n = np.asarray(counts, dtype=np.int64)
-    conditions = [n <= 0, n <= 2, n <= 6, n <= 10]
+    conditions = [n <= top for top in PREVIOUS_BAND_TOPS]
     return np.select(
         conditions, list(PREVIOUS_OFFENCE_BANDS[:4]), default=PREVIOUS_OFFENCE_BANDS[4]
     )
@@ -190,15 +209,46 @@ def _in_window(day: pd.Series, start_day: float, end_day: float) -> pd.Series:
     return (day >= start_day) & (day < end_day)
 
 
-def _formal_proven(offences: pd.DataFrame) -> pd.Series:
-    """Offences proven by a caution or conviction (informal outcomes do not prove offences)."""
-    return offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)
+def _one_of(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+    """Mask of the rows of a name column (object or categorical) whose name is in ``names``.
+
+    A categorical is read through its codes: when the names are a run of its categories
+    (the formal disposals are), two compares of a byte a row, with no scratch array of
+    eight bytes a row as ``isin`` makes.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.flatnonzero(column.cat.categories.isin(names))
+        codes = column.cat.codes.to_numpy()
+        if hit.size == 0:
+            return np.zeros(codes.size, dtype=bool)
+        if hit[-1] - hit[0] + 1 == hit.size:
+            return (codes >= hit[0]) & (codes <= hit[-1])
+        return np.isin(codes, hit)
+    return column.isin(names).to_numpy()
+
+
+def formally_proven(offences: pd.DataFrame) -> np.ndarray:
+    """Mask of the offences proven by a caution or conviction (informal outcomes do not
+    prove offences): a proven day and a formal disposal (FORMAL_KINDS)."""
+    return _one_of(offences["disposal"], FORMAL_KINDS) & offences["proven_day"].notna().to_numpy()
+
+
+def _youth_formal_mask(disposals: pd.DataFrame) -> np.ndarray:
+    """Mask of the formal disposals given while the person was a child."""
+    return _one_of(disposals["kind"], FORMAL_KINDS) & ~disposals["adult"].to_numpy(dtype=bool)
 
 
 def _youth_formal(disposals: pd.DataFrame) -> pd.DataFrame:
     """Formal disposals given while the person was a child: the youth justice caseload."""
-    mask = disposals["kind"].isin(FORMAL_KINDS) & ~disposals["adult"].astype(bool)
-    return disposals.loc[mask]
+    return disposals.loc[_youth_formal_mask(disposals)]
+
+
+def _count_names(column: pd.Series) -> pd.Series:
+    """Rows of each name in a name column, indexed by name (a categorical's from its codes,
+    with no column of strings made; absent names count 0 or are left out)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.value_counts()
+    return column.astype(str).value_counts()
 
 
 @dataclass(frozen=True)
@@ -277,8 +327,8 @@ def _index_events(
     index_kind.
     """
     disp = disposals.loc[
-        disposals["kind"].isin(INDEX_DISPOSAL_KINDS)
-        & _in_window(disposals["day"], start_day, end_day)
+        _one_of(disposals["kind"], INDEX_DISPOSAL_KINDS)
+        & _in_window(disposals["day"], start_day, end_day).to_numpy()
     ]
     if youth_only:
         disp = disp.loc[~disp["adult"].astype(bool)]
@@ -290,21 +340,28 @@ def _index_events(
         rel = rel.loc[age_in_years(rel["day"], birth) < ADULT_AGE]
     events = pd.concat(
         [
-            pd.DataFrame({"person": disp["person"], "day": disp["day"], "kind": disp["kind"]}),
+            pd.DataFrame(
+                {"person": disp["person"], "day": disp["day"], "kind": disp["kind"].astype(object)}
+            ),
             pd.DataFrame({"person": rel["person"], "day": rel["day"], "kind": "custody"}),
         ],
         ignore_index=True,
     )
-    events["rank"] = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)})
-    events["cohort"] = (events["day"] - start_day) // cohort_days
-    events = events.sort_values(
-        ["person", "day", "rank"], ascending=[True, True, False], kind="mergesort"
-    ).drop_duplicates(["person", "cohort"], keep="first")
+    rank = events["kind"].map({k: i for i, k in enumerate(INDEX_KINDS)}).to_numpy()
+    person = events["person"].to_numpy(dtype=np.int64)
+    day = events["day"].to_numpy(dtype=np.int64)
+    cohort = (day - start_day) // cohort_days
+    # By person, day and the most serious kind first (a stable sort); then each person's
+    # first event of each cohort period (a person's periods follow their days: adjacent).
+    order = np.lexsort((-rank, day, person))
+    person, day, cohort = person[order], day[order], cohort[order]
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = (person[1:] != person[:-1]) | (cohort[1:] != cohort[:-1])
     return pd.DataFrame(
         {
-            "person": events["person"].to_numpy(dtype=np.int64),
-            "index_day": events["day"].to_numpy(dtype=np.int64),
-            "index_kind": events["kind"].to_numpy(dtype=object),
+            "person": person[first],
+            "index_day": day[first],
+            "index_kind": events["kind"].to_numpy(dtype=object)[order[first]],
         }
     )
 
@@ -331,51 +388,42 @@ def proven_reoffending(
     """
     index = _index_events(people, disposals, releases, start_day, end_day, youth_only, cohort_days)
 
-    proven = offences.loc[_formal_proven(offences), ["person", "day", "proven_day"]]
-    key = ["person", "index_day"]  # a person may be indexed once in each cohort period
-    linked = proven.merge(index[key], on="person", how="inner")
-    previous = linked.loc[linked["proven_day"] < linked["index_day"]].groupby(key).size()
-    follow_end = linked["index_day"] + FOLLOW_UP_DAYS
-    is_reoffence = (
-        (linked["day"] > linked["index_day"])
-        & (linked["day"] <= follow_end)
-        & (linked["proven_day"] <= follow_end + WAITING_DAYS)
-    )
-    reoffences = linked.loc[is_reoffence].groupby(key).size()
-    first_gap = (
-        (linked["day"] - linked["index_day"])
-        .loc[is_reoffence]
-        .groupby([linked["person"].loc[is_reoffence], linked["index_day"].loc[is_reoffence]])
-        .min()
+    proven = np.flatnonzero(formally_proven(offences))  # one pass of the mask, three gathers
+    prev_counts, re_counts, first_days = _linked_counts(
+        offences["person"].to_numpy()[proven],
+        offences["day"].to_numpy()[proven],
+        offences["proven_day"].to_numpy()[proven].astype(float),
+        index["person"].to_numpy(),
+        index["index_day"].to_numpy(),
     )
 
     attrs = by_person(people, ["sex", "ethnic_group", "birth_day"])
-    missing = ~index["person"].isin(attrs.index)
+    if isinstance(attrs.index, pd.RangeIndex):  # no hash table of every id to test against
+        ids = index["person"].to_numpy()
+        missing = (ids < 0) | (ids >= len(attrs))
+    else:
+        missing = ~index["person"].isin(attrs.index).to_numpy()
     if missing.any():
         raise ValueError(
             f"cohort members missing from people table: {index.loc[missing, 'person'].tolist()}"
         )
     member = attrs.loc[index["person"]]
 
-    prev_counts = counts_per_index(previous, index)
-    re_counts = counts_per_index(reoffences, index)
     age = age_in_years(index["index_day"], member["birth_day"])
-    if first_gap.empty:
-        first_days = np.full(len(index), np.nan)
-    else:
-        keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
-        first_days = first_gap.reindex(keys).to_numpy(dtype=float)
     cohort = pd.DataFrame(
         {
             "person": index["person"].to_numpy(dtype=np.int64),
             "index_day": index["index_day"].to_numpy(dtype=np.int64),
             "index_kind": index["index_kind"].to_numpy(dtype=object),
             "previous_offences": prev_counts,
-            "previous_band": previous_offence_band(prev_counts).astype(object),
+            # Name columns hold the few names themselves, not a string object a row.
+            "previous_band": np.asarray(PREVIOUS_OFFENCE_BANDS, dtype=object)[
+                np.searchsorted(PREVIOUS_BAND_TOPS, prev_counts, side="left")
+            ],
             "age_at_index": age,
-            "age_band": np.where(age < 15, "10-14", np.where(age < 18, "15-17", "18+")).astype(
-                object
-            ),
+            "age_band": np.asarray((*REOFFENDING_AGE_BANDS, "18+"), dtype=object)[
+                np.searchsorted((15, 18), age, side="right")
+            ],
             "sex": member["sex"].to_numpy(dtype=object),
             "ethnic_group": member["ethnic_group"].to_numpy(dtype=object),
             "reoffences": re_counts,
@@ -387,12 +435,82 @@ def proven_reoffending(
     return ReoffendingResult(cohort=cohort.reset_index(drop=True))
 
 
-def counts_per_index(counts: pd.Series, index: pd.DataFrame) -> np.ndarray:
-    """A count keyed by (person, index_day), in the order of ``index``'s rows (0 if absent)."""
-    if counts.empty:
-        return np.zeros(len(index), dtype=np.int64)
-    keys = pd.MultiIndex.from_frame(index[["person", "index_day"]])
-    return counts.reindex(keys, fill_value=0).to_numpy(dtype=np.int64)
+def _linked_counts(
+    person: np.ndarray,
+    day: np.ndarray,
+    proven_day: np.ndarray,
+    index_person: np.ndarray,
+    index_day: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each index event (``index_person``, ``index_day``), over the proven offences
+    (``person``, ``day`` committed, ``proven_day``): the offences proven before the index
+    day, the reoffences (committed in the FOLLOW_UP_DAYS after the index, index day
+    excluded, and proven within a further WAITING_DAYS), and the days from the index to
+    the first reoffence (NaN: none).
+
+    Each offence is found among its person's by bisection: a key per offence, its person
+    (numbered densely) times a width plus the rank of its day among the distinct days,
+    sorted once. (Pairing every proven offence with every index event of its person, as a
+    merge does, held London's ten years' offences once per index: 1.5 GB.)
+    """
+    n = index_person.size
+    code, n_codes = _dense(person)
+    if code is person:  # the ids are the codes
+        known = (index_person >= 0) & (index_person < n_codes)
+        at = index_person
+    else:
+        persons = np.unique(person)
+        at = np.searchsorted(persons, index_person)
+        known = at < persons.size
+        known[known] = persons[at[known]] == index_person[known]
+    # An index person with no proven offence gets a negative key base: nothing is found.
+    icode = np.where(known, at, -1)
+
+    def person_keys(values: np.ndarray) -> tuple[np.ndarray, int, Callable[..., np.ndarray]]:
+        """A key per offence, its person's code times a width plus the rank of its value,
+        the width, and the rank bound of a query (searchsorted's sides: below it, or at
+        most it). Whole days are their own ranks, shifted; other values are ranked among
+        the distinct ones."""
+        whole = values.astype(np.int64) if values.dtype.kind == "f" else values
+        if values.size and (values.dtype.kind in "iu" or np.array_equal(whole, values)):
+            low = int(whole.min())
+            width = int(whole.max()) - low + 2
+
+            def bound(query: np.ndarray, side: str) -> np.ndarray:
+                return np.clip(query - low + (side == "right"), 0, width - 1)
+
+            return code * width + (whole - low), width, bound
+        levels = np.unique(values)
+
+        def rank(query: np.ndarray, side: str) -> np.ndarray:
+            return np.searchsorted(levels, query, side=side)
+
+        return code * (levels.size + 1) + rank(values, "left"), levels.size + 1, rank
+
+    keys, width, bound = person_keys(proven_day)
+    keys.sort()
+    base = icode * width
+    previous = np.searchsorted(keys, base + bound(index_day, "left")) - np.searchsorted(keys, base)
+
+    keys, width, bound = person_keys(day)
+    order = np.argsort(keys)  # equal keys are one person's offences of one day: any order
+    keys = keys[order]
+    base = icode * width
+    follow_end = index_day + FOLLOW_UP_DAYS
+    lo = np.searchsorted(keys, base + bound(index_day, "right"))
+    hi = np.searchsorted(keys, base + bound(follow_end, "right"))
+    # Each event's candidates (committed in its follow-up), in the order of their days.
+    span = hi - lo
+    event = np.repeat(np.arange(n), span)
+    rows = order[np.arange(event.size) + np.repeat(lo - (np.cumsum(span) - span), span)]
+    ok = proven_day[rows] <= (follow_end + WAITING_DAYS)[event]
+    reoffences = np.bincount(event[ok], minlength=n).astype(np.int64)
+    event, rows = event[ok], rows[ok]
+    head = np.ones(event.size, dtype=bool)  # each event's earliest reoffence
+    head[1:] = event[1:] != event[:-1]
+    first = np.full(n, np.nan)
+    first[event[head]] = day[rows[head]] - index_day[event[head]]
+    return previous.astype(np.int64), reoffences, first
 
 
 def first_time_entrants(
@@ -406,15 +524,22 @@ def first_time_entrants(
     ``people`` is accepted for a uniform signature; entrants need not appear in it.
     """
     del people
-    formal = _youth_formal(disposals)
-    first_day = formal.groupby("person")["day"].min()
-    return int(_in_window(first_day, start_day, end_day).sum())
+    formal = _youth_formal_mask(disposals)
+    code, n = _dense(disposals["person"].to_numpy()[formal])
+    day = disposals["day"].to_numpy()[formal]
+    # A first formal day in the window: one in the window and none before (marker arrays).
+    before = np.zeros(n, dtype=bool)
+    before[code[day < start_day]] = True
+    within = np.zeros(n, dtype=bool)
+    within[code[(day >= start_day) & (day < end_day)]] = True
+    return int((within & ~before).sum())
 
 
 def children_cautioned_or_sentenced(disposals: pd.DataFrame, start_day: int, end_day: int) -> int:
     """Distinct children given a formal disposal in [start_day, end_day) (the YJ caseload)."""
-    formal = _youth_formal(disposals)
-    return int(formal.loc[_in_window(formal["day"], start_day, end_day), "person"].nunique())
+    day = disposals["day"].to_numpy()
+    counted = _youth_formal_mask(disposals) & (day >= start_day) & (day < end_day)
+    return len(pd.unique(disposals["person"].to_numpy()[counted]))
 
 
 def offending_rate_by_age(
@@ -433,16 +558,18 @@ def offending_rate_by_age(
     Ages with no exposure give NaN.
     """
     exposure = {int(k): float(v) for k, v in dict(person_days_by_age).items()}
-    window = offences.loc[_in_window(offences["day"], start_day, end_day), ["person", "day"]]
-    birth = window["person"].map(by_person(people, "birth_day"))
-    if birth.isna().any():
-        raise ValueError("offences refer to people missing from the people table")
-    ages = pd.DataFrame({"person": window["person"], "age": age_in_years(window["day"], birth)})
-    offenders = ages.drop_duplicates().groupby("age").size()
+    w = _WindowOffences.of(people, offences, start_day, end_day)
+    code, n = _dense(w.person)
+    seen = np.zeros(n, dtype=bool)
     out: dict[str, float] = {}
-    for age in OFFENDING_AGES:
+    for age in OFFENDING_AGES:  # distinct offenders of each age: marker arrays, not a sort
         years = exposure.get(age, 0.0)
-        out[str(age)] = float(offenders.get(age, 0)) / years if years > 0 else float("nan")
+        if years > 0:
+            seen[:] = False
+            seen[code[w.age == age]] = True
+            out[str(age)] = float(seen.sum()) / years
+        else:
+            out[str(age)] = float("nan")
     return out
 
 
@@ -474,10 +601,12 @@ def stage_children(
     group_of = by_person(people, "ethnic_group")
     birth = by_person(people, "birth_day")
 
-    arrests = offences.loc[
-        offences["detected"].astype(bool) & _in_window(offences["day"], start_day, end_day),
-        [c for c in ("person", "day", "type") if c in offences.columns],
-    ]
+    # The detected offences' columns picked one at a time: ``.loc`` with a list of columns
+    # copied those columns of every offence first.
+    detected = offences["detected"].to_numpy(dtype=bool)
+    picked = detected & _in_window(offences["day"], start_day, end_day).to_numpy()
+    columns = [c for c in ("person", "day", "type") if c in offences.columns]
+    arrests = pd.DataFrame({c: offences[c].array[picked] for c in columns})
     if youth_only:
         age = (arrests["day"] - arrests["person"].map(birth)) / DAYS_PER_YEAR
         arrests = arrests.loc[np.floor(age) < ADULT_AGE]
@@ -493,7 +622,7 @@ def stage_children(
 
     counts = {}
     if "type" in arrests.columns:
-        proactive = arrests["type"].astype(str).isin(PROACTIVE_OFFENCE_TYPES)
+        proactive = _one_of(arrests["type"], PROACTIVE_OFFENCE_TYPES)
         counts["stop_search"] = people_per_group(arrests.loc[proactive])
     counts["arrest"] = people_per_group(arrests)
     counts["formal_disposal"] = people_per_group(formal)
@@ -650,8 +779,8 @@ def true_and_proven_offences(
     conviction at any time, so the gap between the two is the model's dark figure plus
     attrition.
     """
-    window = _in_window(offences["day"], start_day, end_day)  # a mask: no copy of the rows
-    return {"true": int(window.sum()), "proven": int((_formal_proven(offences) & window).sum())}
+    window = _in_window(offences["day"], start_day, end_day).to_numpy()  # no copy of the rows
+    return {"true": int(window.sum()), "proven": int((formally_proven(offences) & window).sum())}
 
 
 def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
@@ -671,12 +800,75 @@ def time_to_first_reoffence(cohort: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _dense(ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Ids as codes 0..n-1 (equal ids, equal codes) and n: the ids themselves when they are
+    small non-negative integers (a run's people, its co-offending groups), else their ranks
+    (a sort). "Small": below four per id given plus 4 million, so that marker arrays and
+    counts as long as the largest id stay cheap."""
+    if (
+        ids.size
+        and ids.dtype.kind in "iu"
+        and ids.min() >= 0
+        and ids.max() < 4 * ids.size + (1 << 22)
+    ):
+        return ids, int(ids.max()) + 1
+    uniques, codes = np.unique(ids, return_inverse=True)
+    return codes, uniques.size
+
+
+def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin(values, members)``; for small non-negative integer ids, a marker array."""
+    ints = values.dtype.kind in "iu" and members.dtype.kind in "iu"
+    if ints and values.size and min(values.min(), members.min(initial=0)) >= 0:
+        top = max(int(values.max()), int(members.max(initial=0)))
+        if top < 4 * (values.size + members.size) + (1 << 22):
+            marker = np.zeros(top + 1, dtype=bool)
+            marker[members] = True
+            return marker[values]
+    return np.isin(values, members)
+
+
+def _birth_days(people: pd.DataFrame, person: np.ndarray) -> np.ndarray:
+    """The birth day of each of ``person`` (ids), from the people table: a fresh array."""
+    birth = by_person(people, "birth_day")
+    if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
+        if person.size and (person.max() >= len(birth) or person.min() < 0):
+            raise ValueError("offences refer to people missing from the people table")
+        return birth.to_numpy()[person]
+    born = np.array(birth.reindex(person).to_numpy())  # a copy: callers may write to it
+    if np.isnan(born.astype(float)).any():
+        raise ValueError("offences refer to people missing from the people table")
+    return born
+
+
+def window_rows(day: np.ndarray, start_day: float, end_day: float) -> slice | np.ndarray:
+    """The rows of ``day`` in [start_day, end_day): a slice when they are contiguous (as in
+    a run's event log, which is in time order: then ``column[rows]`` is a view, not a
+    copy), else their row numbers."""
+    inside = (day >= start_day) & (day < end_day)
+    n = int(np.count_nonzero(inside))
+    first = int(inside.argmax()) if n else 0
+    return slice(first, first + n) if inside[first : first + n].all() else inside.nonzero()[0]
+
+
+def _ages(people: pd.DataFrame, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Each of ``person``'s whole years of age on ``day`` (:func:`age_in_years`), as int16,
+    worked out in the birth days' own array (no scratch arrays of eight bytes a row)."""
+    born = _birth_days(people, person)
+    if born.dtype == np.int64 and day.dtype.kind in "iu":
+        np.subtract(day, born, out=born)
+        return np.floor_divide(born, WHOLE_DAYS_PER_YEAR, out=born).astype(np.int16)
+    return age_in_years(day, born).astype(np.int16)
+
+
 @dataclass(frozen=True)
 class _WindowOffences:
-    """Row numbers of the offences committed in a window, with the offender's age then and
-    the window's year (0, 1, ...): plain arrays over the offence table, no copy of it."""
+    """The offences committed in a window: their rows of the offence table (a slice when
+    they are contiguous, as in a run's log, which is in time order: then ``column[rows]``
+    is a view, not a copy), the offender, their age then and the window's year (0, 1,
+    ...). Ages and years are int16 (whole years: two bytes a row where int64 took eight)."""
 
-    rows: np.ndarray
+    rows: slice | np.ndarray
     person: np.ndarray
     age: np.ndarray
     year: np.ndarray
@@ -686,20 +878,17 @@ class _WindowOffences:
         cls, people: pd.DataFrame, offences: pd.DataFrame, start_day: int, end_day: int
     ) -> _WindowOffences:
         day = offences["day"].to_numpy()
-        rows = np.flatnonzero((day >= start_day) & (day < end_day))
+        rows = window_rows(day, start_day, end_day)
         person = offences["person"].to_numpy()[rows]
-        birth = by_person(people, "birth_day")
-        if isinstance(birth.index, pd.RangeIndex):  # ids 0..n-1: a person is their row
-            if person.size and person.max() >= len(birth):
-                raise ValueError("offences refer to people missing from the people table")
-            born = birth.to_numpy()[person]
+        day = day[rows]
+        age = _ages(people, person, day)
+        if day.dtype.kind in "iu" and float(start_day).is_integer():
+            # Whole days: the integer quotient is the floor of the float one.
+            year = np.subtract(day, int(start_day), dtype=np.int64)
+            np.floor_divide(year, WHOLE_DAYS_PER_YEAR, out=year)
         else:
-            born = birth.reindex(person).to_numpy()
-            if np.isnan(born.astype(float)).any():
-                raise ValueError("offences refer to people missing from the people table")
-        age = age_in_years(day[rows], born)
-        year = ((day[rows] - start_day) // DAYS_PER_YEAR).astype(np.int64)
-        return cls(rows, person, age, year)
+            year = (day - start_day) // DAYS_PER_YEAR
+        return cls(rows, person, age, year.astype(np.int16))
 
     def children(self) -> np.ndarray:
         """Mask of the offences committed at 10-17."""
@@ -707,18 +896,19 @@ class _WindowOffences:
 
 
 def _distinct_per_year(
-    person: np.ndarray, year: np.ndarray, flag: np.ndarray | None = None
+    person: np.ndarray, year: np.ndarray, keep: np.ndarray, flag: np.ndarray | None = None
 ) -> tuple[int, int]:
-    """Over the years: distinct (person, year) pairs, and those of them with ``flag`` on at
-    least one row (0 without a flag). Marker arrays, one year at a time (a loop over
-    years, not people)."""
-    if person.size == 0:
+    """Over the years, of the rows ``keep`` picks: distinct (person, year) pairs, and those
+    of them with ``flag`` on at least one row (0 without a flag). Marker arrays, one year at
+    a time (a loop over years, not people)."""
+    if not keep.any():
         return 0, 0
-    seen = np.zeros(int(person.max()) + 1, dtype=bool)
+    person, n = _dense(person)
+    seen = np.zeros(n, dtype=bool)
     flagged = np.zeros_like(seen)
     pairs = with_flag = 0
-    for y in np.unique(year):
-        at = year == y
+    for y in np.unique(year[keep]):
+        at = keep & (year == y)
         seen[:] = False
         flagged[:] = False
         seen[person[at]] = True
@@ -745,7 +935,7 @@ def offending_prevalence(
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
     child = w.children()
-    offenders, _ = _distinct_per_year(w.person[child], w.year[child])
+    offenders, _ = _distinct_per_year(w.person, w.year, child)
     years = (end_day - start_day) / DAYS_PER_YEAR
     return _rate(offenders / years, population_10_17)
 
@@ -772,17 +962,22 @@ def offending_frequency(
     """
     w = _WindowOffences.of(people, offences, start_day, end_day)
     child = w.children()
-    person, year = w.person[child], w.year[child]
-    if person.size == 0:
+    if not child.any():
         return {"frequent_share": 0.0, "frequent_offence_share": float("nan")}
-    # Offences per (person, year) pair: one key per pair, counted.
-    n_people = int(person.max()) + 1
-    _, counts = np.unique(year * n_people + person, return_counts=True)
-    frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
+    # Offences per (person, year) pair: each year's counted per person (whole numbers,
+    # summed exactly in any order).
+    code, n = _dense(w.person)
+    frequent_pairs = frequent_offences = all_offences = 0
+    for y in np.unique(w.year[child]):  # a loop over years, not people
+        counts = np.bincount(code[child & (w.year == y)], minlength=n)
+        frequent = counts >= FREQUENT_OFFENCES_PER_YEAR
+        frequent_pairs += int(frequent.sum())
+        frequent_offences += int(counts[frequent].sum())
+        all_offences += int(counts.sum())
     years = (end_day - start_day) / DAYS_PER_YEAR
     return {
-        "frequent_share": _rate(int(frequent.sum()) / years, population_10_17),
-        "frequent_offence_share": float(counts[frequent].sum() / counts.sum()),
+        "frequent_share": _rate(frequent_pairs / years, population_10_17),
+        "frequent_offence_share": float(np.int64(frequent_offences) / np.int64(all_offences)),
     }
 
 
@@ -810,30 +1005,40 @@ def onset_and_persistence(
     ids = birth.index.to_numpy()
     turns_18 = born + ADULT_AGE * DAYS_PER_YEAR
     cohort = ids[(turns_18 >= start_day) & (turns_18 < end_day)]
+    del birth, born, ids, turns_18  # people-sized scratch, not held through the rest
     person = offences["person"].to_numpy()
-    mine = np.flatnonzero(np.isin(person, cohort))
-    day = offences["day"].to_numpy()[mine]
+    mine = _member(person, cohort)  # a mask over the log, a byte a row
     who = person[mine]
-    age = age_in_years(day, birth.reindex(who).to_numpy(dtype=float))
+    age = _ages(people, who, offences["day"].to_numpy()[mine])
     child = (age >= AGE_OF_RESPONSIBILITY) & (age < ADULT_AGE)
-    proven_day = offences["proven_day"].to_numpy()[mine]
-    disposal = pd.Series(offences["disposal"].to_numpy()[mine], dtype=object, copy=False)
-    proven = child & ~np.isnan(proven_day) & disposal.isin(FORMAL_KINDS).to_numpy()
+    proven = formally_proven(offences)[mine][child]  # of the offences at 10-17
+    who, age = who[child], age[child]
     out: dict[str, dict[str, float]] = {"true": {}, "proven": {}}
-    for record, rows in (("true", child), ("proven", proven)):
-        frame = pd.DataFrame({"person": who[rows], "age": age[rows]})
-        per = frame.groupby("person")["age"].agg(["min", "size", "max"])
-        band = np.digitize(per["min"].to_numpy(), [13, 15])  # 10-12 -> 0, 13-14 -> 1, 15-17 -> 2
-        starters = len(per)
+    for record, offender_of, at_age in (("true", who, age), ("proven", who[proven], age[proven])):
+        # Each offender's first and last age (10-17: marker arrays, an age at a time, each
+        # write of a step the same value) and count of offences, by person code.
+        code, n = _dense(offender_of)
+        size = np.bincount(code, minlength=n)
+        first = np.zeros(n, dtype=np.int64)
+        last = np.zeros(n, dtype=np.int64)
+        ages = range(int(AGE_OF_RESPONSIBILITY), int(ADULT_AGE))
+        for a in reversed(ages):
+            first[code[at_age == a]] = a
+        for a in ages:
+            last[code[at_age == a]] = a
+        offender = size > 0
+        size, first, last = size[offender], first[offender], last[offender]
+        band = np.digitize(first, [13, 15])  # 10-12 -> 0, 13-14 -> 1, 15-17 -> 2
+        starters = size.size
         for b, name in enumerate(ONSET_BANDS):  # a loop over three bands, not people
             at = band == b
             out[record][f"{name} share"] = _rate(at.sum(), starters)
             out[record][f"{name} mean offences"] = (
-                float(per["size"].to_numpy()[at].mean()) if at.any() else float("nan")
+                float(size[at].mean()) if at.any() else float("nan")
             )
             if record == "true":
                 out[record][f"{name} offending at 17"] = _rate(
-                    (per["max"].to_numpy()[at] >= ADULT_AGE - 1).sum(), at.sum()
+                    (last[at] >= ADULT_AGE - 1).sum(), at.sum()
                 )
     return out
 
@@ -845,13 +1050,13 @@ def attrition(
     and the share proven by a caution or conviction (the rest is the dark figure and the
     attrition of the pathway)."""
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    rows = w.rows[w.children()]
-    proven = offences["proven_day"].to_numpy()[rows]
-    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
-    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
+    child = w.children()
+    n = int(child.sum())
+    formal = formally_proven(offences)[w.rows][child]
+    detected = offences["detected"].to_numpy()[w.rows][child]
     return {
-        "detected": _rate(offences["detected"].to_numpy()[rows].astype(bool).sum(), rows.size),
-        "proven": _rate(formal.sum(), rows.size),
+        "detected": _rate(detected.astype(bool).sum(), n),
+        "proven": _rate(formal.sum(), n),
     }
 
 
@@ -861,8 +1066,8 @@ def disposal_mix(disposals: pd.DataFrame, start_day: int, end_day: int) -> dict[
     orders, custody), as the Youth Justice Statistics break down the cautions and
     sentences given to children."""
     formal = _youth_formal(disposals)
-    kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"].astype(str)
-    counts = kinds.value_counts()
+    kinds = formal.loc[_in_window(formal["day"], start_day, end_day), "kind"]
+    counts = _count_names(kinds)
     return {k: _rate(counts.get(k, 0), len(kinds)) for k in FORMAL_KINDS}
 
 
@@ -885,11 +1090,8 @@ def proven_offence_mix(
     Statistics count proven offences. ``types``: each offence's type code, row for row
     with ``offences`` (a plain array: no label column over every offence)."""
     w = _WindowOffences.of(people, offences, start_day, end_day)
-    rows = w.rows[w.children()]
-    proven = offences["proven_day"].to_numpy()[rows]
-    disposal = pd.Series(offences["disposal"].to_numpy()[rows], dtype=object, copy=False)
-    formal = ~np.isnan(proven) & disposal.isin(FORMAL_KINDS).to_numpy()
-    counts = np.bincount(np.asarray(types)[rows[formal]], minlength=len(OFFENCE_TYPES))
+    formal = formally_proven(offences)[w.rows] & w.children()
+    counts = np.bincount(np.asarray(types)[w.rows][formal], minlength=len(OFFENCE_TYPES))
     return {k: _rate(counts[i], counts.sum()) for i, k in enumerate(OFFENCE_TYPES)}
 
 
@@ -901,7 +1103,7 @@ def disposals_per_year(
     child = disposals.loc[
         ~disposals["adult"].astype(bool) & _in_window(disposals["day"], start_day, end_day)
     ]
-    counts = child["kind"].astype(str).value_counts()
+    counts = _count_names(child["kind"])
     years = (end_day - start_day) / DAYS_PER_YEAR
     return {k: float(counts.get(k, 0)) / years for k in kinds}
 
@@ -929,14 +1131,14 @@ def co_offending(
     together = group >= 0
     weight = np.ones(group.size)
     if together.any():
-        _, inverse, size = np.unique(group[together], return_inverse=True, return_counts=True)
-        weight[together] = 1.0 / size[inverse]
+        code, n = _dense(group[together])
+        weight[together] = 1.0 / np.bincount(code, minlength=n)[code]
     by_age = {}
     for a in OFFENDING_AGES:  # a loop over 11 ages, not people
         at = w.age == a
         by_age[str(a)] = _rate(weight[at & together].sum(), weight[at].sum())
     child = w.children()
-    offenders, with_others = _distinct_per_year(w.person[child], w.year[child], together[child])
+    offenders, with_others = _distinct_per_year(w.person, w.year, child, together)
     return {
         "share_of_offences_10_17": _rate(weight[child & together].sum(), weight[child].sum()),
         "share_of_offenders_10_17": _rate(with_others, offenders),

@@ -75,7 +75,8 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
     releases = model.events.releases_frame()
 
     reoff = metrics.proven_reoffending(people, offences, disposals, releases, start, end)
-    reoff_3m = metrics.proven_reoffending(
+    # Only the rate of the quarterly cohorts is reported: their cohort is not held.
+    reoff_rate_3m = metrics.proven_reoffending(
         people,
         offences,
         disposals,
@@ -83,7 +84,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         start,
         end,
         cohort_days=metrics.QUARTER_COHORT_DAYS,
-    )
+    ).rate
     year_starts = [start + k * WEEKS_PER_YEAR * DAYS_PER_WEEK for k in range(int(years))]
     year_len = WEEKS_PER_YEAR * DAYS_PER_WEEK
     cautioned = [
@@ -97,18 +98,15 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         for a in range(10, model.tally.person_weeks_by_age.size)
     }
     by_age = {}
-    # Each year's rates read only that year's offences: pick the measured years' once.
-    measured = offences.loc[(offences["day"] >= start) & (offences["day"] < end), ["person", "day"]]
     for s in year_starts:
         for k, v in metrics.offending_rate_by_age(
             people,
-            measured,
+            offences,
             s,
             s + year_len,
             {a: py / years for a, py in person_years_by_age.items()},
         ).items():
             by_age.setdefault(k, []).append(v)
-    del measured  # not held through the rest of the summary
     population_by_group = {
         g: model.tally.person_weeks_by_group[i] / max(model.measured_weeks, 1)
         for i, g in enumerate(ETHNIC_GROUPS)
@@ -130,7 +128,7 @@ def summarise(model: YouthJusticeModel) -> dict[str, Any]:
         "first_time_entrants_per_100k": metrics.per_100k(float(np.mean(fte)), population),
         "proven_reoffending_rate": reoff.rate,
         "reoffences_per_reoffender": reoff.frequency,
-        "proven_reoffending_rate_3_month_cohorts": reoff_3m.rate,
+        "proven_reoffending_rate_3_month_cohorts": reoff_rate_3m,
         "reoffending_cohort_per_year": reoff.cohort_size / years,
         "reoffending_rate_by_previous_offences": reoff.by("previous_band"),
         "reoffending_rate_by_index_disposal": reoff.by("index_kind"),
@@ -237,11 +235,13 @@ def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, flo
     # Counted by bisection on (person, day) pairs sorted as one integer each: a merge of
     # offences with index events held every offence once per index of its person (about
     # 1 GB for London's 12 million offences).
-    person = offences["person"].to_numpy(np.int64)
-    day = offences["day"].to_numpy(np.int64)
+    person = offences["person"].to_numpy(np.int64)  # int64 keys below
+    day = offences["day"].to_numpy()
     index_person = cohort["person"].to_numpy(np.int64)
     index_day = cohort["index_day"].to_numpy(np.int64)
-    mine = np.isin(person, index_person)
+    mine = np.zeros(int(max(person.max(initial=0), index_person.max())) + 1, dtype=bool)
+    mine[index_person] = True  # ids are >= 0: a marker array, not a sort as np.isin makes
+    mine = mine[person]
     span = int(max(day.max(initial=0), index_day.max())) + 1  # days are >= 0
     keys = np.sort(person[mine] * span + day[mine])
     before = np.searchsorted(keys, index_person * span + index_day, side="left")
@@ -284,12 +284,20 @@ def by_borough(
     cautioned = per_borough(distinct) / years
     first = formal.groupby("person")["day"].min()
     fte = per_borough(first[(first >= start) & (first < end)].index.to_series()) / years
-    # Masks over the whole log rather than a copy of the measured years' rows.
-    measured = ((offences["day"] >= start) & (offences["day"] < end)).to_numpy()
-    person = offences["person"].to_numpy()
-    true = per_borough(person[measured]) / years
-    proven_mask = offences["proven_day"].notna() & offences["disposal"].isin(metrics.FORMAL_KINDS)
-    proven = per_borough(person[measured & proven_mask.to_numpy()]) / years
+
+    def offences_per_borough(persons: np.ndarray) -> np.ndarray:
+        """Offences by the offender's home borough: counted per person, then summed (whole
+        numbers: the same floats), with no borough array as long as the offences."""
+        if home_of is None:
+            return per_borough(persons)
+        per_person = np.bincount(persons, minlength=home_of.size)
+        return np.bincount(home_of, weights=per_person, minlength=n_b)
+
+    # The measured years' rows: a view of the log (in time order), not a copy.
+    rows = metrics.window_rows(offences["day"].to_numpy(), start, end)
+    person = offences["person"].to_numpy()[rows]
+    true = offences_per_borough(person) / years
+    proven = offences_per_borough(person[metrics.formally_proven(offences)[rows]]) / years
     cohort = reoffending.cohort
     b_of = home.loc[cohort["person"]].to_numpy()
     size = np.bincount(b_of, minlength=n_b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.events import KIND, OFFENCE_TYPE, EventLog
 from sim.metrics import (
     DAYS_PER_YEAR,
     FIRST_REOFFENCE_QUARTERS,
@@ -33,6 +35,7 @@ from sim.metrics import (
     previous_offence_band,
     proven_reoffending,
     relative_rate_index,
+    stage_children,
     time_to_first_reoffence,
     true_and_proven_offences,
 )
@@ -612,6 +615,141 @@ def test_by_person_is_set_index_with_or_without_a_range_of_ids():
     )
     gaps = people.assign(person=[0, 1, 2, 3, 9])
     assert by_person(gaps, ["birth_day"]).loc[9, "birth_day"] == 14
+
+
+def as_categories(frame: pd.DataFrame, column: str, names: tuple[str, ...]) -> pd.DataFrame:
+    """``frame`` with ``column`` a categorical of ``names``, as a run's frames have it."""
+    return frame.assign(**{column: pd.Categorical(frame[column], categories=list(names))})
+
+
+def with_ids_apart(frame: pd.DataFrame, apart: int) -> pd.DataFrame:
+    """Ids multiplied by ``apart``: too far apart for marker arrays over the ids."""
+    return frame.assign(person=frame["person"] * apart)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=histories(),
+    youth_only=st.booleans(),
+    apart=st.sampled_from((1, 10**9 + 7)),
+    fraction=st.sampled_from((0.0, 0.5)),
+)
+def test_property_reoffending_cohort_by_codes_and_sparse_ids(history, youth_only, apart, fraction):
+    """The cohort is the same with the name columns as categoricals (a run's frames) and
+    with ids far apart; with proven days whole or not, the counts are the reference's and
+    each first reoffence is the earliest one, by brute force."""
+    people, offences, disposals, releases, start, end = history
+    offences = offences.assign(proven_day=offences["proven_day"] + fraction)
+    plain = proven_reoffending(people, offences, disposals, releases, start, end, youth_only)
+    coded = proven_reoffending(
+        with_ids_apart(people, apart),
+        with_ids_apart(as_categories(offences, "disposal", ("", *ALL_KINDS)), apart),
+        with_ids_apart(as_categories(disposals, "kind", ALL_KINDS), apart),
+        with_ids_apart(releases, apart),
+        start,
+        end,
+        youth_only,
+    ).cohort
+    pd.testing.assert_frame_equal(coded.assign(person=coded["person"] // apart), plain.cohort)
+    expected = reference_reoffending(people, offences, disposals, releases, start, end, youth_only)
+    got = {
+        (r.person, r.index_day): (r.previous_offences, r.reoffences)
+        for r in plain.cohort.itertuples()
+    }
+    assert got == expected
+
+    proven = offences.loc[offences["proven_day"].notna() & offences["disposal"].isin(FORMAL_KINDS)]
+    for row in plain.cohort.itertuples():
+        mine = proven.loc[proven["person"] == row.person]
+        gaps = [
+            o.day - row.index_day
+            for o in mine.itertuples()
+            if row.index_day < o.day <= row.index_day + 365
+            and o.proven_day <= row.index_day + 365 + 183
+        ]
+        if gaps:
+            assert row.first_reoffence_days == min(gaps)
+        else:
+            assert math.isnan(row.first_reoffence_days)
+
+
+def test_offences_frame_is_lean_and_exact():
+    """A run's offences frame: whole days as int32, proven days as float32 while exact
+    (float64 otherwise), names as categoricals, and the log's own columns read-only."""
+    log = EventLog()
+    log.offences.append(
+        person=np.array([3, 5]),
+        week=np.array([10, 11]),
+        type=np.array([OFFENCE_TYPE["drugs"], OFFENCE_TYPE["weapon"]]),
+        gravity=np.array([1, 2]),
+        co_group=np.array([-1, 7]),
+        detected=np.array([True, False]),
+        case=np.array([0, -1]),
+        proven_week=np.array([12.0, np.nan]),
+        disposal=np.array([KIND["fine"], -1]),
+    )
+    frame = log.offences_frame()
+    assert frame["day"].dtype == np.int32 and frame["day"].tolist() == [70, 77]
+    assert frame["proven_day"].dtype == np.float32
+    assert frame["proven_day"].iloc[0] == 84 and np.isnan(frame["proven_day"].iloc[1])
+    assert frame["type"].tolist() == ["drugs", "weapon"]
+    assert frame["disposal"].tolist() == ["fine", ""]
+    assert isinstance(frame["disposal"].dtype, pd.CategoricalDtype)
+    with pytest.raises(ValueError, match="read-only"):
+        frame["person"].to_numpy()[0] = 4
+    assert log.offences["person"][0] == 3
+    log.offences.set("proven_week", np.array([0]), 1 / 3)  # not exact in float32: kept
+    assert log.offences_frame(("proven_day",))["proven_day"].dtype == np.float64
+
+
+def same(a: object, b: object) -> bool:
+    """Equal results, NaN equal to NaN."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories(), apart=st.sampled_from((1, 10**9 + 7)))
+def test_property_measures_by_codes_and_sparse_ids(history, apart):
+    """Every measure that reads a name column gives the same with categoricals, and every
+    measure the same with ids too far apart for marker arrays."""
+    people, offences, disposals, _, start, end = history
+    offences = offences.assign(co_group=np.arange(len(offences)) % 3 - 1)
+    coded_people = with_ids_apart(people, apart)
+    coded_offences = with_ids_apart(
+        as_categories(
+            as_categories(offences, "disposal", ("", *ALL_KINDS)),
+            "type",
+            ("theft", "drugs", "weapon"),
+        ),
+        apart,
+    )
+    coded_disposals = with_ids_apart(as_categories(disposals, "kind", ALL_KINDS), apart)
+
+    def measures(people, offences, disposals):
+        return {
+            "attrition": attrition(people, offences, start, end),
+            "true_and_proven": true_and_proven_offences(offences, start, end),
+            "first_time_entrants": first_time_entrants(people, disposals, start, end),
+            "cautioned": children_cautioned_or_sentenced(disposals, start, end),
+            "mix": disposal_mix(disposals, start, end),
+            "per_year": disposals_per_year(disposals, start, end, ALL_KINDS),
+            "onset": onset_and_persistence(people, offences, start, end),
+            "prevalence": offending_prevalence(people, offences, start, end, 10.0),
+            "frequency": offending_frequency(people, offences, start, end, 10.0),
+            "co_offending": co_offending(people, offences, start, end),
+            "by_age": offending_rate_by_age(
+                people, offences, start, end, {a: 1.0 for a in range(21)}
+            ),
+            "stages": {
+                k: {g: int(n) for g, n in v.items() if n}
+                for k, v in stage_children(people, offences, disposals, start, end).items()
+            },
+        }
+
+    assert same(
+        measures(coded_people, coded_offences, coded_disposals),
+        measures(people, offences, disposals),
+    )
 
 
 # --- the outputs a reviewer checks against published patterns (issue 17) ------------------
