@@ -557,8 +557,9 @@ def calibrate(
             theta = {p.name: float(p.natural(float(pars[p.key]))) for p in priors}
             # pyabc draws from numpy's global state, which its sampler seeds in each worker.
             seed = int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002
-            out, total, complete = simulate_until(scenarios, theta, seed, scale, targets, eps)
-            if not complete or total > eps:
+            # A simulation stopped early is over the threshold by construction.
+            out, total, _ = simulate_until(scenarios, theta, seed, scale, targets, eps)
+            if total > eps:
                 return pyabc.ModelResult(accepted=False)
             # Kept with each accepted particle: every target's statistic, the reported
             # ones too (a setting runs for all of its targets).

@@ -650,32 +650,23 @@ def test_a_simulation_stops_once_it_is_sure_to_miss_the_threshold():
 
     sc = load_scenario(TINY, use_posterior=False)
     sc = sc.model_copy(update={"run": sc.run.model_copy(update={"years": 1, "burn_in_years": 1})})
+
+    def target(name: str, statistic: str, value: float, tolerance: float) -> Target:
+        setting = name.split("_")[0]
+        return Target(
+            name=name,
+            setting=setting,
+            statistic=statistic,
+            value=value,
+            tolerance=tolerance,
+            source="synthetic: this test",
+        )
+
     # "b" has two fitted targets and "a" one, so "b" runs first though listed second.
     targets = [
-        Target(
-            name="a_volume",
-            setting="a",
-            statistic="children_cautioned_or_sentenced_per_year",
-            value=25,
-            tolerance=5,
-            source="synthetic: this test",
-        ),
-        Target(
-            name="b_volume",
-            setting="b",
-            statistic="children_cautioned_or_sentenced_per_year",
-            value=1000,
-            tolerance=1,
-            source="synthetic: this test",
-        ),
-        Target(
-            name="b_detected",
-            setting="b",
-            statistic="detected_share_of_offences",
-            value=0.2,
-            tolerance=0.1,
-            source="synthetic: this test",
-        ),
+        target("a_volume", "children_cautioned_or_sentenced_per_year", 25, 5),
+        target("b_volume", "children_cautioned_or_sentenced_per_year", 1000, 1),
+        target("b_detected", "detected_share_of_offences", 0.2, 0.1),
     ]
     assert settings_in_fitting_order(targets) == ["b", "a"]
     scenarios = {"a": sc, "b": sc}
