@@ -194,10 +194,10 @@ class Target(BaseModel):
     @property
     def wanted(self) -> str:
         if self.value is not None:
-            return f"{_fmt(self.value)} ± {_fmt(self.tolerance)}"
+            return f"{format_value(self.value)} ± {format_value(self.tolerance)}"
         if self.above is not None:
-            return f"> {_fmt(self.above)}"
-        return f"< {_fmt(self.below)}"
+            return f"> {format_value(self.above)}"
+        return f"< {format_value(self.below)}"
 
 
 class TargetsFile(BaseModel):
@@ -726,7 +726,8 @@ def write_posterior(cal: Calibration, history, gens: pd.DataFrame, t: int) -> Pa
     return out
 
 
-def _fmt(x: float) -> str:
+def format_value(x: float) -> str:
+    """A statistic for a table: thousands separated from 100, two decimals from 1, else three."""
     if abs(x) >= 100:
         return f"{x:,.0f}"
     if abs(x) >= 1:
@@ -838,8 +839,8 @@ def format_fit_table(table: pd.DataFrame, seeds: int, what: str) -> str:
     ]
     for r in table.itertuples():
         lines.append(
-            f"| {r.target} | {r.setting} | {r.wanted} | {_fmt(r.mean)} | "
-            f"{_fmt(r.q05)} to {_fmt(r.q95)} | {'yes' if r.met else 'no'} | "
+            f"| {r.target} | {r.setting} | {r.wanted} | {format_value(r.mean)} | "
+            f"{format_value(r.q05)} to {format_value(r.q95)} | {'yes' if r.met else 'no'} | "
             f"{'yes' if r.fitted else 'reported only'} |"
         )
     return "\n".join(lines)

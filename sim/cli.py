@@ -417,6 +417,33 @@ def calibrate(
     typer.echo(f"wrote {out}")
 
 
+@app.command("fit-status")
+@_guarded
+def fit_status(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    generation: Annotated[
+        int | None, typer.Option(help="the generation to show (default: the latest saved)")
+    ] = None,
+    closest: Annotated[
+        int, typer.Option(help="how many of the generation's closest particles to summarise")
+    ] = 20,
+) -> None:
+    """Where a calibration in progress stands, from its saved history (writes nothing).
+
+    The generations so far; each target's weighted median and, over the closest
+    particles, its median and misfit (the fitted ones that add most to the distance
+    first); each free parameter's weighted median and 90% interval.
+    """
+    from sim.calibration import Calibration
+    from sim.fit_progress import fit_progress, format_fit_progress
+
+    try:
+        progress = fit_progress(Calibration(config), generation=generation, closest=closest)
+    except InputError as e:
+        _fail(str(e))
+    typer.echo(format_fit_progress(progress))
+
+
 @app.command("check-fit")
 @_guarded
 def check_fit(

@@ -1,0 +1,203 @@
+"""Where a calibration in progress stands, read from its saved history.
+
+A fit of the validity refit's size runs for hours, over more than one sitting
+(`yjsim calibrate` saves each finished generation and resumes from the last). Between
+generations a researcher wants to know whether it is heading for the targets, and
+which targets hold it back, without waiting for the posterior: ``yjsim fit-status``.
+
+It reads pyabc's SQLite history of the config (``calibration/runs/NAME.db``) and
+writes nothing. For the latest saved generation (or one asked for) it gives:
+
+- the generations table (threshold, simulations, acceptance, effective size, when
+  each finished);
+- each target, fitted and reported: the generation's weighted median, and the median
+  over its ``closest`` particles (the smallest distances) with their mean squared misfit
+  in tolerances, the fitted targets that add most to the distance first;
+- each free parameter: weighted median and 90% interval, against its prior's range.
+
+The closest particles show where the fit is going; the weighted figures where it is.
+The values are those the accepted simulations recorded, so they are at the fit's
+reduced size and years (`yjsim check-fit` judges the posterior at full size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration import Calibration, CalibrationError, format_value, generations_table
+
+
+@dataclass(frozen=True)
+class FitProgress:
+    """A saved fit's state at one generation (see the module's docstring)."""
+
+    name: str
+    history: Path
+    generation: int
+    closest: int
+    generations: pd.DataFrame
+    targets: pd.DataFrame
+    parameters: pd.DataFrame
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """pyabc's weighted ``q`` quantile of the finite ``values`` (weights renormalised)."""
+    from pyabc.weighted_statistics import weighted_quantile
+
+    ok = np.isfinite(values)
+    if not ok.any():
+        return math.nan
+    w = weights[ok]
+    return float(weighted_quantile(values[ok], w / w.sum(), alpha=q))
+
+
+def _as_float(value: object) -> float:
+    """A recorded statistic as a float (pyabc stores some as 0-d arrays; NaN when missing)."""
+    try:
+        return float(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def fit_progress(cal: Calibration, generation: int | None = None, closest: int = 20) -> FitProgress:
+    """The saved history of ``cal`` at ``generation`` (default: the latest saved)."""
+    import pyabc
+
+    db = cal.history_path
+    if not db.is_file():
+        raise CalibrationError(
+            cal.path, "", f"no saved history at {db}: run `yjsim calibrate {cal.path}` first"
+        )
+    stamp = db.with_suffix(".fingerprint")
+    if not stamp.is_file() or stamp.read_text().strip() != cal.fingerprint():
+        raise CalibrationError(
+            cal.path,
+            "",
+            f"{db} holds a calibration of a different config or targets "
+            "(its fingerprint differs): its particles do not answer this config",
+        )
+    if closest < 1:
+        raise CalibrationError(cal.path, "", f"--closest: expected at least 1, got {closest}")
+    history = pyabc.History(f"sqlite:///{db}", _id=1)
+    if history.max_t < 0:
+        raise CalibrationError(cal.path, "", f"{db} holds no finished generation yet")
+    t = history.max_t if generation is None else generation
+    if not 0 <= t <= history.max_t:
+        raise CalibrationError(
+            cal.path, "", f"--generation: expected 0 to {history.max_t}, got {generation}"
+        )
+    gens = generations_table(history)
+    pops = history.get_all_populations().set_index("t")
+    gens["finished"] = [
+        pd.Timestamp(pops.loc[g, "population_end_time"]).strftime("%Y-%m-%d %H:%M")
+        for g in gens["generation"]
+    ]
+
+    weights, stats = history.get_weighted_sum_stats(t=t)
+    weights = np.asarray(weights, dtype=float)
+    distances = np.array([_as_float(s.get("distance")) for s in stats])
+    near = np.argsort(distances, kind="stable")[: min(closest, len(stats))]
+
+    rows = []
+    for target in cal.targets:
+        key = f"{target.setting}.{target.statistic}"
+        values = np.array([_as_float(s.get(key)) for s in stats])
+        misfit = np.array([target.misfit(v) for v in values[near]])
+        rows.append(
+            {
+                "target": key,
+                "fitted": target.fit,
+                "wanted": target.wanted,
+                "weighted_median": _weighted_quantile(values, weights, 0.5),
+                "closest_median": float(np.nanmedian(values[near]))
+                if np.isfinite(values[near]).any()
+                else math.nan,
+                "closest_misfit_squared": float(np.mean(misfit**2)),
+            }
+        )
+    targets = pd.DataFrame(rows).sort_values(
+        ["fitted", "closest_misfit_squared"], ascending=[False, False], kind="stable"
+    )
+
+    particles, w = history.get_distribution(m=0, t=t)
+    w = np.asarray(w, dtype=float)
+    params = []
+    for prior in cal.priors:
+        values = np.asarray(prior.natural(particles[prior.key].to_numpy(float)))
+        params.append(
+            {
+                "parameter": prior.name,
+                "median": _weighted_quantile(values, w, 0.5),
+                "low_5": _weighted_quantile(values, w, 0.05),
+                "high_95": _weighted_quantile(values, w, 0.95),
+                "prior": f"{prior.prior} {prior.low:g} to {prior.high:g}",
+            }
+        )
+    return FitProgress(
+        name=cal.config.name,
+        history=db,
+        generation=t,
+        closest=len(near),
+        generations=gens,
+        targets=targets.reset_index(drop=True),
+        parameters=pd.DataFrame(params),
+    )
+
+
+def _num(x: float) -> str:
+    return "-" if not math.isfinite(x) else format_value(x)
+
+
+def _par(x: float) -> str:
+    """A parameter: three significant figures (base rates are ten-thousandths)."""
+    return "-" if not math.isfinite(x) else f"{x:.3g}"
+
+
+def format_fit_progress(p: FitProgress) -> str:
+    """The state as plain-text tables (what ``yjsim fit-status`` prints)."""
+    out = [
+        f"{p.name}: {p.history}, generations 0 to {int(p.generations['generation'].max())} saved",
+        "",
+        f"{'generation':>10}  {'threshold':>10}  {'simulations':>11}  {'acceptance':>10}  "
+        f"{'effective size':>14}  finished (UTC)",
+    ]
+    for g in p.generations.itertuples():
+        # Generation 0 takes every simulation that did not run away: its threshold is
+        # the placeholder above any real distance.
+        eps = "none" if g.generation == 0 else format_value(g.epsilon)
+        out.append(
+            f"{g.generation:>10}  {eps:>10}  {g.simulations:>11,}  {g.acceptance:>10.2f}  "
+            f"{g.effective_size:>14.1f}  {g.finished}"
+        )
+    out += [
+        "",
+        f"Generation {p.generation}: each target's weighted median over the generation, and "
+        f"over its {p.closest} closest particles the median and the mean squared misfit "
+        "(in tolerances; fitted targets sum to the distance), largest first.",
+        f"{'target':<58}  {'wanted':>16}  {'weighted':>9}  {'closest':>9}  {'misfit^2':>8}",
+    ]
+    for fitted, label in ((True, "fitted"), (False, "reported, not fitted")):
+        part = p.targets[p.targets["fitted"] == fitted]
+        if len(part):
+            out.append(f"  {label}")
+        for r in part.itertuples():
+            out.append(
+                f"  {r.target:<56}  {r.wanted:>16}  {_num(r.weighted_median):>9}  "
+                f"{_num(r.closest_median):>9}  {r.closest_misfit_squared:>8.2f}"
+            )
+    out += [
+        "",
+        f"Generation {p.generation}: each free parameter's weighted median and 90% interval.",
+        f"{'parameter':<44}  {'median':>9}  {'5%':>9}  {'95%':>9}  prior",
+    ]
+    for r in p.parameters.itertuples():
+        out.append(
+            f"{r.parameter:<44}  {_par(r.median):>9}  {_par(r.low_5):>9}  "
+            f"{_par(r.high_95):>9}  {r.prior}"
+        )
+    return "\n".join(out)

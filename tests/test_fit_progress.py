@@ -1,0 +1,111 @@
+"""`yjsim fit-status`: where a saved calibration stands, read without writing.
+
+The history is made by pyabc itself, with the calibration's own layout (particles
+under the priors' keys, each accepted particle's statistics and distance kept), from
+a model that costs nothing to run, so the figures can be checked against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyabc
+import pytest
+from conftest import ROOT
+from test_calibration import _write_recovery_config
+
+from sim.calibration import Calibration, CalibrationError
+from sim.fit_progress import fit_progress, format_fit_progress
+
+STAT = "tiny.detected_share_of_offences"
+TARGET = 0.2  # tolerance 0.01: the recovery config's 5%
+
+
+def _saved_history(tmp_path: Path, generations: int = 2) -> Calibration:
+    """A two-generation history of the recovery config, as `yjsim calibrate` saves it:
+    the statistic is a tenth of detection_scale plus noise, so the squared misfit of a
+    particle is its distance."""
+    cal = Calibration(_write_recovery_config(tmp_path, TARGET, generations))
+    (target,) = cal.targets
+    (prior,) = cal.priors
+
+    def model(pars: dict) -> dict:
+        x = pars[prior.key] / 10 + np.random.normal(0, 0.005)  # noqa: NPY002 (pyabc's state)
+        return {STAT: x, "distance": target.misfit(x) ** 2}
+
+    np.random.seed(3)  # noqa: NPY002
+    abc = pyabc.ABCSMC(
+        model,
+        pyabc.Distribution(**{prior.key: prior.rv()}),
+        lambda x, _: float(x["distance"]),
+        population_size=20,
+        sampler=pyabc.sampler.SingleCoreSampler(),
+    )
+    cal.history_path.parent.mkdir(parents=True)
+    abc.new(f"sqlite:///{cal.history_path}", {"distance": 0.0})
+    cal.history_path.with_suffix(".fingerprint").write_text(cal.fingerprint() + "\n")
+    abc.run(max_nr_populations=generations)
+    return cal
+
+
+def test_the_status_summarises_the_latest_generation_from_its_particles(tmp_path: Path):
+    cal = _saved_history(tmp_path)
+    before = hashlib.sha256(cal.history_path.read_bytes()).hexdigest()
+    p = fit_progress(cal, closest=5)
+    # It reads, never writes: the history is byte for byte what it was.
+    assert hashlib.sha256(cal.history_path.read_bytes()).hexdigest() == before
+
+    history = pyabc.History(f"sqlite:///{cal.history_path}", _id=1)
+    assert p.generation == history.max_t == 1
+    assert list(p.generations["generation"]) == [0, 1]
+    assert (p.generations["simulations"] >= 20).all()
+    # One fitted target, whose squared misfit is the distance: the closest five's mean
+    # squared misfit is the mean of the five smallest distances pyabc kept.
+    distances = np.sort(history.get_weighted_distances(t=1)["distance"].to_numpy())
+    (row,) = p.targets.itertuples()
+    assert row.target == STAT and row.fitted
+    assert row.closest_misfit_squared == pytest.approx(distances[:5].mean())
+    assert row.closest_misfit_squared <= distances.mean()
+    # The parameter's weighted median is pyabc's, in the parameter's own units.
+    particles, w = history.get_distribution(m=0, t=1)
+    (prior,) = cal.priors
+    values = prior.natural(particles[prior.key].to_numpy())
+    (par,) = p.parameters.itertuples()
+    assert par.parameter == "justice.detection_scale"
+    assert par.median == pytest.approx(pyabc.weighted_statistics.weighted_median(values, w))
+    assert prior.low <= par.low_5 <= par.median <= par.high_95 <= prior.high
+
+    text = format_fit_progress(p)
+    assert "generations 0 to 1 saved" in text and STAT in text
+    assert "0.200 ± 0.010" in text  # the target as it is wanted
+
+    # An earlier generation is shown when asked for.
+    assert fit_progress(cal, generation=0).generation == 0
+
+
+def test_a_missing_or_foreign_history_gets_one_clear_line(tmp_path: Path):
+    cal = Calibration(_write_recovery_config(tmp_path, TARGET, 1))
+    with pytest.raises(CalibrationError, match=r"no saved history.*run `yjsim calibrate"):
+        fit_progress(cal)
+    (tmp_path / "saved").mkdir()
+    cal = _saved_history(tmp_path / "saved")
+    cal.history_path.with_suffix(".fingerprint").write_text("another fit\n")
+    with pytest.raises(CalibrationError, match="different config or targets"):
+        fit_progress(cal)
+
+
+def test_cli_fit_status_prints_the_tables_and_refuses_a_bad_generation(tmp_path: Path):
+    cal = _saved_history(tmp_path)
+    cmd = [sys.executable, "-m", "sim.cli", "fit-status", str(cal.path), "--closest", "3"]
+    ok = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert "effective size" in ok.stdout and "justice.detection_scale" in ok.stdout
+    bad = subprocess.run([*cmd, "--generation", "5"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        f"yjsim: error: {cal.path}: --generation: expected 0 to 1, got 5"
+    ]
