@@ -431,6 +431,9 @@ class Police(mesa.Agent):
             ):
                 conditional = draw() < j.repeat_conditional_caution_probability
                 kind = KIND["youth_conditional_caution" if conditional else "youth_caution"]
+            # Kept out of court with the group's chance (White 1); otherwise charged.
+            if kind is not None and draw() >= j.out_of_court_chance_by_group[person.ethnic]:
+                kind = None
         if kind is None:
             lag = j.court_lag_weeks
         elif kind == KIND["nfa"]:

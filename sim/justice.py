@@ -589,9 +589,31 @@ class JusticeParams(Params):
         "its log), range 1-10; others 1 (no figure read)",
     )
 
+    out_of_court_chance_by_group: tuple[
+        Probability, Probability, Probability, Probability, Probability
+    ] = param(
+        (1.0, 0.8, 0.9, 0.9, 0.9),
+        unit="relative chance by group (White, Black, Asian, Mixed, Other); White = 1",
+        basis="assumed",
+        source="yjb-disproportionality-2021",
+        doc="the decision to deal with a case out of court rather than charge it: the chance "
+        "that a case the gravity matrix would resolve out of court (community resolution or "
+        "caution) is resolved there for a child of each group, against a White child's "
+        "(the rest are charged). YJB (2021) found Black, Asian and other minority children "
+        "less likely to get a formal out-of-court disposal, Black children least of all, "
+        "after controls for offence and history (an out-of-court disposal needs an "
+        "admission, and the trust deficit the Lammy Review described lowers it). Its odds "
+        "ratios were not read: Black 0.8 (band 0.6-1.0), the other groups 0.9 (0.75-1.0); "
+        "a scenario that sets every value to 1 equalises this decision",
+    )
+
     @model_validator(mode="after")
     def _white_is_reference(self) -> JusticeParams:
-        for name in ("search_decision_by_group", "gang_listing_odds_by_group"):
+        for name in (
+            "search_decision_by_group",
+            "gang_listing_odds_by_group",
+            "out_of_court_chance_by_group",
+        ):
             if getattr(self, name)[0] != 1:
                 raise ValueError(f"{name}: White is the reference, its entry is 1")
         return self
@@ -879,7 +901,9 @@ class Police(Agency):
         ``max_community_resolutions`` before; a first formal disposal is a caution up to
         ``caution_max_gravity``; later offences may be cautioned again up to
         ``repeat_caution_max_gravity`` (no legal limit since LASPO 2012). Each previous
-        disposal on record makes another out-of-court disposal less likely.
+        disposal on record makes another out-of-court disposal less likely, and a case the
+        matrix would keep out of court is charged instead with a chance that differs by
+        group (``out_of_court_chance_by_group``).
         """
         m, p, ppl = self.model, self.params, self.model.people
         todo = kind < 0
@@ -906,6 +930,12 @@ class Police(Agency):
         conditional |= repeat & (u_kind < p.repeat_conditional_caution_probability)
         kind[first | repeat] = KIND["youth_caution"]
         kind[conditional] = KIND["youth_conditional_caution"]
+        # The decision to keep a case out of court differs by group: the rest are charged.
+        # A draw of its own (salt 15), so no other draw moves; a White child's chance is 1.
+        out_of_court = cr | first | repeat
+        chance = np.asarray(p.out_of_court_chance_by_group)[ppl.ethnic[persons]]
+        u_group = m.streams.uniform("pathway", week, persons, 15)
+        kind[out_of_court & (u_group >= chance)] = -1
 
 
 class YouthCourt(Agency):

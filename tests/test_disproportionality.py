@@ -104,9 +104,14 @@ def test_ward_composition_follows_the_borough_shares_and_ward_deprivation():
 
 def test_white_is_the_reference_of_every_group_parameter():
     sc = small()
-    for name in ("search_decision_by_group", "gang_listing_odds_by_group"):
+    for name in (
+        "search_decision_by_group",
+        "gang_listing_odds_by_group",
+        "out_of_court_chance_by_group",
+    ):
         with pytest.raises(ValueError, match="White is the reference"):
-            sc.justice.model_validate({**sc.justice.model_dump(), name: (2.0, 1, 1, 1, 1)})
+            # 0.5: a value in every one of these fields' ranges, but not the reference's 1.
+            sc.justice.model_validate({**sc.justice.model_dump(), name: (0.5, 1, 1, 1, 1)})
     with pytest.raises(ValueError, match="White is the reference"):
         sc.population.model_validate(
             {**sc.population.model_dump(), "ethnic_deprivation_gradient": (0.5, 1, 1, 1, 1)}
@@ -156,6 +161,34 @@ def test_patrol_gradient_alone_makes_an_exposure_disparity():
     )
     rates = _drugs_detection_by_group(sc)
     assert rates[BLACK] / rates[WHITE] > 1.1
+
+
+def _out_of_court_kinds(sc: Scenario, chance: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+    """The police's out-of-court decisions for every live person arrested in week 0 for
+    a gravity-2 offence, with ``out_of_court_chance_by_group`` = ``chance``."""
+    m = YouthJusticeModel(scenario=_with(sc, "justice", out_of_court_chance_by_group=chance))
+    persons = np.arange(m.people.lo, m.people.n)
+    kind = np.full(persons.size, -1, dtype=np.int64)
+    m.police.out_of_court(persons, np.full(persons.size, 2), kind, week=0)
+    return kind, m.people.ethnic[persons]
+
+
+def test_the_out_of_court_decision_by_group_charges_the_rest():
+    """Keyed draws, so the same cases face the same matrix: White children's decisions do
+    not move, and a Black child's case goes out of court with the group's chance of what
+    it would have been, the rest charged (kind -1); nothing charged before is now kept
+    out of court."""
+    sc = _baseline(small(population=20_000))
+    equal, eth = _out_of_court_kinds(sc, (1.0,) * 5)
+    lowered, _ = _out_of_court_kinds(sc, (1.0, 0.5, 1.0, 1.0, 1.0))
+    white, black = eth == WHITE, eth == BLACK
+    np.testing.assert_array_equal(lowered[white], equal[white])
+    out_before = black & (equal >= 0)
+    assert out_before.sum() > 300
+    assert (lowered[black & (equal < 0)] < 0).all()
+    kept = lowered[out_before] >= 0
+    np.testing.assert_array_equal(lowered[out_before][kept], equal[out_before][kept])
+    assert kept.mean() == pytest.approx(0.5, abs=0.08)
 
 
 def test_gang_listing_odds_ratio_of_one_removes_its_disproportion():
