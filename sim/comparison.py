@@ -200,6 +200,18 @@ DISPROPORTIONALITY: tuple[Measure, ...] = (
         "RRI formal disposal (Black)",
     ),
     _rri(
+        "court_sentence",
+        "Disproportionality in charging: of children cautioned or sentenced, those sentenced "
+        "at court; relative rate index, Black vs White children",
+        "RRI court (Black)",
+    ),
+    _rri(
+        "remand_detention",
+        "Disproportionality in remand to youth detention: per child arrested; relative rate "
+        "index, Black vs White children",
+        "RRI remand (Black)",
+    ),
+    _rri(
         "gang_listing",
         "Disproportionality on the gangs list: relative rate index per gang member, Black vs "
         "White children",

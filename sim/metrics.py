@@ -29,6 +29,7 @@ import pandas as pd
 
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from sim.events import (
+    COURT_DISPOSALS,
     DISCHARGES_AND_FINES,
     FORMAL_DISPOSALS,
     KIND,
@@ -142,7 +143,9 @@ DISPROPORTIONALITY_STAGES: tuple[str, ...] = (
     "stop_search",
     "arrest",
     "formal_disposal",
+    "court_sentence",
     "custody",
+    "remand_detention",
     "gang_listing",
 )
 # What each stage's rate is per in ``relative_rate_index`` (the YJB-style chain: each
@@ -152,7 +155,14 @@ STAGE_BASE: dict[str, str] = {
     "stop_search": "population",
     "arrest": "population",
     "formal_disposal": "arrest",
+    # Of the children cautioned or sentenced, those sentenced at court (the charging
+    # decision: out of court or charge, justice.out_of_court_chance_by_group).
+    "court_sentence": "formal_disposal",
     "custody": "formal_disposal",
+    # Children remanded to youth detention (the court's decision, its odds by group in
+    # justice.remand_detention_odds_ratio) per child arrested; counted from the case book
+    # (sim/summary.py), as the logs of offences and disposals do not hold remands.
+    "remand_detention": "arrest",
     "gang_listing": "gang_members",
 }
 # Offence types found by police activity rather than reported (sim.justice.PROACTIVE_TYPES).
@@ -593,7 +603,8 @@ def stage_children(
     - stop_search: a detected drugs or weapons offence (by day committed; needs the
       offences' ``type``, else the stage is left out);
     - arrest: a detected offence (by day committed);
-    - formal_disposal: a formal youth disposal; custody: a custodial sentence.
+    - formal_disposal: a formal youth disposal; court_sentence: a youth court sentence
+      (a formal disposal that is not a caution); custody: a custodial sentence.
 
     With ``youth_only`` (default) offences count only before the 18th birthday and
     custody only youth sentences, so every stage is about children.
@@ -612,6 +623,7 @@ def stage_children(
         arrests = arrests.loc[np.floor(age) < ADULT_AGE]
     window_disp = disposals.loc[_in_window(disposals["day"], start_day, end_day)]
     formal = _youth_formal(window_disp)
+    court = formal.loc[_one_of(formal["kind"], COURT_DISPOSALS)]
     custody = window_disp.loc[window_disp["kind"] == "custody"]
     if youth_only:
         custody = custody.loc[~custody["adult"].astype(bool)]
@@ -626,6 +638,7 @@ def stage_children(
         counts["stop_search"] = people_per_group(arrests.loc[proactive])
     counts["arrest"] = people_per_group(arrests)
     counts["formal_disposal"] = people_per_group(formal)
+    counts["court_sentence"] = people_per_group(court)
     counts["custody"] = people_per_group(custody)
     return counts
 

@@ -13,12 +13,12 @@ from conftest import run, small
 import sim.behaviour
 from sim import metrics
 from sim.behaviour import Offending
-from sim.events import OFFENCE_TYPES
+from sim.events import OFFENCE_TYPES, REMAND
 from sim.justice import listing_probability
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, build_geography, build_population, ward_ethnic_shares
 from sim.scenario import Scenario
-from sim.summary import summarise
+from sim.summary import remanded_children_by_group, summarise
 
 BLACK, WHITE = ETHNIC_GROUPS.index("Black"), ETHNIC_GROUPS.index("White")
 
@@ -267,3 +267,37 @@ def test_summary_has_every_stage_with_intervals():
     assert s["relative_rate_index"]["arrest"]["White"] == 1.0
     black = s["relative_rate_index_interval"]["arrest"]["Black"]
     assert black["low"] < s["relative_rate_index"]["arrest"]["Black"] < black["high"]
+
+
+def test_the_remand_stage_counts_each_child_remanded_to_youth_detention_once():
+    """The summary's remand stage is the distinct children of each group whose charged
+    youth case, heard in the measured years, was remanded to youth detention (counted
+    here afresh from the case book), and it follows the court's odds by group."""
+
+    sc = _baseline(small(years=2, burn_in=1, seed=4))
+    sc = _with(
+        sc,
+        "justice",
+        remand_detention_intercept=-1.0,  # enough remands in a small borough
+        remand_detention_odds_ratio=(1.0, 10.0, 1.0, 1.0, 1.0),
+    )
+    m = run(sc)
+    s = summarise(m)
+    c = m.police.book.cases
+    start, end = m.burn_in_weeks, m.burn_in_weeks + m.measured_weeks
+    expected = dict.fromkeys(ETHNIC_GROUPS, 0)
+    seen = set()
+    for i in range(c.n):
+        if (
+            start <= c["due_week"][i] < end
+            and c["charged"][i]
+            and not c["adult"][i]
+            and c["remand"][i] == REMAND["youth_detention"]
+            and int(c["person"][i]) not in seen
+        ):
+            seen.add(int(c["person"][i]))
+            expected[ETHNIC_GROUPS[m.people.ethnic[c["person"][i]]]] += 1
+    assert sum(expected.values()) > 20
+    assert dict(remanded_children_by_group(m, start, end)) == expected
+    # Ten times the odds: Black children arrested are remanded more often than White.
+    assert s["relative_rate_index"]["remand_detention"]["Black"] > 1.5

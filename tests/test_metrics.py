@@ -895,3 +895,27 @@ def test_onset_and_persistence_follows_the_children_who_turn_18_by_age_at_first_
     assert true["15-17 offending at 17"] == 0.0  # offended at 16 only
     assert proven["15-17 share"] == 1.0  # person 1's first proven offence was at 17
     assert proven["15-17 mean offences"] == 1.0
+
+
+def test_the_court_stage_counts_children_sentenced_at_court_not_cautioned():
+    """The charging decision's stage: of the children cautioned or sentenced, those with a
+    youth court sentence (a caution is not one, nor an adult's sentence, nor an acquittal)."""
+    people = people_df(
+        (1, BIRTH_14, "M", "White"),
+        (2, BIRTH_14, "M", "Black"),
+        (3, BIRTH_14, "M", "Black"),
+        (4, BIRTH_14, "M", "Black"),
+        (5, -19 * 365.25, "M", "White"),
+    )
+    disposals = disposals_df(
+        (1, 10, "youth_caution"),
+        (2, 10, "referral_order"),
+        (2, 50, "youth_rehabilitation_order"),  # the same child twice: counted once
+        (3, 20, "acquittal"),
+        (4, 30, "youth_conditional_caution"),
+        (5, 30, "fine", True),  # an adult's sentence
+    )
+    offences = offences_df((1, 5, 10, "youth_caution"))
+    counts = stage_children(people, offences, disposals, 0, 365)
+    assert dict(counts["formal_disposal"]) == {"Black": 2, "White": 1}
+    assert dict(counts["court_sentence"]) == {"Black": 1}
