@@ -8,8 +8,8 @@ which targets hold it back, without waiting for the posterior: ``yjsim fit-statu
 It reads pyabc's SQLite history of the config (``calibration/runs/NAME.db``) and
 writes nothing. For the latest saved generation (or one asked for) it gives:
 
-- the generations table (threshold, simulations, acceptance, effective size, when
-  each finished);
+- the generations table (threshold, simulations, acceptance, effective size, the
+  minutes pyabc timed each one, and when each finished);
 - each target, fitted and reported: the generation's weighted median, and the median
   over its ``closest`` particles (the smallest distances) with their mean squared misfit
   in tolerances, the fitted targets that add most to the distance first;
@@ -97,6 +97,8 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
         pd.Timestamp(pops.loc[g, "population_end_time"]).strftime("%Y-%m-%d %H:%M")
         for g in gens["generation"]
     ]
+    # pyabc's own timing of each generation (its sampling, not the time between sittings).
+    gens["minutes"] = [float(pops.loc[g, "wall_time"]) / 60 for g in gens["generation"]]
 
     weights, stats = history.get_weighted_sum_stats(t=t)
     weights = np.asarray(weights, dtype=float)
@@ -164,7 +166,7 @@ def format_fit_progress(p: FitProgress) -> str:
         f"{p.name}: {p.history}, generations 0 to {int(p.generations['generation'].max())} saved",
         "",
         f"{'generation':>10}  {'threshold':>10}  {'simulations':>11}  {'acceptance':>10}  "
-        f"{'effective size':>14}  finished (UTC)",
+        f"{'effective size':>14}  {'minutes':>7}  finished (UTC)",
     ]
     for g in p.generations.itertuples():
         # Generation 0 takes every simulation that did not run away: its threshold is
@@ -172,7 +174,7 @@ def format_fit_progress(p: FitProgress) -> str:
         eps = "none" if g.generation == 0 else format_value(g.epsilon)
         out.append(
             f"{g.generation:>10}  {eps:>10}  {g.simulations:>11,}  {g.acceptance:>10.2f}  "
-            f"{g.effective_size:>14.1f}  {g.finished}"
+            f"{g.effective_size:>14.1f}  {g.minutes:>7.1f}  {g.finished}"
         )
     out += [
         "",

@@ -63,6 +63,7 @@ def test_the_status_summarises_the_latest_generation_from_its_particles(tmp_path
     assert p.generation == history.max_t == 1
     assert list(p.generations["generation"]) == [0, 1]
     assert (p.generations["simulations"] >= 20).all()
+    assert (p.generations["minutes"] > 0).all()
     # One fitted target, whose squared misfit is the distance: the closest five's mean
     # squared misfit is the mean of the five smallest distances pyabc kept.
     distances = np.sort(history.get_weighted_distances(t=1)["distance"].to_numpy())
