@@ -363,8 +363,12 @@ class Police(mesa.Agent):
             p = j.detection_probability[o.type] * j.detection_scale
             if o.person.n_formal > 0:  # known to the police: a caution or conviction
                 p *= j.known_offender_detection_ratio
-            if o.type in PROACTIVE:  # where police patrol, and whom officers search
-                p *= self.model.patrol[o.person.ward] * j.search_decision_by_group[o.person.ethnic]
+            if o.type in PROACTIVE:  # how much the force searches, where, and whom
+                p *= (
+                    j.proactive_policing_ratio
+                    * self.model.patrol[o.person.ward]
+                    * j.search_decision_by_group[o.person.ethnic]
+                )
             o.detected = self.random.random() < min(p, 0.95)
         caught = {o.group for o in offences if o.detected and o.group is not None}
         for o in offences:
