@@ -152,9 +152,12 @@ def test_distance_counts_values_and_broken_bounds_in_tolerances():
 # -- a tiny calibration -------------------------------------------------------------------
 
 
-def _write_recovery_config(
+def write_recovery_config(
     tmp_path: Path, target: float, generations: int, prior: str = "uniform"
 ) -> Path:
+    """A one-parameter calibration of the tiny borough (detection_scale, 0.3 to 3) with
+    one target, the detected share of offences; returns the config's path (also used by
+    test_fit_progress.py)."""
     (tmp_path / "targets.toml").write_text(
         f"""[[target]]
 name = "detected"
@@ -236,7 +239,7 @@ def test_tiny_calibration_recovers_a_known_parameter_and_resumes(tmp_path: Path)
             for seed in (101, 102, 103)
         ]
     )
-    cfg = _write_recovery_config(tmp_path, round(float(observed), 4), generations=1)
+    cfg = write_recovery_config(tmp_path, round(float(observed), 4), generations=1)
     calibrate(cfg, workers=1, log=lambda _: None)
     # Raise the stopping rule and run again: it resumes after generation 0.
     cfg.write_text(cfg.read_text().replace("generations = 1", "generations = 5"))
@@ -273,8 +276,8 @@ def test_a_loguniform_prior_is_sampled_uniformly_on_log10():
 
 def test_a_history_sampled_in_other_units_is_not_resumed(tmp_path: Path):
     """A change of prior kind changes where the fit samples: the fingerprint must differ."""
-    uniform = Calibration(_write_recovery_config(tmp_path, 20.0, 1, prior="uniform"))
-    log = Calibration(_write_recovery_config(tmp_path, 20.0, 1, prior="loguniform"))
+    uniform = Calibration(write_recovery_config(tmp_path, 20.0, 1, prior="uniform"))
+    log = Calibration(write_recovery_config(tmp_path, 20.0, 1, prior="loguniform"))
     assert uniform.fingerprint_data()["sampled_as"] == {
         "justice.detection_scale": "justice__detection_scale"
     }
@@ -285,7 +288,7 @@ def test_a_history_sampled_in_other_units_is_not_resumed(tmp_path: Path):
 
 
 def test_a_changed_target_refuses_to_resume_the_old_history(tmp_path: Path):
-    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cfg = write_recovery_config(tmp_path, 20.0, generations=1)
     cal = Calibration(cfg)
     cal.history_path.parent.mkdir(parents=True)
     cal.history_path.write_bytes(b"")
@@ -299,7 +302,7 @@ def test_a_reported_target_leaves_the_fit_resumable_and_a_fitted_one_does_not(
 ):
     """Targets with fit = false enter no distance: adding one must not force --fresh;
     changing a fitted target must."""
-    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cfg = write_recovery_config(tmp_path, 20.0, generations=1)
     cal = Calibration(cfg)
     targets = cal.targets_path
     text = targets.read_text()
@@ -318,7 +321,7 @@ def test_the_fingerprint_covers_parameters_left_at_their_defaults(tmp_path: Path
     # A default changed in the code is a different model: a saved history of the old
     # model must not be resumed under it. A value no scenario file sets must therefore
     # be in what the fingerprint hashes (it was not, and a resumed fit mixed models).
-    cfg = _write_recovery_config(tmp_path, 20.0, generations=1)
+    cfg = write_recovery_config(tmp_path, 20.0, generations=1)
     cal = Calibration(cfg)
     for name, scenario in cal.fingerprint_data()["scenarios"].items():
         assert scenario["justice"]["acquittal_probability"] == (

@@ -16,7 +16,7 @@ import numpy as np
 import pyabc
 import pytest
 from conftest import ROOT
-from test_calibration import _write_recovery_config
+from test_calibration import write_recovery_config
 
 from sim.calibration import Calibration, CalibrationError
 from sim.fit_progress import fit_progress, format_fit_progress
@@ -29,7 +29,7 @@ def _saved_history(tmp_path: Path, generations: int = 2) -> Calibration:
     """A two-generation history of the recovery config, as `yjsim calibrate` saves it:
     the statistic is a tenth of detection_scale plus noise, so the squared misfit of a
     particle is its distance."""
-    cal = Calibration(_write_recovery_config(tmp_path, TARGET, generations))
+    cal = Calibration(write_recovery_config(tmp_path, TARGET, generations))
     (target,) = cal.targets
     (prior,) = cal.priors
 
@@ -89,7 +89,7 @@ def test_the_status_summarises_the_latest_generation_from_its_particles(tmp_path
 
 
 def test_a_missing_or_foreign_history_gets_one_clear_line(tmp_path: Path):
-    cal = Calibration(_write_recovery_config(tmp_path, TARGET, 1))
+    cal = Calibration(write_recovery_config(tmp_path, TARGET, 1))
     with pytest.raises(CalibrationError, match=r"no saved history.*run `yjsim calibrate"):
         fit_progress(cal)
     (tmp_path / "saved").mkdir()
