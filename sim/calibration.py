@@ -347,8 +347,24 @@ class Calibration:
 
     @property
     def history_path(self) -> Path:
-        """pyabc's SQLite history (working state for resuming; not committed)."""
+        """pyabc's SQLite history (working state for resuming; only the validity refit's
+        is committed, calibration/README.md says why)."""
         return self.dir / "runs" / f"{self.config.name}.db"
+
+    @property
+    def fingerprint_path(self) -> Path:
+        """The fingerprint of the fit that wrote the saved history, beside it."""
+        return self.history_path.with_suffix(".fingerprint")
+
+    def history_is_this_fit(self) -> bool:
+        """Whether the saved history's fingerprint is this config's (its particles answer
+        this fit); False when either file is missing."""
+        stamp = self.fingerprint_path
+        return (
+            self.history_path.is_file()
+            and stamp.is_file()
+            and stamp.read_text().strip() == self.fingerprint()
+        )
 
     def fingerprint(self) -> str:
         """A hash of what determines the fit: config, targets and resolved settings."""
@@ -575,10 +591,8 @@ def calibrate(
     np.random.seed(cfg.abc.seed)  # noqa: NPY002 (pyabc's priors use the global state)
     db = cal.history_path
     db.parent.mkdir(parents=True, exist_ok=True)
-    stamp = db.with_suffix(".fingerprint")
-    fingerprint = cal.fingerprint()
     resume = db.is_file() and not fresh
-    if resume and (not stamp.is_file() or stamp.read_text().strip() != fingerprint):
+    if resume and not cal.history_is_this_fit():
         raise CalibrationError(
             cal.path,
             "",
@@ -613,7 +627,7 @@ def calibrate(
     else:
         db.unlink(missing_ok=True)
         abc.new(f"sqlite:///{db}", {"distance": 0.0})
-        stamp.write_text(fingerprint + "\n")
+        cal.fingerprint_path.write_text(cal.fingerprint() + "\n")
         done = 0
     _quiet_pyabc()
     start = time.perf_counter()

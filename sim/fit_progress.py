@@ -73,8 +73,7 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
         raise CalibrationError(
             cal.path, "", f"no saved history at {db}: run `yjsim calibrate {cal.path}` first"
         )
-    stamp = db.with_suffix(".fingerprint")
-    if not stamp.is_file() or stamp.read_text().strip() != cal.fingerprint():
+    if not cal.history_is_this_fit():
         raise CalibrationError(
             cal.path,
             "",

@@ -41,6 +41,7 @@ from sim.events import (
 from sim.population import (  # youth measures count events before the adult birthday
     ADULT_AGE,
     AGE_OF_RESPONSIBILITY,
+    ETHNIC_GROUPS,
 )
 
 # Disposals that count as "cautioned or sentenced" (defined once, in sim/events.py): they
@@ -1159,6 +1160,31 @@ def co_offending(
     }
 
 
+def heard_youth_cases(
+    cases: Table | Mapping[str, np.ndarray], start_week: int, end_week: int
+) -> np.ndarray:
+    """Mask of children's charged cases whose court outcome fell in [start_week,
+    end_week) and whose remand was decided (the cases the remand measures count)."""
+    c = cases
+    window = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
+    return window & c["charged"] & ~c["adult"] & (c["remand"] >= 0)
+
+
+def remanded_children_by_group(
+    cases: Table | Mapping[str, np.ndarray],
+    ethnic: np.ndarray,
+    start_week: int,
+    end_week: int,
+) -> pd.Series:
+    """Distinct children remanded to youth detention on the cases heard in the window
+    (:func:`heard_youth_cases`), by ethnic group; ``ethnic`` holds each person's group."""
+    heard = heard_youth_cases(cases, start_week, end_week)
+    heard &= cases["remand"] == REMAND["youth_detention"]
+    persons = np.unique(cases["person"][heard])
+    counts = np.bincount(ethnic[persons], minlength=len(ETHNIC_GROUPS))
+    return pd.Series(counts, index=list(ETHNIC_GROUPS))
+
+
 def remand_episodes(
     cases: Table | Mapping[str, np.ndarray], start_week: int, end_week: int
 ) -> dict[str, dict[str, float]]:
@@ -1171,8 +1197,7 @@ def remand_episodes(
     with its columns due_week, charged, adult, remand and kind.
     """
     c = cases
-    window = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
-    heard = window & c["charged"] & ~c["adult"] & (c["remand"] >= 0)
+    heard = heard_youth_cases(c, start_week, end_week)
     remand = c["remand"][heard].astype(np.int64)
     counts = np.bincount(remand, minlength=len(REMANDS))
     total = max(int(counts.sum()), 1)

@@ -19,7 +19,7 @@ from sim import metrics
 from sim.calendar import DAYS_PER_WEEK, WEEKS_PER_YEAR
 from sim.costs import pathway_costs
 from sim.crime_costs import crime_outputs
-from sim.events import DISPOSALS, REMAND, labels
+from sim.events import DISPOSALS, labels
 from sim.faults import write_atomically
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, SEXES
@@ -218,27 +218,17 @@ def disproportionality(
     counts["gang_listing"] = pd.Series(
         np.bincount(ppl.ethnic[listed], minlength=len(ETHNIC_GROUPS)), index=list(ETHNIC_GROUPS)
     )
-    counts["remand_detention"] = remanded_children_by_group(
-        model, model.burn_in_weeks, model.burn_in_weeks + model.measured_weeks
+    counts["remand_detention"] = metrics.remanded_children_by_group(
+        model.police.book.cases,
+        model.people.ethnic,
+        model.burn_in_weeks,
+        model.burn_in_weeks + model.measured_weeks,
     )
     weeks = max(model.measured_weeks, 1)
     members = {
         g: model.tally.gang_member_weeks_by_group[i] / weeks for i, g in enumerate(ETHNIC_GROUPS)
     }
     return metrics.disproportionality(counts, population_by_group, members, seed=model.seed)
-
-
-def remanded_children_by_group(
-    model: YouthJusticeModel, start_week: int, end_week: int
-) -> pd.Series:
-    """Distinct children remanded to youth detention on charged cases whose court outcome
-    fell in [start_week, end_week) (the window of ``metrics.remand_episodes``), by group."""
-    c = model.police.book.cases
-    heard = (c["due_week"] >= start_week) & (c["due_week"] < end_week)
-    heard &= c["charged"] & ~c["adult"] & (c["remand"] == REMAND["youth_detention"])
-    persons = np.unique(c["person"][heard])
-    counts = np.bincount(model.people.ethnic[persons], minlength=len(ETHNIC_GROUPS))
-    return pd.Series(counts, index=list(ETHNIC_GROUPS))
 
 
 def _entrenchment(cohort: pd.DataFrame, offences: pd.DataFrame) -> dict[str, float]:

@@ -18,7 +18,7 @@ from sim.justice import listing_probability
 from sim.model import YouthJusticeModel
 from sim.population import ETHNIC_GROUPS, build_geography, build_population, ward_ethnic_shares
 from sim.scenario import Scenario
-from sim.summary import remanded_children_by_group, summarise
+from sim.summary import summarise
 
 BLACK, WHITE = ETHNIC_GROUPS.index("Black"), ETHNIC_GROUPS.index("White")
 
@@ -298,6 +298,6 @@ def test_the_remand_stage_counts_each_child_remanded_to_youth_detention_once():
             seen.add(int(c["person"][i]))
             expected[ETHNIC_GROUPS[m.people.ethnic[c["person"][i]]]] += 1
     assert sum(expected.values()) > 20
-    assert dict(remanded_children_by_group(m, start, end)) == expected
+    assert dict(metrics.remanded_children_by_group(c, m.people.ethnic, start, end)) == expected
     # Ten times the odds: Black children arrested are remanded more often than White.
     assert s["relative_rate_index"]["remand_detention"]["Black"] > 1.5
