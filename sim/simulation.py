@@ -23,6 +23,24 @@ if TYPE_CHECKING:
     from sim.model import YouthJusticeModel
 
 
+def freeze_long_lived_objects() -> None:
+    """Once per process, before its first model: move every object alive now (modules,
+    classes, functions: ~300,000 in a worker that has imported pandas, scipy, dask and
+    pyabc) to the collector's permanent generation (:func:`gc.freeze`), so the
+    collection that drops each run's model scans only what was made since. Unfrozen,
+    that collection took 0.15-0.17 s of CPU a run (measured in such a process), about 3%
+    of a forked experiment run or of a fit's setting. Frozen objects are still freed
+    when their last reference goes; only cycles among them are never collected (the
+    few left by imports before the first run)."""
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
+_frozen = False
+
+
 @dataclass
 class Simulation:
     """What a run leaves: its summary (summary.json), its weekly series and timings."""
@@ -66,6 +84,7 @@ def simulate(
     from sim.summary import summarise, timeseries
 
     sc = apply_overrides(scenario, draw or {})
+    freeze_long_lived_objects()
     t0 = time.perf_counter()
     model = YouthJusticeModel(scenario=sc, seed=seed)
     afresh: list[str] = []

@@ -47,3 +47,25 @@ def test_streams_are_independent_of_run_order():
     m2.run()
     assert summarise(m1) == summarise(m2)
     assert np.array_equal(m1.events.offences["person"], m2.events.offences["person"])
+
+
+def test_simulate_drops_its_model_after_freezing_what_came_before():
+    """simulate freezes the process's long-lived objects before its first model (so the
+    collection that drops each model is quick) and the model itself is still freed: a
+    model frozen with them, or kept by Mesa's registry, would stay alive in a worker."""
+    import gc
+    import weakref
+
+    from sim.simulation import simulate
+
+    models: list[weakref.ref] = []
+
+    def keep_a_weak_reference(model) -> None:
+        if not models:
+            models.append(weakref.ref(model))
+
+    for seed in (3, 4):  # the first run freezes; the second runs in a frozen process
+        models.clear()
+        simulate(small(seed=seed), seed, after_year=keep_a_weak_reference)
+        assert models and models[0]() is None
+    assert gc.get_freeze_count() > 0
