@@ -129,6 +129,17 @@ class Table:
             arr[:k] = arr[: self.n][mask]
         self.n = k
 
+    def first_row_of_week(self, week: int) -> int:
+        """The first row whose ``week`` is ``week`` or later (rows are appended in week
+        order: each week's after the last's), ``n`` if there is none.
+
+        The bisection is made in the column's own type (int32): given a Python int,
+        numpy first converts the whole column to int64, a pass over every row of the
+        log (0.2 ms at 400,000 rows against 1.4 us; London's log reaches 22 million).
+        """
+        weeks = self["week"]
+        return int(np.searchsorted(weeks, weeks.dtype.type(week), side="left"))
+
     def set(self, name: str, rows: np.ndarray, values) -> None:
         self.data[name][rows] = values
 

@@ -877,8 +877,7 @@ class Police(Agency):
         share the case's outcome, proven if it is a caution or conviction."""
         m, p, off, book = self.model, self.params, self.model.events.offences, self.book
         # The offence log is in week order: the window is its tail.
-        first = int(np.searchsorted(off["week"], week - p.clear_up_weeks, side="left"))
-        rows = np.arange(first, off.n)
+        rows = np.arange(off.first_row_of_week(week - p.clear_up_weeks), off.n)
         rows = rows[~off["detected"][rows] & (off["case"][rows] < 0)]
         # Each offence's person's place among the new cases (-1: not arrested now).
         at = position_in(persons, off["person"][rows])

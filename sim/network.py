@@ -869,7 +869,9 @@ def _sum(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
     rows they do not reach takes a fraction of merging them (London: 40 -> 15 ms for the
     school layer, 46 -> 30 ms for friendship).
     """
-    first = int(np.searchsorted(b.indptr, 0, side="right")) - 1  # b's first row with ties
+    # b's first row with ties (searched in indptr's own type: a Python 0 would make numpy
+    # convert the whole row-pointer array first)
+    first = int(np.searchsorted(b.indptr, b.indptr.dtype.type(0), side="right")) - 1
     split = int(a.indptr[first])  # a's entries before it
     if split == a.nnz:
         return sp.csr_matrix(

@@ -70,3 +70,22 @@ def test_people_conserved_and_windows_valid(seed, weeks):
     in_c = m.people.in_custody(m.week - 1)
     assert not np.any(in_c & m.people.at_school(m.week - 1))
     assert m.yos.caseload >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 3), max_size=60),
+    week=st.integers(-200, 400),
+)
+def test_property_first_row_of_week_bisects_the_week_ordered_log(gaps, week):
+    """A table appended week by week: its first row of ``week`` or later is the count of
+    rows before that week, as a bisection in int64 (or a scan) gives it."""
+    from sim.events import Table
+
+    table = Table({"week": "i4", "person": "i8"}, capacity=4)
+    weeks = np.cumsum(gaps, dtype=np.int64) + 5  # week order, repeats allowed
+    for w in weeks:
+        table.append(week=np.array([w]), person=np.array([0]))
+    expected = int((weeks < week).sum())
+    assert table.first_row_of_week(week) == expected
+    assert expected == int(np.searchsorted(weeks, week, side="left"))

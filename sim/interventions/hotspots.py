@@ -201,10 +201,9 @@ class Hotspots(Intervention):
         off = m.events.offences
         n_wards = m.geography.ward_deprivation.size
         weights = np.asarray(p.offence_weights)
-        weeks = off["week"]
 
         def count(lo: int, hi: int) -> np.ndarray:
-            a, b = np.searchsorted(weeks, [lo, hi], side="left")
+            a, b = off.first_row_of_week(lo), off.first_row_of_week(hi)
             wards = m.people.ward[off["person"][a:b]].astype(np.int64)
             return np.bincount(wards, weights=weights[off["type"][a:b]], minlength=n_wards)
 

@@ -254,7 +254,7 @@ class Kickz(Intervention):
         count = np.zeros(n_wards)
         if p.targeting == "offending":
             off = m.events.offences
-            first = int(np.searchsorted(off["week"], week - WEEKS_PER_YEAR, side="left"))
+            first = off.first_row_of_week(week - WEEKS_PER_YEAR)
             wards = m.people.ward[off["person"][first:]].astype(np.int64)
             count = np.bincount(wards, minlength=n_wards).astype(np.float64)
         borough = m.geography.ward_borough
