@@ -743,9 +743,9 @@ class Police(Agency):
         others = persons[~member]
         if others.size and p.gang_associate_listing_probability > 0:
             # Close ties: friends and siblings (non-members have no gang-layer ties).
-            in_gang = (ppl.gang >= 0).astype(float)
-            adj = m.network.adjacency
-            tied = (adj["friendship"][others] @ in_gang + adj["siblings"][others] @ in_gang) > 0
+            owner, tied_to = m.network.ties_of(others, ("friendship", "siblings"))
+            tied = np.zeros(others.size, dtype=bool)
+            tied[owner[ppl.gang[tied_to] >= 0]] = True
             base[~member] = np.where(tied, p.gang_associate_listing_probability, 0.0)
         odds_ratio = np.asarray(p.gang_listing_odds_by_group)[ppl.ethnic[persons]]
         prob = listing_probability(base, odds_ratio)

@@ -647,6 +647,25 @@ class Network:
             self._combined["acquaintances"] = (a["school"] + a["neighbourhood"]).tocsr()
         return self._combined["acquaintances"]
 
+    def ties_of(self, people: np.ndarray, layers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Every tie of ``people`` in ``layers`` (adjacency layers), layer by layer: for
+        each, its position in ``people`` and the person at its other end (with repeats).
+
+        Read from the CSR arrays by the compiled row gather, without building the
+        matrix of the rows (``adjacency[layer][people]``, whose indexing costs ~0.8 ms a
+        call in scipy's checks at a fit's size)."""
+        owners, others = [], []
+        people = np.asarray(people, dtype=np.int64)
+        for layer in layers:
+            a = self.adjacency[layer]
+            cols, weight = _row_entries(a, people)
+            lengths = a.indptr[people + 1] - a.indptr[people]
+            owner = np.repeat(np.arange(people.size), lengths)
+            tie = weight > 0  # (a stored zero is no tie, as in a product with the matrix)
+            owners.append(owner[tie])
+            others.append(cols[tie])
+        return np.concatenate(owners), np.concatenate(others)
+
     def ties_to(self, members: np.ndarray) -> np.ndarray:
         """For everyone, the number of ties (any layer but gang) to ``members`` (a few people)."""
         out = np.zeros(self.people.capacity)

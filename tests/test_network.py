@@ -275,3 +275,27 @@ def test_edge_lists_read_as_lists_joined_and_filtered_every_september():
     lists["a"] = eager[:5]  # a layer set is read back as it was set
     np.testing.assert_array_equal(lists["a"], eager[:5])
     assert lists["b"].shape == (0, 2)  # a layer with no ties
+
+
+def test_ties_of_lists_each_persons_ties_as_the_matrix_rows_hold_them():
+    """ties_of gives, for each person asked about, the people tied to them in the layers
+    asked about: the matrix rows' columns, one per tie (a tie drawn twice counts once per
+    layer it is in), so "tied to a gang member" reads the same as a product with the rows."""
+    model = YouthJusticeModel(scenario=small(population=1500))
+    net, ppl = model.network, model.people
+    rng = np.random.default_rng(3)
+    people = rng.choice(np.arange(ppl.lo, ppl.n), 200, replace=False)
+    layers = ("friendship", "siblings")
+    owner, other = net.ties_of(people, layers)
+    assert owner.size == other.size
+    for i in rng.choice(people.size, 40, replace=False):
+        expected = np.sort(
+            np.concatenate([net.adjacency[layer][people[i]].indices for layer in layers])
+        )
+        assert np.array_equal(np.sort(other[owner == i]), expected)
+    in_gang = (ppl.gang >= 0).astype(float)
+    product = sum(net.adjacency[layer][people] @ in_gang for layer in layers) > 0
+    tied = np.zeros(people.size, dtype=bool)
+    tied[owner[ppl.gang[other] >= 0]] = True
+    assert np.array_equal(tied, product)
+    assert tied.any() and not tied.all()  # the case is not trivial either way
