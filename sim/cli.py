@@ -444,6 +444,63 @@ def fit_status(
     typer.echo(format_fit_progress(progress))
 
 
+@app.command("fit-probe")
+@_guarded
+def fit_probe(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    change: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            help="NAME=VALUE: a parameter to change (dotted, as in a scenario; repeatable)",
+        ),
+    ],
+    generation: Annotated[
+        int | None, typer.Option(help="the generation whose particles run (default: latest)")
+    ] = None,
+    closest: Annotated[int, typer.Option(help="how many of its closest particles run")] = 3,
+    seeds: Annotated[int, typer.Option(help="seeds per particle (each run both ways)")] = 2,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(help="a setting to run (repeatable; default: every one with a target)"),
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    allow_more_workers: AllowMoreWorkers = False,
+) -> None:
+    """What a change would do at a fit's closest particles (writes nothing).
+
+    Runs the fit's settings at its size, burn-in and years with the closest particles
+    of a saved generation, as fitted and with the change, paired by seed, and prints
+    each target's mean both ways and the paired difference with its 95% interval: which
+    mechanism would have to differ, and by how much, for a target the fit misses.
+    """
+    from sim.calibration import Calibration
+    from sim.fit_probe import fit_probe as run_probe
+    from sim.fit_probe import format_fit_probe, parse_change
+
+    _check_workers(workers, allow_more_workers)
+    changes = {}
+    for text in change:
+        try:
+            name, value = parse_change(text)
+        except ValueError as e:
+            _fail(f"--set: {e}")
+        changes[name] = value
+    try:
+        probe = run_probe(
+            Calibration(config),
+            changes,
+            generation=generation,
+            closest=closest,
+            seeds=seeds,
+            settings=setting,
+            workers=workers,
+        )
+    except InputError as e:
+        _fail(str(e))
+    typer.echo(format_fit_probe(probe))
+
+
 @app.command("check-fit")
 @_guarded
 def check_fit(

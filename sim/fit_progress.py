@@ -64,8 +64,9 @@ def _as_float(value: object) -> float:
         return math.nan
 
 
-def fit_progress(cal: Calibration, generation: int | None = None, closest: int = 20) -> FitProgress:
-    """The saved history of ``cal`` at ``generation`` (default: the latest saved)."""
+def saved_history(cal: Calibration):  # -> pyabc.History
+    """The saved history of ``cal``, checked: it exists, it is this fit's (fingerprint),
+    and it holds a finished generation; else a CalibrationError naming the config."""
     import pyabc
 
     db = cal.history_path
@@ -80,16 +81,29 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
             f"{db} holds a calibration of a different config or targets "
             "(its fingerprint differs): its particles do not answer this config",
         )
-    if closest < 1:
-        raise CalibrationError(cal.path, "", f"--closest: expected at least 1, got {closest}")
     history = pyabc.History(f"sqlite:///{db}", _id=1)
     if history.max_t < 0:
         raise CalibrationError(cal.path, "", f"{db} holds no finished generation yet")
+    return history
+
+
+def chosen_generation(cal: Calibration, history, generation: int | None) -> int:
+    """``generation`` checked against the saved ones (None: the latest)."""
     t = history.max_t if generation is None else generation
     if not 0 <= t <= history.max_t:
         raise CalibrationError(
             cal.path, "", f"--generation: expected 0 to {history.max_t}, got {generation}"
         )
+    return t
+
+
+def fit_progress(cal: Calibration, generation: int | None = None, closest: int = 20) -> FitProgress:
+    """The saved history of ``cal`` at ``generation`` (default: the latest saved)."""
+    if closest < 1:
+        raise CalibrationError(cal.path, "", f"--closest: expected at least 1, got {closest}")
+    history = saved_history(cal)
+    db = cal.history_path
+    t = chosen_generation(cal, history, generation)
     gens = generations_table(history)
     pops = history.get_all_populations().set_index("t")
     gens["finished"] = [

@@ -25,7 +25,7 @@ STAT = "tiny.detected_share_of_offences"
 TARGET = 0.2  # tolerance 0.01: the recovery config's 5%
 
 
-def _saved_history(tmp_path: Path, generations: int = 2) -> Calibration:
+def saved_recovery_history(tmp_path: Path, generations: int = 2) -> Calibration:
     """A two-generation history of the recovery config, as `yjsim calibrate` saves it:
     the statistic is a tenth of detection_scale plus noise, so the squared misfit of a
     particle is its distance."""
@@ -53,7 +53,7 @@ def _saved_history(tmp_path: Path, generations: int = 2) -> Calibration:
 
 
 def test_the_status_summarises_the_latest_generation_from_its_particles(tmp_path: Path):
-    cal = _saved_history(tmp_path)
+    cal = saved_recovery_history(tmp_path)
     before = hashlib.sha256(cal.history_path.read_bytes()).hexdigest()
     p = fit_progress(cal, closest=5)
     # It reads, never writes: the history is byte for byte what it was.
@@ -93,14 +93,14 @@ def test_a_missing_or_foreign_history_gets_one_clear_line(tmp_path: Path):
     with pytest.raises(CalibrationError, match=r"no saved history.*run `yjsim calibrate"):
         fit_progress(cal)
     (tmp_path / "saved").mkdir()
-    cal = _saved_history(tmp_path / "saved")
+    cal = saved_recovery_history(tmp_path / "saved")
     cal.history_path.with_suffix(".fingerprint").write_text("another fit\n")
     with pytest.raises(CalibrationError, match="different config or targets"):
         fit_progress(cal)
 
 
 def test_cli_fit_status_prints_the_tables_and_refuses_a_bad_generation(tmp_path: Path):
-    cal = _saved_history(tmp_path)
+    cal = saved_recovery_history(tmp_path)
     cmd = [sys.executable, "-m", "sim.cli", "fit-status", str(cal.path), "--closest", "3"]
     ok = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0, ok.stderr
