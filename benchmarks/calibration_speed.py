@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration import Calibration, generations_table, simulate_settings
+from sim.fit_progress import natural_parameters, saved_history
 from sim.posterior import load_posterior
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,17 +81,13 @@ def posterior_particles(cal: Calibration, draws: int) -> tuple[list, int]:
 def history_particles(cal: Calibration, draws: int) -> tuple[list, int]:
     """``draws`` particles of the latest saved generation, drawn by weight (seeded), in
     the units the model reads, and the simulations of the saved generations."""
-    import pyabc
-
-    history = pyabc.History(f"sqlite:///{cal.history_path}", _id=1)
+    history = saved_history(cal)
     frame, weights = history.get_distribution(m=0, t=history.max_t)
     weights = np.asarray(weights, dtype=float)
     rows = np.random.default_rng(1).choice(
         len(frame), size=min(draws, len(frame)), replace=False, p=weights / weights.sum()
     )
-    particles = [
-        (int(r), {p.name: float(p.natural(frame.iloc[r][p.key])) for p in cal.priors}) for r in rows
-    ]
+    particles = [(int(r), natural_parameters(cal, frame, int(r))) for r in rows]
     return particles, int(generations_table(history)["simulations"].sum())
 
 

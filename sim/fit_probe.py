@@ -33,11 +33,16 @@ from sim.calibration import (
     Calibration,
     CalibrationError,
     distance,
-    format_value,
     pool_map,
     simulate_settings,
 )
-from sim.fit_progress import chosen_generation, saved_history
+from sim.fit_progress import (
+    chosen_generation,
+    format_number,
+    natural_parameters,
+    saved_history,
+    target_lines,
+)
 from sim.scenario import ScenarioError, apply_overrides
 
 
@@ -85,13 +90,11 @@ def closest_particles(
     frame, _ = history.get_distribution(m=0, t=generation)
     dist = history.get_weighted_distances(t=generation)["distance"].to_numpy(float)
     rows = np.argsort(dist, kind="stable")[:closest]
-    return [
-        (int(r), {p.name: float(p.natural(frame.iloc[r][p.key])) for p in cal.priors}) for r in rows
-    ]
+    return [(int(r), natural_parameters(cal, frame, int(r))) for r in rows]
 
 
 def _probe_run(task: tuple) -> dict[str, float]:
-    """One setting's statistics for (scenarios, parameters, seed, scale, statistics)."""
+    """The statistics of (scenarios, parameters, seed, scale, statistics)."""
     scenarios, draw, seed, scale, statistics = task
     return simulate_settings(scenarios, draw, seed, scale, statistics)
 
@@ -134,21 +137,16 @@ def fit_probe(
     statistics = [(tg.setting, tg.statistic) for tg in targets]
     seed_list = list(range(1, seeds + 1))
     scale = cal.config.simulation.scale
-    tasks = []
-    for _, theta in particles:
-        for seed in seed_list:
-            for draw in (theta, {**theta, **changes}):
-                for s in chosen:
-                    wanted = [(a, b) for a, b in statistics if a == s]
-                    tasks.append(({s: scenarios[s]}, draw, seed, scale, wanted))
-    workers = workers or len(os.sched_getaffinity(0))
-    results = pool_map(_probe_run, tasks, workers, "fit-probe")
-    # Back to one record per (particle, seed, variant): the settings' results merged.
-    per_setting = len(chosen)
-    records = [
-        {k: v for part in results[i : i + per_setting] for k, v in part.items()}
-        for i in range(0, len(results), per_setting)
+    # One task per (particle, seed, as fitted or changed), in that order.
+    runs = {s: scenarios[s] for s in chosen}
+    tasks = [
+        (runs, draw, seed, scale, statistics)
+        for _, theta in particles
+        for seed in seed_list
+        for draw in (theta, {**theta, **changes})
     ]
+    workers = workers or len(os.sched_getaffinity(0))
+    records = pool_map(_probe_run, tasks, workers, "fit-probe")
     as_fitted, changed = records[0::2], records[1::2]
     rows = []
     for tg in targets:
@@ -199,10 +197,6 @@ def _mean_defined(distances: np.ndarray) -> float:
     return float(defined.mean()) if defined.size else math.nan
 
 
-def _num(x: float) -> str:
-    return "-" if not math.isfinite(x) else format_value(x)
-
-
 def format_fit_probe(p: FitProbe) -> str:
     """The probe as a plain-text table (what ``yjsim fit-probe`` prints)."""
     change = ", ".join(f"{k} = {v!r}" for k, v in p.changes.items())
@@ -217,22 +211,22 @@ def format_fit_probe(p: FitProbe) -> str:
         f"{'target':<58}  {'wanted':>16}  {'as fitted':>9}  {'changed':>9}  "
         f"{'difference':>10}  95% interval",
     ]
-    for fitted, label in ((True, "fitted"), (False, "reported, not fitted")):
-        part = p.targets[p.targets["fitted"] == fitted]
-        if len(part):
-            out.append(f"  {label}")
-        for r in part.itertuples():
-            interval = f"{_num(r.low)} to {_num(r.high)}" if math.isfinite(r.low) else "-"
-            out.append(
-                f"  {r.target:<56}  {r.wanted:>16}  {_num(r.as_fitted):>9}  "
-                f"{_num(r.changed):>9}  {_num(r.difference):>10}  {interval}"
-            )
+    out += target_lines(p.targets, _probe_line)
     out += [
         "",
         "distance over the fitted targets of these settings (mean over the runs): "
-        f"{_num(p.distance_as_fitted)} as fitted, {_num(p.distance_changed)} changed",
+        f"{format_number(p.distance_as_fitted)} as fitted, "
+        f"{format_number(p.distance_changed)} changed",
     ]
     for label, n in (("as fitted", p.undefined_as_fitted), ("changed", p.undefined_changed)):
         if n:
             out.append(f"  {n} run(s) {label} left a fitted statistic undefined (ran away?)")
     return "\n".join(out)
+
+
+def _probe_line(r) -> str:
+    interval = f"{format_number(r.low)} to {format_number(r.high)}" if math.isfinite(r.low) else "-"
+    return (
+        f"  {r.target:<56}  {r.wanted:>16}  {format_number(r.as_fitted):>9}  "
+        f"{format_number(r.changed):>9}  {format_number(r.difference):>10}  {interval}"
+    )

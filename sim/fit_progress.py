@@ -23,8 +23,10 @@ reduced size and years (`yjsim check-fit` judges the posterior at full size).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -164,8 +166,27 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
     )
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
+    """A statistic as the fit's tables print it ("-" when undefined)."""
     return "-" if not math.isfinite(x) else format_value(x)
+
+
+def target_lines(targets: pd.DataFrame, line: Callable[[Any], str]) -> list[str]:
+    """The rows of a table of targets (a ``fitted`` column), the fitted ones first, each
+    group under its label, each row printed by ``line``."""
+    out = []
+    for fitted, label in ((True, "fitted"), (False, "reported, not fitted")):
+        part = targets[targets["fitted"] == fitted]
+        if len(part):
+            out.append(f"  {label}")
+        out += [line(r) for r in part.itertuples()]
+    return out
+
+
+def natural_parameters(cal: Calibration, particles: pd.DataFrame, row: int) -> dict[str, float]:
+    """Row ``row`` of a generation's particles (as pyabc keeps them, some on log10) in
+    the units the model reads, by dotted name."""
+    return {p.name: float(p.natural(particles.iloc[row][p.key])) for p in cal.priors}
 
 
 def _par(x: float) -> str:
@@ -196,15 +217,13 @@ def format_fit_progress(p: FitProgress) -> str:
         "(in tolerances; fitted targets sum to the distance), largest first.",
         f"{'target':<58}  {'wanted':>16}  {'weighted':>9}  {'closest':>9}  {'misfit^2':>8}",
     ]
-    for fitted, label in ((True, "fitted"), (False, "reported, not fitted")):
-        part = p.targets[p.targets["fitted"] == fitted]
-        if len(part):
-            out.append(f"  {label}")
-        for r in part.itertuples():
-            out.append(
-                f"  {r.target:<56}  {r.wanted:>16}  {_num(r.weighted_median):>9}  "
-                f"{_num(r.closest_median):>9}  {r.closest_misfit_squared:>8.2f}"
-            )
+    out += target_lines(
+        p.targets,
+        lambda r: (
+            f"  {r.target:<56}  {r.wanted:>16}  {format_number(r.weighted_median):>9}  "
+            f"{format_number(r.closest_median):>9}  {r.closest_misfit_squared:>8.2f}"
+        ),
+    )
     out += [
         "",
         f"Generation {p.generation}: each free parameter's weighted median and 90% interval.",
