@@ -376,7 +376,7 @@ class Calibration:
         """What the fit's simulations and distance depend on, as the fingerprint hashes it.
 
         Not the report's or the sensitivity analysis's settings, nor the stopping rules,
-        nor the targets that are reported but not fitted.
+        nor the targets that are reported but not fitted, nor the unit costs.
         Each setting's parameters are taken whole, defaults included: a default changed
         in the code is a different model, and a saved history of the old one must not be
         resumed under it (a new parameter, even at a value that changes nothing, also
@@ -400,8 +400,10 @@ class Calibration:
             # Fitted targets only: a reported one (fit = false) changes no distance, so
             # adding or editing one leaves the fit resumable.
             "targets": [t.model_dump(mode="json", exclude={"note"}) for t in self.targets if t.fit],
+            # Unit costs are left out: they price a run's events afterwards (the
+            # summary's cost lines), and no fitted statistic reads them.
             "scenarios": {
-                k: s.model_dump(mode="json", serialize_as_any=True)
+                k: s.model_dump(mode="json", serialize_as_any=True, exclude={"costs"})
                 for k, s in self.scenarios.items()
             },
         }

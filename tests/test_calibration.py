@@ -329,6 +329,21 @@ def test_the_fingerprint_covers_parameters_left_at_their_defaults(tmp_path: Path
         )
 
 
+def test_unit_costs_are_outside_the_fingerprint_and_behaviour_is_inside(tmp_path: Path):
+    """Unit costs price a run's events after it (the summary's cost lines); no simulation
+    of the fit reads them, so sourcing a cost must leave a saved fit resumable. A
+    behavioural value must not."""
+    cfg = write_recovery_config(tmp_path, 20.0, generations=1)
+    cal = Calibration(cfg)
+    before = cal.fingerprint()
+    for scenario in cal.scenarios.values():
+        scenario.costs.arrest += 100.0
+    assert cal.fingerprint() == before
+    for scenario in cal.scenarios.values():
+        scenario.justice.acquittal_probability /= 2
+    assert cal.fingerprint() != before
+
+
 # -- posteriors in scenarios, runs and experiments ---------------------------------------
 
 
