@@ -452,10 +452,14 @@ class JusticeParams(Params):
     referral_order_weeks: int = param(
         26,
         unit="weeks",
-        basis="assumed",
+        basis="sourced",
         le=MAX_WEEKS,
         ge=1,
-        doc="referral orders last 3-12 months; about six months is typical",
+        source="sentencing-council-referral-order",
+        doc="referral orders last 3-12 months ('a minimum of three months and a maximum of "
+        "12 months'): 26 weeks = 26 / 52 x 12 = 6 months, inside that range. No published "
+        "mean length was found, so where in the range orders typically fall (about six "
+        "months) is assumed",
     )
     rehabilitation_order_weeks: int = param(
         40,

@@ -236,10 +236,17 @@ class SchoolsOfficers(Intervention):
         cost_per_officer_year: float = param(
             60_000,
             unit="GBP per officer-year",
-            basis="assumed",
+            basis="sourced",
             le=MAX_GBP,
             ge=0,
-            doc="a police constable's pay with on-costs (London weighting, pension, kit)",
+            source="ho-constable-cost-hl737; taxpayers-alliance-2012",
+            doc="a police constable's pay with on-costs (London weighting, pension, kit). "
+            "Bracketed by two published figures: a London constable's pay-related cost "
+            "(salary, employers' National Insurance and pension, London Weighting; 2013 pay "
+            "scale) runs to GBP 52,900 at the top pay point, plus a London Allowance of at most "
+            "GBP 4,338 = GBP 57,238 without kit or overheads (Home Office answer HL737); the "
+            "whole police budget per officer and PCSO, GBP 13.2 billion over 149,000, is "
+            "'nearly GBP 90,000' (TaxPayers' Alliance 2012). GBP 60,000 lies between them",
         )
 
         @model_validator(mode="after")
