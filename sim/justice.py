@@ -452,7 +452,7 @@ class JusticeParams(Params):
     referral_order_weeks: int = param(
         26,
         unit="weeks",
-        basis="sourced",
+        basis="assumed",
         le=MAX_WEEKS,
         ge=1,
         source="sentencing-council-referral-order",
