@@ -47,7 +47,14 @@ PATHWAY_UNIT_COSTS: dict[str, str] = {
 
 
 class CostParams(CrimeValueParams):
-    """Unit costs (GBP, prices of the source year), and the value of offences."""
+    """Unit costs (GBP, prices of the source year), and the value of offences.
+
+    Price years: the arrest (the Unit Cost Database's uplift to 2015/16 prices) and the
+    offences' costs (Heeks et al., 2015/16) share one; the custody place is the Children's
+    Commissioner's 2019 figure for the children detained in 2018, whose price year was not
+    read (about 2017/18, a few per cent above 2015/16 prices) and is not deflated; the
+    assumed costs have none.
+    """
 
     custody_place_per_year: float = param(
         100_000,
@@ -66,7 +73,11 @@ class CostParams(CrimeValueParams):
         basis="assumed",
         le=MAX_GBP,
         ge=0,
-        doc="a YOS budget of a few GBP million over a few hundred cases a year",
+        source="new-economy-ucd-2015",
+        doc="a YOS budget of a few GBP million over a few hundred cases a year. A YOT case "
+        "manager costs GBP 29 an hour, GBP 45 per hour of case-related work (2008/09 prices; "
+        "Brookes et al. 2013, as the Unit Cost Database cites them, CR4.3), but the hours of a "
+        "year's supervision were not found: the cost per case-year stays assumed",
     )
     court_case: float = param(
         1_500,
@@ -74,7 +85,13 @@ class CostParams(CrimeValueParams):
         basis="assumed",
         le=MAX_GBP,
         ge=0,
-        doc="youth court hearing(s), prosecution and defence (acquittals included)",
+        source="new-economy-ucd-2015",
+        doc="youth court hearing(s), prosecution and defence (acquittals included). Published "
+        "costs are per offence type only: the NAO's court event costs for under-18s (2008/09 "
+        "prices, as the Unit Cost Database cites them, CR6.0-CR6.9) run from GBP 840 (criminal "
+        "damage), 1,400 (drugs), 1,650 (burglary) and 2,645 (theft) to 4,800 (robbery) and "
+        "6,837 (violence against the person); no average over children's cases was found, so "
+        "one cost per case stays assumed, in the lower part of that range",
     )
     first_tier_sentence: float = param(
         150,
@@ -97,12 +114,18 @@ class CostParams(CrimeValueParams):
         "GBP 300-1,500",
     )
     arrest: float = param(
-        500,
+        719,
         unit="GBP per arrest",
-        basis="assumed",
+        basis="sourced",
         le=MAX_GBP,
         ge=0,
-        doc="police time for an arrest, interview and file",
+        source="new-economy-ucd-2015",
+        doc="an arrest with detention: police time, the duty solicitor and YOS input. Unit Cost "
+        "Database v1.4, CR7.0 (arrest, detained): GBP 593 at 2006/07 prices (police GBP 342, "
+        "duty solicitor GBP 245, YOS GBP 6; Salford's police costs), GBP 718.50 in the "
+        "database's uplift to 2015/16 prices (HM Treasury GDP deflators), rounded. Every arrest "
+        "is priced so, though one ending in no further action or a simple caution costs less "
+        "(CR7.1: GBP 285 at 2006/07 prices, police only)",
     )
     out_of_court_disposal: float = param(
         300,
@@ -110,7 +133,11 @@ class CostParams(CrimeValueParams):
         basis="assumed",
         le=MAX_GBP,
         ge=0,
-        doc="community resolution, youth caution or conditional caution (admin, YOS check)",
+        source="new-economy-ucd-2015",
+        doc="community resolution, youth caution or conditional caution (admin, YOS check), "
+        "beyond the arrest. The Unit Cost Database prices only the arrest that ends in no "
+        "further action or a simple caution (CR7.1: GBP 285 at 2006/07 prices, police only), "
+        "which costs.arrest already counts; the disposal's own cost was not found",
     )
 
 
