@@ -37,9 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--config", default=str(ROOT / "calibration" / "croydon-islington-average.toml")
-    )
+    ap.add_argument("--config", default=str(ROOT / "calibration" / "validity.toml"))
     ap.add_argument("--draws", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2, help="for the projection only")
     ap.add_argument(

@@ -30,9 +30,9 @@ from sim.scenario import ScenarioError, load_scenario
 from sim.sources import bibliography_keys, cited_keys
 
 HERE = Path(__file__).resolve().parent
-CONFIG = ROOT / "calibration" / "croydon-islington-average.toml"
-# The refit of issue 17 (new structure and targets), before its posterior exists.
-REFIT = ROOT / "calibration" / "validity.toml"
+# The calibration (the refit of issue 17: its structure and targets) whose posterior the
+# scenarios name.
+CONFIG = ROOT / "calibration" / "validity.toml"
 BAD = sorted((HERE / "bad_calibrations").glob("*.toml"))
 TINY = HERE / "experiment_scenarios" / "tiny.toml"
 
@@ -67,9 +67,8 @@ def test_targets_file_has_the_issue_targets_each_with_a_source():
     assert not targets["croydon_reoffending_annual_cohorts"].fit
 
 
-@pytest.mark.parametrize("config", [CONFIG, REFIT], ids=["committed", "refit"])
-def test_config_settings_and_priors_load(config: Path):
-    cal = Calibration(config)
+def test_config_settings_and_priors_load():
+    cal = Calibration(CONFIG)
     assert set(cal.scenarios) == {"croydon", "islington", "average"}
     assert all(t.setting in cal.scenarios for t in cal.targets)
     assert {p.name for p in cal.priors} >= {
@@ -587,16 +586,10 @@ def test_calibrated_in_the_register_means_fitted_by_the_calibration():
     from sim.scenario import Scenario
 
     calibrated = {r.name for r in Scenario(name="x").register() if r.basis == "calibrated"}
-    assert calibrated == {p.name for p in Calibration(REFIT).priors}
-    # The committed fit predates the trajectories and the fitted decay of state dependence.
-    new = {
-        "behaviour.persistent_rate_ratio",
-        "behaviour.recent_memory_weeks",
-        "justice.remand_detention_intercept",
-        "justice.known_offender_detection_ratio",
-        "justice.clear_up_probability",
-    }
-    assert {p.name for p in Calibration(CONFIG).priors} == calibrated - new
+    assert calibrated == {p.name for p in Calibration(CONFIG).priors}
+    # ... and every one of them is a column of the posterior the scenarios name.
+    post = load_posterior(Calibration(CONFIG).posterior_path)
+    assert set(post.names) == calibrated
 
 
 def test_parameter_overrides_keep_each_interventions_own_settings():
