@@ -3,6 +3,7 @@ known parameter, resuming, and the posterior reaching scenarios, runs and experi
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -480,6 +481,35 @@ def test_experiment_draws_pair_scenarios_on_the_same_particle(tmp_path: Path):
     exp.write_text(exp.read_text().replace(f'"{b.name}"', f'"{c.relative_to(tmp_path)}"'))
     with pytest.raises(ExperimentError, match=r"draws: the scenarios name different posteriors"):
         load_experiment(exp)
+
+
+def test_the_posterior_mean_is_taken_on_the_scale_each_parameter_was_sampled_on(
+    tmp_path: Path,
+):
+    """Regression: a loguniform parameter's arithmetic mean was dragged up by its tail
+    (the refit's detection scale: mean 0.34 against a median of 0.11), and the scenarios'
+    runs at the posterior mean made four times Croydon's volume. The fit samples such a
+    parameter on log10, so its point is the weighted mean there: a geometric mean."""
+    table = pa.table(
+        {
+            "justice.detection_scale": [0.01, 1.0],
+            "behaviour.coef_peer": [0.5, 1.5],
+            "weight": [0.5, 0.5],
+            "distance": [1.0, 2.0],
+        }
+    )
+    priors = [
+        {"name": "justice.detection_scale", "prior": "loguniform", "low": 0.001, "high": 3},
+        {"name": "behaviour.coef_peer", "prior": "uniform", "low": 0, "high": 3},
+    ]
+    path = tmp_path / "posterior.parquet"
+    pq.write_table(table.replace_schema_metadata({"yjsim.priors": json.dumps(priors)}), path)
+    point = load_posterior(path).mean()
+    assert point["justice.detection_scale"] == pytest.approx(0.1)
+    assert point["behaviour.coef_peer"] == pytest.approx(1.0)
+    # A table that does not say how it was sampled keeps the arithmetic mean.
+    pq.write_table(table, path)
+    assert load_posterior(path).mean()["justice.detection_scale"] == pytest.approx(0.505)
 
 
 def test_committed_posterior_loads_and_the_baseline_uses_it():
