@@ -440,7 +440,9 @@ def statistics_of(summary: Mapping[str, Any], scale: float) -> dict[str, float]:
     """Every scalar statistic of a summary, counts scaled to the full borough."""
     out: dict[str, float] = {}
     for key, value in summary.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        # A statistic with no cases to count (no child in custody: no remand share) is
+        # None in the summary and NaN here, so that its key is still there to be read.
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
             v = float(value) if value is not None else math.nan
             out[key] = v / scale if key in COUNT_STATISTICS else v
     out["population_10_17"] = float(summary["population_10_17"]) / scale
