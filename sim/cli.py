@@ -39,6 +39,7 @@ app = typer.Typer(
 EXIT_BAD_INPUT = 2
 EXIT_FAULT = 3
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT (128 + 2)
+EXIT_READER_GONE = 141  # the shell's status for a process ended by SIGPIPE (128 + 13)
 
 
 def _fail(message: str) -> None:
@@ -66,6 +67,12 @@ def _guarded(command: Callable) -> Callable:
             _fail(str(e))
         except Fault as e:
             _fault(str(e))
+        except BrokenPipeError:
+            # The reader of stdout left (``yjsim params | head``): nothing was refused,
+            # so end quietly, as Unix tools do. stdout goes to /dev/null first, or the
+            # interpreter's own flush at exit meets the closed pipe again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_READER_GONE) from None
         except OSError as e:  # a write or read that the command did not foresee
             _fault(str(os_fault(e, "cannot read or write")))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import fcntl
 import http.server
 import logging
 import os
@@ -724,3 +725,28 @@ def test_ctrl_c_exits_130_with_the_resume_line_and_no_worker_tracebacks(tmp_path
     assert not alive
     n = len(list((out / "summary").glob("*.parquet")))
     assert 0 < n < 40
+
+
+def test_output_cut_short_by_its_reader_is_not_a_fault():
+    """``yjsim params | head``: the reader closes the pipe after the first line. Before:
+    "yjsim: fault: ?: cannot read or write: Broken pipe" on stderr and exit 3, as if the
+    machine had refused a write. Unix tools end quietly there, with SIGPIPE's status.
+    The pipe is shrunk to one page, so the register (about 60 kB) cannot fit in it
+    before the reader goes, and the writer always meets the closed pipe."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "params", "scenarios/croydon-2018.toml"],
+        cwd=ROOT,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        first = reader.readline()
+    _, err = proc.communicate(timeout=120)
+    assert first.startswith("# parameter register"), first
+    assert err == "", err
+    assert proc.returncode == 128 + signal.SIGPIPE
