@@ -66,6 +66,28 @@ class Posterior:
         except (ValueError, TypeError, KeyError, AttributeError):
             return frozenset()
 
+    def fit_summary(self) -> dict[str, str | int | float]:
+        """How far the fit behind this posterior had gone, from the file's metadata (as
+        ``yjsim calibrate`` writes it): the calibration's name, the generation, its
+        distance threshold, its effective size and the simulations run so far. Empty for
+        a table that records none of it. Results made while a fit is still converging
+        carry this, so that they say from which generation they come."""
+        kinds = {
+            "calibration": str,
+            "generation": int,
+            "epsilon": float,
+            "effective_size": float,
+            "simulations": int,
+        }
+        out: dict[str, str | int | float] = {}
+        for key, kind in kinds.items():
+            text = self.metadata.get(f"yjsim.{key}")
+            try:
+                out[key] = kind(text) if text is not None else None
+            except ValueError:
+                out[key] = None
+        return {k: v for k, v in out.items() if v is not None}
+
     def mean(self) -> dict[str, float]:
         """The weighted posterior mean of each parameter, on the scale it was sampled on.
 

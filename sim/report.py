@@ -735,6 +735,19 @@ def _burn_in_sentence(manifest: dict) -> str:
     return text
 
 
+def _fit_stage(fit: dict | None) -> str:
+    """'generation 7 of its fit, distance threshold 64.1, effective size 120 particles; '
+    from the manifest's ``posterior_fit``; empty when the posterior recorded none."""
+    if not fit or "generation" not in fit:
+        return ""
+    text = f"generation {fit['generation']} of its fit"
+    if "epsilon" in fit:
+        text += f", distance threshold {fit['epsilon']:.3g}"
+    if "effective_size" in fit:
+        text += f", effective size {fit['effective_size']:.0f} particles"
+    return text + "; "
+
+
 def _intro(
     doc: _Doc, manifest: dict, summary: pd.DataFrame, failures: pd.DataFrame, results_dir: Path
 ) -> None:
@@ -744,7 +757,8 @@ def _intro(
     doc.para(
         f"{manifest['replicates']} paired replicates per scenario"
         + (
-            f" x {draws} parameter draws of {Path(manifest['posterior']).name} (the same "
+            f" x {draws} parameter draws of {Path(manifest['posterior']).name} "
+            f"({_fit_stage(manifest.get('posterior_fit'))}the same "
             "draw for every scenario, so intervals include parameter uncertainty)"
             if draws and manifest.get("posterior")
             else " (each scenario's own parameters or posterior mean; no parameter draws, "

@@ -322,6 +322,8 @@ def new_manifest(exp: Experiment) -> dict[str, Any]:
         "replicates": exp.spec.replicates,
         "draws": exp.spec.draws,
         "posterior": str(exp.posterior.path) if exp.posterior is not None else None,
+        # Its fit's generation, threshold and effective size: a fit may still be converging.
+        "posterior_fit": exp.posterior.fit_summary() if exp.posterior is not None else None,
         "particles": list(exp.particles),
         # The programme effects each draw takes from its prior (param.<name> columns).
         "drawn_effects": sorted(exp.effect_priors),

@@ -26,7 +26,7 @@ from sim.calibration import (
     load_targets,
 )
 from sim.experiment import ExperimentError, load_experiment
-from sim.posterior import load_posterior
+from sim.posterior import Posterior, load_posterior
 from sim.scenario import ScenarioError, load_scenario
 from sim.sources import bibliography_keys, cited_keys
 
@@ -525,6 +525,18 @@ def test_committed_posterior_loads_and_the_baseline_uses_it():
     assert croydon.justice.detection_scale == pytest.approx(post.mean()["justice.detection_scale"])
     frame = pd.read_parquet(cal.posterior_path)
     assert frame["weight"].sum() == pytest.approx(1.0)
+
+
+def test_a_posterior_says_which_generation_of_its_fit_it_is():
+    """Results made while a fit is still converging must say from which generation: the
+    file's metadata, as ``yjsim calibrate`` writes it, read back as numbers."""
+    post = load_posterior(Calibration(CONFIG).posterior_path)
+    fit = post.fit_summary()
+    assert set(fit) == {"calibration", "generation", "epsilon", "effective_size", "simulations"}
+    assert fit["calibration"] == "validity" and fit["generation"] >= 0
+    assert fit["epsilon"] > 0 and 0 < fit["effective_size"] <= post.size
+    # A table that records nothing says nothing.
+    assert Posterior(post.path, post.names, post.values, post.weights).fit_summary() == {}
 
 
 # -- the smoke calibration, its fit report and sensitivity analysis -----------------------

@@ -503,7 +503,18 @@ def test_a_folder_without_results_is_refused(tmp_path: Path):
 
 def test_with_draws_the_report_names_the_driver(tmp_path: Path):
     _fake_results(tmp_path, replicates=3, draws=6)
+    manifest = json.loads((tmp_path / "experiment.json").read_text())
+    manifest["posterior"] = "calibration/posterior-validity.parquet"
+    fit = {"calibration": "validity", "generation": 7, "epsilon": 64.1, "effective_size": 120}
+    manifest["posterior_fit"] = {**fit, "simulations": 11000}
+    (tmp_path / "experiment.json").write_text(json.dumps(manifest))
     md = (write_report(tmp_path).parent / "index.md").read_text()
+    # Which posterior, and how far its fit had gone: results from a fit still converging
+    # must say so.
+    assert (
+        "6 parameter draws of posterior-validity.parquet (generation 7 of its fit, "
+        "distance threshold 64.1, effective size 120 particles; the same draw"
+    ) in md
     rows = [
         r
         for r in _table_after(md, "| Policy | Measure | Parameters' share")
