@@ -81,12 +81,11 @@ class Posterior:
         }
         out: dict[str, str | int | float] = {}
         for key, kind in kinds.items():
-            text = self.metadata.get(f"yjsim.{key}")
             try:
-                out[key] = kind(text) if text is not None else None
-            except ValueError:
-                out[key] = None
-        return {k: v for k, v in out.items() if v is not None}
+                out[key] = kind(self.metadata[f"yjsim.{key}"])
+            except (KeyError, ValueError):  # not recorded, or not a number
+                pass
+        return out
 
     def mean(self) -> dict[str, float]:
         """The weighted posterior mean of each parameter, on the scale it was sampled on.
