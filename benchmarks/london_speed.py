@@ -94,6 +94,7 @@ def whole(scenario: str, years: int) -> None:
             september += took
             n_septembers += 1
     t_run = time.perf_counter()
+    model.release_weekly_state()  # as sim.simulation.simulate does before its summary
     summary = summarise(model)
     t_summary = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:

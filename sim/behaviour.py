@@ -608,6 +608,15 @@ class Offending(Concern):
         self.hazard_multiplier[live] = 1.0
         self.da_risk_weight[live] = 1.0
 
+    def release_working_arrays(self) -> None:
+        """Drop the per-row arrays only the weekly hazard reads (after the last week)."""
+        empty = np.empty(0)
+        self.static_log_risk = self.risk_flag_log_risk = self.scratch_float = empty
+        self.hazard_multiplier = self.da_risk_weight = self.last_peer_exposure = empty
+        self.last_log_hazard = empty
+        self.scratch_int = self.age_table_offset = np.empty(0, dtype=np.int64)
+        self.risk_flag_seen = {}
+
     # -- the cached log hazard ---------------------------------------------------
     def new_risk_flag_cache(self) -> dict[str, np.ndarray]:
         """Last seen values of the risk-flag fields, per row (n_offences -1: never seen)."""

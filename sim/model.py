@@ -241,6 +241,19 @@ class YouthJusticeModel(mesa.Model):
             if after_year is not None and (week + 1) % WEEKS_PER_YEAR == 0:
                 after_year(self)
 
+    def release_weekly_state(self) -> None:
+        """Free what only the weekly step reads, once the run is over: the network (edge
+        lists and the layers' matrices) and the offending hazard's per-row working arrays.
+
+        The summary and the series read the people, the event log, the tallies, the
+        police's case book and the interventions' counts, none of these. For London at
+        year 19 this is about a gigabyte given back before the summary's own peak
+        (benchmarks/README.md). The model cannot step afterwards.
+        """
+        del self.network
+        self.offending.release_working_arrays()
+        self.total_weeks = self.week  # nothing left to run
+
     def young_person(self, person: int) -> YoungPerson:
         """A Mesa agent view of one young person (created on demand, then cached)."""
         view = self._views.get(person)

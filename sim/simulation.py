@@ -99,6 +99,7 @@ def simulate(
         t1 = time.perf_counter()
         model.run(progress=progress, after_year=after_year)
         t2 = time.perf_counter()
+        model.release_weekly_state()  # London: ~1 GB back before the summary's peak
         summary = summarise(model)
         weekly = timeseries(model) if series else None
         t3 = time.perf_counter()

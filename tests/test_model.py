@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import mesa
 import numpy as np
+import pandas as pd
 from conftest import small
 
 from sim.calendar import WEEKS_PER_YEAR
@@ -12,6 +15,7 @@ from sim.events import KIND
 from sim.model import YouthJusticeModel
 from sim.people_view import YoungPerson
 from sim.population import EXIT_AGE
+from sim.summary import summarise, timeseries
 
 
 def test_model_is_a_mesa_model_with_agencies_as_agents(small_scenario):
@@ -117,3 +121,21 @@ def test_people_are_conserved_through_ageing_and_entry(small_scenario):
     assert age.min() >= 9 and age.max() < EXIT_AGE
     everyone_aged_out = (last - m.people.birth_week[: m.people.lo]) / 52 >= EXIT_AGE
     assert everyone_aged_out.all()
+
+
+def test_a_finished_run_summarises_the_same_without_its_weekly_state(small_scenario):
+    """The runner frees the network and the hazard's working arrays before the summary
+    (London's peak memory): the summary and the series must not read them."""
+    model = YouthJusticeModel(scenario=small_scenario, seed=3)
+    model.run()
+    before = json.dumps(summarise(model), sort_keys=True, default=str)
+    series = timeseries(model)
+    network_bytes = sum(m.data.nbytes for m in model.network.adjacency.values())
+    assert network_bytes > 0
+    model.release_weekly_state()
+    assert not hasattr(model, "network")
+    assert model.offending.scratch_float.size == 0
+    assert json.dumps(summarise(model), sort_keys=True, default=str) == before
+    pd.testing.assert_frame_equal(timeseries(model), series)
+    model.run()  # nothing left to run: no week steps without its state
+    assert model.week == model.total_weeks
