@@ -51,15 +51,23 @@ SPOKEN = {
 # -- numbers ----------------------------------------------------------------------------------
 
 
-def fmt(x: float, kind: str = "count", signed: bool = False) -> str:
-    """A number the way a reader expects it (rates in %, money in GBP)."""
+# Decimals shown for rates (in points or %), percentages and ratios, unless more are
+# needed to show a small change that is clear of zero (``interval``).
+DECIMALS = {"rate": 1, "pct": 1, "ratio": 2}
+MAX_DECIMALS = 6
+
+
+def fmt(x: float, kind: str = "count", signed: bool = False, decimals: int | None = None) -> str:
+    """A number the way a reader expects it (rates in %, money in GBP); ``decimals``
+    overrides the usual number of them for rates, percentages and ratios."""
     if x is None or not math.isfinite(x):
         return "n/a"
-    if kind in ("rate", "pct", "ratio") and round(x * (100 if kind == "rate" else 1), 1) == 0:
+    d = DECIMALS.get(kind, 1) if decimals is None else decimals
+    if kind in DECIMALS and round(x * (100 if kind == "rate" else 1), d) == 0:
         x = 0.0  # no "-0.0%"
     sign = "+" if signed and x > 0 else ""
     if kind == "rate":
-        return f"{sign}{100 * x:.1f} pts" if signed else f"{100 * x:.1f}%"
+        return f"{sign}{100 * x:.{d}f} pts" if signed else f"{100 * x:.{d}f}%"
     if kind == "money":
         if abs(x) >= 1e6:
             return f"{sign}{x / 1e6:,.2f}m GBP"
@@ -67,9 +75,9 @@ def fmt(x: float, kind: str = "count", signed: bool = False) -> str:
             return f"{sign}{x / 1e3:,.0f}k GBP"
         return f"{sign}{x:,.0f} GBP"
     if kind == "ratio":
-        return f"{sign}{x:.2f}"
+        return f"{sign}{x:.{d}f}"
     if kind == "pct":
-        return f"{sign}{x:.1f}%"
+        return f"{sign}{x:.{d}f}%"
     if abs(x) < 1:
         return f"{sign}{x:.2f}"
     return f"{sign}{x:,.1f}" if abs(x) < 100 else f"{sign}{x:,.0f}"
@@ -87,8 +95,17 @@ def sure(p: float) -> str:
 
 
 def interval(centre: float, lo: float, hi: float, kind: str) -> str:
-    """A signed change and its interval: "+4.7% (+2.1% to +7.0%)"."""
-    return f"{fmt(centre, kind, True)} ({fmt(lo, kind, True)} to {fmt(hi, kind, True)})"
+    """A signed change and its interval: "+4.7% (+2.1% to +7.0%)".
+
+    An interval clear of zero (the verdict is then "better" or "worse") gets as many
+    decimals as its end nearest zero needs to show a digit, so it never reads
+    "0.00 (0.00 to 0.00): worse".
+    """
+    d = DECIMALS.get(kind)
+    if d is not None and all(map(math.isfinite, (lo, hi))) and (lo > 0 or hi < 0):
+        nearest = min(abs(lo), abs(hi)) * (100 if kind == "rate" else 1)
+        d = min(MAX_DECIMALS, max(d, math.ceil(-math.log10(nearest))))
+    return f"{fmt(centre, kind, True, d)} ({fmt(lo, kind, True, d)} to {fmt(hi, kind, True, d)})"
 
 
 def change(e: Effect, m: Measure) -> str:

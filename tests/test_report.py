@@ -617,3 +617,33 @@ def test_the_git_commit_is_the_checkouts_or_none():
         return
     assert commit is not None and re.fullmatch(r"[0-9a-f]{12}(\+changes)?", commit)
     assert commit.split("+")[0] == head.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    "centre, lo, hi, kind",
+    [
+        (0.003, 0.001, 0.006, "ratio"),  # an index that clearly moves, by thousandths
+        (-0.0004, -0.0007, -0.0001, "ratio"),
+        (0.03, 0.01, 0.04, "pct"),  # +0.03% of a count
+        (0.0002, 0.0001, 0.0004, "rate"),  # +0.02 points of reoffending
+    ],
+)
+def test_an_interval_that_excludes_zero_never_prints_as_zeros(centre, lo, hi, kind):
+    """The shipped report read "distance from parity 0.00 (0.00 to 0.00): worse": two
+    decimals hid a small change that was clear. An interval clear of zero shows enough
+    digits for both of its ends to be seen on the same side of it."""
+    from sim.plain_language import interval
+
+    text = interval(centre, lo, hi, kind)
+    ends = re.findall(r"[+-]?\d[\d,]*\.?\d*", text)
+    assert len(ends) == 3, text
+    values = [float(e.replace(",", "")) for e in ends]
+    assert all(v != 0 for v in values), text
+    assert all((v > 0) == (lo > 0) for v in values), text
+
+
+def test_an_interval_across_zero_keeps_its_usual_digits():
+    from sim.plain_language import interval
+
+    assert interval(0.001, -0.002, 0.003, "ratio") == "0.00 (0.00 to 0.00)"
+    assert interval(0.23, -1.5, 2.0, "pct") == "+0.2% (-1.5% to +2.0%)"
