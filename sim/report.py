@@ -1408,6 +1408,16 @@ def publish_report(
     title, _, body = md.partition("\n")
     manifest = read_manifest(results_dir)
     commit = manifest.get("git_commit") or "not recorded"
+    from sim.results import git_commit
+
+    # The report's code may be newer than the runs' (a fix to how results are written):
+    # then both commits are named.
+    written = git_commit()
+    at = (
+        f"runs made at commit `{commit}`, report written at commit `{written}`"
+        if written and written != commit
+        else f"at commit `{commit}`"
+    )
     experiment_file = manifest.get("experiment_file", "?")
     draws = manifest.get("draws", 0)
     design = (
@@ -1417,7 +1427,7 @@ def publish_report(
     provenance = (
         f"> **How these results were made:** `yjsim experiment {experiment_file} "
         f"--out {results_dir.as_posix()}`, then `yjsim report {results_dir.as_posix()} "
-        f"--publish {target.as_posix()}`, at commit `{commit}` (model source "
+        f"--publish {target.as_posix()}`, {at} (model source of the runs "
         f"`{manifest.get('code_version', '?')}`), started "
         f"{manifest.get('created', '?')}: {manifest.get('runs', '?')} runs ({design}; "
         f"{manifest.get('years', '?')} measured years after "

@@ -372,6 +372,33 @@ def test_a_published_report_says_how_it_was_made_and_finds_its_charts(
         publish_report(results, tmp_path / "nowhere" / "results.md")
 
 
+def test_a_published_report_names_the_commit_that_wrote_it_when_the_runs_are_older(
+    fake_report: Path, tmp_path: Path, monkeypatch
+):
+    """The runs of docs/results.md can come from an earlier commit than the report's code:
+    the provenance line names both, so neither is taken for the other."""
+    import shutil
+
+    import sim.results
+    from sim.report import publish_report
+
+    results = tmp_path / "results"  # a copy: the fixture's folder is shared
+    shutil.copytree(fake_report.parent.parent, results)
+    manifest_file = results / "experiment.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["git_commit"] = "aaaaaaaaaaaa"
+    manifest_file.write_text(json.dumps(manifest))
+    (tmp_path / "docs").mkdir()
+    monkeypatch.setattr(sim.results, "git_commit", lambda: "bbbbbbbbbbbb")
+    provenance = publish_report(results, tmp_path / "docs" / "results.md").read_text()
+    provenance = provenance.splitlines()[2]
+    assert "runs made at commit `aaaaaaaaaaaa`" in provenance
+    assert "report written at commit `bbbbbbbbbbbb`" in provenance
+    monkeypatch.setattr(sim.results, "git_commit", lambda: "aaaaaaaaaaaa")
+    provenance = publish_report(results, tmp_path / "docs" / "results.md").read_text()
+    assert "at commit `aaaaaaaaaaaa`" in provenance and "report written" not in provenance
+
+
 def _table_after(md: str, header_start: str) -> list[dict[str, str]]:
     """The rows of the Markdown table whose header line starts with ``header_start``."""
     lines = md.splitlines()
