@@ -674,3 +674,17 @@ def test_an_interval_across_zero_keeps_its_usual_digits():
 
     assert interval(0.001, -0.002, 0.003, "ratio") == "0.00 (0.00 to 0.00)"
     assert interval(0.23, -1.5, 2.0, "pct") == "+0.2% (-1.5% to +2.0%)"
+
+
+def test_the_shipped_results_are_linked_and_find_their_charts():
+    """docs/results.md ships with the repository (issue 18): the README links it, it says
+    how it was made, and every chart it links is there."""
+    shipped = ROOT / "docs" / "results.md"
+    assert "(docs/results.md)" in (ROOT / "README.md").read_text()
+    md = shipped.read_text()
+    assert md.splitlines()[2].startswith("> **How these results were made:**")
+    assert "parameter draws" in md.splitlines()[2]  # over draws, not at the posterior mean
+    links = re.findall(r"\]\(([^)]+\.png)\)", md)
+    assert links
+    for link in links:
+        assert (shipped.parent / link).read_bytes().startswith(PNG_MAGIC), link
