@@ -99,6 +99,7 @@ class YouthJusticeModel(mesa.Model):
         self.week = 0
         self.calendar = calendar.week(0)
         self.week_counts: Counter[str] = Counter()  # this week's events (DataCollector)
+        self.released = False  # True once release_weekly_state() has run: no more weeks
         self.events = EventLog()
 
         # The world: people, places, ties, gangs.
@@ -156,6 +157,8 @@ class YouthJusticeModel(mesa.Model):
     # -- the week ---------------------------------------------------------------
     def step(self) -> None:
         """One week: each act of :attr:`week_plan`, in order."""
+        if self.released:
+            raise RuntimeError("this model's weekly state was released after its run")
         for act in self.week_plan:
             act()
         self.week += 1
@@ -252,7 +255,7 @@ class YouthJusticeModel(mesa.Model):
         """
         del self.network
         self.offending.release_working_arrays()
-        self.total_weeks = self.week  # nothing left to run
+        self.released = True
 
     def young_person(self, person: int) -> YoungPerson:
         """A Mesa agent view of one young person (created on demand, then cached)."""
