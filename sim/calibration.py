@@ -447,7 +447,8 @@ def statistics_of(summary: Mapping[str, Any], scale: float) -> dict[str, float]:
             out[key] = v / scale if key in COUNT_STATISTICS else v
     out["population_10_17"] = float(summary["population_10_17"]) / scale
     for key, fn in DERIVED_STATISTICS.items():
-        out[key] = fn(summary)
+        value = fn(summary)  # None where the summary had nothing to count
+        out[key] = math.nan if value is None else float(value)
     return out
 
 

@@ -670,6 +670,32 @@ def test_every_targets_statistic_comes_out_of_a_run():
     assert 10 <= stats["peak_offending_age"] <= 20
 
 
+def test_a_derived_statistic_with_nothing_to_count_is_nan():
+    """A run with no remand episode or no reoffender has None in those summary entries;
+    the derived statistics read from them must be NaN floats, as the summary's own are.
+    The sensitivity analysis divided such a None by its tolerance and stopped with a
+    TypeError on generation 7's posterior."""
+    import copy
+
+    from conftest import small
+
+    from sim.calibration import DERIVED_STATISTICS, statistics_of
+    from sim.simulation import simulate
+
+    summary = copy.deepcopy(simulate(small(), 3).summary)
+    summary["remand"]["episode_shares"]["youth_detention"] = None
+    summary["time_to_first_reoffence"]["within_one_month"] = None
+    summary["disposal_mix_by_tier"]["community"] = None
+    stats = statistics_of(summary, 1.0)
+    for key in (
+        "remand_to_youth_detention_share",
+        "first_reoffence_within_one_month",
+        "disposal_share_community",
+    ):
+        assert isinstance(stats[key], float) and math.isnan(stats[key]), key
+    assert all(isinstance(stats[key], float) for key in DERIVED_STATISTICS)
+
+
 def test_the_peak_age_skips_ages_without_a_rate():
     from sim.calibration import DERIVED_STATISTICS
 
