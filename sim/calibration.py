@@ -480,8 +480,23 @@ def simulate_settings(
     scale: float,
     statistics: Sequence[tuple[str, str]],
 ) -> dict[str, float]:
-    """Run each setting with the parameter set ``theta``; return ``{"setting.stat": x}``."""
+    """Run each setting with the parameter set ``theta``; return ``{"setting.stat": x}``
+    (NaN for each statistic of a setting whose offending ran away)."""
+    return simulate_settings_with_runaways(scenarios, theta, seed, scale, statistics)[0]
+
+
+def simulate_settings_with_runaways(
+    scenarios: Mapping[str, Scenario],
+    theta: Mapping[str, float],
+    seed: int,
+    scale: float,
+    statistics: Sequence[tuple[str, str]],
+) -> tuple[dict[str, float], list[str]]:
+    """As :func:`simulate_settings`, and the settings whose offending ran away (their
+    statistics are NaN, as an undefined statistic is; the sensitivity analysis tells the
+    two apart)."""
     out: dict[str, float] = {}
+    ran_away: list[str] = []
     wanted: dict[str, list[str]] = {}
     for setting, stat in statistics:
         wanted.setdefault(setting, []).append(stat)
@@ -490,9 +505,10 @@ def simulate_settings(
             values = statistics_of(simulate_guarded(scenarios[setting], seed, theta), scale)
         except Runaway:
             values = {}
+            ran_away.append(setting)
         for stat in stats:
             out[f"{setting}.{stat}"] = values.get(stat, math.nan)
-    return out
+    return out, ran_away
 
 
 def distance(stats: Mapping[str, float], targets: Sequence[Target]) -> float:

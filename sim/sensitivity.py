@@ -32,7 +32,7 @@ from sim.calibration import (
     Runaway,
     pool_map,
     simulate_guarded,
-    simulate_settings,
+    simulate_settings_with_runaways,
     statistics_of,
 )
 from sim.fit_report import embed_sensitivity
@@ -148,9 +148,13 @@ class _Evaluator:
 
     def __call__(self, theta: dict[str, float]) -> dict[str, float]:
         acc: dict[str, list[float]] = {}
+        ran_away = 0  # runs at this point (settings and policy runs) that ran away
         for r in range(self.replicates):
             seed = self.seed + r  # the same seeds at every point: common random numbers
-            base_stats = simulate_settings(self.fit, theta, seed, self.scale, self.stats)
+            base_stats, wild = simulate_settings_with_runaways(
+                self.fit, theta, seed, self.scale, self.stats
+            )
+            ran_away += len(wild)
             for t in self.targets:
                 x = base_stats[f"{t.setting}.{t.statistic}"]
                 acc.setdefault(t.name, []).append(x / t.tolerance)  # in tolerances
@@ -161,17 +165,19 @@ class _Evaluator:
                     simulate_guarded(self.fit[self.setting], seed, theta), self.scale
                 )
             except Runaway:
+                ran_away += 1
                 continue  # offending ran away: no policy difference at this point
             for name, sc in self.policies.items():
                 mine = {k: v for k, v in theta.items() if k not in self.policy_own[name]}
                 try:
                     pol = statistics_of(simulate_guarded(sc, seed, mine), self.scale)
                 except Runaway:
+                    ran_away += 1
                     continue
                 for key, label in POLICY_STATISTICS.items():
                     change = 100 * (pol[key] - base[key]) / base[key] if base[key] else math.nan
                     acc.setdefault(f"{name}: {label}", []).append(change)
-        return {k: _mean_finite(v) for k, v in acc.items()}
+        return {**{k: _mean_finite(v) for k, v in acc.items()}, RAN_AWAY: float(ran_away)}
 
 
 def _mean_finite(values: list[float]) -> float:
@@ -195,28 +201,35 @@ def _imputed(column: pd.Series) -> tuple[np.ndarray, int]:
     return y, int(missing.sum())
 
 
+# Column of a screened point: how many of its runs (settings and policy runs, over the
+# replicates) ran away.
+RAN_AWAY = "ran_away"
+
+
 def _evaluate_all(ev: _Evaluator, thetas: list[dict], workers: int, label: str) -> pd.DataFrame:
     rows = pool_map(ev, thetas, workers, label)
-    return pd.DataFrame(rows, columns=ev.outputs)
+    return pd.DataFrame(rows, columns=[*ev.outputs, RAN_AWAY])
 
 
 def morris(
     cal: Calibration, s: SensitivitySettings, workers: int, ranges: Sequence[PriorSpec]
-) -> pd.DataFrame:
-    """Morris screening: mu* (mean absolute elementary effect) and sigma per output."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Morris screening: mu* (mean absolute elementary effect) and sigma per output; and
+    the points screened (parameters, outputs and ``ran_away``), one row each."""
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
     problem = _problem(ranges)
     X = morris_sample.sample(problem, s.trajectories, num_levels=s.levels, seed=s.seed)
     ev = _Evaluator(cal, s)
-    Y = _evaluate_all(ev, [_theta(ranges, row, {}) for row in X], workers, "morris")
+    thetas = [_theta(ranges, row, {}) for row in X]
+    Y = _evaluate_all(ev, thetas, workers, "morris")
     rows = []
     for out in ev.outputs:
         y, imputed = _imputed(Y[out])
         res = morris_analyze.analyze(problem, X, y, num_levels=s.levels, print_to_console=False)
         rows += _index_rows(out, problem["names"], res, MORRIS_COLUMNS, imputed)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.concat([pd.DataFrame(thetas), Y], axis=1)
 
 
 MORRIS_COLUMNS = ("mu_star", "mu_star_conf", "sigma")
@@ -342,8 +355,10 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
     out = cal.report_dir
     out.mkdir(parents=True, exist_ok=True)
     ranges, ranges_from = analysis_ranges(cal)
-    screen = morris(cal, s, workers, ranges)
+    screen, points = morris(cal, s, workers, ranges)
     screen.to_csv(out / "sensitivity-morris.csv", index=False)
+    points.to_csv(out / "sensitivity-morris-points.csv", index=False)
+    wild = int((points[RAN_AWAY] > 0).sum())
     units = {t.name: "tolerances" for t in cal.targets}
     units.update({o: "% change" for o in screen["output"] if ":" in o})
     plot_morris(screen, out / "morris.png", units)
@@ -372,9 +387,12 @@ def run_sensitivity(path: str | Path, *, workers: int | None = None, log=print) 
         f"plus the policy scenarios on {s.setting}. Target outputs are in units of their "
         "tolerance; policy outputs are the % change against the setting, paired.",
         "",
-        f"Points where offending ran away (stopped early): "
-        f"{int(screen.groupby('output')['points_imputed'].max().max())} of {n_morris} in "
-        "the screening; they take the output's mean.",
+        f"Points where offending ran away in any run: {wild} of {n_morris} "
+        "(sensitivity-morris-points.csv lists every point, its parameters and how many of "
+        "its runs ran away). An output missing at a point (its run ran away, or it had "
+        "nothing to count) takes the output's mean: at most "
+        f"{int(screen.groupby('output')['points_imputed'].max().max())} points for any "
+        "one output.",
         "",
         "Parameters by their largest effect on any output (Morris mu*, relative): "
         + ", ".join(f"`{p}`" for p in ranked)

@@ -8,6 +8,7 @@ import math
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -596,6 +597,18 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     assert row["mu_star"] > 0
     for name in ("morris.png", "sobol.png", "sensitivity.md"):
         assert (report / name).is_file(), name
+    # Every screened point, with its parameters, outputs and how many of its runs ran
+    # away, so a reader can see where the runaway region lies; the page counts those
+    # points apart from points whose outputs were merely undefined.
+    points = pd.read_csv(report / "sensitivity-morris-points.csv")
+    trajectories = tomllib.loads(cfg.read_text())["sensitivity"]["trajectories"]
+    assert len(points) == trajectories * (1 + 1)  # trajectories x (parameters + 1)
+    assert {"justice.detection_scale", "ran_away", "tiny_cautioned_or_sentenced"} <= set(points)
+    ran = int((points["ran_away"] > 0).sum())
+    assert (
+        f"Points where offending ran away in any run: {ran} of {len(points)}"
+        in (report / "sensitivity.md").read_text()
+    )
     # The fit report, written by check-fit before this ran, now carries the analysis.
     page = (report / "README.md").read_text()
     assert page.count("## Sensitivity") == 1 and "![Morris screening](morris.png)" in page
@@ -668,6 +681,28 @@ def test_every_targets_statistic_comes_out_of_a_run():
     for name in shares:
         assert math.isnan(stats[name]) or 0.0 <= stats[name] <= 1.0, name
     assert 10 <= stats["peak_offending_age"] <= 20
+
+
+def test_settings_that_run_away_are_named_apart_from_undefined_statistics():
+    """A setting whose offending runs away gives NaN statistics, as an undefined statistic
+    does; the sensitivity analysis needs to tell the two apart to say where the runaway
+    region is."""
+    from conftest import small
+
+    from sim.calibration import simulate_settings, simulate_settings_with_runaways
+
+    calm = small(years=1)
+    wild = calm.model_copy(
+        update={"behaviour": calm.behaviour.model_copy(update={"base_weekly_rate": 0.5})}
+    )
+    stats = [("calm", "proven_reoffending_rate"), ("wild", "proven_reoffending_rate")]
+    out, ran_away = simulate_settings_with_runaways({"calm": calm, "wild": wild}, {}, 3, 1.0, stats)
+    assert ran_away == ["wild"]
+    assert math.isnan(out["wild.proven_reoffending_rate"])
+    assert math.isfinite(out["calm.proven_reoffending_rate"])
+    assert out == pytest.approx(
+        simulate_settings({"calm": calm, "wild": wild}, {}, 3, 1.0, stats), nan_ok=True
+    )
 
 
 def test_a_derived_statistic_with_nothing_to_count_is_nan():
