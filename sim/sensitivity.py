@@ -136,6 +136,8 @@ class _Evaluator:
                 p.name for p in cal.priors if _value(sc, p.name) != _value(base, p.name)
             }
         self.setting = s.setting
+        if self.policies:  # the policies' baseline is the setting's own run: read it there
+            self.stats += [(s.setting, key) for key in POLICY_STATISTICS]
         self.replicates = s.replicates
         self.seed = s.seed
 
@@ -158,15 +160,9 @@ class _Evaluator:
             for t in self.targets:
                 x = base_stats[f"{t.setting}.{t.statistic}"]
                 acc.setdefault(t.name, []).append(x / t.tolerance)  # in tolerances
-            if not self.policies:
-                continue
-            try:
-                base = statistics_of(
-                    simulate_guarded(self.fit[self.setting], seed, theta), self.scale
-                )
-            except Runaway:
-                ran_away += 1
+            if not self.policies or self.setting in wild:
                 continue  # offending ran away: no policy difference at this point
+            base = {key: base_stats[f"{self.setting}.{key}"] for key in POLICY_STATISTICS}
             for name, sc in self.policies.items():
                 mine = {k: v for k, v in theta.items() if k not in self.policy_own[name]}
                 try:
