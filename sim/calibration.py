@@ -352,6 +352,12 @@ class Calibration:
         return self.dir / "runs" / f"{self.config.name}.db"
 
     @property
+    def journal_path(self) -> Path:
+        """The folder of the journal of a generation in progress (sim/fit_journal.py),
+        beside the history: working state, never committed."""
+        return self.history_path.with_suffix(".journal")
+
+    @property
     def fingerprint_path(self) -> Path:
         """The fingerprint of the fit that wrote the saved history, beside it."""
         return self.history_path.with_suffix(".fingerprint")
@@ -575,8 +581,13 @@ def calibrate(
     fresh: bool = False,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Run (or resume) the ABC-SMC of a config; write the posterior Parquet; return its path."""
+    """Run (or resume) the ABC-SMC of a config; write the posterior Parquet; return its path.
+
+    Resumes from the last saved generation, and within the generation in progress from
+    its journal: an interruption loses only the simulations it stopped."""
     import pyabc
+
+    from sim.fit_journal import JournalledSampler, generation_key
 
     cal = Calibration(path)
     cfg = cal.config
@@ -607,7 +618,9 @@ def calibrate(
         return float(x["distance"])
 
     prior = pyabc.Distribution(**{p.key: p.rv() for p in priors})
-    sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+    # pyabc's multicore sampler, journalling each simulation: an interrupted generation
+    # resumes where it stopped (sim/fit_journal.py).
+    sampler = JournalledSampler(n_procs=workers, journal=cal.journal_path, log=log)
     sampler.show_progress = _progress_enabled()
     np.random.seed(cfg.abc.seed)  # noqa: NPY002 (pyabc's priors use the global state)
     db = cal.history_path
@@ -641,14 +654,17 @@ def calibrate(
         sampler=sampler,
         eps=pyabc.QuantileEpsilon(initial_epsilon=first_eps, alpha=0.5),
     )
+    fingerprint = cal.fingerprint()
+    sampler.key_of = lambda t: generation_key(fingerprint, t, abc.eps(t))
     if resume:
         abc.load(f"sqlite:///{db}", abc_id=1)
         done = abc.history.max_t + 1
         log(f"resuming {db.name}: {done} generation(s) done")
     else:
         db.unlink(missing_ok=True)
+        sampler.clear()  # an interrupted generation of the fit being replaced
         abc.new(f"sqlite:///{db}", {"distance": 0.0})
-        cal.fingerprint_path.write_text(cal.fingerprint() + "\n")
+        cal.fingerprint_path.write_text(fingerprint + "\n")
         done = 0
     _quiet_pyabc()
     start = time.perf_counter()
@@ -658,6 +674,8 @@ def calibrate(
             max_nr_populations=cfg.abc.generations - done,  # pyabc counts from t0
             max_walltime=timedelta(minutes=cfg.abc.max_minutes),
         )
+    # pyabc stops between generations: every journalled generation is now in the history.
+    sampler.clear()
     log(f"ABC-SMC: {time.perf_counter() - start:.0f} s this session")
     gens = generations_table(abc.history)
     for row in gens.itertuples():
