@@ -102,6 +102,25 @@ def read_journal(files: list[Path]) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["evaluation"])
 
 
+def journal_progress(journal: Path, saved: int) -> dict[str, int] | None:
+    """The generation in progress after generation ``saved``, from its journal (read
+    only): its number, the simulations journalled and how many were accepted; None when
+    no journal is newer than the saved history (a stale one waits to be deleted)."""
+    if not journal.is_dir():
+        return None
+    by_generation: dict[int, list[Path]] = {}
+    for path in journal.glob(f"t*{JOURNAL_SUFFIX}"):
+        head = path.name.split("-", 1)[0][1:]
+        if head.isdigit() and int(head) > saved:
+            by_generation.setdefault(int(head), []).append(path)
+    if not by_generation:
+        return None
+    t = max(by_generation)
+    records = read_journal(sorted(by_generation[t]))
+    accepted = sum(1 for r in records if r["accepted"])
+    return {"generation": t, "simulations": len(records), "accepted": accepted}
+
+
 def _work(
     simulate_one,
     queue,

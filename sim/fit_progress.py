@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration import Calibration, CalibrationError, format_value, generations_table
+from sim.fit_journal import journal_progress
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class FitProgress:
     generations: pd.DataFrame
     targets: pd.DataFrame
     parameters: pd.DataFrame
+    # The generation after the saved ones, from its journal (sim/fit_journal.py): its
+    # number, simulations journalled, accepted, and the particles it wants; None if none.
+    in_progress: dict[str, int] | None = None
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -155,6 +159,9 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
                 "prior": f"{prior.prior} {prior.low:g} to {prior.high:g}",
             }
         )
+    running = journal_progress(cal.journal_path, saved=history.max_t)
+    if running is not None:
+        running["wanted"] = cal.config.abc.population_size
     return FitProgress(
         name=cal.config.name,
         history=db,
@@ -163,6 +170,7 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
         generations=gens,
         targets=targets.reset_index(drop=True),
         parameters=pd.DataFrame(params),
+        in_progress=running,
     )
 
 
@@ -194,6 +202,21 @@ def _par(x: float) -> str:
     return "-" if not math.isfinite(x) else f"{x:.3g}"
 
 
+def in_progress_line(running: dict[str, int]) -> str:
+    """The generation in progress in words, with the simulations still to go if the
+    acceptance so far holds."""
+    n, accepted, wanted = running["simulations"], running["accepted"], running["wanted"]
+    line = (
+        f"generation {running['generation']} in progress (journal): {n:,} simulations, "
+        f"{accepted:,} of {wanted:,} particles accepted"
+    )
+    if accepted:
+        rate = accepted / n
+        to_go = max(wanted - accepted, 0) / rate
+        line += f" (acceptance {rate:.2f} so far: about {to_go:,.0f} simulations to go)"
+    return line
+
+
 def format_fit_progress(p: FitProgress) -> str:
     """The state as plain-text tables (what ``yjsim fit-status`` prints)."""
     out = [
@@ -210,6 +233,8 @@ def format_fit_progress(p: FitProgress) -> str:
             f"{g.generation:>10}  {eps:>10}  {g.simulations:>11,}  {g.acceptance:>10.2f}  "
             f"{g.effective_size:>14.1f}  {g.minutes:>7.1f}  {g.finished}"
         )
+    if p.in_progress is not None:
+        out.append(in_progress_line(p.in_progress))
     out += [
         "",
         f"Generation {p.generation}: each target's weighted median over the generation, and "

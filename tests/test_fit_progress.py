@@ -8,6 +8,7 @@ a model that costs nothing to run, so the figures can be checked against it.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,27 @@ def test_cli_fit_status_prints_the_tables_and_refuses_a_bad_generation(tmp_path:
     assert bad.stderr.strip().splitlines() == [
         f"yjsim: error: {cal.path}: --generation: expected 0 to 1, got 5"
     ]
+
+
+def test_the_status_shows_the_generation_in_progress_from_its_journal(tmp_path: Path):
+    """A fit interrupted in generation 2 has journalled 30 simulations, 6 accepted: the
+    status says so, with the acceptance so far and the simulations still to go at it."""
+    cal = saved_recovery_history(tmp_path)
+    assert fit_progress(cal).in_progress is None
+    assert "in progress" not in format_fit_progress(fit_progress(cal))
+    journal = cal.journal_path
+    journal.mkdir()
+    lines = [
+        json.dumps({"evaluation": i, "accepted": i % 5 == 0, "distance": 1.0}) for i in range(30)
+    ]
+    (journal / "t2-abc-11.jsonl").write_text("\n".join(lines[:20]) + "\n")
+    (journal / "t2-abc-12.jsonl").write_text("\n".join(lines[20:]) + "\n")
+    # A stale journal of a saved generation is not the one in progress.
+    (journal / "t1-old-10.jsonl").write_text(lines[0] + "\n")
+    p = fit_progress(cal)
+    assert p.in_progress == {"generation": 2, "simulations": 30, "accepted": 6, "wanted": 16}
+    text = format_fit_progress(p)
+    assert (
+        "generation 2 in progress (journal): 30 simulations, 6 of 16 particles accepted "
+        "(acceptance 0.20 so far: about 50 simulations to go)"
+    ) in text
