@@ -473,6 +473,13 @@ def fit_probe(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
     allow_more_workers: AllowMoreWorkers = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="the particles of another saved history (a fit of the model before a "
+            "structural change); free parameters it lacks take the settings' values"
+        ),
+    ] = None,
 ) -> None:
     """What a change would do at a fit's closest particles (writes nothing).
 
@@ -502,6 +509,7 @@ def fit_probe(
             seeds=seeds,
             settings=setting,
             workers=workers,
+            history_path=history,
         )
     except InputError as e:
         _fail(str(e))

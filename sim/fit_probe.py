@@ -21,7 +21,8 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,11 @@ class FitProbe:
     distance_changed: float
     undefined_as_fitted: int
     undefined_changed: int
+    # Where the particles came from; with another model's history (``history_path``),
+    # the free parameters it lacks, which take the settings' values.
+    history: str = ""
+    other_model: bool = False
+    at_setting_values: list[str] = field(default_factory=list)
 
 
 def parse_change(text: str) -> tuple[str, Any]:
@@ -80,6 +86,20 @@ def parse_change(text: str) -> tuple[str, Any]:
         if value.replace("_", "").replace("-", "").isalnum():
             return name, value
         raise ValueError(f"{name}: {value!r} is not a number, true/false or a string") from None
+
+
+def other_history(cal: Calibration, path: Path):  # -> pyabc.History
+    """Another saved history, read for its particles: it must exist and hold a finished
+    generation (its fingerprint is not checked)."""
+    import pyabc
+
+    path = Path(path)
+    if not path.is_file():
+        raise CalibrationError(cal.path, "--history", f"no saved history at {path}")
+    history = pyabc.History(f"sqlite:///{path}", _id=1)
+    if history.max_t < 0:
+        raise CalibrationError(cal.path, "--history", f"{path} holds no finished generation")
+    return history
 
 
 def closest_particles(
@@ -108,9 +128,15 @@ def fit_probe(
     seeds: int = 2,
     settings: Sequence[str] | None = None,
     workers: int | None = None,
+    history_path: Path | None = None,
 ) -> FitProbe:
     """Run the probe (see the module's docstring); ``settings`` limits which settings
-    run (default: every setting with a target)."""
+    run (default: every setting with a target).
+
+    ``history_path``: the particles of another saved history, such as the fit of the
+    model before a structural change (not checked against this config's fingerprint: the
+    model run is the one in the code now). A free parameter that history lacks takes
+    the settings' value in both runs, and the result names it."""
     if not changes:
         raise CalibrationError(cal.path, "--set", "expected at least one NAME=VALUE")
     if closest < 1:
@@ -130,9 +156,11 @@ def fit_probe(
             apply_overrides(scenarios[s], dict(changes))
         except ScenarioError as e:
             raise CalibrationError(cal.path, "--set", f"{e.key}: {e.message}") from None
-    history = saved_history(cal)
+    history = saved_history(cal) if history_path is None else other_history(cal, history_path)
     t = chosen_generation(cal, history, generation)
     particles = closest_particles(cal, history, t, closest)
+    sampled = set(history.get_distribution(m=0, t=t)[0].columns)
+    missing = [p.name for p in cal.priors if p.key not in sampled]
     targets = [tg for tg in cal.targets if tg.setting in chosen]
     statistics = [(tg.setting, tg.statistic) for tg in targets]
     seed_list = list(range(1, seeds + 1))
@@ -189,6 +217,9 @@ def fit_probe(
         distance_changed=_mean_defined(changed_d),
         undefined_as_fitted=int((as_fitted_d >= UNDEFINED_DISTANCE).sum()),
         undefined_changed=int((changed_d >= UNDEFINED_DISTANCE).sum()),
+        history=str(cal.history_path if history_path is None else history_path),
+        other_model=history_path is not None,
+        at_setting_values=missing,
     )
 
 
@@ -207,6 +238,14 @@ def format_fit_probe(p: FitProbe) -> str:
         f"changed: {change}",
         "each target's mean as fitted and changed, and the paired difference (changed - "
         "as fitted) with the 95% interval of its mean",
+    ]
+    if p.other_model:
+        absent = ", ".join(p.at_setting_values) or "none"
+        out.append(
+            f"particles from {p.history}, a fit of another model; free parameters not in "
+            f"it, at the settings' values: {absent}"
+        )
+    out += [
         "",
         f"{'target':<58}  {'wanted':>16}  {'as fitted':>9}  {'changed':>9}  "
         f"{'difference':>10}  95% interval",

@@ -193,8 +193,13 @@ def target_lines(targets: pd.DataFrame, line: Callable[[Any], str]) -> list[str]
 
 def natural_parameters(cal: Calibration, particles: pd.DataFrame, row: int) -> dict[str, float]:
     """Row ``row`` of a generation's particles (as pyabc keeps them, some on log10) in
-    the units the model reads, by dotted name."""
-    return {p.name: float(p.natural(particles.iloc[row][p.key])) for p in cal.priors}
+    the units the model reads, by dotted name; a free parameter the particles lack (a
+    history of an earlier model, read by ``yjsim fit-probe --history``) is left out."""
+    return {
+        p.name: float(p.natural(particles.iloc[row][p.key]))
+        for p in cal.priors
+        if p.key in particles
+    }
 
 
 def _par(x: float) -> str:

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
+from test_calibration import write_recovery_config
 from test_fit_progress import STAT, saved_recovery_history
 
-from sim.calibration import CalibrationError
+from sim.calibration import Calibration, CalibrationError
 from sim.fit_probe import closest_particles, fit_probe, format_fit_probe, parse_change
 from sim.fit_progress import saved_history
 
@@ -97,3 +98,46 @@ def test_bad_changes_and_options_get_one_line_naming_the_option(tmp_path: Path):
     )
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
     assert str(cal.path) in unknown.stderr and "justice.no_such" in unknown.stderr
+
+
+def test_a_probe_can_run_at_the_particles_of_another_models_fit(tmp_path: Path):
+    """After a structural change the old fit no longer answers the config (another
+    fingerprint, a new free parameter), but its particles can still show what the change
+    does: with ``history_path`` the probe runs the model as it now is at that history's
+    closest particles, and a free parameter the history lacks takes the settings' value
+    (and says so)."""
+    (tmp_path / "old").mkdir()
+    old = saved_recovery_history(tmp_path / "old")
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    cal = Calibration(write_recovery_config(new_dir, 0.2, generations=1).with_name("recover.toml"))
+    cal.path.write_text(
+        cal.path.read_text()
+        + """
+[[parameter]]
+name = "justice.clear_up_probability"
+prior = "uniform"
+low = 0.0
+high = 0.5
+why = "a parameter the old fit did not have"
+"""
+    )
+    cal = Calibration(cal.path)
+    with pytest.raises(CalibrationError, match="no saved history"):
+        fit_probe(cal, {"justice.detection_scale": 1.0}, workers=1)
+    probe = fit_probe(
+        cal,
+        {"justice.detection_scale": 1.0},
+        closest=1,
+        seeds=1,
+        workers=1,
+        history_path=old.history_path,
+    )
+    assert probe.at_setting_values == ["justice.clear_up_probability"]
+    assert probe.history == str(old.history_path)
+    text = format_fit_probe(probe)
+    assert "justice.clear_up_probability" in text and "another model" in text
+    with pytest.raises(CalibrationError, match="--history: no saved history"):
+        fit_probe(
+            cal, {"justice.detection_scale": 1.0}, workers=1, history_path=tmp_path / "none.db"
+        )
