@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable
 from ctypes import c_longlong
 from pathlib import Path
@@ -61,12 +62,15 @@ def _plain(value: Any) -> Any:
 
 
 def particle_record(evaluation: int, particle: pyabc.Particle) -> dict[str, Any]:
-    """One journal line: a rejected evaluation is its number alone."""
+    """One journal line: a rejected evaluation is its number and when it ended (``at``,
+    seconds since the epoch, for the pace ``yjsim fit-status`` reports) alone."""
+    at = round(time.time(), 1)
     if not particle.accepted:
-        return {"evaluation": evaluation, "accepted": False}
+        return {"evaluation": evaluation, "accepted": False, "at": at}
     return {
         "evaluation": evaluation,
         "accepted": True,
+        "at": at,
         "model": int(particle.m),
         "parameter": {k: _plain(v) for k, v in particle.parameter.items()},
         "weight": float(particle.weight),
@@ -102,10 +106,32 @@ def read_journal(files: list[Path]) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["evaluation"])
 
 
-def journal_progress(journal: Path, saved: int) -> dict[str, int] | None:
+# A pause longer than this between two simulations' ends is the fit stopped, not slow:
+# the pace is read after the last such pause.
+PAUSE_SECONDS = 600
+
+
+def recent_pace(times: list[float]) -> float | None:
+    """Seconds of wall time per simulation (all workers together) over the journal's
+    latest stretch without a pause (``PAUSE_SECONDS``); None with under 5 simulations in
+    it."""
+    times = sorted(times)
+    start = 0
+    for i in range(1, len(times)):
+        if times[i] - times[i - 1] > PAUSE_SECONDS:
+            start = i
+    stretch = times[start:]
+    if len(stretch) < 5 or stretch[-1] <= stretch[0]:
+        return None
+    return (stretch[-1] - stretch[0]) / (len(stretch) - 1)
+
+
+def journal_progress(journal: Path, saved: int) -> dict[str, Any] | None:
     """The generation in progress after generation ``saved``, from its journal (read
-    only): its number, the simulations journalled and how many were accepted; None when
-    no journal is newer than the saved history (a stale one waits to be deleted)."""
+    only): its number, the simulations journalled, how many were accepted and the
+    recent pace in seconds per simulation (``seconds_each``, None if unknown: journals
+    written before it was kept have no times); None when no journal is newer than the
+    saved history (a stale one waits to be deleted)."""
     if not journal.is_dir():
         return None
     by_generation: dict[int, list[Path]] = {}
@@ -118,7 +144,13 @@ def journal_progress(journal: Path, saved: int) -> dict[str, int] | None:
     t = max(by_generation)
     records = read_journal(sorted(by_generation[t]))
     accepted = sum(1 for r in records if r["accepted"])
-    return {"generation": t, "simulations": len(records), "accepted": accepted}
+    pace = recent_pace([r["at"] for r in records if "at" in r])
+    return {
+        "generation": t,
+        "simulations": len(records),
+        "accepted": accepted,
+        "seconds_each": pace,
+    }
 
 
 def _work(

@@ -48,7 +48,7 @@ class FitProgress:
     parameters: pd.DataFrame
     # The generation after the saved ones, from its journal (sim/fit_journal.py): its
     # number, simulations journalled, accepted, and the particles it wants; None if none.
-    in_progress: dict[str, int] | None = None
+    in_progress: dict[str, Any] | None = None
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -207,7 +207,7 @@ def _par(x: float) -> str:
     return "-" if not math.isfinite(x) else f"{x:.3g}"
 
 
-def in_progress_line(running: dict[str, int]) -> str:
+def in_progress_line(running: dict[str, Any]) -> str:
     """The generation in progress in words, with the simulations still to go if the
     acceptance so far holds."""
     n, accepted, wanted = running["simulations"], running["accepted"], running["wanted"]
@@ -218,7 +218,13 @@ def in_progress_line(running: dict[str, int]) -> str:
     if accepted:
         rate = accepted / n
         to_go = max(wanted - accepted, 0) / rate
-        line += f" (acceptance {rate:.2f} so far: about {to_go:,.0f} simulations to go)"
+        line += f" (acceptance {rate:.2f} so far: about {to_go:,.0f} simulations to go"
+        pace = running.get("seconds_each")
+        if pace is not None:
+            minutes = to_go * pace / 60
+            when = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
+            line += f", about {when} at the recent pace"
+        line += ")"
     return line
 
 

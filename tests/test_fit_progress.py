@@ -129,9 +129,39 @@ def test_the_status_shows_the_generation_in_progress_from_its_journal(tmp_path: 
     # A stale journal of a saved generation is not the one in progress.
     (journal / "t1-old-10.jsonl").write_text(lines[0] + "\n")
     p = fit_progress(cal)
-    assert p.in_progress == {"generation": 2, "simulations": 30, "accepted": 6, "wanted": 16}
+    assert p.in_progress == {
+        "generation": 2,
+        "simulations": 30,
+        "accepted": 6,
+        "wanted": 16,
+        "seconds_each": None,  # lines without times (as before journals kept them)
+    }
     text = format_fit_progress(p)
     assert (
         "generation 2 in progress (journal): 30 simulations, 6 of 16 particles accepted "
         "(acceptance 0.20 so far: about 50 simulations to go)"
     ) in text
+
+
+def test_the_generation_in_progress_says_how_long_it_has_to_go_at_its_recent_pace(
+    tmp_path: Path,
+):
+    """Journal lines carry the time each simulation ended. The pace is read from the
+    latest stretch without a pause of more than ten minutes (a fit resumed in another
+    sitting does not count the night between): here 10 simulations, one every 30 s,
+    after a pause of over half an hour; 4 of the 20 accepted, so the 12 particles still
+    wanted take about 60 simulations, 30 minutes at that pace."""
+    cal = saved_recovery_history(tmp_path)
+    journal = cal.journal_path
+    journal.mkdir()
+    times = [1000.0 + 5 * i for i in range(10)] + [3000.0 + 30 * i for i in range(10)]
+    lines = [
+        json.dumps({"evaluation": i, "accepted": i % 5 == 0, "at": at})
+        for i, at in enumerate(times)
+    ]
+    (journal / "t2-abc-11.jsonl").write_text("\n".join(lines) + "\n")
+    p = fit_progress(cal)
+    assert p.in_progress["simulations"] == 20 and p.in_progress["accepted"] == 4
+    assert p.in_progress["seconds_each"] == pytest.approx(30.0)
+    text = format_fit_progress(p)
+    assert "about 60 simulations to go, about 30 minutes at the recent pace" in text
