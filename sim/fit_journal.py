@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -165,8 +166,6 @@ def _work(
     journal_prefix: str,
 ) -> None:
     """pyabc's evaluation-parallel worker, journalling each evaluation as it ends."""
-    import os
-
     random.seed()
     np.random.seed()  # noqa: NPY002 (pyabc's proposals draw from numpy's global state)
     path = Path(f"{journal_prefix}-{os.getpid()}{JOURNAL_SUFFIX}")

@@ -159,8 +159,8 @@ def fit_probe(
     history = saved_history(cal) if history_path is None else other_history(cal, history_path)
     t = chosen_generation(cal, history, generation)
     particles = closest_particles(cal, history, t, closest)
-    sampled = set(history.get_distribution(m=0, t=t)[0].columns)
-    missing = [p.name for p in cal.priors if p.key not in sampled]
+    # A free parameter the history lacks is left out of its particles (natural_parameters).
+    missing = [p.name for p in cal.priors if p.name not in particles[0][1]]
     targets = [tg for tg in cal.targets if tg.setting in chosen]
     statistics = [(tg.setting, tg.statistic) for tg in targets]
     seed_list = list(range(1, seeds + 1))
