@@ -112,10 +112,25 @@ def read_journal(files: list[Path]) -> list[dict[str, Any]]:
 PAUSE_SECONDS = 600
 
 
+def latest_run(times_by_worker: list[list[float]]) -> list[float]:
+    """The end times of the latest run's simulations, from each worker's end times.
+
+    A run's workers write files of their own (named by process id), so a resumed run is
+    the workers whose first simulation ended after every earlier worker's last one: a
+    restart is seen however short the break between the runs."""
+    workers = sorted((sorted(t) for t in times_by_worker if t), key=lambda t: t[0])
+    start, ended = 0, float("-inf")
+    for i, times in enumerate(workers):
+        if times[0] > ended:
+            start = i
+        ended = max(ended, times[-1])
+    return sorted(t for times in workers[start:] for t in times)
+
+
 def recent_pace(times: list[float]) -> float | None:
-    """Seconds of wall time per simulation (all workers together) over the journal's
-    latest stretch without a pause (``PAUSE_SECONDS``); None with under 5 simulations in
-    it."""
+    """Seconds of wall time per simulation (all workers together) over the latest
+    stretch of ``times`` without a pause (``PAUSE_SECONDS``: a machine asleep within a
+    run); None with under 5 simulations in it."""
     times = sorted(times)
     start = 0
     for i in range(1, len(times)):
@@ -130,9 +145,9 @@ def recent_pace(times: list[float]) -> float | None:
 def journal_progress(journal: Path, saved: int) -> dict[str, Any] | None:
     """The generation in progress after generation ``saved``, from its journal (read
     only): its number, the simulations journalled, how many were accepted and the
-    recent pace in seconds per simulation (``seconds_each``, None if unknown: journals
-    written before it was kept have no times); None when no journal is newer than the
-    saved history (a stale one waits to be deleted)."""
+    pace of the latest run in seconds per simulation (``seconds_each``, None if unknown:
+    journals written before it was kept have no times); None when no journal is newer
+    than the saved history (a stale one waits to be deleted)."""
     if not journal.is_dir():
         return None
     by_generation: dict[int, list[Path]] = {}
@@ -143,9 +158,11 @@ def journal_progress(journal: Path, saved: int) -> dict[str, Any] | None:
     if not by_generation:
         return None
     t = max(by_generation)
-    records = read_journal(sorted(by_generation[t]))
+    files = sorted(by_generation[t])
+    records = read_journal(files)
     accepted = sum(1 for r in records if r["accepted"])
-    pace = recent_pace([r["at"] for r in records if "at" in r])
+    times_by_worker = [[r["at"] for r in read_journal([path]) if "at" in r] for path in files]
+    pace = recent_pace(latest_run(times_by_worker))
     return {
         "generation": t,
         "simulations": len(records),

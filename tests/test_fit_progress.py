@@ -165,3 +165,29 @@ def test_the_generation_in_progress_says_how_long_it_has_to_go_at_its_recent_pac
     assert p.in_progress["seconds_each"] == pytest.approx(30.0)
     text = format_fit_progress(p)
     assert "about 60 simulations to go, about 30 minutes at the recent pace" in text
+
+
+def test_the_pace_is_the_resumed_runs_alone_even_after_a_short_break(tmp_path: Path):
+    """A fit stopped and resumed within ten minutes (a restart, not a night): the pace is
+    read from the resumed run's workers alone (their journal files are new, named by
+    process id), not averaged over the break. The first run's two workers ended a
+    simulation every 5 s; after a 4-minute break the resumed run's two end one every
+    20 s between them."""
+    cal = saved_recovery_history(tmp_path)
+    journal = cal.journal_path
+    journal.mkdir()
+
+    def write(name: str, first: int, times: list[float]) -> None:
+        lines = [
+            json.dumps({"evaluation": first + i, "accepted": False, "at": at})
+            for i, at in enumerate(times)
+        ]
+        (journal / name).write_text("\n".join(lines) + "\n")
+
+    write("t2-abc-11.jsonl", 0, [1000.0 + 10 * i for i in range(5)])  # 1000 ... 1040
+    write("t2-abc-12.jsonl", 5, [1005.0 + 10 * i for i in range(5)])  # 1005 ... 1045
+    write("t2-abc-21.jsonl", 10, [1300.0 + 40 * i for i in range(5)])  # 1300 ... 1460
+    write("t2-abc-22.jsonl", 15, [1320.0 + 40 * i for i in range(5)])  # 1320 ... 1480
+    p = fit_progress(cal)
+    assert p.in_progress["simulations"] == 20
+    assert p.in_progress["seconds_each"] == pytest.approx(20.0)
