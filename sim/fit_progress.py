@@ -13,7 +13,12 @@ writes nothing. For the latest saved generation (or one asked for) it gives:
 - each target, fitted and reported: the generation's weighted median, and the median
   over its ``closest`` particles (the smallest distances) with their mean squared misfit
   in tolerances, the fitted targets that add most to the distance first;
-- each free parameter: weighted median and 90% interval, against its prior's range.
+- each free parameter: weighted median and 90% interval, against its prior's range;
+- which fitted targets the accepted particles of the saved generations meet together
+  (each within one tolerance, or on the right side of its bound): how many particles
+  meet how many targets, what the particle meeting most misses, and the pairs of
+  targets that are each met but never by one particle. A pair never met together is
+  a conflict that sampling longer cannot remove, a mechanism's or a target's question.
 
 The closest particles show where the fit is going; the weighted figures where it is.
 The values are those the accepted simulations recorded, so they are at the fit's
@@ -31,8 +36,62 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration import Calibration, CalibrationError, format_value, generations_table
+from sim.calibration import (
+    Calibration,
+    CalibrationError,
+    Target,
+    format_value,
+    generations_table,
+)
 from sim.fit_journal import journal_progress
+
+
+@dataclass(frozen=True)
+class MetTogether:
+    """Which fitted targets a set of particles meets together (each within its band)."""
+
+    particles: int
+    by_count: list[int]  # how many particles meet 0, 1, ..., all of the fitted targets
+    most: int  # the most targets one particle meets
+    most_misses: list[str]  # what that particle (the closest of those meeting most) misses
+    never_together: list[tuple[str, str]]  # pairs each met by some particle, never by one
+    never_met: list[str]  # targets no particle meets
+
+
+def targets_met_together(stats: list[dict[str, Any]], targets: list[Target]) -> MetTogether:
+    """Which of the fitted ``targets`` the particles with statistics ``stats`` (as pyabc
+    keeps them: ``setting.statistic`` keys and the ``distance``) meet together."""
+    fitted = [t for t in targets if t.fit]
+    keys = [f"{t.setting}.{t.statistic}" for t in fitted]
+    met = np.array(
+        [[t.met(_as_float(s.get(k))) for t, k in zip(fitted, keys, strict=True)] for s in stats],
+        dtype=bool,
+    ).reshape(len(stats), len(fitted))
+    count = met.sum(axis=1)
+    by_count = np.bincount(count, minlength=len(fitted) + 1).tolist()
+    most, misses = 0, keys
+    if len(stats):
+        distance = np.array([_as_float(s.get("distance")) for s in stats])
+        # The particles meeting most; of them, the closest (lexsort: last key first).
+        best = int(np.lexsort((np.nan_to_num(distance, nan=np.inf), -count))[0])
+        most = int(count[best])
+        misses = [k for k, ok in zip(keys, met[best], strict=True) if not ok]
+    alone = met.any(axis=0)
+    together = met.T.astype(np.int64) @ met.astype(np.int64)  # particles meeting i and j
+    never_together = [
+        (keys[i], keys[j])
+        for i in range(len(keys))
+        for j in range(i + 1, len(keys))
+        if alone[i] and alone[j] and together[i, j] == 0
+    ]
+    return MetTogether(
+        particles=len(stats),
+        by_count=by_count,
+        most=most,
+        most_misses=misses,
+        never_together=never_together,
+        never_met=[k for k, ok in zip(keys, alone, strict=True) if not ok],
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +108,9 @@ class FitProgress:
     # The generation after the saved ones, from its journal (sim/fit_journal.py): its
     # number, simulations journalled, accepted, and the particles it wants; None if none.
     in_progress: dict[str, Any] | None = None
+    # Which fitted targets the accepted particles of generations 0 to ``generation`` meet
+    # together; None only where a caller builds one without it.
+    met_together: MetTogether | None = None
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -159,6 +221,8 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
                 "prior": f"{prior.prior} {prior.low:g} to {prior.high:g}",
             }
         )
+    every_particle = [s for g in range(t + 1) for s in history.get_weighted_sum_stats(t=g)[1]]
+    met_together = targets_met_together(every_particle, cal.targets)
     running = journal_progress(cal.journal_path, saved=history.max_t)
     if running is not None:
         running["wanted"] = cal.config.abc.population_size
@@ -171,6 +235,7 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
         targets=targets.reset_index(drop=True),
         parameters=pd.DataFrame(params),
         in_progress=running,
+        met_together=met_together,
     )
 
 
@@ -228,6 +293,27 @@ def in_progress_line(running: dict[str, Any]) -> str:
     return line
 
 
+def met_together_lines(m: MetTogether, generation: int) -> list[str]:
+    """Which fitted targets the particles meet together, in words."""
+    n = len(m.by_count) - 1
+    counts = ", ".join(f"{k}: {c:,}" for k, c in enumerate(m.by_count))
+    out = [
+        f"Targets met together by the accepted particles of generations 0 to {generation} "
+        f"({m.particles:,}; each target within one tolerance, or on the right side of its "
+        f"bound). Particles meeting k of the {n} fitted targets: {counts}.",
+        f"The most one particle meets: {m.most} of {n}"
+        + (f"; the closest such misses {', '.join(m.most_misses)}." if m.most_misses else "."),
+    ]
+    if m.never_met:
+        out.append(f"Met by no particle: {', '.join(m.never_met)}.")
+    if m.never_together:
+        pairs = "; ".join(f"{a} and {b}" for a, b in m.never_together)
+        out.append(f"Each met, but never by one particle (a conflict, if it lasts): {pairs}.")
+    else:
+        out.append("Every pair of targets that are each met is met together by some particle.")
+    return out
+
+
 def format_fit_progress(p: FitProgress) -> str:
     """The state as plain-text tables (what ``yjsim fit-status`` prints)."""
     out = [
@@ -260,6 +346,8 @@ def format_fit_progress(p: FitProgress) -> str:
             f"{format_number(r.closest_median):>9}  {r.closest_misfit_squared:>8.2f}"
         ),
     )
+    if p.met_together is not None:
+        out += ["", *met_together_lines(p.met_together, p.generation)]
     out += [
         "",
         f"Generation {p.generation}: each free parameter's weighted median and 90% interval.",

@@ -19,8 +19,8 @@ import pytest
 from conftest import ROOT
 from test_calibration import write_recovery_config
 
-from sim.calibration import Calibration, CalibrationError
-from sim.fit_progress import fit_progress, format_fit_progress
+from sim.calibration import Calibration, CalibrationError, Target
+from sim.fit_progress import fit_progress, format_fit_progress, targets_met_together
 
 STAT = "tiny.detected_share_of_offences"
 TARGET = 0.2  # tolerance 0.01: the recovery config's 5%
@@ -191,3 +191,43 @@ def test_the_pace_is_the_resumed_runs_alone_even_after_a_short_break(tmp_path: P
     p = fit_progress(cal)
     assert p.in_progress["simulations"] == 20
     assert p.in_progress["seconds_each"] == pytest.approx(20.0)
+
+
+def _target(statistic: str, fit: bool = True, **band: float) -> Target:
+    return Target(
+        name=statistic, setting="s", statistic=statistic, fit=fit, source="a source 2020", **band
+    )
+
+
+def test_which_targets_the_particles_meet_together():
+    """Four particles and three fitted targets (and a reported one, which does not count).
+    a and b are each met, but never by one particle: a conflict the fit cannot get past
+    by sampling longer; c is met by nobody."""
+    targets = [
+        _target("a", value=10, tolerance=1),
+        _target("b", above=5, tolerance=1),
+        _target("c", value=0, tolerance=0.1),
+        _target("shown", fit=False, value=0, tolerance=1),
+    ]
+    stats = [
+        {"s.a": 10.5, "s.b": 4.0, "s.c": 1.0, "s.shown": 0.0, "distance": 3.0},  # meets a
+        {"s.a": 13.0, "s.b": 6.0, "s.c": 1.0, "s.shown": 0.0, "distance": 2.0},  # meets b
+        {"s.a": 12.0, "s.b": 4.5, "s.c": 1.0, "s.shown": 0.0, "distance": 1.0},  # none
+        {"s.a": 10.9, "s.b": 4.9, "s.c": 0.5, "s.shown": 0.0, "distance": 5.0},  # meets a
+    ]
+    met = targets_met_together(stats, targets)
+    assert met.particles == 4
+    assert met.by_count == [1, 3, 0, 0]  # particles meeting 0, 1, 2 and 3 of the 3
+    # Of the particles meeting most (1), the closest (distance 2) misses a and c.
+    assert met.most == 1 and met.most_misses == ["s.a", "s.c"]
+    assert met.never_together == [("s.a", "s.b")]
+    assert met.never_met == ["s.c"]
+
+
+def test_the_status_says_how_many_targets_the_particles_meet_together(tmp_path: Path):
+    cal = saved_recovery_history(tmp_path)
+    p = fit_progress(cal)
+    assert p.met_together.particles == 40  # two generations of 20
+    assert sum(p.met_together.by_count) == 40
+    text = format_fit_progress(p)
+    assert "Targets met together by the accepted particles of generations 0 to 1" in text
