@@ -110,6 +110,21 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     # Of the children who reoffended, the share whose first proven reoffence came within
     # one month of the index event.
     "first_reoffence_within_one_month": lambda s: s["time_to_first_reoffence"]["within_one_month"],
+    # Reoffending (annual cohorts, as the MoJ's tables by group were published) of the
+    # children with no proven previous offence and with one or two, and after each kind
+    # of index disposal: patterns of state dependence and of who gets which disposal.
+    "proven_reoffending_rate_no_previous_offences": lambda s: _number(
+        s["reoffending_rate_by_previous_offences"]["0"]
+    ),
+    "proven_reoffending_rate_1_2_previous_offences": lambda s: _number(
+        s["reoffending_rate_by_previous_offences"]["1-2"]
+    ),
+    **{
+        f"proven_reoffending_rate_after_{kind}": (
+            lambda s, kind=kind: _number(s["reoffending_rate_by_index_disposal"][kind])
+        )
+        for kind in ("youth_caution", "referral_order", "youth_rehabilitation_order", "custody")
+    },
 }
 
 # A simulation whose statistic is undefined (nobody indexed, say) is as far as can be.

@@ -731,6 +731,39 @@ def test_a_derived_statistic_with_nothing_to_count_is_nan():
     assert all(isinstance(stats[key], float) for key in DERIVED_STATISTICS)
 
 
+def test_reoffending_by_previous_offences_and_by_index_disposal_read_their_groups():
+    """The reported patterns of reoffending by previous offences and by the index
+    disposal read the annual cohort's rate of their own group (NaN for an empty one)."""
+    from sim.calibration import DERIVED_STATISTICS
+
+    summary = {
+        "reoffending_rate_by_previous_offences": {
+            "0": 0.2,
+            "1-2": 0.4,
+            "3-6": 0.6,
+            "7-10": 0.7,
+            "11+": math.nan,
+        },
+        "reoffending_rate_by_index_disposal": {
+            "youth_caution": 0.3,
+            "referral_order": 0.35,
+            "youth_rehabilitation_order": 0.65,
+            "custody": None,
+            "fine": 0.5,
+        },
+    }
+    expected = {
+        "proven_reoffending_rate_no_previous_offences": 0.2,
+        "proven_reoffending_rate_1_2_previous_offences": 0.4,
+        "proven_reoffending_rate_after_youth_caution": 0.3,
+        "proven_reoffending_rate_after_referral_order": 0.35,
+        "proven_reoffending_rate_after_youth_rehabilitation_order": 0.65,
+    }
+    for key, value in expected.items():
+        assert DERIVED_STATISTICS[key](summary) == value, key
+    assert math.isnan(DERIVED_STATISTICS["proven_reoffending_rate_after_custody"](summary))
+
+
 def test_the_peak_age_skips_ages_without_a_rate():
     from sim.calibration import DERIVED_STATISTICS
 
