@@ -110,6 +110,10 @@ DERIVED_STATISTICS: dict[str, Callable[[Mapping[str, Any]], float]] = {
     # Of the children who reoffended, the share whose first proven reoffence came within
     # one month of the index event.
     "first_reoffence_within_one_month": lambda s: s["time_to_first_reoffence"]["within_one_month"],
+    # Of the children remanded to youth detention, the share not sentenced to custody.
+    "remanded_to_detention_not_sentenced_to_custody": lambda s: _not_custody(
+        s["remand"]["youth_detention_outcomes"]
+    ),
     # Reoffending (annual cohorts, as the MoJ's tables by group were published) of the
     # children with no proven previous offence and with one or two, and after each kind
     # of index disposal: patterns of state dependence and of who gets which disposal.
@@ -160,6 +164,14 @@ def _ratio(a: float | None, b: float | None) -> float:
     if a is None or b is None or not b:
         return math.nan
     return float(a) / float(b)
+
+
+def _not_custody(outcomes: Mapping[str, float | None]) -> float:
+    """1 - the custody share of remands to youth detention; NaN with none (every share 0)."""
+    shares = [outcomes.get(k) for k in ("acquittal", "custody", "other_sentence")]
+    if any(x is None for x in shares) or not sum(shares):  # type: ignore[arg-type]
+        return math.nan
+    return 1.0 - float(outcomes["custody"]) / float(sum(shares))  # type: ignore[arg-type]
 
 
 class CalibrationError(InputError):

@@ -764,6 +764,19 @@ def test_reoffending_by_previous_offences_and_by_index_disposal_read_their_group
     assert math.isnan(DERIVED_STATISTICS["proven_reoffending_rate_after_custody"](summary))
 
 
+def test_the_share_of_detention_remands_without_a_custodial_sentence():
+    """Of the children remanded to youth detention, the share whose case did not end in
+    custody: acquitted or given another sentence (NaN when nobody was remanded there)."""
+    from sim.calibration import DERIVED_STATISTICS
+
+    share = DERIVED_STATISTICS["remanded_to_detention_not_sentenced_to_custody"]
+    outcomes = {"acquittal": 0.3, "custody": 0.25, "other_sentence": 0.45}
+    assert share({"remand": {"youth_detention_outcomes": outcomes}}) == 0.75
+    assert math.isnan(share({"remand": {"youth_detention_outcomes": {"custody": None}}}))
+    nobody = {"acquittal": 0.0, "custody": 0.0, "other_sentence": 0.0}  # as metrics gives it
+    assert math.isnan(share({"remand": {"youth_detention_outcomes": nobody}}))
+
+
 def test_the_peak_age_skips_ages_without_a_rate():
     from sim.calibration import DERIVED_STATISTICS
 
