@@ -267,6 +267,11 @@ def natural_parameters(cal: Calibration, particles: pd.DataFrame, row: int) -> d
     }
 
 
+def _misfit(x: float) -> str:
+    """A mean squared misfit, two decimals ("-" when the particles did not record it)."""
+    return "-" if not math.isfinite(x) else f"{x:.2f}"
+
+
 def _par(x: float) -> str:
     """A parameter: three significant figures (base rates are ten-thousandths)."""
     return "-" if not math.isfinite(x) else f"{x:.3g}"
@@ -337,13 +342,16 @@ def format_fit_progress(p: FitProgress) -> str:
         f"Generation {p.generation}: each target's weighted median over the generation, and "
         f"over its {p.closest} closest particles the median and the mean squared misfit "
         "(in tolerances; fitted targets sum to the distance), largest first.",
-        f"{'target':<58}  {'wanted':>16}  {'weighted':>9}  {'closest':>9}  {'misfit^2':>8}",
     ]
+    width = max([56, *(len(t) for t in p.targets["target"])])  # the longest name sets it
+    out.append(
+        f"{'target':<{width + 2}}  {'wanted':>16}  {'weighted':>9}  {'closest':>9}  {'misfit^2':>8}"
+    )
     out += target_lines(
         p.targets,
         lambda r: (
-            f"  {r.target:<56}  {r.wanted:>16}  {format_number(r.weighted_median):>9}  "
-            f"{format_number(r.closest_median):>9}  {r.closest_misfit_squared:>8.2f}"
+            f"  {r.target:<{width}}  {r.wanted:>16}  {format_number(r.weighted_median):>9}  "
+            f"{format_number(r.closest_median):>9}  {_misfit(r.closest_misfit_squared):>8}"
         ),
     )
     if p.met_together is not None:

@@ -231,3 +231,29 @@ def test_the_status_says_how_many_targets_the_particles_meet_together(tmp_path: 
     assert sum(p.met_together.by_count) == 40
     text = format_fit_progress(p)
     assert "Targets met together by the accepted particles of generations 0 to 1" in text
+
+
+def test_a_target_the_particles_did_not_record_shows_a_dash_not_nan(tmp_path: Path):
+    """A reported target added after the fit started has no value in its particles: its
+    row shows dashes, and a long name keeps the columns aligned."""
+    import dataclasses
+
+    import pandas as pd
+
+    p = fit_progress(saved_recovery_history(tmp_path))
+    name = "average.proven_reoffending_rate_after_youth_rehabilitation_order"
+    added = {
+        "target": name,
+        "fitted": False,
+        "wanted": "0.662 ± 0.050",
+        "weighted_median": float("nan"),
+        "closest_median": float("nan"),
+        "closest_misfit_squared": float("nan"),
+    }
+    p = dataclasses.replace(p, targets=pd.concat([p.targets, pd.DataFrame([added])]))
+    lines = format_fit_progress(p).splitlines()
+    row = next(line for line in lines if name in line)
+    assert "nan" not in row and row.split()[-3:] == ["-", "-", "-"]
+    header = next(line for line in lines if line.startswith("target"))
+    first = next(line for line in lines if STAT in line)
+    assert len(row) == len(header) == len(first)
