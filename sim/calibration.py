@@ -908,6 +908,46 @@ def fit_table(cal: Calibration, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# What `yjsim check-fit` leaves beside its report for others to read: the verdicts, with
+# the hash of the posterior they judge (an experiment's report finds its posterior's).
+CHECK_RECORD = "check-fit.json"
+
+
+def write_check_record(
+    cal: Calibration, tables: dict[str, tuple[str, pd.DataFrame]], seeds: int
+) -> Path:
+    """``CHECK_RECORD`` in the report folder: each table of :func:`fit_table` (a row per
+    target with its mean, 90% interval, verdict and the mean's signed misfit in
+    tolerances), keyed by the SHA-256 of the posterior file judged. JSON only."""
+    targets = {t.name: t for t in cal.targets}
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, (bool, np.bool_)):
+            return bool(x)
+        if isinstance(x, (float, np.floating)):
+            return float(x) if math.isfinite(x) else None
+        return x
+
+    record = {
+        "format": 1,
+        "config": cal.path.as_posix(),
+        "posterior": cal.posterior_path.name,
+        "posterior_sha256": hashlib.sha256(cal.posterior_path.read_bytes()).hexdigest(),
+        "seeds": seeds,
+        "tables": {
+            key: [
+                {k: plain(v) for k, v in row.items() if k != "source"}
+                | {"misfit": plain(targets[row["target"]].misfit(row["mean"]))}
+                for row in table.to_dict("records")
+            ]
+            for key, (_what, table) in tables.items()
+        },
+    }
+    path = cal.report_dir / CHECK_RECORD
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 def format_fit_table(table: pd.DataFrame, seeds: int, what: str) -> str:
     """The fit table as Markdown."""
     lines = [

@@ -532,7 +532,7 @@ def check_fit(
     Prints the table (mean and 90% interval per target) and writes the fit report
     (Markdown and PNGs) to the config's report folder.
     """
-    from sim.calibration import Calibration, fit_table, format_fit_table
+    from sim.calibration import Calibration, fit_table, format_fit_table, write_check_record
     from sim.calibration import check_fit as run_check
     from sim.fit_report import plot_marginals, plot_targets, write_fit_report
     from sim.posterior import load_posterior
@@ -557,6 +557,7 @@ def check_fit(
         typer.echo(f"\n{format_fit_table(table, seeds, what)}")
         plot_targets(cal, runs, out / f"targets-{key}.png", what)
     plot_marginals(cal, post, out / "marginals.png")
+    write_check_record(cal, tables, seeds)
     page = write_fit_report(cal, post, tables, seeds)
     typer.echo(f"\nwrote {page} and its figures")
 

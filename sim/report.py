@@ -25,6 +25,7 @@ measured on changed (``comparison.cohort_check``).
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import textwrap
@@ -748,6 +749,93 @@ def _fit_stage(fit: dict | None) -> str:
     return text + "; "
 
 
+# Where a check of the posterior may lie when the runs were made on another machine: the
+# calibration folder of this checkout.
+REPO_CALIBRATION = Path(__file__).resolve().parent.parent / "calibration"
+# A reported pattern further than this many tolerances from its published figure is
+# "far off" in the report (one tolerance is the band a target counts as met within).
+FAR_OFF_TOLERANCES = 2.0
+
+
+def find_check_record(manifest: dict) -> dict | None:
+    """The `yjsim check-fit` record (sim/calibration.py, ``CHECK_RECORD``) of the posterior
+    the runs drew from, found by its SHA-256 beside that posterior or in this checkout's
+    calibration folder; None if the runs drew none or no check of it is found."""
+    from sim.calibration import CHECK_RECORD
+
+    sha, posterior = manifest.get("posterior_sha256"), manifest.get("posterior")
+    if not sha or not posterior:
+        return None
+    for root in (Path(posterior).parent, REPO_CALIBRATION):
+        if not root.is_dir():
+            continue
+        for path in sorted(root.glob(f"**/{CHECK_RECORD}")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # not a record this report can read: another may be
+            if isinstance(record, dict) and record.get("posterior_sha256") == sha:
+                return record
+    return None
+
+
+def _fit_quality_section(doc: _Doc, manifest: dict) -> None:
+    """How well the posterior the runs drew from matches the figures it was fitted to and
+    the published patterns it was not, from its `yjsim check-fit` record."""
+    from sim.calibration import format_value
+
+    if not manifest.get("posterior"):
+        return
+    doc.heading("How well the model matches what was measured", 3)
+    record = find_check_record(manifest)
+    rows = (record or {}).get("tables", {}).get("mean")
+    if not rows:
+        doc.para(
+            "No check of this posterior's fit was found (`yjsim check-fit` on its "
+            "calibration config writes one): how well the model matches the figures it "
+            "was fitted to is not shown here."
+        )
+        return
+    fitted = [r for r in rows if r.get("fitted")]
+    reported = [r for r in rows if not r.get("fitted")]
+    missed = [r for r in fitted if not r.get("met")]
+    far = [
+        r for r in reported if r.get("misfit") is not None and abs(r["misfit"]) > FAR_OFF_TOLERANCES
+    ]
+
+    def value(x: float | None) -> str:
+        return "-" if x is None else format_value(x)
+
+    def line(r: dict) -> list[str]:
+        return [
+            r["target"],
+            r["setting"],
+            r["wanted"],
+            f"{value(r.get('mean'))} ({value(r.get('q05'))} to {value(r.get('q95'))})",
+        ]
+
+    doc.para(
+        f"`yjsim check-fit` ran the posterior's mean at full size over {record['seeds']} "
+        f"seeds per setting (`{record['config']}`). The model meets {len(fitted) - len(missed)} "
+        f"of the {len(fitted)} targets it was fitted to, and "
+        f"{sum(bool(r.get('met')) for r in reported)} of the {len(reported)} published "
+        "patterns it was not fitted to (each within its band). A policy whose effect "
+        "runs through a missed target or a pattern that is far off is less certain than "
+        "its interval says: the intervals carry what we do not know about the parameters, "
+        "not what the model's structure gets wrong."
+    )
+    header = ["Target", "Setting", "Published", "Model (90% over seeds)"]
+    if missed:
+        doc.para("Fitted targets the model misses:")
+        doc.table(header, [line(r) for r in missed])
+    if far:
+        doc.para(
+            f"Far off (more than {FAR_OFF_TOLERANCES:g} tolerances from the published "
+            "figure), among the patterns it was not fitted to:"
+        )
+        doc.table(header, [line(r) for r in far])
+
+
 def _intro(
     doc: _Doc, manifest: dict, summary: pd.DataFrame, failures: pd.DataFrame, results_dir: Path
 ) -> None:
@@ -1296,6 +1384,7 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
     doc.heading("The evidence")
     doc.heading("The experiment", 3)
     _intro(doc, manifest, summary, failures, results_dir)
+    _fit_quality_section(doc, manifest)
     if policies:
         doc.heading("Paired differences")
         doc.para(

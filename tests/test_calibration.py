@@ -3,6 +3,7 @@ known parameter, resuming, and the posterior reaching scenarios, runs and experi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -578,6 +579,13 @@ def test_smoke_calibration_check_fit_and_sensitivity_write_their_report(tmp_path
     report = work / "report-smoke"
     for name in ("README.md", "targets-mean.png", "marginals.png", "check-mean.csv"):
         assert (report / name).is_file(), name
+    # The record an experiment's report reads: the verdicts, keyed by the posterior's hash.
+    record = json.loads((report / "check-fit.json").read_text())
+    posterior_bytes = (work / "posterior-smoke.parquet").read_bytes()
+    assert record["posterior_sha256"] == hashlib.sha256(posterior_bytes).hexdigest()
+    (row,) = [r for r in record["tables"]["mean"] if r["target"] == "tiny_cautioned_or_sentenced"]
+    assert row["fitted"] is True and row["wanted"] == "25.00 ± 5.00"
+    assert row["met"] == (abs(row["misfit"]) <= 1) and row["q05"] <= row["mean"] <= row["q95"]
     # Screen over the prior: a 12-particle fit's 90% interval can be so narrow that no
     # detection draw of a 1,500-child year changes across it (mu* exactly 0, seen twice).
     # The posterior's intervals have their own test below.

@@ -688,3 +688,70 @@ def test_the_shipped_results_are_linked_and_find_their_charts():
     assert links
     for link in links:
         assert (shipped.parent / link).read_bytes().startswith(PNG_MAGIC), link
+
+
+def _check_row(target: str, wanted: str, mean: float, low: float, high: float, **kw) -> dict:
+    return {
+        "target": target,
+        "setting": "average",
+        "statistic": target,
+        "wanted": wanted,
+        "mean": mean,
+        "q05": low,
+        "q95": high,
+        **kw,
+    }
+
+
+def test_the_report_says_how_well_its_posterior_matches_what_was_measured(tmp_path: Path):
+    """The runs drew from a posterior that `yjsim check-fit` judged: the report finds that
+    check by the posterior's hash and says, for a strategist, how many targets it meets,
+    which it misses, and which published patterns it was not fitted to are far off. A
+    check of another posterior is not used."""
+    results = tmp_path / "results"
+    _fake_results(results, replicates=4)
+    posterior = tmp_path / "calibration" / "posterior-x.parquet"
+    posterior.parent.mkdir()
+    posterior.write_bytes(b"a posterior")
+    manifest = json.loads((results / "experiment.json").read_text())
+    manifest |= {"posterior": str(posterior), "posterior_sha256": "feed" * 16}
+    (results / "experiment.json").write_text(json.dumps(manifest))
+    rows = [
+        _check_row("volume", "395 ± 60", 400.0, 380, 420, met=True, fitted=True, misfit=0.08),
+        _check_row(
+            "reoffending", "0.39 ± 0.03", 0.45, 0.44, 0.46, met=False, fitted=True, misfit=2
+        ),
+        _check_row(
+            "caution_rate", "0.30 ± 0.05", 0.32, 0.3, 0.34, met=True, fitted=False, misfit=0.4
+        ),
+        _check_row(
+            "custody_rate", "0.70 ± 0.05", 0.4, 0.35, 0.45, met=False, fitted=False, misfit=-6
+        ),
+        _check_row(
+            "yro_rate", "0.66 ± 0.05", 0.58, 0.55, 0.6, met=False, fitted=False, misfit=-1.6
+        ),
+    ]
+    record = {
+        "format": 1,
+        "config": "calibration/x.toml",
+        "posterior": posterior.name,
+        "posterior_sha256": "feed" * 16,
+        "seeds": 20,
+        "tables": {"mean": rows},
+    }
+    (posterior.parent / "report").mkdir()
+    check = posterior.parent / "report" / "check-fit.json"
+    check.write_text(json.dumps(record))
+    md = (write_report(results).parent / "index.md").read_text()
+    section = md[md.index("### How well the model matches what was measured") :]
+    assert "meets 1 of the 2 targets it was fitted to" in section
+    assert "| reoffending | average | 0.39 ± 0.03 | 0.450 (0.440 to 0.460) |" in section
+    assert "1 of the 3 published patterns it was not fitted to" in section
+    # Far off: more than two tolerances from the published figure (custody, 6); the
+    # youth rehabilitation order's 1.6 tolerances is missed but not far off.
+    assert "custody_rate" in section and "yro_rate" not in section.split("Far off")[1]
+    # Another posterior's check is not this one's.
+    record["posterior_sha256"] = "beef" * 16
+    check.write_text(json.dumps(record))
+    md = (write_report(results).parent / "index.md").read_text()
+    assert "No check of this posterior's fit was found" in md
