@@ -908,6 +908,46 @@ def fit_table(cal: Calibration, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Each statistic a target may name, in words (the fit report's panels and the experiment
+# report's table of targets missed).
+STATISTIC_LABELS: dict[str, str] = {
+    "children_cautioned_or_sentenced_per_year": "children cautioned or sentenced a year",
+    "children_cautioned_or_sentenced_per_100k": "children cautioned or sentenced per 100,000",
+    "proven_reoffending_rate": "proven reoffending rate (annual cohorts)",
+    "proven_reoffending_rate_3_month_cohorts": "proven reoffending rate (3-month cohorts)",
+    "yos_caseload_mean": "YOS caseload (mean)",
+    "reoffences_per_reoffender": "reoffences per reoffender",
+    "first_time_entrant_share": "first-time entrants / cautioned or sentenced",
+    "offending_prevalence_10_17": "10-17s who offend in a year (self-report)",
+    "frequent_offender_share_10_17": "10-17s who offend 6 or more times a year",
+    "frequent_offender_offence_share": "share of offences by frequent offenders",
+    "attrition_10_17": "share of 10-17s' offences proven",
+    "first_reoffence_within_one_month": "reoffenders whose first reoffence is within a month",
+    "remand_to_youth_detention_share": "remand episodes to youth detention",
+    "remand_share_of_custody_population": "remand share of children in custody",
+    "remanded_to_detention_not_sentenced_to_custody": (
+        "remanded to youth detention, not then given custody"
+    ),
+    "peak_offending_age": "peak age of offending",
+    "co_offended_share_of_offences_10_17": "10-17s' offences committed with others",
+    "proven_share_violence": "violence share of proven offences",
+    "proven_share_drugs": "drugs share of proven offences",
+    "proven_share_robbery": "robbery share of proven offences",
+    "disposal_share_pre_court": "pre-court share of disposals",
+    "disposal_share_first_tier": "first-tier share of disposals",
+    "disposal_share_community": "community share of disposals",
+    "rri_black_cautioned_or_sentenced": "Black children's rate of caution or sentence (RRI)",
+    "proven_reoffending_rate_no_previous_offences": "reoffending, no previous offence",
+    "proven_reoffending_rate_1_2_previous_offences": "reoffending, 1-2 previous offences",
+    "proven_reoffending_rate_after_youth_caution": "reoffending after a youth caution",
+    "proven_reoffending_rate_after_referral_order": "reoffending after a referral order",
+    "proven_reoffending_rate_after_youth_rehabilitation_order": (
+        "reoffending after a youth rehabilitation order"
+    ),
+    "proven_reoffending_rate_after_custody": "reoffending after release from custody",
+}
+
+
 # What `yjsim check-fit` leaves beside its report for others to read: the verdicts, with
 # the hash of the posterior they judge (an experiment's report finds its posterior's).
 CHECK_RECORD = "check-fit.json"

@@ -16,21 +16,12 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from sim.calibration import Calibration, Target
+from sim.calibration import STATISTIC_LABELS, Calibration, Target
 from sim.posterior import Posterior
-
-LABELS = {
-    "children_cautioned_or_sentenced_per_year": "children cautioned or sentenced a year",
-    "proven_reoffending_rate": "proven reoffending rate",
-    "yos_caseload_mean": "YOS caseload (mean)",
-    "reoffences_per_reoffender": "reoffences per reoffender",
-    "first_time_entrant_share": "first-time entrants / cautioned or sentenced",
-    "children_cautioned_or_sentenced_per_100k": "cautioned or sentenced per 100,000",
-}
 
 
 def _label(t: Target) -> str:
-    return f"{t.setting}: {LABELS.get(t.statistic, t.statistic)}"
+    return f"{t.setting}: {STATISTIC_LABELS.get(t.statistic, t.statistic)}"
 
 
 def plot_targets(cal: Calibration, runs: pd.DataFrame, path: Path, what: str) -> Path:

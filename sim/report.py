@@ -651,6 +651,15 @@ def _glance(
         "offences' cost to society (Home Office unit costs per offence, 2015/16 prices, most "
         "mapped to the model's types by assumption). " + spending_note,
     ]
+    record = find_check_record(manifest)
+    if record and record.get("tables", {}).get("mean"):
+        rows = record["tables"]["mean"]
+        fitted = [r for r in rows if r.get("fitted")]
+        notes.append(
+            f"The model: at its posterior mean it meets {sum(bool(r.get('met')) for r in fitted)} "
+            f"of the {len(fitted)} published figures it was fitted to; see 'How well the model "
+            "matches what was measured' for those it misses and the patterns it gets wrong."
+        )
     runaway = sum(pc.runaway_pairs for pc in comps.values())
     if runaway:
         notes.append(
@@ -782,7 +791,7 @@ def find_check_record(manifest: dict) -> dict | None:
 def _fit_quality_section(doc: _Doc, manifest: dict) -> None:
     """How well the posterior the runs drew from matches the figures it was fitted to and
     the published patterns it was not, from its `yjsim check-fit` record."""
-    from sim.calibration import format_value
+    from sim.calibration import STATISTIC_LABELS, format_value
 
     if not manifest.get("posterior"):
         return
@@ -808,7 +817,7 @@ def _fit_quality_section(doc: _Doc, manifest: dict) -> None:
 
     def line(r: dict) -> list[str]:
         return [
-            r["target"],
+            STATISTIC_LABELS.get(r.get("statistic", ""), r["target"]),
             r["setting"],
             r["wanted"],
             f"{value(r.get('mean'))} ({value(r.get('q05'))} to {value(r.get('q95'))})",
@@ -824,7 +833,7 @@ def _fit_quality_section(doc: _Doc, manifest: dict) -> None:
         "its interval says: the intervals carry what we do not know about the parameters, "
         "not what the model's structure gets wrong."
     )
-    header = ["Target", "Setting", "Published", "Model (90% over seeds)"]
+    header = ["What", "Setting", "Published", "Model (90% over seeds)"]
     if missed:
         doc.para("Fitted targets the model misses:")
         doc.table(header, [line(r) for r in missed])
