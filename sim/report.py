@@ -778,7 +778,9 @@ def find_check_record(manifest: dict) -> dict | None:
     for root in (Path(posterior).parent, REPO_CALIBRATION):
         if not root.is_dir():
             continue
-        for path in sorted(root.glob(f"**/{CHECK_RECORD}")):
+        # The folder itself and its subfolders (a config's report folder), no deeper: a
+        # posterior outside a calibration folder must not set off a search of a disk.
+        for path in sorted([*root.glob(CHECK_RECORD), *root.glob(f"*/{CHECK_RECORD}")]):
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
