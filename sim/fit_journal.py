@@ -158,14 +158,13 @@ def journal_progress(journal: Path, saved: int) -> dict[str, Any] | None:
     if not by_generation:
         return None
     t = max(by_generation)
-    files = sorted(by_generation[t])
-    records = read_journal(files)
-    accepted = sum(1 for r in records if r["accepted"])
-    times_by_worker = [[r["at"] for r in read_journal([path]) if "at" in r] for path in files]
+    by_worker = [read_journal([path]) for path in sorted(by_generation[t])]  # read once
+    accepted = sum(1 for records in by_worker for r in records if r["accepted"])
+    times_by_worker = [[r["at"] for r in records if "at" in r] for records in by_worker]
     pace = recent_pace(latest_run(times_by_worker))
     return {
         "generation": t,
-        "simulations": len(records),
+        "simulations": sum(len(records) for records in by_worker),
         "accepted": accepted,
         "seconds_each": pace,
     }

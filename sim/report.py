@@ -634,6 +634,7 @@ def _glance(
     manifest: dict,
     out: Path,
     spending_note: str,
+    check: dict | None,
 ) -> None:
     baseline = manifest["baseline"]
     draws = manifest.get("draws", 0)
@@ -651,9 +652,8 @@ def _glance(
         "offences' cost to society (Home Office unit costs per offence, 2015/16 prices, most "
         "mapped to the model's types by assumption). " + spending_note,
     ]
-    record = find_check_record(manifest)
-    if record and record.get("tables", {}).get("mean"):
-        rows = record["tables"]["mean"]
+    rows = (check or {}).get("tables", {}).get("mean")
+    if rows:
         fitted = [r for r in rows if r.get("fitted")]
         notes.append(
             f"The model: at its posterior mean it meets {sum(bool(r.get('met')) for r in fitted)} "
@@ -790,15 +790,15 @@ def find_check_record(manifest: dict) -> dict | None:
     return None
 
 
-def _fit_quality_section(doc: _Doc, manifest: dict) -> None:
+def _fit_quality_section(doc: _Doc, manifest: dict, record: dict | None) -> None:
     """How well the posterior the runs drew from matches the figures it was fitted to and
-    the published patterns it was not, from its `yjsim check-fit` record."""
+    the published patterns it was not, from its `yjsim check-fit` record
+    (:func:`find_check_record`; None if none was found)."""
     from sim.calibration import STATISTIC_LABELS, format_value
 
     if not manifest.get("posterior"):
         return
     doc.heading("How well the model matches what was measured", 3)
-    record = find_check_record(manifest)
     rows = (record or {}).get("tables", {}).get("mean")
     if not rows:
         doc.para(
@@ -1384,6 +1384,7 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
     s = with_derived(summary)
     bases = {k: v for k, v in cost_bases(interventions).items() if not k.startswith("crime:")}
 
+    check = find_check_record(manifest)  # the posterior's check-fit, read once
     doc = _Doc(f"Policy comparison: {manifest['name']}")
     doc.heading(f"Policy comparison: {manifest['name']}", 1)
     if manifest.get("description"):
@@ -1391,11 +1392,11 @@ def write_report(results_dir: Path, log: Callable[[str], None] | None = None) ->
     if not policies:
         doc.para("Only the baseline has finished runs: there is nothing to compare yet.")
     else:
-        _glance(doc, comps, policies, manifest, out, _spending_note(bases))
+        _glance(doc, comps, policies, manifest, out, _spending_note(bases), check)
     doc.heading("The evidence")
     doc.heading("The experiment", 3)
     _intro(doc, manifest, summary, failures, results_dir)
-    _fit_quality_section(doc, manifest)
+    _fit_quality_section(doc, manifest, check)
     if policies:
         doc.heading("Paired differences")
         doc.para(
