@@ -516,6 +516,50 @@ def fit_probe(
     typer.echo(format_fit_probe(probe))
 
 
+@app.command("fit-match")
+@_guarded
+def fit_match(
+    config: Annotated[Path, typer.Argument(help="calibration config TOML (calibration/)")],
+    since: Annotated[
+        int | None,
+        typer.Option(
+            help="the first generation whose particles train the emulators "
+            "(default: the latest three saved)"
+        ),
+    ] = None,
+    candidates: Annotated[int, typer.Option(help="parameter sets searched")] = 100_000,
+    seeds: Annotated[
+        int, typer.Option(help="fresh runs of the best candidate at the fit's size (0: none)")
+    ] = 8,
+    workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    allow_more_workers: AllowMoreWorkers = False,
+) -> None:
+    """Can the fitted targets be met together? History matching on a fit's particles.
+
+    Fits a Gaussian-process emulator of each fitted statistic to the particles of the
+    later generations, predicts the statistics' means over many parameter sets near
+    them, says how many targets can be met at once and which one keeps the others from
+    being met, then runs the best parameter set with fresh seeds (writes nothing).
+    """
+    from sim.calibration import Calibration
+    from sim.fit_match import fit_match as run_match
+    from sim.fit_match import format_fit_match
+
+    _check_workers(workers, allow_more_workers)
+    try:
+        found = run_match(
+            Calibration(config),
+            first_generation=since,
+            candidates=candidates,
+            seeds=seeds,
+            workers=workers,
+            progress=lambda text: typer.echo(text, err=True),
+        )
+    except InputError as e:
+        _fail(str(e))
+    typer.echo(format_fit_match(found))
+
+
 @app.command("check-fit")
 @_guarded
 def check_fit(

@@ -1,4 +1,5 @@
-"""A Gaussian-process emulator of paired differences (``yjsim decide``, sim/decision.py).
+"""A Gaussian-process emulator: of paired differences for ``yjsim decide``
+(sim/decision.py), and of a fit's statistics for ``yjsim fit-match`` (sim/fit_match.py).
 
 One scikit-learn :class:`~sklearn.gaussian_process.GaussianProcessRegressor` per
 objective maps (lever values, drawn parameter values) to the paired difference of a

@@ -113,7 +113,7 @@ def closest_particles(
     return [(int(r), natural_parameters(cal, frame, int(r))) for r in rows]
 
 
-def _probe_run(task: tuple) -> dict[str, float]:
+def run_settings(task: tuple) -> dict[str, float]:
     """The statistics of (scenarios, parameters, seed, scale, statistics)."""
     scenarios, draw, seed, scale, statistics = task
     return simulate_settings(scenarios, draw, seed, scale, statistics)
@@ -174,7 +174,7 @@ def fit_probe(
         for draw in (theta, {**theta, **changes})
     ]
     workers = workers or len(os.sched_getaffinity(0))
-    records = pool_map(_probe_run, tasks, workers, "fit-probe")
+    records = pool_map(run_settings, tasks, workers, "fit-probe")
     as_fitted, changed = records[0::2], records[1::2]
     rows = []
     for tg in targets:

@@ -155,12 +155,15 @@ def saved_history(cal: Calibration):  # -> pyabc.History
     return history
 
 
-def chosen_generation(cal: Calibration, history, generation: int | None) -> int:
-    """``generation`` checked against the saved ones (None: the latest)."""
+def chosen_generation(
+    cal: Calibration, history, generation: int | None, option: str = "--generation"
+) -> int:
+    """``generation`` checked against the saved ones (None: the latest); a bad one is
+    an error naming ``option``, the command line's name for it."""
     t = history.max_t if generation is None else generation
     if not 0 <= t <= history.max_t:
         raise CalibrationError(
-            cal.path, "", f"--generation: expected 0 to {history.max_t}, got {generation}"
+            cal.path, "", f"{option}: expected 0 to {history.max_t}, got {generation}"
         )
     return t
 

@@ -1,0 +1,339 @@
+"""Can a fit's targets be met together? ``yjsim fit-match`` (history matching).
+
+An ABC fit judges each parameter set by one run, so a particle's misfit mixes what
+the parameters get wrong with its seed's luck, and a fit still sampling cannot tell
+"not there yet" from "no parameter set meets these targets together". This asks the
+second question of the particles a saved fit already has, as history matching does
+(Vernon, Goldstein and Bower 2010; Andrianakis et al. 2015: ``vernon-2010``,
+``andrianakis-2015``):
+
+1. One Gaussian-process emulator per fitted statistic (:mod:`sim.emulator`), fitted
+   to the accepted particles of the later generations (where the fit now proposes):
+   it predicts the statistic's *mean* at any parameter set, the run-to-run chance
+   going to its white-noise term. Its accuracy is measured on particles it did not
+   see.
+2. Many candidate parameter sets near those particles (each a particle moved by a
+   Gaussian step of half the particles' spread, kept inside the priors), and at each
+   the predicted misfit of every fitted target, in tolerances. A target is met at a
+   candidate when its predicted mean is within one tolerance (or on the right side
+   of a bound): ``yjsim check-fit``'s test of a posterior mean.
+3. For each target: how many candidates meet it, and, among the candidates that meet
+   every other target the most candidates meet together, how close it can come.
+4. The candidate that meets most (of them, the smallest sum of squared misfits) is
+   run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
+   runs its settings: the emulator's answer checked by the model itself.
+
+The particles are those the fit accepted, so their runs were a little luckier than a
+fresh run at the same parameters would be: a weak selection while the thresholds stand
+far above the run-to-run noise (the validity refit's distance noise is about 5, its
+thresholds above 100), and one the fresh runs of step 4 are free of.
+
+It writes nothing. A candidate is a diagnosis, not a fit: the posterior is what
+``yjsim calibrate`` writes, and ``yjsim check-fit`` judges it at full size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration import Calibration, CalibrationError, Target, distance, pool_map
+from sim.fit_probe import run_settings
+from sim.fit_progress import chosen_generation, format_number, saved_history
+
+# Candidates are particles moved by a Gaussian step with this share of the particles'
+# covariance: 0.5 squared, so steps of half their spread; the emulators are trusted
+# only near where they were fitted (an assumption, as pyabc's own kernel is twice the
+# covariance).
+STEP_SHARE = 0.25
+# Held back from the emulators' fit to measure their accuracy: one particle in five.
+HELD_BACK_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class FitMatch:
+    """The answer (see the module's docstring)."""
+
+    name: str
+    generations: tuple[int, int]  # the first and last generation whose particles are used
+    particles: int  # fitted on (the held-back ones are not counted)
+    candidates: int
+    # One row per fitted target: target, wanted, tolerance, rmse and noise_sd (on the
+    # held-back particles, and the emulator's white noise), met_share (of candidates),
+    # best_misfit (predicted, at the best candidate), closest_with_others (the smallest
+    # |misfit| among candidates meeting every other target of the best set),
+    # verified_mean, verified_se, verified_misfit (the fresh runs).
+    targets: pd.DataFrame
+    most_met: int  # by one candidate, predicted
+    best: dict[str, float]  # the best candidate's free parameters, in the model's units
+    seeds: list[int]
+    verified_distance: float  # mean over the fresh runs (NaN without them)
+    fitted: list[Target]  # the fitted targets, in the table's order
+
+
+def particle_table(
+    cal: Calibration, history, first: int, last: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The accepted particles of generations ``first`` to ``last``: parameters as pyabc
+    sampled them (log10 for a loguniform prior), one column per prior, and each fitted
+    target's statistic (NaN where undefined), one column per fitted target."""
+    fitted = [t for t in cal.targets if t.fit]
+    keys = [p.key for p in cal.priors]
+    xs, ys = [], []
+    for t in range(first, last + 1):
+        for particle in history.get_population(t=t).particles:
+            xs.append([float(particle.parameter[k]) for k in keys])
+            ys.append([_statistic(particle.sum_stat, f"{g.setting}.{g.statistic}") for g in fitted])
+    return np.array(xs, dtype=float), np.array(ys, dtype=float).reshape(len(xs), len(fitted))
+
+
+def _statistic(stats: dict[str, Any], key: str) -> float:
+    try:
+        return float(np.asarray(stats.get(key, math.nan), dtype=float))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def misfits(predicted: np.ndarray, targets: Sequence[Target]) -> np.ndarray:
+    """Signed misfit in tolerances of each column of ``predicted`` (one per target), as
+    :meth:`Target.misfit` gives it, vectorised over the rows."""
+    out = np.empty_like(predicted, dtype=float)
+    for j, t in enumerate(targets):
+        x = predicted[:, j]
+        if t.value is not None:
+            out[:, j] = (x - t.value) / t.tolerance
+        elif t.above is not None:
+            out[:, j] = np.minimum(0.0, x - t.above) / t.tolerance
+        else:
+            out[:, j] = np.maximum(0.0, x - t.below) / t.tolerance
+    return out
+
+
+def met(m: np.ndarray, targets: Sequence[Target]) -> np.ndarray:
+    """Which misfits meet their target: within one tolerance of a value, or 0 for a bound."""
+    ok = np.empty(m.shape, dtype=bool)
+    for j, t in enumerate(targets):
+        ok[:, j] = np.abs(m[:, j]) <= 1.0 if t.value is not None else m[:, j] == 0.0
+    return ok & np.isfinite(m)
+
+
+def candidates_near(
+    x: np.ndarray, low: np.ndarray, high: np.ndarray, n: int, seed: int
+) -> np.ndarray:
+    """``n`` parameter sets, each a row of ``x`` moved by a Gaussian step with
+    ``STEP_SHARE`` of the rows' covariance, and clipped into [low, high]."""
+    rng = np.random.default_rng(seed)
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) * STEP_SHARE
+    start = x[rng.integers(0, len(x), n)]
+    steps = rng.multivariate_normal(np.zeros(x.shape[1]), cov, size=n, method="eigh")
+    return np.clip(start + steps, low, high)
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the candidates show, before any fresh run (see :func:`search`)."""
+
+    misfit: np.ndarray  # candidates x targets, predicted
+    best: int  # the row meeting most targets; of those, the smallest sum of squares
+    most_met: int
+    met_share: np.ndarray  # per target
+    closest_with_others: np.ndarray  # per target (see FitMatch.targets)
+
+
+def search(predicted: np.ndarray, targets: Sequence[Target]) -> Search:
+    """The candidates' predicted statistics (rows) judged against ``targets`` (columns)."""
+    m = misfits(predicted, targets)
+    ok = met(m, targets)
+    count = ok.sum(axis=1)
+    squares = np.where(np.isfinite(m), m, np.inf) ** 2
+    total = squares.sum(axis=1)
+    best = int(np.lexsort((total, -count))[0])
+    closest = np.full(len(targets), np.inf)
+    for j in range(len(targets)):
+        # Among the candidates meeting every target the best one meets but this one.
+        others = [k for k in range(len(targets)) if k != j and ok[best, k]]
+        keep = ok[:, others].all(axis=1)
+        if keep.any():
+            closest[j] = float(np.min(np.abs(m[keep, j])))
+    return Search(m, best, int(count[best]), ok.mean(axis=0), closest)
+
+
+def fit_match(
+    cal: Calibration,
+    *,
+    first_generation: int | None = None,
+    candidates: int = 100_000,
+    seeds: int = 8,
+    workers: int | None = None,
+    seed: int = 1,
+    emulate: Callable[[np.ndarray, np.ndarray, int], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FitMatch:
+    """Emulate, search and check (see the module's docstring).
+
+    ``first_generation``: the earliest generation whose particles train the emulators
+    (default: the latest three saved). ``seeds``: fresh runs of the best candidate (0:
+    none). ``emulate(x, y, seed)`` returns an object with ``predict`` (default:
+    :func:`sim.emulator.fit`), for tests."""
+    from sim import emulator
+
+    if candidates < 1:
+        raise CalibrationError(cal.path, "--candidates", f"expected at least 1, got {candidates}")
+    if seeds < 0:
+        raise CalibrationError(cal.path, "--seeds", f"expected 0 or more, got {seeds}")
+    emulate = emulate or emulator.fit
+    say = progress or (lambda _: None)
+    history = saved_history(cal)
+    last = history.max_t
+    first = max(0, last - 2) if first_generation is None else first_generation
+    chosen_generation(cal, history, first, "--since")  # one of the saved ones
+    fitted = [t for t in cal.targets if t.fit]
+    x, y = particle_table(cal, history, first, last)
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(x), dtype=bool)
+    held[rng.choice(len(x), size=int(len(x) * HELD_BACK_SHARE), replace=False)] = True
+    low = np.array([_sampled(p, p.low) for p in cal.priors])
+    high = np.array([_sampled(p, p.high) for p in cal.priors])
+    cands = candidates_near(x[~held], low, high, candidates, seed)
+    predicted = np.empty((candidates, len(fitted)))
+    rows = []
+    for j, t in enumerate(fitted):
+        key = f"{t.setting}.{t.statistic}"
+        say(f"emulating {key}")
+        train = ~held & np.isfinite(y[:, j])
+        em = emulate(x[train], y[train, j], seed)
+        test = held & np.isfinite(y[:, j])
+        resid = y[test, j] - em.predict(x[test])
+        predicted[:, j] = em.predict(cands)
+        rows.append(
+            {
+                "target": key,
+                "wanted": t.wanted,
+                "tolerance": t.tolerance,
+                "rmse": float(np.sqrt(np.mean(resid**2))) if resid.size else math.nan,
+                "noise_sd": noise_sd(em, y[train, j]),
+            }
+        )
+    found = search(predicted, fitted)
+    table = pd.DataFrame(rows)
+    table["met_share"] = found.met_share
+    table["best_misfit"] = found.misfit[found.best]
+    table["closest_with_others"] = found.closest_with_others
+    best = {p.name: float(p.natural(v)) for p, v in zip(cal.priors, cands[found.best], strict=True)}
+    seed_list = list(range(1, seeds + 1))
+    verified = verify(cal, best, seed_list, workers) if seeds else None
+    if verified is None:
+        table["verified_mean"] = table["verified_se"] = table["verified_misfit"] = math.nan
+        verified_distance = math.nan
+    else:
+        values = np.array([[r.get(k, math.nan) for k in table["target"]] for r in verified])
+        mean = np.nanmean(values, axis=0)
+        table["verified_mean"] = mean
+        n = np.isfinite(values).sum(axis=0)
+        sd = (
+            np.nanstd(values, axis=0, ddof=1) if len(verified) > 1 else np.full(len(fitted), np.nan)
+        )
+        table["verified_se"] = sd / np.sqrt(np.maximum(n, 1))
+        table["verified_misfit"] = misfits(mean[None, :], fitted)[0]
+        verified_distance = float(np.mean([distance(r, fitted) for r in verified]))
+    return FitMatch(
+        name=cal.config.name,
+        generations=(first, last),
+        particles=int((~held).sum()),
+        candidates=candidates,
+        targets=table,
+        most_met=found.most_met,
+        best=best,
+        seeds=seed_list,
+        verified_distance=verified_distance,
+        fitted=fitted,
+    )
+
+
+def _sampled(prior, value: float) -> float:
+    return math.log10(value) if prior.sampled_on_log10 else value
+
+
+def noise_sd(em: Any, y: np.ndarray) -> float:
+    """The emulator's run-to-run noise as an SD in the statistic's units (its white-noise
+    term is fitted on normalised values); NaN for an emulator without one."""
+    try:
+        level = em.model.kernel_.k2.noise_level
+    except AttributeError:
+        return math.nan
+    return float(math.sqrt(level) * np.std(y))
+
+
+def verify(
+    cal: Calibration, theta: dict[str, float], seeds: list[int], workers: int | None
+) -> list[dict[str, float]]:
+    """The fitted statistics of ``theta`` over ``seeds``, the settings run as the fit runs
+    them (its size, burn-in and years)."""
+    scenarios = cal.fit_scenarios()
+    statistics = [(t.setting, t.statistic) for t in cal.targets if t.fit]
+    tasks = [(scenarios, theta, s, cal.config.simulation.scale, statistics) for s in seeds]
+    workers = workers or len(os.sched_getaffinity(0))
+    return pool_map(run_settings, tasks, workers, "fit-match")
+
+
+def format_fit_match(f: FitMatch) -> str:
+    """The answer as plain text (what ``yjsim fit-match`` prints)."""
+    n = len(f.targets)
+    out = [
+        f"{f.name}: emulators of the {n} fitted statistics, fitted to {f.particles} "
+        f"particles of generations {f.generations[0]}-{f.generations[1]}; "
+        f"{f.candidates:,} candidates near them",
+        f"the best candidate meets {f.most_met} of {n} at its predicted mean",
+        "",
+        "per target: the emulator's error on held-back particles (rmse) and its noise "
+        "(one run's chance), in the statistic's units; the share of candidates meeting it; "
+        "the best candidate's predicted misfit (tolerances); the closest any candidate "
+        "meeting the best one's other targets comes (|misfit|)",
+    ]
+    if f.seeds:
+        out.append(
+            f"then the best candidate run with seeds {f.seeds[0]}-{f.seeds[-1]} at the fit's "
+            "size: mean (its standard error) and misfit"
+        )
+    w = max(len("target"), *(len(t) for t in f.targets["target"]))
+    head = (
+        f"  {'target':<{w}}  {'wanted':>14}  {'rmse':>8}  {'noise':>8}  {'met by':>7}  "
+        f"{'best':>6}  {'closest':>7}"
+    )
+    if f.seeds:
+        head += f"  {'run mean':>9}  {'(se)':>8}  {'misfit':>6}"
+    out += ["", head]
+    for r in f.targets.itertuples():
+        line = (
+            f"  {r.target:<{w}}  {r.wanted:>14}  {format_number(r.rmse):>8}  "
+            f"{format_number(r.noise_sd):>8}  {r.met_share:>7.1%}  {r.best_misfit:>+6.2f}  "
+            f"{_closest(r.closest_with_others):>7}"
+        )
+        if f.seeds:
+            line += (
+                f"  {format_number(r.verified_mean):>9}  ({format_number(r.verified_se):>6})  "
+                f"{r.verified_misfit:>+6.2f}"
+            )
+        out.append(line)
+    out += ["", "the best candidate (the model's units):"]
+    out += [f"  {k} = {format_number(v)}" for k, v in f.best.items()]
+    if f.seeds:
+        fitted = f.targets["verified_misfit"].to_numpy(float)[None, :]
+        met_runs = int(met(fitted, f.fitted).sum())
+        out += [
+            "",
+            f"its runs: mean distance {format_number(f.verified_distance)} (the sum of "
+            f"squared misfits of one run); their mean meets about {met_runs} of {n} "
+            "(a bound's misfit is 0 when met)",
+        ]
+    return "\n".join(out)
+
+
+def _closest(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{x:.2f}"

@@ -1,0 +1,117 @@
+"""`yjsim fit-match`: can a fit's targets be met together (history matching)?
+
+The search is checked on made-up predictions whose answer is known (two targets that
+one statistic cannot meet at once); the whole command on a saved history whose
+statistic is a known function of its parameter (test_fit_progress.py's), so the best
+candidate can be checked against the value that meets the target.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_fit_progress import saved_recovery_history
+
+from sim.calibration import Target
+from sim.fit_match import candidates_near, fit_match, format_fit_match, met, misfits, search
+
+
+def _target(name: str, **band: float) -> Target:
+    return Target(
+        name=name, setting="s", statistic=name, source="synthetic: a test", tolerance=1.0, **band
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(-20, 20), min_size=3, max_size=3),
+    st.sampled_from(["value", "above", "below"]),
+)
+def test_vectorised_misfits_and_verdicts_are_the_targets_own(xs: list[float], kind: str):
+    t = _target("a", **{kind: 1.5})
+    predicted = np.array(xs)[:, None]
+    m = misfits(predicted, [t])
+    assert np.allclose(m[:, 0], [t.misfit(x) for x in xs])
+    assert met(m, [t])[:, 0].tolist() == [t.met(x) for x in xs]
+
+
+def test_the_search_names_the_target_that_cannot_be_met_with_the_others():
+    # Three targets of three statistics; the first two are the same statistic (x), wanted
+    # at 0 and at 10 with a tolerance of 1: no candidate meets both. The third (y) is
+    # met by half the candidates, whatever x is.
+    a, b, c = _target("a", value=0.0), _target("b", value=10.0), _target("c", below=0.5)
+    x = np.linspace(-2, 12, 141)
+    y = np.tile([0.0, 1.0], 71)[:141]
+    found = search(np.column_stack([x, x, y]), [a, b, c])
+    assert found.most_met == 2
+    best = found.misfit[found.best]
+    assert abs(best[0]) <= 1 or abs(best[1]) <= 1  # one of the pair, never both
+    assert not (abs(best[0]) <= 1 and abs(best[1]) <= 1)
+    assert best[2] == 0.0  # and the third
+    missed = 1 if abs(best[0]) <= 1 else 0
+    # The closest the missed one comes while the others stay met: x within 1 of the
+    # met one's value leaves the other 9 tolerances away at best.
+    assert math.isclose(found.closest_with_others[missed], 9.0, abs_tol=0.11)
+    assert found.met_share[2] == np.mean(y < 0.5)
+
+
+def test_the_search_finds_a_candidate_meeting_every_target_when_one_exists():
+    a, b = _target("a", value=0.0), _target("b", value=1.0)
+    x = np.linspace(-5, 5, 101)
+    found = search(np.column_stack([x, x]), [a, b])
+    assert found.most_met == 2
+    assert 0.0 <= x[found.best] <= 1.0
+    assert np.all(found.closest_with_others <= 1.0)
+
+
+def test_candidates_stay_inside_the_priors_and_repeat_with_their_seed():
+    x = np.random.default_rng(0).normal(0.5, 0.3, size=(50, 2))
+    low, high = np.array([0.0, 0.2]), np.array([1.0, 0.8])
+    c = candidates_near(x, low, high, 2000, seed=3)
+    assert c.shape == (2000, 2)
+    assert np.all(c >= low) and np.all(c <= high)
+    assert np.array_equal(c, candidates_near(x, low, high, 2000, seed=3))
+    assert not np.array_equal(c, candidates_near(x, low, high, 2000, seed=4))
+
+
+def test_the_match_of_a_saved_fit_finds_the_parameter_that_meets_its_target(tmp_path: Path):
+    # The history's statistic is detection_scale / 10 plus noise (SD 0.005), wanted at
+    # 0.2 +- 0.01: candidates with detection_scale within 0.1 of 2 meet it.
+    cal = saved_recovery_history(tmp_path, generations=3)
+    found = fit_match(cal, first_generation=0, candidates=5000, seeds=2, workers=1)
+    (row,) = found.targets.itertuples()
+    assert found.generations == (0, 2)
+    assert found.most_met == 1 and abs(row.best_misfit) <= 1.0
+    assert 1.85 <= found.best["justice.detection_scale"] <= 2.15
+    assert 0.0 < row.met_share < 1.0
+    assert row.noise_sd < 0.02  # the emulator puts the noise near its SD, 0.005
+    # The fresh runs are the tiny borough itself (not the made-up statistic): defined.
+    assert math.isfinite(row.verified_mean) and math.isfinite(found.verified_distance)
+    text = format_fit_match(found)
+    assert "meets 1 of 1" in text and "justice.detection_scale = " in text
+
+
+def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
+    cal = saved_recovery_history(tmp_path, generations=1)
+    for args, option in (
+        (["--candidates", "0"], "--candidates"),
+        (["--seeds", "-1"], "--seeds"),
+        (["--since", "5"], "--since"),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "fit-match", str(cal.path), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert r.returncode == 2, r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(cal.path) in lines[0], r.stderr
+        assert option in lines[0], r.stderr
