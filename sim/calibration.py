@@ -855,24 +855,35 @@ def check_fit(
     seeds: int = 20,
     draws: bool = False,
     workers: int | None = None,
+    parameters: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Each setting's scenario at its own size, burn-in and years, over ``seeds`` seeds.
 
     Parameters are the posterior mean (what ``yjsim run`` uses), or with ``draws`` one
     posterior particle per seed (systematic resampling), which adds parameter
-    uncertainty to the spread. One row per (setting, seed).
+    uncertainty to the spread; or, given ``parameters``, that one parameter set (``yjsim
+    fit-match``'s best candidate, judged as a posterior mean is; no posterior is read).
+    One row per (setting, seed).
     """
-    from sim.posterior import load_posterior
+    if parameters is not None and draws:
+        raise ValueError("draws need a posterior; a given parameter set has none")
+    picks = [0] * seeds
+    if parameters is None:
+        from sim.posterior import load_posterior
 
-    post = load_posterior(cal.posterior_path)
-    picks = post.pick(seeds, cal.config.abc.seed) if draws else [0] * seeds
+        post = load_posterior(cal.posterior_path)
+        picks = post.pick(seeds, cal.config.abc.seed) if draws else picks
+
+    def theta(i: int) -> Mapping[str, float]:
+        return parameters if parameters is not None else post.draw(picks[i])
+
     tasks = []
     for setting, sc in cal.scenarios.items():
         for i in range(seeds):
             run = sc.run.model_copy(update={"seed": i + 1, "draw": picks[i]})
             tasks.append(
                 (
-                    apply_overrides(sc, post.draw(picks[i])).model_copy(update={"run": run}),
+                    apply_overrides(sc, dict(theta(i))).model_copy(update={"run": run}),
                     i + 1,
                     setting,
                 )

@@ -531,6 +531,13 @@ def fit_match(
     seeds: Annotated[
         int, typer.Option(help="fresh runs of the best candidate at the fit's size (0: none)")
     ] = 8,
+    check_seeds: Annotated[
+        int,
+        typer.Option(
+            help="also judge the best candidate as check-fit does: full size, this many "
+            "seeds a setting (0: not)"
+        ),
+    ] = 0,
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
     allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
@@ -552,6 +559,7 @@ def fit_match(
             first_generation=since,
             candidates=candidates,
             seeds=seeds,
+            check_seeds=check_seeds,
             workers=workers,
             progress=lambda text: typer.echo(text, err=True),
         )

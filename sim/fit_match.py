@@ -21,7 +21,9 @@ second question of the particles a saved fit already has, as history matching do
    every other target the most candidates meet together, how close it can come.
 4. The candidate that meets most (of them, the smallest sum of squared misfits) is
    run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
-   runs its settings: the emulator's answer checked by the model itself.
+   runs its settings: the emulator's answer checked by the model itself. With
+   ``check_seeds``, it is also judged as ``yjsim check-fit`` judges a posterior mean:
+   each setting at full size with its own burn-in and years.
 
 The particles are those the fit accepted, so their runs were a little luckier than a
 fresh run at the same parameters would be: a weak selection while the thresholds stand
@@ -43,7 +45,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration import Calibration, CalibrationError, Target, distance, pool_map
+from sim.calibration import (
+    Calibration,
+    CalibrationError,
+    Target,
+    check_fit,
+    distance,
+    fit_table,
+    format_fit_table,
+    pool_map,
+)
 from sim.fit_probe import run_settings
 from sim.fit_progress import chosen_generation, format_number, saved_history
 
@@ -75,6 +86,10 @@ class FitMatch:
     seeds: list[int]
     verified_distance: float  # mean over the fresh runs (NaN without them)
     fitted: list[Target]  # the fitted targets, in the table's order
+    # With check_seeds: check-fit's table of every target at the best candidate, at full
+    # size over that many seeds (None without).
+    check: pd.DataFrame | None = None
+    check_seeds: int = 0
 
 
 def particle_table(
@@ -170,6 +185,7 @@ def fit_match(
     first_generation: int | None = None,
     candidates: int = 100_000,
     seeds: int = 8,
+    check_seeds: int = 0,
     workers: int | None = None,
     seed: int = 1,
     emulate: Callable[[np.ndarray, np.ndarray, int], Any] | None = None,
@@ -187,6 +203,8 @@ def fit_match(
         raise CalibrationError(cal.path, "--candidates", f"expected at least 1, got {candidates}")
     if seeds < 0:
         raise CalibrationError(cal.path, "--seeds", f"expected 0 or more, got {seeds}")
+    if check_seeds < 0:
+        raise CalibrationError(cal.path, "--check-seeds", f"expected 0 or more, got {check_seeds}")
     emulate = emulate or emulator.fit
     say = progress or (lambda _: None)
     history = saved_history(cal)
@@ -242,6 +260,11 @@ def fit_match(
         table["verified_se"] = sd / np.sqrt(np.maximum(n, 1))
         table["verified_misfit"] = misfits(mean[None, :], fitted)[0]
         verified_distance = float(np.mean([distance(r, fitted) for r in verified]))
+    check = None
+    if check_seeds:
+        say(f"judging the best candidate at full size over {check_seeds} seeds")
+        runs = check_fit(cal, seeds=check_seeds, workers=workers, parameters=best)
+        check = fit_table(cal, runs)
     return FitMatch(
         name=cal.config.name,
         generations=(first, last),
@@ -253,6 +276,8 @@ def fit_match(
         seeds=seed_list,
         verified_distance=verified_distance,
         fitted=fitted,
+        check=check,
+        check_seeds=check_seeds,
     )
 
 
@@ -331,6 +356,13 @@ def format_fit_match(f: FitMatch) -> str:
             f"its runs: mean distance {format_number(f.verified_distance)} (the sum of "
             f"squared misfits of one run); their mean meets about {met_runs} of {n} "
             "(a bound's misfit is 0 when met)",
+        ]
+    if f.check is not None:
+        met_check = int((f.check["met"] & f.check["fitted"]).sum())
+        out += [
+            "",
+            f"judged as check-fit judges a posterior mean: meets {met_check} of {n} fitted targets",
+            format_fit_table(f.check, f.check_seeds, "at the best candidate"),
         ]
     return "\n".join(out)
 

@@ -85,7 +85,7 @@ def test_the_match_of_a_saved_fit_finds_the_parameter_that_meets_its_target(tmp_
     # The history's statistic is detection_scale / 10 plus noise (SD 0.005), wanted at
     # 0.2 +- 0.01: candidates with detection_scale within 0.1 of 2 meet it.
     cal = saved_recovery_history(tmp_path, generations=3)
-    found = fit_match(cal, first_generation=0, candidates=5000, seeds=2, workers=1)
+    found = fit_match(cal, first_generation=0, candidates=5000, seeds=2, check_seeds=2, workers=1)
     (row,) = found.targets.itertuples()
     assert found.generations == (0, 2)
     assert found.most_met == 1 and abs(row.best_misfit) <= 1.0
@@ -94,8 +94,12 @@ def test_the_match_of_a_saved_fit_finds_the_parameter_that_meets_its_target(tmp_
     assert row.noise_sd < 0.02  # the emulator puts the noise near its SD, 0.005
     # The fresh runs are the tiny borough itself (not the made-up statistic): defined.
     assert math.isfinite(row.verified_mean) and math.isfinite(found.verified_distance)
+    # Judged as check-fit judges a posterior mean, at full size: one row per target.
+    assert found.check is not None and len(found.check) == 1
+    assert math.isfinite(found.check["mean"].iloc[0])
     text = format_fit_match(found)
     assert "meets 1 of 1" in text and "justice.detection_scale = " in text
+    assert "at the best candidate" in text
 
 
 def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
@@ -103,6 +107,7 @@ def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
     for args, option in (
         (["--candidates", "0"], "--candidates"),
         (["--seeds", "-1"], "--seeds"),
+        (["--check-seeds", "-1"], "--check-seeds"),
         (["--since", "5"], "--since"),
     ):
         r = subprocess.run(
