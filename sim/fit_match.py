@@ -82,6 +82,7 @@ class FitMatch:
     # verified_mean, verified_se, verified_misfit (the fresh runs).
     targets: pd.DataFrame
     most_met: int  # by one candidate, predicted
+    by_count: list[int]  # candidates meeting k of the fitted targets (predicted), k = 0, 1, ...
     best: dict[str, float]  # the best candidate's free parameters, in the model's units
     seeds: list[int]
     verified_distance: float  # mean over the fresh runs (NaN without them)
@@ -159,6 +160,7 @@ class Search:
     most_met: int
     met_share: np.ndarray  # per target
     closest_with_others: np.ndarray  # per target (see FitMatch.targets)
+    by_count: list[int]  # candidates meeting k targets, k = 0 to the number of targets
 
 
 def search(predicted: np.ndarray, targets: Sequence[Target]) -> Search:
@@ -176,7 +178,15 @@ def search(predicted: np.ndarray, targets: Sequence[Target]) -> Search:
         keep = ok[:, others].all(axis=1)
         if keep.any():
             closest[j] = float(np.min(np.abs(m[keep, j])))
-    return Search(m, best, int(count[best]), ok.mean(axis=0), closest)
+    by_count = np.bincount(count, minlength=len(targets) + 1).tolist()
+    return Search(
+        misfit=m,
+        best=best,
+        most_met=int(count[best]),
+        met_share=ok.mean(axis=0),
+        closest_with_others=closest,
+        by_count=by_count,
+    )
 
 
 def fit_match(
@@ -272,6 +282,7 @@ def fit_match(
         candidates=candidates,
         targets=table,
         most_met=found.most_met,
+        by_count=found.by_count,
         best=best,
         seeds=seed_list,
         verified_distance=verified_distance,
@@ -314,7 +325,8 @@ def format_fit_match(f: FitMatch) -> str:
         f"{f.name}: emulators of the {n} fitted statistics, fitted to {f.particles} "
         f"particles of generations {f.generations[0]}-{f.generations[1]}; "
         f"{f.candidates:,} candidates near them",
-        f"the best candidate meets {f.most_met} of {n} at its predicted mean",
+        f"the best candidate meets {f.most_met} of {n} at its predicted mean; candidates "
+        f"meeting k of them, k = 0 to {n}: {', '.join(f'{c:,}' for c in f.by_count)}",
         "",
         "per target: the emulator's error on held-back particles (rmse) and its noise "
         "(one run's chance), in the statistic's units; the share of candidates meeting it; "

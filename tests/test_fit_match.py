@@ -60,6 +60,8 @@ def test_the_search_names_the_target_that_cannot_be_met_with_the_others():
     # met one's value leaves the other 9 tolerances away at best.
     assert math.isclose(found.closest_with_others[missed], 9.0, abs_tol=0.11)
     assert found.met_share[2] == np.mean(y < 0.5)
+    # Counts of candidates by targets met: none meets 3; they add up to all of them.
+    assert found.by_count[3] == 0 and sum(found.by_count) == x.size
 
 
 def test_the_search_finds_a_candidate_meeting_every_target_when_one_exists():
