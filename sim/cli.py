@@ -538,6 +538,13 @@ def fit_match(
             "seeds a setting (0: not)"
         ),
     ] = 0,
+    wave_runs: Annotated[
+        int,
+        typer.Option(
+            help="a second wave: runs where the first search points, added to the "
+            "particles before the search again (0: one wave)"
+        ),
+    ] = 0,
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
     allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
@@ -560,6 +567,7 @@ def fit_match(
             candidates=candidates,
             seeds=seeds,
             check_seeds=check_seeds,
+            wave_runs=wave_runs,
             workers=workers,
             progress=lambda text: typer.echo(text, err=True),
         )

@@ -65,6 +65,8 @@ from sim.fit_progress import chosen_generation, format_number, saved_history
 STEP_SHARE = 0.25
 # Held back from the emulators' fit to measure their accuracy: one particle in five.
 HELD_BACK_SHARE = 0.2
+# Seeds of a second wave's runs: 10001, 10002, ..., apart from the checks' 1, 2, ...
+WAVE_SEED = 10_001
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class FitMatch:
     generations: tuple[int, int]  # the first and last generation whose particles are used
     particles: int  # fitted on (the held-back ones are not counted)
     candidates: int
+    wave_runs: int  # a second wave's runs, added to the particles (0: one wave)
+    first_most_met: int  # what the first wave's best candidate met, predicted
     # One row per fitted target: target, wanted, tolerance, rmse and noise_sd (on the
     # held-back particles, and the emulator's white noise), met_share (of candidates),
     # best_misfit (predicted, at the best candidate), closest_with_others (the smallest
@@ -161,6 +165,8 @@ class Search:
     met_share: np.ndarray  # per target
     closest_with_others: np.ndarray  # per target (see FitMatch.targets)
     by_count: list[int]  # candidates meeting k targets, k = 0 to the number of targets
+    met_count: np.ndarray  # per candidate: targets met
+    squares: np.ndarray  # per candidate: sum of squared misfits
 
 
 def search(predicted: np.ndarray, targets: Sequence[Target]) -> Search:
@@ -186,6 +192,8 @@ def search(predicted: np.ndarray, targets: Sequence[Target]) -> Search:
         met_share=ok.mean(axis=0),
         closest_with_others=closest,
         by_count=by_count,
+        met_count=count,
+        squares=total,
     )
 
 
@@ -196,6 +204,7 @@ def fit_match(
     candidates: int = 100_000,
     seeds: int = 8,
     check_seeds: int = 0,
+    wave_runs: int = 0,
     workers: int | None = None,
     seed: int = 1,
     emulate: Callable[[np.ndarray, np.ndarray, int], Any] | None = None,
@@ -205,7 +214,10 @@ def fit_match(
 
     ``first_generation``: the earliest generation whose particles train the emulators
     (default: the latest three saved). ``seeds``: fresh runs of the best candidate (0:
-    none). ``emulate(x, y, seed)`` returns an object with ``predict`` (default:
+    none). ``wave_runs``: runs at the candidates the first search found best (among
+    those meeting all but one of the most it met, at random), added to the particles
+    before the emulators are fitted and the candidates searched again: history
+    matching's second wave. ``emulate(x, y, seed)`` returns an object with ``predict`` (default:
     :func:`sim.emulator.fit`), for tests."""
     from sim import emulator
 
@@ -215,6 +227,8 @@ def fit_match(
         raise CalibrationError(cal.path, "--seeds", f"expected 0 or more, got {seeds}")
     if check_seeds < 0:
         raise CalibrationError(cal.path, "--check-seeds", f"expected 0 or more, got {check_seeds}")
+    if wave_runs < 0:
+        raise CalibrationError(cal.path, "--wave-runs", f"expected 0 or more, got {wave_runs}")
     emulate = emulate or emulator.fit
     say = progress or (lambda _: None)
     history = saved_history(cal)
@@ -229,33 +243,33 @@ def fit_match(
     low = np.array([_sampled(p, p.low) for p in cal.priors])
     high = np.array([_sampled(p, p.high) for p in cal.priors])
     cands = candidates_near(x[~held], low, high, candidates, seed)
-    predicted = np.empty((candidates, len(fitted)))
-    rows = []
-    for j, t in enumerate(fitted):
-        key = f"{t.setting}.{t.statistic}"
-        say(f"emulating {key}")
-        train = ~held & np.isfinite(y[:, j])
-        em = emulate(x[train], y[train, j], seed)
-        test = held & np.isfinite(y[:, j])
-        resid = y[test, j] - em.predict(x[test])
-        predicted[:, j] = em.predict(cands)
-        rows.append(
-            {
-                "target": key,
-                "wanted": t.wanted,
-                "tolerance": t.tolerance,
-                "rmse": float(np.sqrt(np.mean(resid**2))) if resid.size else math.nan,
-                "noise_sd": noise_sd(em, y[train, j]),
-            }
-        )
+    train, test = ~held, held
+    n_particles, n_wave = int(train.sum()), 0
+    predicted, rows = emulate_all(x, y, train, test, cands, fitted, emulate, seed, say)
     found = search(predicted, fitted)
+    first_most_met = found.most_met
+    if wave_runs:
+        # History matching's next wave: runs where the first search points, added to
+        # what the emulators learn from, then the search again.
+        picks = wave_points(found, wave_runs, seed)
+        say(f"second wave: {picks.size} runs near the best candidates at the fit's size")
+        thetas = [natural_units(cal, cands[r]) for r in picks]
+        wave = run_points(cal, thetas, [WAVE_SEED + i for i in range(picks.size)], workers)
+        keys = [f"{t.setting}.{t.statistic}" for t in fitted]
+        y_wave = np.array([[r.get(k, math.nan) for k in keys] for r in wave], dtype=float)
+        x, y = np.vstack([x, cands[picks]]), np.vstack([y, y_wave.reshape(-1, len(fitted))])
+        train = np.concatenate([train, np.ones(picks.size, dtype=bool)])
+        test = np.concatenate([test, np.zeros(picks.size, dtype=bool)])
+        predicted, rows = emulate_all(x, y, train, test, cands, fitted, emulate, seed, say)
+        found = search(predicted, fitted)
+        n_wave = int(picks.size)
     table = pd.DataFrame(rows)
     table["met_share"] = found.met_share
     table["best_misfit"] = found.misfit[found.best]
     table["closest_with_others"] = found.closest_with_others
-    best = {p.name: float(p.natural(v)) for p, v in zip(cal.priors, cands[found.best], strict=True)}
+    best = natural_units(cal, cands[found.best])
     seed_list = list(range(1, seeds + 1))
-    verified = verify(cal, best, seed_list, workers) if seeds else None
+    verified = run_points(cal, [best] * seeds, seed_list, workers) if seeds else None
     if verified is None:
         table["verified_mean"] = table["verified_se"] = table["verified_misfit"] = math.nan
         verified_distance = math.nan
@@ -278,7 +292,9 @@ def fit_match(
     return FitMatch(
         name=cal.config.name,
         generations=(first, last),
-        particles=int((~held).sum()),
+        particles=n_particles,
+        wave_runs=n_wave,
+        first_most_met=first_most_met,
         candidates=candidates,
         targets=table,
         most_met=found.most_met,
@@ -306,14 +322,66 @@ def noise_sd(em: Any, y: np.ndarray) -> float:
     return float(math.sqrt(level) * np.std(y))
 
 
-def verify(
-    cal: Calibration, theta: dict[str, float], seeds: list[int], workers: int | None
+def emulate_all(
+    x: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    cands: np.ndarray,
+    fitted: Sequence[Target],
+    emulate: Callable[[np.ndarray, np.ndarray, int], Any],
+    seed: int,
+    say: Callable[[str], None],
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """An emulator per fitted target, fitted to the ``train`` rows of (``x``, ``y``) and
+    measured on the ``test`` rows; the candidates' predicted statistics (a column per
+    target) and a row per target of the emulators' accuracy."""
+    predicted = np.empty((len(cands), len(fitted)))
+    rows = []
+    for j, t in enumerate(fitted):
+        key = f"{t.setting}.{t.statistic}"
+        say(f"emulating {key}")
+        ok = np.isfinite(y[:, j])
+        em = emulate(x[train & ok], y[train & ok, j], seed)
+        resid = y[test & ok, j] - em.predict(x[test & ok])
+        predicted[:, j] = em.predict(cands)
+        rows.append(
+            {
+                "target": key,
+                "wanted": t.wanted,
+                "tolerance": t.tolerance,
+                "rmse": float(np.sqrt(np.mean(resid**2))) if resid.size else math.nan,
+                "noise_sd": noise_sd(em, y[train & ok, j]),
+            }
+        )
+    return predicted, rows
+
+
+def wave_points(found: Search, n: int, seed: int) -> np.ndarray:
+    """``n`` candidates for a second wave: at random among those meeting at least all but
+    one of the most any meets (predicted), or, if fewer, the ``n`` best."""
+    pool = np.flatnonzero(found.met_count >= found.most_met - 1)
+    if pool.size >= n:
+        return np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
+    return np.lexsort((found.squares, -found.met_count))[:n]
+
+
+def natural_units(cal: Calibration, sampled: np.ndarray) -> dict[str, float]:
+    """A candidate (as pyabc samples the priors) in the units the model reads."""
+    return {p.name: float(p.natural(v)) for p, v in zip(cal.priors, sampled, strict=True)}
+
+
+def run_points(
+    cal: Calibration, thetas: Sequence[dict[str, float]], seeds: Sequence[int], workers: int | None
 ) -> list[dict[str, float]]:
-    """The fitted statistics of ``theta`` over ``seeds``, the settings run as the fit runs
-    them (its size, burn-in and years)."""
+    """The fitted statistics of each parameter set with its seed, the settings run as the
+    fit runs them (its size, burn-in and years)."""
     scenarios = cal.fit_scenarios()
     statistics = [(t.setting, t.statistic) for t in cal.targets if t.fit]
-    tasks = [(scenarios, theta, s, cal.config.simulation.scale, statistics) for s in seeds]
+    scale = cal.config.simulation.scale
+    tasks = [
+        (scenarios, theta, s, scale, statistics) for theta, s in zip(thetas, seeds, strict=True)
+    ]
     workers = workers or len(os.sched_getaffinity(0))
     return pool_map(run_settings, tasks, workers, "fit-match")
 
@@ -324,7 +392,13 @@ def format_fit_match(f: FitMatch) -> str:
     out = [
         f"{f.name}: emulators of the {n} fitted statistics, fitted to {f.particles} "
         f"particles of generations {f.generations[0]}-{f.generations[1]}; "
-        f"{f.candidates:,} candidates near them",
+        f"{f.candidates:,} candidates near them"
+        + (
+            f"; a second wave of {f.wave_runs} runs where the first search pointed (its best "
+            f"candidate met {f.first_most_met} of {n}, predicted) added to the particles"
+            if f.wave_runs
+            else ""
+        ),
         f"the best candidate meets {f.most_met} of {n} at its predicted mean; candidates "
         f"meeting k of them, k = 0 to {n}: {', '.join(f'{c:,}' for c in f.by_count)}",
         "",

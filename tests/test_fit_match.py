@@ -20,7 +20,15 @@ from hypothesis import strategies as st
 from test_fit_progress import saved_recovery_history
 
 from sim.calibration import Target
-from sim.fit_match import candidates_near, fit_match, format_fit_match, met, misfits, search
+from sim.fit_match import (
+    candidates_near,
+    fit_match,
+    format_fit_match,
+    met,
+    misfits,
+    search,
+    wave_points,
+)
 
 
 def _target(name: str, **band: float) -> Target:
@@ -73,6 +81,21 @@ def test_the_search_finds_a_candidate_meeting_every_target_when_one_exists():
     assert np.all(found.closest_with_others <= 1.0)
 
 
+def test_a_second_wave_runs_where_the_first_search_points():
+    # Targets a (value 0) and b (value 1) of one statistic x: candidates with x in [0, 1]
+    # meet both (the most), those within 1 of either meet one.
+    a, b = _target("a", value=0.0), _target("b", value=1.0)
+    x = np.linspace(-5, 5, 101)
+    found = search(np.column_stack([x, x]), [a, b])
+    picks = wave_points(found, 10, seed=1)
+    assert picks.size == 10 and np.unique(picks).size == 10
+    assert np.all(found.met_count[picks] >= 1)  # all but one of the most (2) at least
+    assert np.array_equal(picks, wave_points(found, 10, seed=1))
+    # Asked for more than meet that many: the best by count, then squares.
+    many = wave_points(found, 60, seed=1)
+    assert many.size == 60 and found.best in many
+
+
 def test_candidates_stay_inside_the_priors_and_repeat_with_their_seed():
     x = np.random.default_rng(0).normal(0.5, 0.3, size=(50, 2))
     low, high = np.array([0.0, 0.2]), np.array([1.0, 0.8])
@@ -104,12 +127,21 @@ def test_the_match_of_a_saved_fit_finds_the_parameter_that_meets_its_target(tmp_
     assert "at the best candidate" in text
 
 
+def test_the_match_can_add_a_second_wave_of_runs(tmp_path: Path):
+    cal = saved_recovery_history(tmp_path, generations=2)
+    found = fit_match(cal, candidates=2000, seeds=0, wave_runs=3, workers=1)
+    assert found.wave_runs == 3 and found.first_most_met == 1
+    assert found.particles == 32  # the two generations' 40 particles less the 8 held back
+    assert "a second wave of 3 runs" in format_fit_match(found)
+
+
 def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
     cal = saved_recovery_history(tmp_path, generations=1)
     for args, option in (
         (["--candidates", "0"], "--candidates"),
         (["--seeds", "-1"], "--seeds"),
         (["--check-seeds", "-1"], "--check-seeds"),
+        (["--wave-runs", "-1"], "--wave-runs"),
         (["--since", "5"], "--since"),
     ):
         r = subprocess.run(
