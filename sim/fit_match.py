@@ -217,8 +217,8 @@ def fit_match(
     none). ``wave_runs``: runs at the candidates the first search found best (among
     those meeting all but one of the most it met, at random), added to the particles
     before the emulators are fitted and the candidates searched again: history
-    matching's second wave. ``emulate(x, y, seed)`` returns an object with ``predict`` (default:
-    :func:`sim.emulator.fit`), for tests."""
+    matching's second wave. ``emulate(x, y, seed)`` returns an object with ``predict``
+    (default: :func:`sim.emulator.fit`), for tests."""
     from sim import emulator
 
     if candidates < 1:
@@ -435,8 +435,8 @@ def format_fit_match(f: FitMatch) -> str:
     out += ["", "the best candidate (the model's units):"]
     out += [f"  {k} = {format_number(v)}" for k, v in f.best.items()]
     if f.seeds:
-        fitted = f.targets["verified_misfit"].to_numpy(float)[None, :]
-        met_runs = int(met(fitted, f.fitted).sum())
+        run_misfit = f.targets["verified_misfit"].to_numpy(float)[None, :]
+        met_runs = int(met(run_misfit, f.fitted).sum())
         out += [
             "",
             f"its runs: mean distance {format_number(f.verified_distance)} (the sum of "
