@@ -207,7 +207,6 @@ def fit_match(
     wave_runs: int = 0,
     workers: int | None = None,
     seed: int = 1,
-    emulate: Callable[[np.ndarray, np.ndarray, int], Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FitMatch:
     """Emulate, search and check (see the module's docstring).
@@ -217,8 +216,7 @@ def fit_match(
     none). ``wave_runs``: runs at the candidates the first search found best (among
     those meeting all but one of the most it met, at random), added to the particles
     before the emulators are fitted and the candidates searched again: history
-    matching's second wave. ``emulate(x, y, seed)`` returns an object with ``predict``
-    (default: :func:`sim.emulator.fit`), for tests."""
+    matching's second wave."""
     from sim import emulator
 
     if candidates < 1:
@@ -229,7 +227,7 @@ def fit_match(
         raise CalibrationError(cal.path, "--check-seeds", f"expected 0 or more, got {check_seeds}")
     if wave_runs < 0:
         raise CalibrationError(cal.path, "--wave-runs", f"expected 0 or more, got {wave_runs}")
-    emulate = emulate or emulator.fit
+    emulate = emulator.fit
     say = progress or (lambda _: None)
     history = saved_history(cal)
     last = history.max_t
