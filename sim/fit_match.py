@@ -18,17 +18,20 @@ second question of the particles a saved fit already has, as history matching do
    candidate when its predicted mean is within one tolerance (or on the right side
    of a bound): ``yjsim check-fit``'s test of a posterior mean.
 3. For each target: how many candidates meet it, and, among the candidates that meet
-   every other target the most candidates meet together, how close it can come.
-4. The candidate that meets most (of them, the smallest sum of squared misfits) is
+   every other target the best candidate meets, how close it can come.
+4. Optionally a second wave (``wave_runs``): the model run where the first search
+   points, those runs added to what the emulators learn from, and the search again.
+   One wave's emulators place a parameter set only to about a tolerance.
+5. The candidate that meets most (of them, the smallest sum of squared misfits) is
    run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
-   runs its settings: the emulator's answer checked by the model itself. With
+   runs its settings: the emulators' answer checked by the model itself. With
    ``check_seeds``, it is also judged as ``yjsim check-fit`` judges a posterior mean:
    each setting at full size with its own burn-in and years.
 
 The particles are those the fit accepted, so their runs were a little luckier than a
 fresh run at the same parameters would be: a weak selection while the thresholds stand
 far above the run-to-run noise (the validity refit's distance noise is about 5, its
-thresholds above 100), and one the fresh runs of step 4 are free of.
+thresholds above 100), and one the fresh runs of steps 4 and 5 are free of.
 
 It writes nothing. A candidate is a diagnosis, not a fit: the posterior is what
 ``yjsim calibrate`` writes, and ``yjsim check-fit`` judges it at full size.
@@ -217,8 +220,6 @@ def fit_match(
     those meeting all but one of the most it met, at random), added to the particles
     before the emulators are fitted and the candidates searched again: history
     matching's second wave."""
-    from sim import emulator
-
     if candidates < 1:
         raise CalibrationError(cal.path, "--candidates", f"expected at least 1, got {candidates}")
     if seeds < 0:
@@ -227,7 +228,6 @@ def fit_match(
         raise CalibrationError(cal.path, "--check-seeds", f"expected 0 or more, got {check_seeds}")
     if wave_runs < 0:
         raise CalibrationError(cal.path, "--wave-runs", f"expected 0 or more, got {wave_runs}")
-    emulate = emulator.fit
     say = progress or (lambda _: None)
     history = saved_history(cal)
     last = history.max_t
@@ -243,7 +243,8 @@ def fit_match(
     cands = candidates_near(x[~held], low, high, candidates, seed)
     train, test = ~held, held
     n_particles, n_wave = int(train.sum()), 0
-    predicted, rows = emulate_all(x, y, train, test, cands, fitted, emulate, seed, say)
+    say(f"emulating the {len(fitted)} fitted statistics")
+    predicted, rows = emulate_all(x, y, train, test, cands, fitted, seed, workers)
     found = search(predicted, fitted)
     first_most_met = found.most_met
     if wave_runs:
@@ -258,7 +259,8 @@ def fit_match(
         x, y = np.vstack([x, cands[picks]]), np.vstack([y, y_wave.reshape(-1, len(fitted))])
         train = np.concatenate([train, np.ones(picks.size, dtype=bool)])
         test = np.concatenate([test, np.zeros(picks.size, dtype=bool)])
-        predicted, rows = emulate_all(x, y, train, test, cands, fitted, emulate, seed, say)
+        say(f"emulating the {len(fitted)} fitted statistics again, with the wave's runs")
+        predicted, rows = emulate_all(x, y, train, test, cands, fitted, seed, workers)
         found = search(predicted, fitted)
         n_wave = int(picks.size)
     table = pd.DataFrame(rows)
@@ -327,32 +329,41 @@ def emulate_all(
     test: np.ndarray,
     cands: np.ndarray,
     fitted: Sequence[Target],
-    emulate: Callable[[np.ndarray, np.ndarray, int], Any],
     seed: int,
-    say: Callable[[str], None],
+    workers: int | None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """An emulator per fitted target, fitted to the ``train`` rows of (``x``, ``y``) and
-    measured on the ``test`` rows; the candidates' predicted statistics (a column per
-    target) and a row per target of the emulators' accuracy."""
-    predicted = np.empty((len(cands), len(fitted)))
-    rows = []
-    for j, t in enumerate(fitted):
-        key = f"{t.setting}.{t.statistic}"
-        say(f"emulating {key}")
-        ok = np.isfinite(y[:, j])
-        em = emulate(x[train & ok], y[train & ok, j], seed)
-        resid = y[test & ok, j] - em.predict(x[test & ok])
-        predicted[:, j] = em.predict(cands)
-        rows.append(
-            {
-                "target": key,
-                "wanted": t.wanted,
-                "tolerance": t.tolerance,
-                "rmse": float(np.sqrt(np.mean(resid**2))) if resid.size else math.nan,
-                "noise_sd": noise_sd(em, y[train & ok, j]),
-            }
-        )
+    measured on the ``test`` rows, one target per worker at a time; the candidates'
+    predicted statistics (a column per target) and a row per target of the emulators'
+    accuracy."""
+    tasks = [(x, y[:, j], train, test, cands, seed) for j in range(len(fitted))]
+    workers = workers or len(os.sched_getaffinity(0))
+    done = pool_map(emulate_one, tasks, min(workers, len(tasks)), "emulators")
+    predicted = np.column_stack([column for column, _ in done]).reshape(len(cands), len(fitted))
+    rows = [
+        {
+            "target": f"{t.setting}.{t.statistic}",
+            "wanted": t.wanted,
+            "tolerance": t.tolerance,
+            "rmse": rmse,
+            "noise_sd": noise,
+        }
+        for t, (_, (rmse, noise)) in zip(fitted, done, strict=True)
+    ]
     return predicted, rows
+
+
+def emulate_one(task: tuple) -> tuple[np.ndarray, tuple[float, float]]:
+    """One target's emulator (a task of :func:`emulate_all`): its predictions at the
+    candidates, and its RMSE on the test rows and its noise SD."""
+    from sim import emulator
+
+    x, y, train, test, cands, seed = task
+    ok = np.isfinite(y)
+    em = emulator.fit(x[train & ok], y[train & ok], seed)
+    resid = y[test & ok] - em.predict(x[test & ok])
+    rmse = float(np.sqrt(np.mean(resid**2))) if resid.size else math.nan
+    return em.predict(cands), (rmse, noise_sd(em, y[train & ok]))
 
 
 def wave_points(found: Search, n: int, seed: int) -> np.ndarray:
