@@ -70,6 +70,9 @@ STEP_SHARE = 0.25
 HELD_BACK_SHARE = 0.2
 # Seeds of a second wave's runs: 10001, 10002, ..., apart from the checks' 1, 2, ...
 WAVE_SEED = 10_001
+# The most candidates searched: each holds a row of parameters and of predictions
+# (about 200 bytes with 12 targets and 14 parameters), so a million is 0.2 GB.
+MAX_CANDIDATES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,10 @@ def fit_match(
     those meeting all but one of the most it met, at random), added to the particles
     before the emulators are fitted and the candidates searched again: history
     matching's second wave."""
-    if candidates < 1:
-        raise CalibrationError(cal.path, "--candidates", f"expected at least 1, got {candidates}")
+    if not 1 <= candidates <= MAX_CANDIDATES:
+        raise CalibrationError(
+            cal.path, "--candidates", f"expected 1 to {MAX_CANDIDATES:,}, got {candidates}"
+        )
     if seeds < 0:
         raise CalibrationError(cal.path, "--seeds", f"expected 0 or more, got {seeds}")
     if check_seeds < 0:

@@ -14,12 +14,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fit_progress import saved_recovery_history
 
-from sim.calibration import Target
+from sim.calibration import Target, check_fit
 from sim.fit_match import (
     candidates_near,
     fit_match,
@@ -135,10 +136,17 @@ def test_the_match_can_add_a_second_wave_of_runs(tmp_path: Path):
     assert "a second wave of 3 runs" in format_fit_match(found)
 
 
+def test_check_fit_refuses_draws_of_a_given_parameter_set(tmp_path: Path):
+    cal = saved_recovery_history(tmp_path, generations=1)
+    with pytest.raises(ValueError, match="draws need a posterior"):
+        check_fit(cal, seeds=1, draws=True, parameters={"justice.detection_scale": 2.0})
+
+
 def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
     cal = saved_recovery_history(tmp_path, generations=1)
     for args, option in (
         (["--candidates", "0"], "--candidates"),
+        (["--candidates", "1000001"], "--candidates"),
         (["--seeds", "-1"], "--seeds"),
         (["--check-seeds", "-1"], "--check-seeds"),
         (["--wave-runs", "-1"], "--wave-runs"),
