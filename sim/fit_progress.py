@@ -319,6 +319,13 @@ def met_together_lines(m: MetTogether, generation: int) -> list[str]:
         out.append(f"Each met, but never by one particle (a conflict, if it lasts): {pairs}.")
     else:
         out.append("Every pair of targets that are each met is met together by some particle.")
+    if m.most < n:
+        # A particle's misfits mix its parameters' fault with its seed's luck; whether any
+        # parameter set meets the targets at once is the emulators' question.
+        out.append(
+            "Whether any parameter set can meet them all at once, apart from the runs' "
+            "chance: yjsim fit-match (history matching on these particles)."
+        )
     return out
 
 

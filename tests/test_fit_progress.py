@@ -20,7 +20,13 @@ from conftest import ROOT
 from test_calibration import write_recovery_config
 
 from sim.calibration import Calibration, CalibrationError, Target
-from sim.fit_progress import fit_progress, format_fit_progress, targets_met_together
+from sim.fit_progress import (
+    MetTogether,
+    fit_progress,
+    format_fit_progress,
+    met_together_lines,
+    targets_met_together,
+)
 
 STAT = "tiny.detected_share_of_offences"
 TARGET = 0.2  # tolerance 0.01: the recovery config's 5%
@@ -231,6 +237,22 @@ def test_the_status_says_how_many_targets_the_particles_meet_together(tmp_path: 
     assert sum(p.met_together.by_count) == 40
     text = format_fit_progress(p)
     assert "Targets met together by the accepted particles of generations 0 to 1" in text
+
+
+def test_the_status_points_to_fit_match_while_no_particle_meets_every_target():
+    def lines(most: int) -> str:
+        m = MetTogether(
+            particles=10,
+            by_count=[0, 10, 0] if most == 1 else [0, 5, 5],  # particles meeting 0, 1, 2 of 2
+            most=most,
+            most_misses=["s.b"] if most == 1 else [],
+            never_together=[],
+            never_met=[],
+        )
+        return "\n".join(met_together_lines(m, 3))
+
+    assert "yjsim fit-match" in lines(1)  # one of 2 met at most
+    assert "yjsim fit-match" not in lines(2)  # a particle meets both
 
 
 def test_a_target_the_particles_did_not_record_shows_a_dash_not_nan(tmp_path: Path):
