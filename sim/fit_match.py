@@ -59,7 +59,7 @@ from sim.calibration import (
     pool_map,
 )
 from sim.fit_probe import run_settings
-from sim.fit_progress import chosen_generation, format_number, saved_history
+from sim.fit_progress import chosen_generation, format_number, recorded_float, saved_history
 
 # Candidates are particles moved by a Gaussian step with this share of the particles'
 # covariance: 0.5 squared, so steps of half their spread; the emulators are trusted
@@ -115,15 +115,13 @@ def particle_table(
     for t in range(first, last + 1):
         for particle in history.get_population(t=t).particles:
             xs.append([float(particle.parameter[k]) for k in keys])
-            ys.append([_statistic(particle.sum_stat, f"{g.setting}.{g.statistic}") for g in fitted])
+            ys.append(
+                [
+                    recorded_float(particle.sum_stat.get(f"{g.setting}.{g.statistic}"))
+                    for g in fitted
+                ]
+            )
     return np.array(xs, dtype=float), np.array(ys, dtype=float).reshape(len(xs), len(fitted))
-
-
-def _statistic(stats: dict[str, Any], key: str) -> float:
-    try:
-        return float(np.asarray(stats.get(key, math.nan), dtype=float))
-    except (TypeError, ValueError):
-        return math.nan
 
 
 def misfits(predicted: np.ndarray, targets: Sequence[Target]) -> np.ndarray:

@@ -64,14 +64,17 @@ def targets_met_together(stats: list[dict[str, Any]], targets: list[Target]) -> 
     fitted = [t for t in targets if t.fit]
     keys = [f"{t.setting}.{t.statistic}" for t in fitted]
     met = np.array(
-        [[t.met(_as_float(s.get(k))) for t, k in zip(fitted, keys, strict=True)] for s in stats],
+        [
+            [t.met(recorded_float(s.get(k))) for t, k in zip(fitted, keys, strict=True)]
+            for s in stats
+        ],
         dtype=bool,
     ).reshape(len(stats), len(fitted))
     count = met.sum(axis=1)
     by_count = np.bincount(count, minlength=len(fitted) + 1).tolist()
     most, misses = 0, keys
     if len(stats):
-        distance = np.array([_as_float(s.get("distance")) for s in stats])
+        distance = np.array([recorded_float(s.get("distance")) for s in stats])
         # The particles meeting most; of them, the closest (lexsort: last key first).
         best = int(np.lexsort((np.nan_to_num(distance, nan=np.inf), -count))[0])
         most = int(count[best])
@@ -124,7 +127,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(weighted_quantile(values[ok], w / w.sum(), alpha=q))
 
 
-def _as_float(value: object) -> float:
+def recorded_float(value: object) -> float:
     """A recorded statistic as a float (pyabc stores some as 0-d arrays; NaN when missing)."""
     try:
         return float(np.asarray(value, dtype=float))
@@ -186,13 +189,13 @@ def fit_progress(cal: Calibration, generation: int | None = None, closest: int =
 
     weights, stats = history.get_weighted_sum_stats(t=t)
     weights = np.asarray(weights, dtype=float)
-    distances = np.array([_as_float(s.get("distance")) for s in stats])
+    distances = np.array([recorded_float(s.get("distance")) for s in stats])
     near = np.argsort(distances, kind="stable")[: min(closest, len(stats))]
 
     rows = []
     for target in cal.targets:
         key = f"{target.setting}.{target.statistic}"
-        values = np.array([_as_float(s.get(key)) for s in stats])
+        values = np.array([recorded_float(s.get(key)) for s in stats])
         misfit = np.array([target.misfit(v) for v in values[near]])
         rows.append(
             {
