@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -356,6 +356,20 @@ def emulate_all(
     return predicted, rows
 
 
+def parameter_set_lines(parameters: Mapping[str, float]) -> list[str]:
+    """A parameter set (dotted names) as the tables of a scenario file, indented: each
+    value at full precision (Python's shortest exact repr), so the set read back is the
+    set found, to the bit."""
+    tables: dict[str, list[str]] = {}
+    for name, value in parameters.items():
+        table, _, key = name.rpartition(".")
+        tables.setdefault(table, []).append(f"  {key} = {float(value)!r}")
+    out = []
+    for table, lines in tables.items():
+        out += [f"  [{table}]", *lines]
+    return out
+
+
 def emulate_one(task: tuple) -> tuple[np.ndarray, tuple[float, float]]:
     """One target's emulator (a task of :func:`emulate_all`): its predictions at the
     candidates, and its RMSE on the test rows and its noise SD."""
@@ -444,8 +458,11 @@ def format_fit_match(f: FitMatch) -> str:
                 f"{r.verified_misfit:>+6.2f}"
             )
         out.append(line)
-    out += ["", "the best candidate (the model's units):"]
-    out += [f"  {k} = {format_number(v)}" for k, v in f.best.items()]
+    out += [
+        "",
+        "the best candidate, as a scenario's tables (exact: paste them into a scenario to run it):",
+    ]
+    out += parameter_set_lines(f.best)
     if f.seeds:
         run_misfit = f.targets["verified_misfit"].to_numpy(float)[None, :]
         met_runs = int(met(run_misfit, f.fitted).sum())

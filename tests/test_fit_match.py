@@ -27,6 +27,7 @@ from sim.fit_match import (
     format_fit_match,
     met,
     misfits,
+    parameter_set_lines,
     search,
     wave_points,
 )
@@ -97,6 +98,23 @@ def test_a_second_wave_runs_where_the_first_search_points():
     assert many.size == 60 and found.best in many
 
 
+def test_the_best_set_prints_as_scenario_tables_that_read_back_exactly():
+    # A bug: the set printed at three decimals, so a base rate of 0.0030417 read "0.003"
+    # (one significant figure), and nobody could run the set it found.
+    import tomllib
+
+    best = {
+        "behaviour.base_weekly_rate": 0.0030417123456789,
+        "behaviour.coef_peer": 0.6381,
+        "justice.detection_scale": 0.1104,
+        "justice.remand_detention_intercept": -4.6012,
+    }
+    lines = parameter_set_lines(best)
+    read = tomllib.loads("\n".join(line.strip() for line in lines))
+    assert {f"{m}.{k}": v for m, table in read.items() for k, v in table.items()} == best
+    assert lines[0].strip() == "[behaviour]" and "[justice]" in [x.strip() for x in lines]
+
+
 def test_candidates_stay_inside_the_priors_and_repeat_with_their_seed():
     x = np.random.default_rng(0).normal(0.5, 0.3, size=(50, 2))
     low, high = np.array([0.0, 0.2]), np.array([1.0, 0.8])
@@ -124,7 +142,7 @@ def test_the_match_of_a_saved_fit_finds_the_parameter_that_meets_its_target(tmp_
     assert found.check is not None and len(found.check) == 1
     assert math.isfinite(found.check["mean"].iloc[0])
     text = format_fit_match(found)
-    assert "meets 1 of 1" in text and "justice.detection_scale = " in text
+    assert "meets 1 of 1" in text and "  [justice]\n  detection_scale = " in text
     assert "at the best candidate" in text
 
 
