@@ -362,7 +362,9 @@ class Police(mesa.Agent):
         for o in offences:
             p = j.detection_probability[o.type] * j.detection_scale
             if o.person.n_formal > 0:  # known to the police: a caution or conviction
-                p *= j.known_offender_detection_ratio
+                # what searches find carries that attention only in part
+                weight = j.known_offender_search_weight if o.type in PROACTIVE else 1.0
+                p *= j.known_offender_detection_ratio**weight
             if o.type in PROACTIVE:  # how much the force searches, where, and whom
                 p *= (
                     j.proactive_policing_ratio

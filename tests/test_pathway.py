@@ -407,6 +407,29 @@ def test_a_run_gives_every_tier_remand_in_custody_and_priced_kinds():
     assert costs["first_tier_sentences"] > 0 and costs["referral_order_panels"] > 0
 
 
+def _detection_rates(m: YouthJusticeModel, offence_type: str) -> tuple[float, float]:
+    """Every other child known to the police (a formal record); each commits one offence
+    of ``offence_type``: the share detected among the known and among the unknown."""
+    people = np.arange(m.people.lo, m.people.n)
+    known = people[::2]
+    m.people.n_formal[known] = 1
+    n = people.size
+    ids = m.events.offences.append(
+        person=people,
+        week=np.zeros(n, dtype=np.int64),
+        type=np.full(n, TYPE[offence_type], dtype=np.int64),
+        gravity=np.ones(n, dtype=np.int64),
+        co_group=np.full(n, -1),
+        detected=np.zeros(n, dtype=bool),
+        case=np.full(n, -1),
+        proven_week=np.full(n, np.nan),
+        disposal=np.full(n, -1),
+    )
+    detected = np.isin(people, m.events.offences["person"][m.police.detect(ids, 0)])
+    is_known = np.isin(people, known)
+    return detected[is_known].mean(), detected[~is_known].mean()
+
+
 @pytest.mark.parametrize("ratio", [1.0, 4.0])
 def test_known_offenders_are_detected_ratio_times_as_often(ratio: float) -> None:
     """justice.known_offender_detection_ratio: an offence by someone with a caution or
@@ -418,27 +441,31 @@ def test_known_offenders_are_detected_ratio_times_as_often(ratio: float) -> None
         detection_scale=0.1 / minor,
         group_detection_probability=0.0,
     )
-    people = np.arange(m.people.lo, m.people.n)
-    known = people[::2]
-    m.people.n_formal[known] = 1
-    n = people.size
-    ids = m.events.offences.append(
-        person=people,
-        week=np.zeros(n, dtype=np.int64),
-        type=np.zeros(n, dtype=np.int64),
-        gravity=np.ones(n, dtype=np.int64),
-        co_group=np.full(n, -1),
-        detected=np.zeros(n, dtype=bool),
-        case=np.full(n, -1),
-        proven_week=np.full(n, np.nan),
-        disposal=np.full(n, -1),
-    )
-    detected = np.isin(people, m.events.offences["person"][m.police.detect(ids, 0)])
-    is_known = np.isin(people, known)
-    p_known, p_unknown = detected[is_known].mean(), detected[~is_known].mean()
+    p_known, p_unknown = _detection_rates(m, "minor")
     # Binomial SDs at these sizes are about 0.01-0.02; 0.06 is several of them.
     assert p_unknown == pytest.approx(0.1, abs=0.06)
     assert p_known == pytest.approx(0.1 * ratio, abs=0.06)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 1.0])
+def test_what_searches_find_carries_the_known_offender_ratio_to_its_weight(weight: float):
+    """justice.known_offender_search_weight: a drugs find (proactive) of a known child is
+    ratio ** weight times as likely as an unknown child's, while a reported offence keeps
+    the whole ratio (searches the same everywhere and for every group: 0.1 unknown)."""
+    j = small().justice
+    m = _model(
+        known_offender_detection_ratio=4.0,
+        known_offender_search_weight=weight,
+        detection_scale=0.1 / j.detection_probability[TYPE["drugs"]],
+        proactive_policing_ratio=1.0,
+        patrol_deprivation_gradient=0.0,
+        search_decision_by_group=(1.0,) * len(j.search_decision_by_group),
+        group_detection_probability=0.0,
+    )
+    p_known, p_unknown = _detection_rates(m, "drugs")
+    assert p_unknown == pytest.approx(0.1, abs=0.06)
+    assert p_known == pytest.approx(0.1 * 4.0**weight, abs=0.06)
+    # Weights 0 and 1 are 0.3 apart at these rates: several binomial SDs.
 
 
 @pytest.mark.parametrize("probability", [0.0, 1.0])
