@@ -849,6 +849,37 @@ def _check_run(task: tuple[Scenario, int, str]) -> dict[str, float]:
     return {"setting": setting, "seed": seed, **statistics_of(summary, 1.0)}
 
 
+def read_parameter_set(cal: Calibration, path: str | Path) -> dict[str, float]:
+    """A parameter set from a TOML file of scenario tables (``[behaviour]`` then
+    ``base_weekly_rate = 0.0012``, as ``yjsim fit-match`` prints its best set), by dotted
+    name; each value a number that every setting's scenario accepts. Anything else raises
+    :class:`CalibrationError` naming the file and the key."""
+    from sim.tomlfile import read_toml
+
+    data = read_toml(path, CalibrationError, "no such parameter file")
+    flat: dict[str, float] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(value, f"{name}.")
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                raise CalibrationError(path, name, f"expected a number, got {value!r}")
+            else:
+                flat[name] = float(value)
+
+    walk(data, "")
+    if not flat:
+        raise CalibrationError(path, "", "no parameters (expected tables such as [behaviour])")
+    for setting, sc in cal.scenarios.items():
+        try:
+            apply_overrides(sc, flat)
+        except ScenarioError as e:
+            raise CalibrationError(path, e.key, f"{e.message} (in setting {setting!r})") from None
+    return flat
+
+
 def check_fit(
     cal: Calibration,
     *,

@@ -586,13 +586,28 @@ def check_fit(
         bool, typer.Option(help="also run one posterior draw per seed (parameter uncertainty)")
     ] = True,
     allow_more_workers: AllowMoreWorkers = False,
+    parameters: Annotated[
+        Path | None,
+        typer.Option(
+            help="judge this parameter set instead of the posterior: a TOML file of "
+            "scenario tables, as fit-match prints its best set (prints the table, writes "
+            "nothing)"
+        ),
+    ] = None,
 ) -> None:
     """Judge the posterior: each setting at full size over many seeds, against the targets.
 
     Prints the table (mean and 90% interval per target) and writes the fit report
-    (Markdown and PNGs) to the config's report folder.
+    (Markdown and PNGs) to the config's report folder. With ``--parameters``, judges that
+    one parameter set as it judges the posterior mean, and only prints.
     """
-    from sim.calibration import Calibration, fit_table, format_fit_table, write_check_record
+    from sim.calibration import (
+        Calibration,
+        fit_table,
+        format_fit_table,
+        read_parameter_set,
+        write_check_record,
+    )
     from sim.calibration import check_fit as run_check
     from sim.fit_report import plot_marginals, plot_targets, write_fit_report
     from sim.posterior import load_posterior
@@ -601,6 +616,12 @@ def check_fit(
         _fail(f"--seeds: expected at least 2, got {seeds}")
     _check_workers(workers, allow_more_workers)
     cal = Calibration(config)
+    if parameters is not None:
+        theta = read_parameter_set(cal, parameters)
+        runs = run_check(cal, seeds=seeds, workers=workers, parameters=theta)
+        what = f"the parameter set in {parameters}"
+        typer.echo(f"\n{format_fit_table(fit_table(cal, runs), seeds, what)}")
+        return
     post = load_posterior(cal.posterior_path, key="posterior")
     _check_posterior_applies(cal, post)  # before the report folder is made
     out = cal.report_dir

@@ -180,3 +180,49 @@ def test_cli_fit_match_refuses_bad_options_in_one_line(tmp_path: Path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and str(cal.path) in lines[0], r.stderr
         assert option in lines[0], r.stderr
+
+
+def test_check_fit_judges_a_parameter_set_file_and_refuses_a_bad_one(tmp_path: Path):
+    # What fit-match prints as its best set, judged as check-fit judges a posterior
+    # mean, with no posterior and nothing written.
+    cal = saved_recovery_history(tmp_path, generations=1)
+
+    def check(text: str) -> subprocess.CompletedProcess:
+        path = tmp_path / "set.toml"
+        path.write_text(text)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim.cli",
+                "check-fit",
+                str(cal.path),
+                "--seeds",
+                "2",
+                "--workers",
+                "1",
+                "--parameters",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+
+    before = sorted(p for p in tmp_path.rglob("*") if p.name != "set.toml")
+    r = check("[justice]\ndetection_scale = 2.0\n")
+    assert r.returncode == 0, r.stderr
+    assert "the parameter set in" in r.stdout and "| target |" in r.stdout
+    assert sorted(p for p in tmp_path.rglob("*") if p.name != "set.toml") == before
+    bad = {
+        "[justice]\nno_such_parameter = 1\n": "justice.no_such_parameter",
+        "[justice]\ndetection_scale = 'high'\n": "justice.detection_scale",
+        "[justice]\ndetection_scale = -1.0\n": "detection_scale",
+        "[justice\n": "not valid TOML",
+        "# nothing\n": "no parameters",
+    }
+    for text, named in bad.items():
+        r = check(text)
+        assert r.returncode == 2, (text, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "set.toml" in lines[0] and named in lines[0], r.stderr
