@@ -545,6 +545,22 @@ def fit_match(
             "particles before the search again (0: one wave)"
         ),
     ] = 0,
+    waves: Annotated[
+        int,
+        typer.Option(
+            help="waves of --wave-runs runs, each where the last search points (from the "
+            "second on, with candidates near its runs too)"
+        ),
+    ] = 1,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="the particles of another saved history (a fit of the model before a "
+            "structural change); free parameters it lacks take the settings' values at "
+            "its particles and are drawn across their priors at the candidates (needs "
+            "--wave-runs)"
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
     allow_more_workers: AllowMoreWorkers = False,
 ) -> None:
@@ -568,6 +584,8 @@ def fit_match(
             seeds=seeds,
             check_seeds=check_seeds,
             wave_runs=wave_runs,
+            waves=waves,
+            history_path=history,
             workers=workers,
             progress=lambda text: typer.echo(text, err=True),
         )

@@ -19,9 +19,18 @@ second question of the particles a saved fit already has, as history matching do
    of a bound): ``yjsim check-fit``'s test of a posterior mean.
 3. For each target: how many candidates meet it, and, among the candidates that meet
    every other target the best candidate meets, how close it can come.
-4. Optionally a second wave (``wave_runs``): the model run where the first search
-   points, those runs added to what the emulators learn from, and the search again.
-   One wave's emulators place a parameter set only to about a tolerance.
+4. Optionally further waves (``wave_runs`` runs each, ``waves`` of them): the model
+   run where the last search points, those runs added to what the emulators learn
+   from, and the search again; from the second wave on, over candidates drawn near
+   that wave's runs as well. One wave's emulators place a parameter set only to about
+   a tolerance.
+
+With ``history_path``, the particles are another model's fit (the fit of the model
+before a structural change, whose config had fewer free parameters): a free parameter
+that history lacks takes the settings' value at its particles and is drawn across its
+prior at the candidates, so the first wave's runs are what teach the emulators its
+effect (at least one wave is needed). This asks whether a structural change could let
+the targets be met together before its own fit exists.
 5. The candidate that meets most (of them, the smallest sum of squared misfits) is
    run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
    runs its settings: the emulators' answer checked by the model itself. With
@@ -42,7 +51,8 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,8 +68,9 @@ from sim.calibration import (
     format_fit_table,
     pool_map,
 )
-from sim.fit_probe import run_settings
+from sim.fit_probe import other_history, run_settings
 from sim.fit_progress import chosen_generation, format_number, recorded_float, saved_history
+from sim.scenario import Scenario
 
 # Candidates are particles moved by a Gaussian step with this share of the particles'
 # covariance: 0.5 squared, so steps of half their spread; the emulators are trusted
@@ -68,8 +79,9 @@ from sim.fit_progress import chosen_generation, format_number, recorded_float, s
 STEP_SHARE = 0.25
 # Held back from the emulators' fit to measure their accuracy: one particle in five.
 HELD_BACK_SHARE = 0.2
-# Seeds of a second wave's runs: 10001, 10002, ..., apart from the checks' 1, 2, ...
+# Seeds of the first wave's runs: 10001, 10002, ..., apart from the checks' 1, 2, ...
 WAVE_SEED = 10_001
+WAVE_SEED_STEP = 10_000  # the seeds of wave k start at WAVE_SEED + k * WAVE_SEED_STEP
 # The most candidates searched: each holds a row of parameters and of predictions
 # (about 200 bytes with 12 targets and 14 parameters), so a million is 0.2 GB.
 MAX_CANDIDATES = 1_000_000
@@ -83,7 +95,7 @@ class FitMatch:
     generations: tuple[int, int]  # the first and last generation whose particles are used
     particles: int  # fitted on (the held-back ones are not counted)
     candidates: int
-    wave_runs: int  # a second wave's runs, added to the particles (0: one wave)
+    wave_runs: int  # the waves' runs in all, added to the particles (0: none)
     first_most_met: int  # what the first wave's best candidate met, predicted
     # One row per fitted target: target, wanted, tolerance, rmse and noise_sd (on the
     # held-back particles, and the emulator's white noise), met_share (of candidates),
@@ -101,20 +113,26 @@ class FitMatch:
     # size over that many seeds (None without).
     check: pd.DataFrame | None = None
     check_seeds: int = 0
+    waves: int = 1  # of wave_runs runs each (when wave_runs > 0)
+    history: str = ""  # another model's saved history, when the particles are from one
+    # Free parameters that history lacks: the settings' values at its particles.
+    at_setting_values: list[str] = field(default_factory=list)
 
 
 def particle_table(
-    cal: Calibration, history, first: int, last: int
+    cal: Calibration, history, first: int, last: int, fill: Mapping[str, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The accepted particles of generations ``first`` to ``last``: parameters as pyabc
     sampled them (log10 for a loguniform prior), one column per prior, and each fitted
-    target's statistic (NaN where undefined), one column per fitted target."""
+    target's statistic (NaN where undefined), one column per fitted target. ``fill``:
+    values (as sampled) for priors the particles lack (another model's history)."""
     fitted = [t for t in cal.targets if t.fit]
     keys = [p.key for p in cal.priors]
+    fill = fill or {}
     xs, ys = [], []
     for t in range(first, last + 1):
         for particle in history.get_population(t=t).particles:
-            xs.append([float(particle.parameter[k]) for k in keys])
+            xs.append([float(particle.parameter.get(k, fill.get(k, math.nan))) for k in keys])
             ys.append(
                 [
                     recorded_float(particle.sum_stat.get(f"{g.setting}.{g.statistic}"))
@@ -157,6 +175,18 @@ def candidates_near(
     start = x[rng.integers(0, len(x), n)]
     steps = rng.multivariate_normal(np.zeros(x.shape[1]), cov, size=n, method="eigh")
     return np.clip(start + steps, low, high)
+
+
+def candidates_across(
+    x: np.ndarray, low: np.ndarray, high: np.ndarray, n: int, seed: int, across: np.ndarray
+) -> np.ndarray:
+    """:func:`candidates_near`, but the columns flagged in ``across`` drawn uniformly
+    between their bounds (parameters the rows of ``x`` hold at one value)."""
+    c = candidates_near(x, low, high, n, seed)
+    if across.any():
+        rng = np.random.default_rng([seed, 1])
+        c[:, across] = rng.uniform(low[across], high[across], size=(n, int(across.sum())))
+    return c
 
 
 @dataclass(frozen=True)
@@ -209,6 +239,8 @@ def fit_match(
     seeds: int = 8,
     check_seeds: int = 0,
     wave_runs: int = 0,
+    waves: int = 1,
+    history_path: Path | None = None,
     workers: int | None = None,
     seed: int = 1,
     progress: Callable[[str], None] | None = None,
@@ -217,10 +249,11 @@ def fit_match(
 
     ``first_generation``: the earliest generation whose particles train the emulators
     (default: the latest three saved). ``seeds``: fresh runs of the best candidate (0:
-    none). ``wave_runs``: runs at the candidates the first search found best (among
+    none). ``wave_runs``: runs at the candidates the last search found best (among
     those meeting all but one of the most it met, at random), added to the particles
     before the emulators are fitted and the candidates searched again: history
-    matching's second wave."""
+    matching's next wave, ``waves`` times. ``history_path``: another model's saved
+    history (see the module's docstring)."""
     if not 1 <= candidates <= MAX_CANDIDATES:
         raise CalibrationError(
             cal.path, "--candidates", f"expected 1 to {MAX_CANDIDATES:,}, got {candidates}"
@@ -231,41 +264,58 @@ def fit_match(
         raise CalibrationError(cal.path, "--check-seeds", f"expected 0 or more, got {check_seeds}")
     if wave_runs < 0:
         raise CalibrationError(cal.path, "--wave-runs", f"expected 0 or more, got {wave_runs}")
+    if waves < 1:
+        raise CalibrationError(cal.path, "--waves", f"expected 1 or more, got {waves}")
     say = progress or (lambda _: None)
-    history = saved_history(cal)
+    history = saved_history(cal) if history_path is None else other_history(cal, history_path)
     last = history.max_t
     first = max(0, last - 2) if first_generation is None else first_generation
     chosen_generation(cal, history, first, "--since")  # one of the saved ones
     fitted = [t for t in cal.targets if t.fit]
-    x, y = particle_table(cal, history, first, last)
+    low = np.array([_sampled(p, p.low) for p in cal.priors])
+    high = np.array([_sampled(p, p.high) for p in cal.priors])
+    fill = lacking_parameters(cal, history, last, low, high)
+    if fill and not wave_runs:
+        raise CalibrationError(
+            cal.path,
+            "--wave-runs",
+            f"the history lacks {', '.join(fill)}: only runs can show its effect (expected "
+            "1 or more)",
+        )
+    across = np.array([p.key in fill for p in cal.priors])
+    x, y = particle_table(cal, history, first, last, fill)
     rng = np.random.default_rng(seed)
     held = np.zeros(len(x), dtype=bool)
     held[rng.choice(len(x), size=int(len(x) * HELD_BACK_SHARE), replace=False)] = True
-    low = np.array([_sampled(p, p.low) for p in cal.priors])
-    high = np.array([_sampled(p, p.high) for p in cal.priors])
-    cands = candidates_near(x[~held], low, high, candidates, seed)
+    cands = candidates_across(x[~held], low, high, candidates, seed, across)
     train, test = ~held, held
     n_particles, n_wave = int(train.sum()), 0
     say(f"emulating the {len(fitted)} fitted statistics")
     predicted, rows = emulate_all(x, y, train, test, cands, fitted, seed, workers)
     found = search(predicted, fitted)
     first_most_met = found.most_met
-    if wave_runs:
-        # History matching's next wave: runs where the first search points, added to
-        # what the emulators learn from, then the search again.
-        picks = wave_points(found, wave_runs, seed)
-        say(f"second wave: {picks.size} runs near the best candidates at the fit's size")
-        thetas = [natural_units(cal, cands[r]) for r in picks]
-        wave = run_points(cal, thetas, [WAVE_SEED + i for i in range(picks.size)], workers)
-        keys = [f"{t.setting}.{t.statistic}" for t in fitted]
-        y_wave = np.array([[r.get(k, math.nan) for k in keys] for r in wave], dtype=float)
-        x, y = np.vstack([x, cands[picks]]), np.vstack([y, y_wave.reshape(-1, len(fitted))])
+    keys = [f"{t.setting}.{t.statistic}" for t in fitted]
+    for wave in range(wave_runs and waves):
+        # History matching's next wave: runs where the last search points, added to
+        # what the emulators learn from, then the search again (from the second wave
+        # on, also over candidates near the wave's runs).
+        picks = wave_points(found, wave_runs, seed + wave)
+        points = cands[picks]
+        say(f"wave {wave + 1}: {picks.size} runs near the best candidates at the fit's size")
+        thetas = [natural_units(cal, point) for point in points]
+        first_seed = WAVE_SEED + wave * WAVE_SEED_STEP
+        runs = run_points(cal, thetas, [first_seed + i for i in range(picks.size)], workers)
+        y_wave = np.array([[r.get(k, math.nan) for k in keys] for r in runs], dtype=float)
+        x, y = np.vstack([x, points]), np.vstack([y, y_wave.reshape(-1, len(fitted))])
         train = np.concatenate([train, np.ones(picks.size, dtype=bool)])
         test = np.concatenate([test, np.zeros(picks.size, dtype=bool)])
+        if wave:
+            near = candidates_near(points, low, high, candidates, seed + wave)
+            cands = np.vstack([cands, near])
         say(f"emulating the {len(fitted)} fitted statistics again, with the wave's runs")
         predicted, rows = emulate_all(x, y, train, test, cands, fitted, seed, workers)
         found = search(predicted, fitted)
-        n_wave = int(picks.size)
+        n_wave += int(picks.size)
     table = pd.DataFrame(rows)
     table["met_share"] = found.met_share
     table["best_misfit"] = found.misfit[found.best]
@@ -308,7 +358,40 @@ def fit_match(
         fitted=fitted,
         check=check,
         check_seeds=check_seeds,
+        waves=waves if wave_runs else 0,
+        history="" if history_path is None else str(history_path),
+        at_setting_values=[p.name for p in cal.priors if p.key in fill],
     )
+
+
+def lacking_parameters(
+    cal: Calibration, history, generation: int, low: np.ndarray, high: np.ndarray
+) -> dict[str, float]:
+    """The priors a history's particles lack (another model's fit), each with the
+    settings' value as sampled, which must lie inside its prior."""
+    (particle, *_) = history.get_population(t=generation).particles
+    base = next(iter(cal.scenarios.values()))
+    fill = {}
+    for j, p in enumerate(cal.priors):
+        if p.key in particle.parameter:
+            continue
+        value = _sampled(p, float(setting_value(base, p.name)))
+        if not low[j] <= value <= high[j]:
+            raise CalibrationError(
+                cal.path,
+                "--history",
+                f"the history lacks {p.name}, and the settings' value is outside its prior",
+            )
+        fill[p.key] = value
+    return fill
+
+
+def setting_value(scenario: Scenario, name: str) -> Any:
+    """A scenario's value of a dotted parameter (``justice.detection_scale``)."""
+    node: Any = scenario
+    for part in name.split("."):
+        node = node[part] if isinstance(node, Mapping) else getattr(node, part)
+    return node
 
 
 def _sampled(prior, value: float) -> float:
@@ -412,18 +495,39 @@ def run_points(
     return pool_map(run_settings, tasks, workers, "fit-match")
 
 
+def _waves_clause(f: FitMatch, n: int) -> str:
+    """How many waves of runs were added to the particles (nothing without any)."""
+    if not f.wave_runs:
+        return ""
+    first = f"(its best candidate met {f.first_most_met} of {n}, predicted)"
+    if f.waves == 1:
+        return (
+            f"; a second wave of {f.wave_runs} runs where the first search pointed {first} "
+            "added to the particles"
+        )
+    return (
+        f"; {f.waves} waves of {f.wave_runs // f.waves} runs, each where the last search "
+        f"pointed (the first search's best candidate met {f.first_most_met} of {n}, "
+        f"predicted), added to the particles, and {f.candidates:,} more candidates near each "
+        "wave's runs after the first"
+    )
+
+
 def format_fit_match(f: FitMatch) -> str:
     """The answer as plain text (what ``yjsim fit-match`` prints)."""
     n = len(f.targets)
     out = [
         f"{f.name}: emulators of the {n} fitted statistics, fitted to {f.particles} "
         f"particles of generations {f.generations[0]}-{f.generations[1]}; "
-        f"{f.candidates:,} candidates near them"
-        + (
-            f"; a second wave of {f.wave_runs} runs where the first search pointed (its best "
-            f"candidate met {f.first_most_met} of {n}, predicted) added to the particles"
-            if f.wave_runs
-            else ""
+        f"{f.candidates:,} candidates near them" + _waves_clause(f, n),
+        *(
+            [
+                f"particles from {f.history}, a fit of another model; free parameters not in "
+                f"it, at the settings' values at its particles and drawn across their priors "
+                f"at the candidates: {', '.join(f.at_setting_values) or 'none'}"
+            ]
+            if f.history
+            else []
         ),
         f"the best candidate meets {f.most_met} of {n} at its predicted mean; candidates "
         f"meeting k of them, k = 0 to {n}: {', '.join(f'{c:,}' for c in f.by_count)}",

@@ -18,10 +18,12 @@ import pytest
 from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_calibration import write_recovery_config
 from test_fit_progress import saved_recovery_history
 
-from sim.calibration import Target, check_fit
+from sim.calibration import Calibration, CalibrationError, Target, check_fit
 from sim.fit_match import (
+    candidates_across,
     candidates_near,
     fit_match,
     format_fit_match,
@@ -226,3 +228,57 @@ def test_check_fit_judges_a_parameter_set_file_and_refuses_a_bad_one(tmp_path: P
         assert r.returncode == 2, (text, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and "set.toml" in lines[0] and named in lines[0], r.stderr
+
+
+def test_candidates_across_draw_the_flagged_columns_over_their_whole_prior():
+    # A history of another model holds a new parameter at one value; its candidates
+    # must span the prior, or no wave could ever learn what it does.
+    x = np.column_stack([np.random.default_rng(0).normal(0.5, 0.1, 200), np.full(200, 1.0)])
+    low, high = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    c = candidates_across(x, low, high, 5000, seed=2, across=np.array([False, True]))
+    assert c[:, 1].min() < 0.01 and c[:, 1].max() > 0.99  # uniform over 0-1
+    assert np.array_equal(c[:, 0], candidates_near(x, low, high, 5000, seed=2)[:, 0])
+    same = candidates_across(x, low, high, 5000, seed=2, across=np.array([False, False]))
+    assert np.array_equal(same, candidates_near(x, low, high, 5000, seed=2))
+
+
+def test_the_match_can_start_from_another_models_fit_and_run_several_waves(tmp_path: Path):
+    """A structural change adds a free parameter the old fit lacks: its particles take
+    the settings' value, the candidates draw it across its prior, and the waves' runs
+    (which need a wave at least) teach the emulators what it does."""
+    (tmp_path / "old").mkdir()
+    old = saved_recovery_history(tmp_path / "old", generations=2)
+    (tmp_path / "new").mkdir()
+    path = write_recovery_config(tmp_path / "new", 0.2, generations=1)
+    path.write_text(
+        path.read_text()
+        + """
+[[parameter]]
+name = "justice.clear_up_probability"
+prior = "uniform"
+low = 0.0
+high = 0.5
+why = "a parameter the old fit did not have"
+"""
+    )
+    cal = Calibration(path)
+    with pytest.raises(CalibrationError, match="--wave-runs: the history lacks"):
+        fit_match(cal, history_path=old.history_path, seeds=0, workers=1)
+    with pytest.raises(CalibrationError, match="--waves"):
+        fit_match(cal, history_path=old.history_path, wave_runs=2, waves=0, workers=1)
+    found = fit_match(
+        cal,
+        history_path=old.history_path,
+        candidates=2000,
+        seeds=0,
+        wave_runs=3,
+        waves=2,
+        workers=1,
+    )
+    assert found.at_setting_values == ["justice.clear_up_probability"]
+    assert found.wave_runs == 6 and found.waves == 2
+    assert found.particles == 32  # two generations' 40 particles less the 8 held back
+    assert 0.0 <= found.best["justice.clear_up_probability"] <= 0.5
+    text = format_fit_match(found)
+    assert "another model" in text and "justice.clear_up_probability" in text
+    assert "2 waves of 3 runs" in text
