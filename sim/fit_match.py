@@ -24,6 +24,11 @@ second question of the particles a saved fit already has, as history matching do
    from, and the search again; from the second wave on, over candidates drawn near
    that wave's runs as well. One wave's emulators place a parameter set only to about
    a tolerance.
+5. The candidate that meets most (of them, the smallest sum of squared misfits) is
+   run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
+   runs its settings: the emulators' answer checked by the model itself. With
+   ``check_seeds``, it is also judged as ``yjsim check-fit`` judges a posterior mean:
+   each setting at full size with its own burn-in and years.
 
 With ``history_path``, the particles are another model's fit (the fit of the model
 before a structural change, whose config had fewer free parameters): a free parameter
@@ -31,11 +36,6 @@ that history lacks takes the settings' value at its particles and is drawn acros
 prior at the candidates, so the first wave's runs are what teach the emulators its
 effect (at least one wave is needed). This asks whether a structural change could let
 the targets be met together before its own fit exists.
-5. The candidate that meets most (of them, the smallest sum of squared misfits) is
-   run with fresh seeds at the fit's size, burn-in and years, as ``yjsim calibrate``
-   runs its settings: the emulators' answer checked by the model itself. With
-   ``check_seeds``, it is also judged as ``yjsim check-fit`` judges a posterior mean:
-   each setting at full size with its own burn-in and years.
 
 The particles are those the fit accepted, so their runs were a little luckier than a
 fresh run at the same parameters would be: a weak selection while the thresholds stand
@@ -275,12 +275,13 @@ def fit_match(
     low = np.array([_sampled(p, p.low) for p in cal.priors])
     high = np.array([_sampled(p, p.high) for p in cal.priors])
     fill = lacking_parameters(cal, history, last, low, high)
-    if fill and not wave_runs:
+    lacking = [p.name for p in cal.priors if p.key in fill]
+    if lacking and not wave_runs:
         raise CalibrationError(
             cal.path,
             "--wave-runs",
-            f"the history lacks {', '.join(fill)}: only runs can show its effect (expected "
-            "1 or more)",
+            f"the history lacks {', '.join(lacking)}: only runs can show its effect "
+            "(expected 1 or more)",
         )
     across = np.array([p.key in fill for p in cal.priors])
     x, y = particle_table(cal, history, first, last, fill)
@@ -360,7 +361,7 @@ def fit_match(
         check_seeds=check_seeds,
         waves=waves if wave_runs else 0,
         history="" if history_path is None else str(history_path),
-        at_setting_values=[p.name for p in cal.priors if p.key in fill],
+        at_setting_values=lacking,
     )
 
 
