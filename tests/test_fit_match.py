@@ -262,7 +262,8 @@ why = "a parameter the old fit did not have"
 """
     )
     cal = Calibration(path)
-    with pytest.raises(CalibrationError, match="--wave-runs: the history lacks justice.clear_up_probability"):
+    lacks = r"--wave-runs: the history lacks justice\.clear_up_probability"
+    with pytest.raises(CalibrationError, match=lacks):
         fit_match(cal, history_path=old.history_path, seeds=0, workers=1)
     with pytest.raises(CalibrationError, match="--waves"):
         fit_match(cal, history_path=old.history_path, wave_runs=2, waves=0, workers=1)
