@@ -18,10 +18,10 @@ import pytest
 from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_calibration import write_recovery_config
+from test_fit_probe import recovery_config_with_a_new_parameter
 from test_fit_progress import saved_recovery_history
 
-from sim.calibration import Calibration, CalibrationError, Target, check_fit
+from sim.calibration import CalibrationError, Target, check_fit
 from sim.fit_match import (
     candidates_across,
     candidates_near,
@@ -248,20 +248,7 @@ def test_the_match_can_start_from_another_models_fit_and_run_several_waves(tmp_p
     (which need a wave at least) teach the emulators what it does."""
     (tmp_path / "old").mkdir()
     old = saved_recovery_history(tmp_path / "old", generations=2)
-    (tmp_path / "new").mkdir()
-    path = write_recovery_config(tmp_path / "new", 0.2, generations=1)
-    path.write_text(
-        path.read_text()
-        + """
-[[parameter]]
-name = "justice.clear_up_probability"
-prior = "uniform"
-low = 0.0
-high = 0.5
-why = "a parameter the old fit did not have"
-"""
-    )
-    cal = Calibration(path)
+    cal = recovery_config_with_a_new_parameter(tmp_path / "new")
     lacks = r"--wave-runs: the history lacks justice\.clear_up_probability"
     with pytest.raises(CalibrationError, match=lacks):
         fit_match(cal, history_path=old.history_path, seeds=0, workers=1)

@@ -100,19 +100,14 @@ def test_bad_changes_and_options_get_one_line_naming_the_option(tmp_path: Path):
     assert str(cal.path) in unknown.stderr and "justice.no_such" in unknown.stderr
 
 
-def test_a_probe_can_run_at_the_particles_of_another_models_fit(tmp_path: Path):
-    """After a structural change the old fit no longer answers the config (another
-    fingerprint, a new free parameter), but its particles can still show what the change
-    does: with ``history_path`` the probe runs the model as it now is at that history's
-    closest particles, and a free parameter the history lacks takes the settings' value
-    (and says so)."""
-    (tmp_path / "old").mkdir()
-    old = saved_recovery_history(tmp_path / "old")
-    new_dir = tmp_path / "new"
-    new_dir.mkdir()
-    cal = Calibration(write_recovery_config(new_dir, 0.2, generations=1).with_name("recover.toml"))
-    cal.path.write_text(
-        cal.path.read_text()
+def recovery_config_with_a_new_parameter(folder: Path) -> Calibration:
+    """The recovery config (in ``folder``, made here) with a second free parameter,
+    ``justice.clear_up_probability`` (0 to 0.5), that a saved recovery history lacks: a
+    structural change's config, whose old fit is another model's."""
+    folder.mkdir()
+    path = write_recovery_config(folder, 0.2, generations=1)
+    path.write_text(
+        path.read_text()
         + """
 [[parameter]]
 name = "justice.clear_up_probability"
@@ -122,7 +117,18 @@ high = 0.5
 why = "a parameter the old fit did not have"
 """
     )
-    cal = Calibration(cal.path)
+    return Calibration(path)
+
+
+def test_a_probe_can_run_at_the_particles_of_another_models_fit(tmp_path: Path):
+    """After a structural change the old fit no longer answers the config (another
+    fingerprint, a new free parameter), but its particles can still show what the change
+    does: with ``history_path`` the probe runs the model as it now is at that history's
+    closest particles, and a free parameter the history lacks takes the settings' value
+    (and says so)."""
+    (tmp_path / "old").mkdir()
+    old = saved_recovery_history(tmp_path / "old")
+    cal = recovery_config_with_a_new_parameter(tmp_path / "new")
     with pytest.raises(CalibrationError, match="no saved history"):
         fit_probe(cal, {"justice.detection_scale": 1.0}, workers=1)
     probe = fit_probe(
