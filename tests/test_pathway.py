@@ -453,18 +453,19 @@ def test_what_searches_find_carries_the_known_offender_ratio_to_its_weight(weigh
     ratio ** weight times as likely as an unknown child's, while a reported offence keeps
     the whole ratio (searches the same everywhere and for every group: 0.1 unknown)."""
     j = small().justice
-    m = _model(
-        known_offender_detection_ratio=4.0,
-        known_offender_search_weight=weight,
-        detection_scale=0.1 / j.detection_probability[TYPE["drugs"]],
-        proactive_policing_ratio=1.0,
-        patrol_deprivation_gradient=0.0,
-        search_decision_by_group=(1.0,) * len(j.search_decision_by_group),
-        group_detection_probability=0.0,
-    )
-    p_known, p_unknown = _detection_rates(m, "drugs")
-    assert p_unknown == pytest.approx(0.1, abs=0.06)
-    assert p_known == pytest.approx(0.1 * 4.0**weight, abs=0.06)
+    for offence, wanted_ratio in (("drugs", 4.0**weight), ("minor", 4.0)):
+        m = _model(
+            known_offender_detection_ratio=4.0,
+            known_offender_search_weight=weight,
+            detection_scale=0.1 / j.detection_probability[TYPE[offence]],
+            proactive_policing_ratio=1.0,
+            patrol_deprivation_gradient=0.0,
+            search_decision_by_group=(1.0,) * len(j.search_decision_by_group),
+            group_detection_probability=0.0,
+        )
+        p_known, p_unknown = _detection_rates(m, offence)
+        assert p_unknown == pytest.approx(0.1, abs=0.06), offence
+        assert p_known == pytest.approx(0.1 * wanted_ratio, abs=0.06), offence
     # Weights 0 and 1 are 0.3 apart at these rates: several binomial SDs.
 
 
