@@ -62,7 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sim import emulator
 from sim.emulator import Emulator
 from sim.scenario import ScenarioError, load_scenario
-from sim.tomlfile import InputError, read_toml_text, validate
+from sim.tomlfile import InputError, read_toml_text, toml_tables, validate
 
 RUNS = "runs"  # DIR/runs/gNN: each group's experiment results folder
 VERIFY = "verify"  # DIR/runs/verify: the verification runs
@@ -270,37 +270,6 @@ class Decision:
         ]
 
 
-def _nested(values: dict[str, Any]) -> dict[str, Any]:
-    """Dotted keys as nested tables: {"a.b": 1} -> {"a": {"b": 1}}."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        node = out
-        *parents, last = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    return out
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(str(value))
-
-
-def _toml_tables(data: dict[str, Any], prefix: str = "") -> list[str]:
-    plain = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    lines = ([f"[{prefix}]"] if prefix and plain else []) + plain
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines += _toml_tables(v, f"{prefix}.{k}" if prefix else k)
-    return lines
-
-
 def portfolio_text(name: str, base: Path, values: dict[str, Any]) -> str:
     """A portfolio's scenario file: the base with the lever values."""
     head = [
@@ -309,7 +278,7 @@ def portfolio_text(name: str, base: Path, values: dict[str, Any]) -> str:
         f"description = {json.dumps(', '.join(f'{k} = {v}' for k, v in values.items()))}",
         f"extends = {json.dumps(str(base))}",
     ]
-    return "\n".join(head + _toml_tables(_nested(values))) + "\n"
+    return "\n".join(head + toml_tables(values)) + "\n"
 
 
 def load_decision(path: str | Path) -> Decision:

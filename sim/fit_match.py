@@ -68,9 +68,10 @@ from sim.calibration import (
     format_fit_table,
     pool_map,
 )
+from sim.experiment import drawn_value
 from sim.fit_probe import other_history, run_settings
 from sim.fit_progress import chosen_generation, format_number, recorded_float, saved_history
-from sim.scenario import Scenario
+from sim.tomlfile import toml_tables
 
 # Candidates are particles moved by a Gaussian step with this share of the particles'
 # covariance: 0.5 squared, so steps of half their spread; the emulators are trusted
@@ -376,7 +377,7 @@ def lacking_parameters(
     for j, p in enumerate(cal.priors):
         if p.key in particle.parameter:
             continue
-        value = _sampled(p, float(setting_value(base, p.name)))
+        value = _sampled(p, drawn_value(base, p.name))
         if not low[j] <= value <= high[j]:
             raise CalibrationError(
                 cal.path,
@@ -385,14 +386,6 @@ def lacking_parameters(
             )
         fill[p.key] = value
     return fill
-
-
-def setting_value(scenario: Scenario, name: str) -> Any:
-    """A scenario's value of a dotted parameter (``justice.detection_scale``)."""
-    node: Any = scenario
-    for part in name.split("."):
-        node = node[part] if isinstance(node, Mapping) else getattr(node, part)
-    return node
 
 
 def _sampled(prior, value: float) -> float:
@@ -441,17 +434,9 @@ def emulate_all(
 
 
 def parameter_set_lines(parameters: Mapping[str, float]) -> list[str]:
-    """A parameter set (dotted names) as the tables of a scenario file, indented: each
-    value at full precision (Python's shortest exact repr), so the set read back is the
-    set found, to the bit."""
-    tables: dict[str, list[str]] = {}
-    for name, value in parameters.items():
-        table, _, key = name.rpartition(".")
-        tables.setdefault(table, []).append(f"  {key} = {float(value)!r}")
-    out = []
-    for table, lines in tables.items():
-        out += [f"  [{table}]", *lines]
-    return out
+    """A parameter set (dotted names) as the tables of a scenario file, indented, each
+    value at full precision, so the set read back is the set found, to the bit."""
+    return [f"  {line}" for line in toml_tables(parameters)]
 
 
 def emulate_one(task: tuple) -> tuple[np.ndarray, tuple[float, float]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import json
 import os
 import stat
 import tomllib
@@ -261,3 +262,44 @@ def load_toml(
     """Read and validate a TOML file against ``model``; return it and the raw table."""
     data = read_toml(path, error, missing)
     return validate(model, data, path, error), data
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def toml_tables(values: Mapping[str, Any]) -> list[str]:
+    """Dotted parameters as the lines of TOML tables (``{"justice.x": 0.1}`` -> ``[justice]``
+    then ``x = 0.1``); floats at full precision (their shortest exact repr), so a file
+    written from them reads back the same values to the bit."""
+    return _tables(_nested(values))
+
+
+def _nested(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Dotted keys as nested tables: {"a.b": 1} -> {"a": {"b": 1}}."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        node = out
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(str(value))
+
+
+def _tables(data: dict[str, Any], prefix: str = "") -> list[str]:
+    plain = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    lines = ([f"[{prefix}]"] if prefix and plain else []) + plain
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += _tables(v, f"{prefix}.{k}" if prefix else k)
+    return lines
